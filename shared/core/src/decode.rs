@@ -1,0 +1,747 @@
+//! Decoding one NDJSON line into a [`Record`], with every rejection rule of `telemetry-v1`.
+//!
+//! Why a hand-written visitor rather than `#[derive(Deserialize)]`: the contract wants the
+//! rejection to name the field (a derived struct reports "invalid type at column 37"), it
+//! wants `null` read as absent and unknown fields skipped, and the replay rate target is
+//! set against the cheapest possible JSON read (`IgnoredAny`). So the visitor walks the
+//! object once, matches keys without allocating, parses each known value into its type
+//! and, when one fails, leaves the field's name and the failure's kind in a side slot.
+//! Fields only events have are captured as borrowed raw JSON and parsed only when the
+//! record turns out to be an event, so a sample that carries an unknown `track` or `flag`
+//! field still just ignores it.
+
+use std::borrow::Cow;
+use std::cell::Cell;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+use crate::contract::{
+    CarId, Channels, Event, EventKind, Flag, RaceStart, Record, Reject, RejectCode, Sample,
+};
+
+/// The earliest valid `ts`: 2000-01-01T00:00:00Z.
+pub const MIN_TS: i64 = 946_684_800_000;
+
+/// Decodes one line (without its newline). Pure: the `ts_in_future` rule needs the race's
+/// history and is applied by the engine.
+pub fn decode_line(line: &[u8]) -> Result<Record<'_>, Reject> {
+    let fail = Cell::new(None);
+    let mut de = serde_json::Deserializer::from_slice(line);
+    let raw = match de.deserialize_any(RecordVisitor { fail: &fail }) {
+        Ok(raw) => raw,
+        Err(e) => return Err(fail.take().unwrap_or_else(|| json_error(&e))),
+    };
+    if let Err(e) = de.end() {
+        return Err(json_error(&e));
+    }
+    raw.validate()
+}
+
+fn json_error(e: &serde_json::Error) -> Reject {
+    Reject::new(
+        RejectCode::InvalidJson,
+        None,
+        format!("not valid JSON: {e}"),
+    )
+}
+
+/// The fields of either kind of record, as read.
+#[derive(Default)]
+struct Raw<'a> {
+    v: Option<u64>,
+    kind: Option<Cow<'a, str>>,
+    race_id: Option<Cow<'a, str>>,
+    car: Option<Cow<'a, str>>,
+    ts: Option<i64>,
+    lap: Option<i64>,
+    lap_frac: Option<f64>,
+    speed_mph: Option<f64>,
+    rpm: Option<f64>,
+    throttle_pct: Option<f64>,
+    brake_psi: Option<f64>,
+    gear: Option<i64>,
+    gap_ahead_s: Option<f64>,
+    in_pit: Option<bool>,
+    // Event-only fields, parsed once the kind is known.
+    track: Option<&'a RawValue>,
+    track_length_mi: Option<&'a RawValue>,
+    scheduled_laps: Option<&'a RawValue>,
+    fuel_capacity_gal: Option<&'a RawValue>,
+    cars: Option<&'a RawValue>,
+    drivers: Option<&'a RawValue>,
+    flag: Option<&'a RawValue>,
+    fuel_added_gal: Option<&'a RawValue>,
+    full: Option<&'a RawValue>,
+    stage: Option<&'a RawValue>,
+    reason: Option<&'a RawValue>,
+}
+
+#[derive(Clone, Copy)]
+enum Key {
+    V,
+    Kind,
+    RaceId,
+    Car,
+    Ts,
+    Lap,
+    LapFrac,
+    Speed,
+    Rpm,
+    Throttle,
+    Brake,
+    Gear,
+    Gap,
+    InPit,
+    Track,
+    TrackLength,
+    ScheduledLaps,
+    FuelCapacity,
+    Cars,
+    Drivers,
+    Flag,
+    FuelAdded,
+    Full,
+    Stage,
+    Reason,
+    Other,
+}
+
+impl Key {
+    fn from_str(s: &str) -> Key {
+        match s {
+            "v" => Key::V,
+            "kind" => Key::Kind,
+            "race_id" => Key::RaceId,
+            "car" => Key::Car,
+            "ts" => Key::Ts,
+            "lap" => Key::Lap,
+            "lap_frac" => Key::LapFrac,
+            "speed_mph" => Key::Speed,
+            "rpm" => Key::Rpm,
+            "throttle_pct" => Key::Throttle,
+            "brake_psi" => Key::Brake,
+            "gear" => Key::Gear,
+            "gap_ahead_s" => Key::Gap,
+            "in_pit" => Key::InPit,
+            "track" => Key::Track,
+            "track_length_mi" => Key::TrackLength,
+            "scheduled_laps" => Key::ScheduledLaps,
+            "fuel_capacity_gal" => Key::FuelCapacity,
+            "cars" => Key::Cars,
+            "drivers" => Key::Drivers,
+            "flag" => Key::Flag,
+            "fuel_added_gal" => Key::FuelAdded,
+            "full" => Key::Full,
+            "stage" => Key::Stage,
+            "reason" => Key::Reason,
+            _ => Key::Other,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Key::V => "v",
+            Key::Kind => "kind",
+            Key::RaceId => "race_id",
+            Key::Car => "car",
+            Key::Ts => "ts",
+            Key::Lap => "lap",
+            Key::LapFrac => "lap_frac",
+            Key::Speed => "speed_mph",
+            Key::Rpm => "rpm",
+            Key::Throttle => "throttle_pct",
+            Key::Brake => "brake_psi",
+            Key::Gear => "gear",
+            Key::Gap => "gap_ahead_s",
+            Key::InPit => "in_pit",
+            Key::Track => "track",
+            Key::TrackLength => "track_length_mi",
+            Key::ScheduledLaps => "scheduled_laps",
+            Key::FuelCapacity => "fuel_capacity_gal",
+            Key::Cars => "cars",
+            Key::Drivers => "drivers",
+            Key::Flag => "flag",
+            Key::FuelAdded => "fuel_added_gal",
+            Key::Full => "full",
+            Key::Stage => "stage",
+            Key::Reason => "reason",
+            Key::Other => "(unknown)",
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = Key;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Key, E> {
+                Ok(Key::from_str(s))
+            }
+        }
+        d.deserialize_identifier(KeyVisitor)
+    }
+}
+
+/// A string that borrows from the input when it has no escapes.
+struct Str<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Str<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct StrVisitor;
+        impl<'de> Visitor<'de> for StrVisitor {
+            type Value = Str<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
+                Ok(Str(Cow::Borrowed(s)))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+                Ok(Str(Cow::Owned(s.to_owned())))
+            }
+        }
+        d.deserialize_str(StrVisitor)
+    }
+}
+
+struct RecordVisitor<'f> {
+    fail: &'f Cell<Option<Reject>>,
+}
+
+impl<'de> Visitor<'de> for RecordVisitor<'_> {
+    type Value = Raw<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Raw<'de>, A::Error> {
+        let mut raw = Raw::default();
+        while let Some(key) = map.next_key::<Key>()? {
+            // Each arm reads the value into its type; a failure is recorded with the
+            // field's name before the error stops the parse.
+            macro_rules! value {
+                ($t:ty) => {
+                    match map.next_value::<Option<$t>>() {
+                        Ok(v) => v,
+                        Err(e) => {
+                            self.fail.set(Some(value_error(key, &e)));
+                            return Err(e);
+                        }
+                    }
+                };
+            }
+            match key {
+                Key::V => raw.v = value!(u64),
+                Key::Kind => raw.kind = value!(Str<'de>).map(|s| s.0),
+                Key::RaceId => raw.race_id = value!(Str<'de>).map(|s| s.0),
+                Key::Car => raw.car = value!(Str<'de>).map(|s| s.0),
+                Key::Ts => raw.ts = value!(i64),
+                Key::Lap => raw.lap = value!(i64),
+                Key::LapFrac => raw.lap_frac = value!(f64),
+                Key::Speed => raw.speed_mph = value!(f64),
+                Key::Rpm => raw.rpm = value!(f64),
+                Key::Throttle => raw.throttle_pct = value!(f64),
+                Key::Brake => raw.brake_psi = value!(f64),
+                Key::Gear => raw.gear = value!(i64),
+                Key::Gap => raw.gap_ahead_s = value!(f64),
+                Key::InPit => raw.in_pit = value!(bool),
+                Key::Track => raw.track = value!(&'de RawValue),
+                Key::TrackLength => raw.track_length_mi = value!(&'de RawValue),
+                Key::ScheduledLaps => raw.scheduled_laps = value!(&'de RawValue),
+                Key::FuelCapacity => raw.fuel_capacity_gal = value!(&'de RawValue),
+                Key::Cars => raw.cars = value!(&'de RawValue),
+                Key::Drivers => raw.drivers = value!(&'de RawValue),
+                Key::Flag => raw.flag = value!(&'de RawValue),
+                Key::FuelAdded => raw.fuel_added_gal = value!(&'de RawValue),
+                Key::Full => raw.full = value!(&'de RawValue),
+                Key::Stage => raw.stage = value!(&'de RawValue),
+                Key::Reason => raw.reason = value!(&'de RawValue),
+                Key::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(raw)
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<Raw<'de>, A::Error> {
+        self.not_object("an array")
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Raw<'de>, E> {
+        self.not_object("a string")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Raw<'de>, E> {
+        self.not_object("a boolean")
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Raw<'de>, E> {
+        self.not_object("a number")
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Raw<'de>, E> {
+        self.not_object("a number")
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Raw<'de>, E> {
+        self.not_object("a number")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Raw<'de>, E> {
+        self.not_object("null")
+    }
+}
+
+impl RecordVisitor<'_> {
+    fn not_object<T, E: de::Error>(&self, what: &str) -> Result<T, E> {
+        let detail = format!("a record must be a JSON object, found {what}");
+        self.fail.set(Some(Reject::new(
+            RejectCode::NotObject,
+            None,
+            detail.clone(),
+        )));
+        Err(E::custom(detail))
+    }
+}
+
+/// Classifies a failure to read one field's value.
+fn value_error(key: Key, e: &impl fmt::Display) -> Reject {
+    let msg = e.to_string();
+    let field = Some(key.name());
+    if msg.starts_with("number out of range") {
+        Reject::new(RejectCode::NotFinite, field, "number is not finite")
+    } else if msg.starts_with("invalid type") || msg.starts_with("invalid value") {
+        let what = msg.split(" at line ").next().unwrap_or(&msg);
+        Reject::new(RejectCode::WrongType, field, what.to_owned())
+    } else {
+        Reject::new(
+            RejectCode::InvalidJson,
+            field,
+            format!("not valid JSON: {msg}"),
+        )
+    }
+}
+
+fn missing(field: &'static str) -> Reject {
+    Reject::new(
+        RejectCode::MissingField,
+        Some(field),
+        "required field is missing",
+    )
+}
+
+fn range<T: PartialOrd + fmt::Display + Copy>(
+    field: &'static str,
+    v: T,
+    lo: T,
+    hi: T,
+) -> Result<T, Reject> {
+    if v >= lo && v <= hi {
+        Ok(v)
+    } else {
+        Err(Reject::new(
+            RejectCode::OutOfRange,
+            Some(field),
+            format!("{v} is outside {lo}..={hi}"),
+        ))
+    }
+}
+
+fn car_id(field: &'static str, s: &str) -> Result<CarId, Reject> {
+    CarId::parse(s).map_err(|why| {
+        Reject::new(
+            RejectCode::InvalidValue,
+            Some(field),
+            format!("{s:?} is not a car number: {why}"),
+        )
+    })
+}
+
+/// Parses an event-only field's raw JSON; `null` is absent.
+fn event_field<'a, T: Deserialize<'a>>(
+    field: &'static str,
+    raw: Option<&'a RawValue>,
+) -> Result<Option<T>, Reject> {
+    let Some(raw) = raw else { return Ok(None) };
+    serde_json::from_str::<Option<T>>(raw.get()).map_err(|e| value_error_named(field, &e))
+}
+
+fn value_error_named(field: &'static str, e: &serde_json::Error) -> Reject {
+    let msg = e.to_string();
+    let what = msg.split(" at line ").next().unwrap_or(&msg);
+    Reject::new(RejectCode::WrongType, Some(field), what.to_owned())
+}
+
+fn finite_range(
+    field: &'static str,
+    v: Option<f64>,
+    lo: f64,
+    hi: f64,
+) -> Result<Option<f64>, Reject> {
+    v.map(|v| range(field, v, lo, hi)).transpose()
+}
+
+impl<'a> Raw<'a> {
+    fn validate(self) -> Result<Record<'a>, Reject> {
+        match self.v {
+            None => return Err(missing("v")),
+            Some(1) => {}
+            Some(v) => {
+                return Err(Reject::new(
+                    RejectCode::UnsupportedVersion,
+                    Some("v"),
+                    format!("version {v} is not supported (this reader knows 1)"),
+                ));
+            }
+        }
+        let ts = self.ts.ok_or_else(|| missing("ts"))?;
+        if ts < MIN_TS {
+            return Err(Reject::new(
+                RejectCode::OutOfRange,
+                Some("ts"),
+                format!("{ts} is before 2000-01-01"),
+            ));
+        }
+        if let Some(id) = &self.race_id
+            && (id.is_empty() || id.chars().count() > 64)
+        {
+            return Err(Reject::new(
+                RejectCode::OutOfRange,
+                Some("race_id"),
+                "must be 1-64 characters",
+            ));
+        }
+        let lap = self
+            .lap
+            .map(|l| range("lap", l, 0, 2000).map(|l| l as u16))
+            .transpose()?;
+        match self.kind.as_deref() {
+            None | Some("sample") => self.sample(ts, lap).map(Record::Sample),
+            Some(kind) => {
+                let kind = kind.to_owned();
+                self.event(&kind, ts, lap).map(Record::Event)
+            }
+        }
+    }
+
+    fn sample(self, ts: i64, lap: Option<u16>) -> Result<Sample<'a>, Reject> {
+        let car = car_id("car", self.car.as_deref().ok_or_else(|| missing("car"))?)?;
+        let mut ch = Channels::default();
+        if let Some(lap) = lap {
+            ch.lap = lap;
+            ch.present |= Channels::LAP;
+        }
+        if let Some(f) = self.lap_frac {
+            if !(0.0..1.0).contains(&f) {
+                return Err(Reject::new(
+                    RejectCode::OutOfRange,
+                    Some("lap_frac"),
+                    format!("{f} is outside 0 <= x < 1"),
+                ));
+            }
+            ch.lap_frac = f as f32;
+            ch.present |= Channels::LAP_FRAC;
+        }
+        if let Some(v) = finite_range("speed_mph", self.speed_mph, 0.0, 300.0)? {
+            ch.speed_mph = v as f32;
+            ch.present |= Channels::SPEED;
+        }
+        if let Some(v) = finite_range("rpm", self.rpm, 0.0, 12000.0)? {
+            ch.rpm = v as f32;
+            ch.present |= Channels::RPM;
+        }
+        if let Some(v) = finite_range("throttle_pct", self.throttle_pct, -5.0, 105.0)? {
+            ch.throttle_pct = v.clamp(0.0, 100.0) as f32;
+            ch.present |= Channels::THROTTLE;
+        }
+        if let Some(v) = finite_range("brake_psi", self.brake_psi, 0.0, 3000.0)? {
+            ch.brake_psi = v as f32;
+            ch.present |= Channels::BRAKE;
+        }
+        if let Some(g) = self.gear {
+            ch.gear = range("gear", g, 0, 6)? as u8;
+            ch.present |= Channels::GEAR;
+        }
+        if let Some(v) = finite_range("gap_ahead_s", self.gap_ahead_s, 0.0, 600.0)? {
+            ch.gap_ahead_s = v as f32;
+            ch.present |= Channels::GAP;
+        }
+        if let Some(p) = self.in_pit {
+            ch.present |= Channels::IN_PIT | if p { Channels::IN_PIT_VALUE } else { 0 };
+        }
+        if !ch.has(Channels::SPEED) && !ch.has(Channels::RPM) && !ch.has(Channels::THROTTLE) {
+            return Err(Reject::new(
+                RejectCode::EmptySample,
+                None,
+                "a sample needs at least one of speed_mph, rpm, throttle_pct",
+            ));
+        }
+        Ok(Sample {
+            race_id: self.race_id,
+            car,
+            ts,
+            ch,
+        })
+    }
+
+    fn event(self, kind: &str, ts: i64, lap: Option<u16>) -> Result<Event, Reject> {
+        let car = || -> Result<CarId, Reject> {
+            car_id("car", self.car.as_deref().ok_or_else(|| missing("car"))?)
+        };
+        let kind = match kind {
+            "race_start" => {
+                let race_id = self
+                    .race_id
+                    .as_deref()
+                    .ok_or_else(|| missing("race_id"))?
+                    .to_owned();
+                let track: String =
+                    event_field("track", self.track)?.ok_or_else(|| missing("track"))?;
+                if track.is_empty() {
+                    return Err(Reject::new(
+                        RejectCode::OutOfRange,
+                        Some("track"),
+                        "must not be empty",
+                    ));
+                }
+                let length: Option<f64> = event_field("track_length_mi", self.track_length_mi)?;
+                if let Some(l) = length
+                    && !(l > 0.0 && l <= 10.0)
+                {
+                    return Err(Reject::new(
+                        RejectCode::OutOfRange,
+                        Some("track_length_mi"),
+                        format!("{l} is outside 0 < x <= 10"),
+                    ));
+                }
+                let laps: Option<i64> = event_field("scheduled_laps", self.scheduled_laps)?;
+                let laps = laps
+                    .map(|l| range("scheduled_laps", l, 1, 2000).map(|l| l as u32))
+                    .transpose()?;
+                let cap: Option<f64> = event_field("fuel_capacity_gal", self.fuel_capacity_gal)?;
+                if let Some(c) = cap
+                    && !(c > 0.0 && c <= 100.0)
+                {
+                    return Err(Reject::new(
+                        RejectCode::OutOfRange,
+                        Some("fuel_capacity_gal"),
+                        format!("{c} is outside 0 < x <= 100"),
+                    ));
+                }
+                let cars: Vec<String> = event_field("cars", self.cars)?.unwrap_or_default();
+                let cars = cars
+                    .iter()
+                    .map(|c| car_id("cars", c))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let drivers: std::collections::BTreeMap<String, Option<String>> =
+                    event_field("drivers", self.drivers)?.unwrap_or_default();
+                let mut named = Vec::with_capacity(drivers.len());
+                for (car, name) in drivers {
+                    let car = car_id("drivers", &car)?;
+                    if let Some(name) = name {
+                        if name.chars().count() > 100 {
+                            return Err(Reject::new(
+                                RejectCode::OutOfRange,
+                                Some("drivers"),
+                                "a driver name is longer than 100 characters",
+                            ));
+                        }
+                        named.push((car, name));
+                    }
+                }
+                EventKind::RaceStart(RaceStart {
+                    race_id,
+                    track,
+                    track_length_mi: length,
+                    scheduled_laps: laps,
+                    fuel_capacity_gal: cap,
+                    cars,
+                    drivers: named,
+                })
+            }
+            "flag" => {
+                let name: String =
+                    event_field("flag", self.flag)?.ok_or_else(|| missing("flag"))?;
+                let flag = Flag::parse(&name).ok_or_else(|| {
+                    Reject::new(
+                        RejectCode::InvalidValue,
+                        Some("flag"),
+                        format!("{name:?} is not one of green, yellow, red, white, checkered"),
+                    )
+                })?;
+                EventKind::Flag { flag, lap }
+            }
+            "pit_in" => EventKind::PitIn { car: car()?, lap },
+            "pit_out" => {
+                let car = car()?;
+                let added: Option<f64> = event_field("fuel_added_gal", self.fuel_added_gal)?;
+                let added = finite_range("fuel_added_gal", added, 0.0, 100.0)?;
+                let full: Option<bool> = event_field("full", self.full)?;
+                EventKind::PitOut {
+                    car,
+                    lap,
+                    fuel_added_gal: added,
+                    full,
+                }
+            }
+            "incident" => {
+                let cars: Vec<String> =
+                    event_field("cars", self.cars)?.ok_or_else(|| missing("cars"))?;
+                if cars.is_empty() {
+                    return Err(Reject::new(
+                        RejectCode::OutOfRange,
+                        Some("cars"),
+                        "an incident names at least one car",
+                    ));
+                }
+                let cars = cars
+                    .iter()
+                    .map(|c| car_id("cars", c))
+                    .collect::<Result<Vec<_>, _>>()?;
+                EventKind::Incident { cars, lap }
+            }
+            "stage_end" => {
+                let stage: i64 =
+                    event_field("stage", self.stage)?.ok_or_else(|| missing("stage"))?;
+                EventKind::StageEnd {
+                    stage: range("stage", stage, 1, 10)? as u32,
+                    lap,
+                }
+            }
+            "car_out" => {
+                let car = car()?;
+                let reason: Option<String> = event_field("reason", self.reason)?;
+                if reason.as_ref().is_some_and(|r| r.chars().count() > 200) {
+                    return Err(Reject::new(
+                        RejectCode::OutOfRange,
+                        Some("reason"),
+                        "longer than 200 characters",
+                    ));
+                }
+                EventKind::CarOut { car, reason }
+            }
+            other => {
+                return Err(Reject::new(
+                    RejectCode::UnknownKind,
+                    Some("kind"),
+                    format!("{other:?} is not a known record kind"),
+                ));
+            }
+        };
+        Ok(Event {
+            ts,
+            race_id: self.race_id.map(Cow::into_owned),
+            kind,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rejected(line: &str) -> Reject {
+        decode_line(line.as_bytes()).expect_err(line)
+    }
+
+    #[test]
+    fn a_full_sample_decodes_with_every_channel() {
+        let rec = decode_line(br#"{"v":1,"car":"19","ts":1750593700000,"lap":1,"lap_frac":0.8123,"speed_mph":171.8,"rpm":8940,"throttle_pct":104,"brake_psi":0,"gear":4,"gap_ahead_s":0.42,"in_pit":false,"extra":{"a":[1]}}"#).unwrap();
+        let Record::Sample(s) = rec else { panic!() };
+        assert_eq!(s.car.as_str(), "19");
+        assert_eq!(s.ts, 1750593700000);
+        assert_eq!(s.ch.lap, 1);
+        assert_eq!(s.ch.throttle_pct, 100.0, "105 reads as 100");
+        assert_eq!(s.ch.in_pit(), Some(false));
+        assert!(s.race_id.is_none());
+    }
+
+    #[test]
+    fn null_is_absent_and_kind_may_come_last() {
+        let rec = decode_line(
+            br#"{"v":1,"car":"7","ts":1750593700000,"rpm":null,"speed_mph":100,"kind":"sample"}"#,
+        )
+        .unwrap();
+        let Record::Sample(s) = rec else { panic!() };
+        assert!(!s.ch.has(Channels::RPM));
+        assert!(s.ch.has(Channels::SPEED));
+    }
+
+    #[test]
+    fn rejections_name_the_field() {
+        let r = rejected(r#"{"v":1,"car":"19","ts":1750593700000,"throttle_pct":"full"}"#);
+        assert_eq!(
+            (r.code, r.field),
+            (RejectCode::WrongType, Some("throttle_pct"))
+        );
+        let r = rejected(r#"{"v":1,"car":"19","ts":1750593700000.0,"rpm":8900}"#);
+        assert_eq!((r.code, r.field), (RejectCode::WrongType, Some("ts")));
+        let r = rejected(r#"{"v":1,"car":"19","ts":1750593700000,"rpm":1e999}"#);
+        assert_eq!((r.code, r.field), (RejectCode::NotFinite, Some("rpm")));
+        let r = rejected(r#"{"v":1,"car":"19","ts":1750593700000,"rpm":-40}"#);
+        assert_eq!((r.code, r.field), (RejectCode::OutOfRange, Some("rpm")));
+        let r = rejected(r#"{"v":1,"kind":"pit_out","ts":1750593700000}"#);
+        assert_eq!((r.code, r.field), (RejectCode::MissingField, Some("car")));
+        let r = rejected(r#"{"v":1,"kind":"lap_time","ts":1750593700000}"#);
+        assert_eq!(r.code, RejectCode::UnknownKind);
+        let r = rejected(r#"{"v":1,"car":"19","ts":1750593700000,"rpm":8900} x"#);
+        assert_eq!(r.code, RejectCode::InvalidJson);
+        let r = rejected(r#"null"#);
+        assert_eq!(r.code, RejectCode::NotObject);
+    }
+
+    #[test]
+    fn an_event_only_field_on_a_sample_is_ignored_whatever_its_type() {
+        let rec =
+            decode_line(br#"{"v":1,"car":"7","ts":1750593700000,"rpm":9000,"flag":5,"track":[1]}"#);
+        assert!(matches!(rec, Ok(Record::Sample(_))));
+    }
+
+    #[test]
+    fn escaped_strings_are_read() {
+        let rec = decode_line(
+            br#"{"v":1,"car":"\u0031\u0039","race_id":"a\"b","ts":1750593700000,"rpm":9000}"#,
+        )
+        .unwrap();
+        let Record::Sample(s) = rec else { panic!() };
+        assert_eq!(s.car.as_str(), "19");
+        assert_eq!(s.race_id.as_deref(), Some("a\"b"));
+    }
+
+    #[test]
+    fn race_start_reads_drivers_and_cars() {
+        let rec = decode_line(br#"{"v":1,"kind":"race_start","ts":1750593600000,"race_id":"r","track":"pocono","cars":["1","19"],"drivers":{"19":"C. Briscoe"}}"#).unwrap();
+        let Record::Event(Event {
+            kind: EventKind::RaceStart(rs),
+            ..
+        }) = rec
+        else {
+            panic!()
+        };
+        assert_eq!(rs.cars.len(), 2);
+        assert_eq!(rs.drivers[0].1, "C. Briscoe");
+        assert_eq!(rs.fuel_capacity_gal, None);
+    }
+
+    #[test]
+    fn merge_keeps_the_value_seen_first() {
+        let mut a = Channels {
+            rpm: 9000.0,
+            present: Channels::RPM,
+            ..Default::default()
+        };
+        let b = Channels {
+            rpm: 1.0,
+            speed_mph: 100.0,
+            present: Channels::RPM | Channels::SPEED,
+            ..Default::default()
+        };
+        assert!(a.merge_from(&b));
+        assert_eq!(a.rpm, 9000.0);
+        assert_eq!(a.speed_mph, 100.0);
+        assert!(!a.merge_from(&b), "nothing new the second time");
+    }
+}
