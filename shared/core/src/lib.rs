@@ -1,6 +1,26 @@
 //! burnbar's pure core: contracts, decoding, event-time windows, the fuel model and the
-//! per-car state machine. It does no I/O and needs no async runtime.
+//! per-car state machine. It does no I/O, needs no async runtime and knows nothing of AWS:
+//! the Lambda functions and the local `burnbar` command run exactly this code.
+//!
+//! # Layout
+//!
+//! - [`contract`]: the input records (`telemetry-v1`) and why one is rejected.
+//! - [`decode`]: one NDJSON line to a record, every rejection rule of the spec.
+//! - [`model`]: the physics fuel model and the parameters calibration fits.
+//! - [`car`]: one car's open windows, stints, fills, laps, and its `FuelUpdate`.
+//! - [`engine`]: races, routing, watermarks, race control, counters.
+//! - [`update`]: the output records (`fuel-update-v1`).
+//! - [`tracks`]: the track table.
 
+pub mod car;
 pub mod contract;
 pub mod decode;
+pub mod engine;
+pub mod model;
 pub mod tracks;
+pub mod update;
+
+pub use contract::{CarId, Flag, Record, Reject, RejectCode};
+pub use engine::{Counters, Engine, EngineConfig};
+pub use model::ModelParams;
+pub use update::{FuelUpdate, RaceState};

@@ -1,0 +1,735 @@
+//! One car's state: the samples held in its open windows, and what closing a window
+//! does (integration, stints and fills, laps, the `FuelUpdate`).
+//!
+//! # How a window is integrated
+//!
+//! Samples wait in `buf`, sorted by `ts`, until the car's watermark passes their window.
+//! Closing a window sweeps its samples and the race-control events that act in it, in
+//! event-time order. Between two points the fuel flow (and speed) of the latest sample
+//! is held, for at most 1 s after that sample (`telemetry-v1` rule 4); a sample's flow
+//! is computed once, when the sweep reaches it, from its channels and those held from
+//! earlier samples for at most 1 s. Whatever is held past the window's end continues in
+//! the next window (`carry`), so an interval that crosses the edge is split there.
+//!
+//! Because everything that decides a window's burn is known once the window closes (a
+//! later sample of that window would be late), the burn is decided once and the result
+//! does not depend on how the input was cut into batches or reordered within the
+//! lateness.
+//!
+//! Hold that spills into a window in which the car has no sample is dropped: the spec
+//! publishes nothing for such a window and the totals are sums of published burns.
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+
+use crate::contract::{CarId, Channels, Flag};
+use crate::model::{ModelInput, ModelParams};
+use crate::tracks::EnginePackage;
+use crate::update::{FuelUpdate, Mode, ModelKind};
+
+/// How long a channel's value, and a sample's flow, is held (`telemetry-v1` rule 4).
+pub const HOLD_MS: i64 = 1000;
+const MS_PER_HOUR: f64 = 3_600_000.0;
+/// z for a two-sided 90 % band.
+const Z90: f64 = 1.645;
+
+/// A sample waiting in an open window: 40 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Held {
+    pub ts: i64,
+    pub ch: Channels,
+}
+
+/// What a race-control event does to one car, at its effective time.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum CarEventKind {
+    Flag(Flag),
+    PitIn,
+    PitOut {
+        fuel_added_gal: Option<f64>,
+        full: Option<bool>,
+    },
+}
+
+/// An event queued for a car. `eff_ts` is the event's `ts`, or the start of the car's
+/// first open window when the event arrived after that window's predecessors closed.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CarEvent {
+    pub eff_ts: i64,
+    pub kind: CarEventKind,
+}
+
+/// What the race tells a car's window about its surroundings.
+#[derive(Debug, Clone, Copy)]
+pub struct RaceCtx<'a> {
+    pub race_id: &'a str,
+    pub length_mi: f64,
+    pub package: EnginePackage,
+    pub capacity_gal: f64,
+    pub scheduled_laps: Option<u32>,
+    pub window_ms: i64,
+    pub params: &'a ModelParams,
+}
+
+/// The other cars of the race, for the field median of `burn_index`.
+pub struct Field<'a> {
+    pub before: &'a [CarState],
+    pub after: &'a [CarState],
+}
+
+/// The last value of a channel and when it was measured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+struct Last {
+    ts: i64,
+    v: f32,
+    known: bool,
+}
+
+impl Last {
+    fn set(&mut self, ts: i64, v: f32) {
+        *self = Last { ts, v, known: true };
+    }
+    fn at(&self, ts: i64) -> Option<f64> {
+        (self.known && ts - self.ts <= HOLD_MS).then_some(self.v as f64)
+    }
+}
+
+/// Channel values held across samples (rule 4).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+struct Hold {
+    throttle: Last,
+    rpm: Last,
+    speed: Last,
+    lap: Last,
+    lap_frac: Last,
+    in_pit: Last,
+    /// Last position measurement (lap + lap_frac) and the speed it implies.
+    pos_ts: i64,
+    pos: f64,
+    pos_known: bool,
+    pos_mph: Last,
+}
+
+/// The flow held from the latest integrated sample.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+struct Carry {
+    src_ts: i64,
+    gph: f64,
+    mph: f64,
+    /// Speed below 1 mph (standing still, for fills of unknown amount).
+    still: bool,
+    /// The sample said the car is on pit road.
+    in_pit: bool,
+}
+
+/// The fuel cell: what went in at the last fill and what has burned since.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Fuel {
+    pub capacity: f64,
+    /// Estimated fuel in the cell when the stint began.
+    pub stint_start_gal: f64,
+    /// Variance of `stint_start_gal` (gal²).
+    pub stint_start_var: f64,
+    pub used_stint: f64,
+    pub used_race: f64,
+    pub stint_miles: f64,
+    /// Fuel and its variance when the car entered pit road.
+    pit_in: Option<(f64, f64)>,
+    /// Time stood still in the box since pit entry, ms.
+    standing_ms: i64,
+}
+
+impl Fuel {
+    fn full(capacity: f64) -> Fuel {
+        Fuel {
+            capacity,
+            stint_start_gal: capacity,
+            stint_start_var: 0.0,
+            used_stint: 0.0,
+            used_race: 0.0,
+            stint_miles: 0.0,
+            pit_in: None,
+            standing_ms: 0,
+        }
+    }
+
+    /// Fuel in the cell now (not clamped).
+    pub fn remaining(&self) -> f64 {
+        self.stint_start_gal - self.used_stint
+    }
+
+    fn variance(&self, p: &ModelParams) -> f64 {
+        let b = p.burn_rel_sd * self.used_stint;
+        self.stint_start_var + b * b
+    }
+
+    /// A fill at `pit_out`, exactly as the spec's Fills paragraph says.
+    fn fill(&mut self, added: Option<f64>, full: Option<bool>, p: &ModelParams) {
+        let (base, base_var) = self
+            .pit_in
+            .take()
+            .unwrap_or_else(|| (self.remaining(), self.variance(p)));
+        let base = base.max(0.0);
+        let cap = self.capacity;
+        let (level, var) = if let Some(added) = added {
+            let want = base + added;
+            // Poured past the top by more than the doubt: the cell is surely full.
+            let var = if want - cap > Z90 * base_var.sqrt() {
+                0.0
+            } else {
+                base_var
+            };
+            (want.min(cap), var)
+        } else if full == Some(true) {
+            (cap, 0.0)
+        } else {
+            let est = self.standing_ms as f64 / 1000.0 * p.fill_rate_gps;
+            let fill_sd = p.fill_rel_sd * est;
+            let var = base_var + fill_sd * fill_sd;
+            let want = base + est;
+            let var = if want - cap > Z90 * var.sqrt() {
+                0.0
+            } else {
+                var
+            };
+            (want.min(cap), var)
+        };
+        self.stint_start_gal = level;
+        self.stint_start_var = var;
+        self.used_stint = 0.0;
+        self.stint_miles = 0.0;
+        self.standing_ms = 0;
+    }
+}
+
+/// Laps: the last lap's fuel, the last three green laps, recent green-lap figures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+struct Laps {
+    cur: Option<u16>,
+    /// The current lap's start was seen (a crossing), so its fuel can be known.
+    started: bool,
+    start_used: f64,
+    /// Some of the current lap ran under caution or on pit road.
+    dirty: bool,
+    last_lap_gal: Option<f64>,
+    /// Fuel of the last three green laps (a ring), `green_n` of them valid.
+    green: [f64; 3],
+    green_n: u8,
+    green_next: u8,
+    /// (end ts, gal per mile) of the last four green laps, a ring.
+    recent: [(i64, f64); 4],
+    recent_n: u8,
+    recent_next: u8,
+}
+
+impl Laps {
+    fn fuel_per_green_lap(&self) -> Option<f64> {
+        (self.green_n > 0)
+            .then(|| self.green[..self.green_n as usize].iter().sum::<f64>() / self.green_n as f64)
+    }
+
+    /// The fuel per mile of the last green lap that ended before `cutoff`.
+    fn figure_before(&self, cutoff: i64) -> Option<f64> {
+        self.recent[..self.recent_n as usize]
+            .iter()
+            .filter(|(end, _)| *end < cutoff)
+            .max_by_key(|(end, _)| *end)
+            .map(|&(_, f)| f)
+    }
+
+    /// A sample with lap number `lap` at `ts`, with `used` burned in the race so far.
+    fn on_lap(&mut self, lap: u16, ts: i64, used: f64, length_mi: f64) {
+        match self.cur {
+            Some(cur) if lap == cur => return,
+            Some(cur) if lap == cur + 1 && self.started => {
+                let gal = used - self.start_used;
+                self.last_lap_gal = Some(gal);
+                if !self.dirty && gal > 0.0 {
+                    self.green[self.green_next as usize] = gal;
+                    self.green_next = (self.green_next + 1) % 3;
+                    self.green_n = (self.green_n + 1).min(3);
+                    self.recent[self.recent_next as usize] = (ts, gal / length_mi);
+                    self.recent_next = (self.recent_next + 1) % 4;
+                    self.recent_n = (self.recent_n + 1).min(4);
+                }
+                self.started = true;
+            }
+            // The first sample seen, a gap of several laps, or a lap counter that went
+            // back: a lap starts here, but the one that ended is unknown.
+            Some(_) => self.started = true,
+            None => self.started = false,
+        }
+        self.cur = Some(lap);
+        self.start_used = used;
+        self.dirty = false;
+    }
+}
+
+/// What one closed window measured, before it becomes a `FuelUpdate`.
+#[derive(Debug, Clone, Copy, Default)]
+struct WindowAcc {
+    samples: u32,
+    burn: f64,
+    miles: f64,
+    in_pit: bool,
+    flag_ms: [i64; 5],
+    flag_last: [i64; 5],
+}
+
+/// One car in one race.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CarState {
+    pub car: CarId,
+    /// Largest `ts` of the car's samples.
+    pub max_ts: Option<i64>,
+    /// Every window ending at or before this has closed: samples before it are late.
+    pub closed_through: i64,
+    pub retired: bool,
+    /// Samples of open windows, sorted by `ts`, one per `ts`.
+    buf: VecDeque<Held>,
+    /// Events not yet applied, sorted by `eff_ts` (stable for equal times).
+    events: Vec<CarEvent>,
+    hold: Hold,
+    carry: Option<Carry>,
+    flag: Flag,
+    pit_road: bool,
+    pub fuel: Fuel,
+    laps: Laps,
+    /// `lap + lap_frac` at the last integrated sample that carried a position.
+    last_pos: Option<f64>,
+    /// Largest position seen on arrival (for the race's leader lap).
+    pub arrival_pos: f64,
+}
+
+/// What adding a sample did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Insert {
+    New,
+    /// Same `(car, ts)`, nothing new.
+    Duplicate,
+    /// Same `(car, ts)`, new fields added.
+    Merged,
+}
+
+impl CarState {
+    pub fn new(car: CarId, capacity_gal: f64) -> CarState {
+        CarState {
+            car,
+            max_ts: None,
+            closed_through: i64::MIN,
+            retired: false,
+            buf: VecDeque::new(),
+            events: Vec::new(),
+            hold: Hold::default(),
+            carry: None,
+            flag: Flag::Green,
+            pit_road: false,
+            fuel: Fuel::full(capacity_gal),
+            laps: Laps::default(),
+            last_pos: None,
+            arrival_pos: 0.0,
+        }
+    }
+
+    /// Whether a sample at `ts` would be late (its window has closed for this car).
+    pub fn is_late(&self, ts: i64) -> bool {
+        self.retired || ts < self.closed_through
+    }
+
+    /// Number of samples held in open windows.
+    pub fn held(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Whether the car has samples waiting in open windows.
+    pub fn has_open_windows(&self) -> bool {
+        !self.buf.is_empty()
+    }
+
+    /// Adds a sample that is not late, merging by `(car, ts)`.
+    pub fn insert(&mut self, ts: i64, ch: &Channels) -> Insert {
+        if ch.has(Channels::LAP) {
+            let pos = ch.lap as f64
+                + if ch.has(Channels::LAP_FRAC) {
+                    ch.lap_frac as f64
+                } else {
+                    0.0
+                };
+            self.arrival_pos = self.arrival_pos.max(pos);
+        }
+        self.max_ts = Some(self.max_ts.map_or(ts, |m| m.max(ts)));
+        match self.buf.back() {
+            None => {
+                self.buf.push_back(Held { ts, ch: *ch });
+                Insert::New
+            }
+            Some(b) if b.ts < ts => {
+                self.buf.push_back(Held { ts, ch: *ch });
+                Insert::New
+            }
+            _ => match self.buf.binary_search_by_key(&ts, |h| h.ts) {
+                Ok(i) => {
+                    if self.buf[i].ch.merge_from(ch) {
+                        Insert::Merged
+                    } else {
+                        Insert::Duplicate
+                    }
+                }
+                Err(i) => {
+                    self.buf.insert(i, Held { ts, ch: *ch });
+                    Insert::New
+                }
+            },
+        }
+    }
+
+    /// Queues an event arriving now; returns whether it arrived late for this car.
+    pub fn push_event(&mut self, ts: i64, kind: CarEventKind) -> bool {
+        let eff_ts = ts.max(self.closed_through);
+        let at = self.events.partition_point(|e| e.eff_ts <= eff_ts);
+        self.events.insert(at, CarEvent { eff_ts, kind });
+        eff_ts > ts
+    }
+
+    /// Closes every window that ends at or before `boundary`, pushing one update per
+    /// window that had samples.
+    pub fn close_until(
+        &mut self,
+        boundary: i64,
+        ctx: &RaceCtx,
+        field: &Field,
+        out: &mut Vec<FuelUpdate>,
+    ) {
+        let w = ctx.window_ms;
+        let boundary = boundary.div_euclid(w) * w;
+        if boundary <= self.closed_through {
+            return;
+        }
+        while let Some(front) = self.buf.front() {
+            let ws = front.ts.div_euclid(w) * w;
+            let we = ws + w;
+            if we > boundary {
+                break;
+            }
+            let n = self.buf.partition_point(|h| h.ts < we);
+            let acc = self.integrate(ws, we, n, ctx);
+            self.buf.drain(..n);
+            out.push(self.update(ws, we, &acc, ctx, field));
+        }
+        self.closed_through = boundary;
+    }
+
+    /// Closes every window that holds a sample (end of input, a new race, `car_out`).
+    pub fn flush(&mut self, ctx: &RaceCtx, field: &Field, out: &mut Vec<FuelUpdate>) {
+        if let Some(last) = self.buf.back() {
+            let w = ctx.window_ms;
+            let end = last.ts.div_euclid(w) * w + w;
+            self.close_until(end, ctx, field, out);
+        }
+    }
+
+    fn integrate(&mut self, ws: i64, we: i64, n: usize, ctx: &RaceCtx) -> WindowAcc {
+        let mut acc = WindowAcc {
+            samples: n as u32,
+            ..Default::default()
+        };
+        // Events of windows that had no sample act before this window.
+        let mut ev = 0;
+        while ev < self.events.len() && self.events[ev].eff_ts < ws {
+            let e = self.events[ev];
+            self.apply_event(e.kind, ctx);
+            ev += 1;
+        }
+        let mut t = ws;
+        let mut i = 0;
+        loop {
+            let next_sample = (i < n).then(|| self.buf[i].ts);
+            let next_event = (ev < self.events.len() && self.events[ev].eff_ts < we)
+                .then(|| self.events[ev].eff_ts);
+            // An event at the same instant as a sample acts first.
+            let (at, is_event) = match (next_sample, next_event) {
+                (None, None) => break,
+                (Some(s), Some(e)) if e <= s => (e, true),
+                (Some(s), _) => (s, false),
+                (None, Some(e)) => (e, true),
+            };
+            self.advance(t, at, &mut acc, ctx);
+            t = at;
+            if is_event {
+                let e = self.events[ev];
+                self.apply_event(e.kind, ctx);
+                ev += 1;
+            } else {
+                let h = self.buf[i];
+                self.apply_sample(&h, &mut acc, ctx);
+                i += 1;
+            }
+        }
+        self.advance(t, we, &mut acc, ctx);
+        self.events.drain(..ev);
+        acc
+    }
+
+    /// Integrates the held flow over `[a, b)`.
+    fn advance(&mut self, a: i64, b: i64, acc: &mut WindowAcc, ctx: &RaceCtx) {
+        if b <= a {
+            return;
+        }
+        let f = self.flag as usize;
+        acc.flag_ms[f] += b - a;
+        acc.flag_last[f] = b;
+        if self.pit_road {
+            acc.in_pit = true;
+        }
+        let on_pit_road = self.pit_road || self.carry.is_some_and(|c| c.in_pit);
+        if self.flag.is_caution() || on_pit_road {
+            self.laps.dirty = true;
+        }
+        let Some(c) = self.carry else { return };
+        let end = b.min(c.src_ts + HOLD_MS);
+        if end <= a {
+            return;
+        }
+        let hours = (end - a) as f64 / MS_PER_HOUR;
+        let gal = c.gph * hours;
+        let miles = c.mph * hours;
+        acc.burn += gal;
+        acc.miles += miles;
+        self.fuel.used_stint += gal;
+        self.fuel.used_race += gal;
+        self.fuel.stint_miles += miles;
+        if c.still && on_pit_road {
+            self.fuel.standing_ms += end - a;
+        }
+        let _ = ctx;
+    }
+
+    fn apply_event(&mut self, kind: CarEventKind, ctx: &RaceCtx) {
+        match kind {
+            CarEventKind::Flag(f) => self.flag = f,
+            CarEventKind::PitIn => {
+                self.pit_road = true;
+                self.fuel.pit_in = Some((self.fuel.remaining(), self.fuel.variance(ctx.params)));
+                self.fuel.standing_ms = 0;
+                self.laps.dirty = true;
+            }
+            CarEventKind::PitOut {
+                fuel_added_gal,
+                full,
+            } => {
+                self.pit_road = false;
+                self.fuel.fill(fuel_added_gal, full, ctx.params);
+                self.laps.dirty = true;
+            }
+        }
+    }
+
+    fn apply_sample(&mut self, h: &Held, acc: &mut WindowAcc, ctx: &RaceCtx) {
+        let ts = h.ts;
+        let ch = &h.ch;
+        let hold = &mut self.hold;
+        if ch.has(Channels::THROTTLE) {
+            hold.throttle.set(ts, ch.throttle_pct);
+        }
+        if ch.has(Channels::RPM) {
+            hold.rpm.set(ts, ch.rpm);
+        }
+        if ch.has(Channels::SPEED) {
+            hold.speed.set(ts, ch.speed_mph);
+        }
+        if ch.has(Channels::LAP) {
+            hold.lap.set(ts, ch.lap as f32);
+        }
+        if ch.has(Channels::LAP_FRAC) {
+            hold.lap_frac.set(ts, ch.lap_frac);
+        }
+        if let Some(p) = ch.in_pit() {
+            hold.in_pit.set(ts, if p { 1.0 } else { 0.0 });
+        }
+        // Position: a new measurement when this sample carried lap or lap_frac and the
+        // other is known (now or held).
+        let measured = ch.has(Channels::LAP) || ch.has(Channels::LAP_FRAC);
+        let pos = match (hold.lap.at(ts), hold.lap_frac.at(ts)) {
+            (Some(l), Some(f)) => Some(l + f),
+            _ => None,
+        };
+        if let (true, Some(pos)) = (measured, pos) {
+            let dt = ts - hold.pos_ts;
+            if hold.pos_known && dt > 0 && dt <= HOLD_MS && pos >= hold.pos {
+                let mph = (pos - hold.pos) * ctx.length_mi / (dt as f64 / MS_PER_HOUR);
+                hold.pos_mph.set(ts, mph as f32);
+            }
+            hold.pos = pos;
+            hold.pos_ts = ts;
+            hold.pos_known = true;
+            self.last_pos = Some(pos);
+        }
+        let speed = hold.speed.at(ts);
+        let mph = hold.pos_mph.at(ts).or(speed).unwrap_or(0.0);
+        let input = ModelInput {
+            throttle_pct: hold.throttle.at(ts),
+            rpm: hold.rpm.at(ts),
+            speed_mph: speed,
+        };
+        let gph = ctx.params.fuel_gph(ctx.package, input);
+        let in_pit = hold.in_pit.at(ts).is_some_and(|v| v > 0.5);
+        let still = speed.map_or(mph < 1.0, |s| s < 1.0);
+        if in_pit {
+            acc.in_pit = true;
+            self.laps.dirty = true;
+        }
+        self.carry = Some(Carry {
+            src_ts: ts,
+            gph,
+            mph,
+            still,
+            in_pit,
+        });
+        if let Some(lap) = self.hold.lap.at(ts) {
+            self.laps
+                .on_lap(lap as u16, ts, self.fuel.used_race, ctx.length_mi);
+        }
+    }
+
+    /// This car's fuel per mile over its last green lap that ended before `cutoff`.
+    pub fn green_figure_before(&self, cutoff: i64) -> Option<f64> {
+        if self.retired {
+            return None;
+        }
+        self.laps.figure_before(cutoff)
+    }
+
+    fn update(
+        &self,
+        ws: i64,
+        we: i64,
+        acc: &WindowAcc,
+        ctx: &RaceCtx,
+        field: &Field,
+    ) -> FuelUpdate {
+        let p = ctx.params;
+        // The flag with the largest share; a tie goes to the one in force later.
+        let flag = (0..5)
+            .max_by_key(|&f| (acc.flag_ms[f], acc.flag_last[f]))
+            .map(|f| Flag::ALL[f])
+            .unwrap_or(Flag::Green);
+        let cap = ctx.capacity_gal;
+        let remaining_raw = self.fuel.remaining();
+        let remaining = remaining_raw.clamp(0.0, cap);
+        let half = Z90 * self.fuel.variance(p).sqrt();
+        let low = (remaining_raw - half).clamp(0.0, cap);
+        let high = (remaining_raw + half).clamp(0.0, cap);
+        let lap = self.last_pos.unwrap_or(0.0).max(0.0);
+        let fpgl = self.laps.fuel_per_green_lap();
+        let laps_to_empty = fpgl.map(|f| remaining / f);
+        let save_needed_pct = match (ctx.scheduled_laps, fpgl) {
+            (Some(sched), Some(f)) => {
+                let left = sched as f64 - lap;
+                Some(if left <= 0.0 {
+                    0.0
+                } else {
+                    (100.0 * (1.0 - remaining / (left * f))).max(0.0)
+                })
+            }
+            _ => None,
+        };
+        let burn_index = if flag.is_caution() {
+            None
+        } else {
+            burn_index(self, ws - ctx.window_ms, field)
+        };
+        let mode = if acc.in_pit {
+            Mode::Pit
+        } else if flag.is_caution() {
+            Mode::Caution
+        } else {
+            match burn_index {
+                Some(b) if b < 0.96 => Mode::Saving,
+                Some(b) if b > 1.04 => Mode::Pushing,
+                _ => Mode::Normal,
+            }
+        };
+        let mpg_window = (acc.miles >= 0.05 && acc.burn > 0.0).then(|| acc.miles / acc.burn);
+        let mpg_lap = self
+            .laps
+            .last_lap_gal
+            .filter(|g| *g > 0.0)
+            .map(|g| ctx.length_mi / g);
+        let mpg_stint = (self.fuel.stint_miles >= 0.05 && self.fuel.used_stint > 0.0)
+            .then(|| self.fuel.stint_miles / self.fuel.used_stint);
+        FuelUpdate {
+            v: 1,
+            race_id: ctx.race_id.to_owned(),
+            car: self.car,
+            seq: ws.div_euclid(ctx.window_ms),
+            window_start: ws,
+            window_end: we,
+            lap,
+            flag,
+            in_pit: acc.in_pit,
+            samples: acc.samples,
+            miles: acc.miles,
+            burn_gal: acc.burn,
+            burn_rate_gph: acc.burn / ((we - ws) as f64 / MS_PER_HOUR),
+            mpg_window,
+            mpg_lap,
+            mpg_stint,
+            used_stint_gal: self.fuel.used_stint,
+            used_race_gal: self.fuel.used_race,
+            remaining_gal: remaining,
+            remaining_low_gal: low,
+            remaining_high_gal: high,
+            laps_to_empty,
+            save_needed_pct,
+            burn_index,
+            mode,
+            model: ModelKind::Physics,
+        }
+    }
+}
+
+/// The car's figure over the field's median (`fuel-update-v1`): null when the car has
+/// no figure or fewer than three cars have one.
+fn burn_index(car: &CarState, cutoff: i64, field: &Field) -> Option<f64> {
+    let own = car.green_figure_before(cutoff)?;
+    let mut figures: Vec<f64> = Vec::with_capacity(field.before.len() + field.after.len() + 1);
+    figures.extend(
+        field
+            .before
+            .iter()
+            .chain(field.after)
+            .filter_map(|c| c.green_figure_before(cutoff)),
+    );
+    figures.push(own);
+    if figures.len() < 3 {
+        return None;
+    }
+    figures.sort_by(f64::total_cmp);
+    let n = figures.len();
+    let median = if n % 2 == 1 {
+        figures[n / 2]
+    } else {
+        (figures[n / 2 - 1] + figures[n / 2]) / 2.0
+    };
+    (median > 0.0).then(|| own / median)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_targets_hold() {
+        assert!(
+            std::mem::size_of::<Held>() <= 48,
+            "{}",
+            std::mem::size_of::<Held>()
+        );
+        assert!(
+            std::mem::size_of::<CarState>() <= 2048,
+            "{}",
+            std::mem::size_of::<CarState>()
+        );
+    }
+}

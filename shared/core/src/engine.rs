@@ -1,0 +1,524 @@
+//! The engine: routes records to races and cars, applies race control, closes windows
+//! by watermark, and counts everything it drops.
+//!
+//! Records are processed one at a time, and every window that closes because of a
+//! record is published in that record's step, ordered by `window_end` then car. So the
+//! output does not depend on how the input was cut into batches.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use crate::car::{CarEventKind, CarState, Field, Insert, RaceCtx};
+use crate::contract::{CarId, Event, EventKind, Flag, Record, Reject, RejectCode, Sample};
+use crate::decode::decode_line;
+use crate::model::ModelParams;
+use crate::tracks::{self, EnginePackage};
+use crate::update::{FuelUpdate, RaceState};
+
+/// The race of records that name none and follow no `race_start`.
+pub const UNKNOWN_RACE: &str = "unknown";
+
+/// Windowing settings (`fuel-update-v1`, "Windows").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// Width of the tumbling windows; 5 s matches the dashboard's update rate.
+    pub window_ms: i64,
+    /// How far behind a car's newest sample its watermark runs; 5 s absorbs the
+    /// reordering Kinesis producers and the ingest bridge can cause.
+    pub lateness_ms: i64,
+    /// A window also closes once the race's newest `ts` is this far past its end, so a
+    /// car that went silent still publishes what it had.
+    pub silent_ms: i64,
+    /// A sample this far past the race's newest `ts` is rejected as `ts_in_future`.
+    pub future_ms: i64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            window_ms: 5_000,
+            lateness_ms: 5_000,
+            silent_ms: 60_000,
+            future_ms: 60_000,
+        }
+    }
+}
+
+impl EngineConfig {
+    /// Refuses settings the windows cannot work with.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.window_ms <= 0 {
+            return Err(format!(
+                "window_ms must be positive, found {}",
+                self.window_ms
+            ));
+        }
+        if self.lateness_ms < 0 {
+            return Err(format!(
+                "lateness_ms must be zero or more, found {}",
+                self.lateness_ms
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Everything counted, for the summary and the metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub records: u64,
+    pub samples: u64,
+    pub events: u64,
+    pub rejected: u64,
+    pub rejected_by: BTreeMap<&'static str, u64>,
+    pub duplicates: u64,
+    pub merged: u64,
+    pub late_samples: u64,
+    pub late_events: u64,
+    pub duplicate_events: u64,
+    pub windows_closed: u64,
+}
+
+/// One race: its parameters, its flag history and its cars.
+#[derive(Debug, Clone)]
+struct Race {
+    id: String,
+    track: String,
+    length_mi: f64,
+    package: EnginePackage,
+    capacity_gal: f64,
+    scheduled_laps: Option<u32>,
+    drivers: BTreeMap<String, String>,
+    started: bool,
+    max_ts: Option<i64>,
+    /// Every flag event so far (ts order), so that a car first seen late gets them.
+    flags: Vec<(i64, Flag)>,
+    flag: Flag,
+    flag_ts: i64,
+    stage: u32,
+    changed_ts: i64,
+    cars: Vec<CarState>,
+    index: HashMap<CarId, usize>,
+    /// The last boundary the silent-car rule closed through.
+    silent_through: i64,
+    /// Events already applied, so a repeated one changes nothing.
+    seen: HashSet<(&'static str, Option<CarId>, i64)>,
+}
+
+impl Race {
+    fn new(id: &str) -> Race {
+        let t = &tracks::DEFAULT_TRACK;
+        Race {
+            id: id.to_owned(),
+            track: t.key.to_owned(),
+            length_mi: t.length_mi,
+            package: t.package,
+            capacity_gal: 20.0,
+            scheduled_laps: None,
+            drivers: BTreeMap::new(),
+            started: false,
+            max_ts: None,
+            flags: Vec::new(),
+            flag: Flag::Green,
+            flag_ts: i64::MIN,
+            stage: 1,
+            changed_ts: 0,
+            cars: Vec::new(),
+            index: HashMap::new(),
+            silent_through: i64::MIN,
+            seen: HashSet::new(),
+        }
+    }
+
+    fn car(&mut self, car: CarId) -> usize {
+        if let Some(&i) = self.index.get(&car) {
+            return i;
+        }
+        let mut state = CarState::new(car, self.capacity_gal);
+        for &(ts, flag) in &self.flags {
+            state.push_event(ts, CarEventKind::Flag(flag));
+        }
+        self.cars.push(state);
+        let i = self.cars.len() - 1;
+        self.index.insert(car, i);
+        i
+    }
+
+    /// Runs `f` on car `i` with the race context and the rest of the field.
+    fn with_car<R>(
+        &mut self,
+        i: usize,
+        window_ms: i64,
+        params: &ModelParams,
+        f: impl FnOnce(&mut CarState, &RaceCtx, &Field) -> R,
+    ) -> R {
+        let ctx = RaceCtx {
+            race_id: &self.id,
+            length_mi: self.length_mi,
+            package: self.package,
+            capacity_gal: self.capacity_gal,
+            scheduled_laps: self.scheduled_laps,
+            window_ms,
+            params,
+        };
+        let (before, rest) = self.cars.split_at_mut(i);
+        let (car, after) = rest.split_first_mut().expect("car index in range");
+        f(car, &ctx, &Field { before, after })
+    }
+
+    fn close_all_until(
+        &mut self,
+        boundary: i64,
+        window_ms: i64,
+        params: &ModelParams,
+        out: &mut Vec<FuelUpdate>,
+    ) {
+        for i in 0..self.cars.len() {
+            self.with_car(i, window_ms, params, |car, ctx, field| {
+                car.close_until(boundary, ctx, field, out)
+            });
+        }
+    }
+
+    fn flush_all(&mut self, window_ms: i64, params: &ModelParams, out: &mut Vec<FuelUpdate>) {
+        for i in 0..self.cars.len() {
+            self.with_car(i, window_ms, params, |car, ctx, field| {
+                car.flush(ctx, field, out)
+            });
+        }
+    }
+
+    fn state(&self) -> RaceState {
+        let running = self.cars.iter().filter(|c| !c.retired);
+        let leader_lap = running.clone().map(|c| c.arrival_pos).fold(0.0, f64::max);
+        RaceState {
+            v: 1,
+            race_id: self.id.clone(),
+            track: self.track.clone(),
+            ts: self.changed_ts,
+            flag: self.flag,
+            stage: self.stage,
+            leader_lap,
+            scheduled_laps: self.scheduled_laps,
+            laps_to_go: self
+                .scheduled_laps
+                .map(|s| (s as f64 - leader_lap).max(0.0)),
+            cars_running: running.count() as u32,
+            drivers: self.drivers.clone(),
+        }
+    }
+}
+
+/// The whole local pipeline's core: feed it lines or decoded records, collect updates.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    cfg: EngineConfig,
+    params: ModelParams,
+    races: Vec<Race>,
+    /// Race of the latest `race_start`.
+    current: Option<usize>,
+    /// Race of the latest record (most records follow the previous one's race).
+    last: usize,
+    counters: Counters,
+}
+
+impl Engine {
+    pub fn new(cfg: EngineConfig, params: ModelParams) -> Engine {
+        Engine {
+            cfg,
+            params,
+            races: Vec::new(),
+            current: None,
+            last: 0,
+            counters: Counters::default(),
+        }
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Cars seen, over all races.
+    pub fn cars(&self) -> usize {
+        self.races.iter().map(|r| r.cars.len()).sum()
+    }
+
+    /// Samples held in open windows, over all cars (for memory reports).
+    pub fn held_samples(&self) -> usize {
+        self.races
+            .iter()
+            .flat_map(|r| &r.cars)
+            .map(CarState::held)
+            .sum()
+    }
+
+    /// The dashboard's view of a race.
+    pub fn race_state(&self, race_id: &str) -> Option<RaceState> {
+        self.races.iter().find(|r| r.id == race_id).map(Race::state)
+    }
+
+    /// The ids of the races seen, in the order they were first seen.
+    pub fn race_ids(&self) -> impl Iterator<Item = &str> {
+        self.races.iter().map(|r| r.id.as_str())
+    }
+
+    /// Decodes and processes one NDJSON line. A rejected line is counted and its reason
+    /// returned; nothing else changes.
+    pub fn push_line(&mut self, line: &[u8], out: &mut Vec<FuelUpdate>) -> Result<(), Reject> {
+        self.counters.records += 1;
+        match decode_line(line) {
+            Ok(rec) => self.push_record(rec, out),
+            Err(r) => {
+                self.count_reject(&r);
+                Err(r)
+            }
+        }
+    }
+
+    /// Processes one decoded record (counted in `records` only by `push_line`).
+    pub fn push_record(
+        &mut self,
+        rec: Record<'_>,
+        out: &mut Vec<FuelUpdate>,
+    ) -> Result<(), Reject> {
+        let start = out.len();
+        let res = match rec {
+            Record::Sample(s) => self.push_sample(s, out),
+            Record::Event(e) => {
+                self.push_event(e, out);
+                Ok(())
+            }
+        };
+        if let Err(r) = &res {
+            self.count_reject(r);
+        }
+        sort_step(&mut out[start..]);
+        res
+    }
+
+    /// End of input: closes every open window of every race.
+    pub fn finish(&mut self, out: &mut Vec<FuelUpdate>) {
+        let start = out.len();
+        for race in &mut self.races {
+            race.flush_all(self.cfg.window_ms, &self.params, out);
+        }
+        self.counters.windows_closed += (out.len() - start) as u64;
+        sort_step(&mut out[start..]);
+    }
+
+    fn count_reject(&mut self, r: &Reject) {
+        self.counters.rejected += 1;
+        *self
+            .counters
+            .rejected_by
+            .entry(r.code.as_str())
+            .or_default() += 1;
+    }
+
+    fn race_index(&mut self, id: Option<&str>) -> usize {
+        match id {
+            Some(id) => {
+                if self.races.get(self.last).is_some_and(|r| r.id == id) {
+                    return self.last;
+                }
+                let i = match self.races.iter().position(|r| r.id == id) {
+                    Some(i) => i,
+                    None => {
+                        self.races.push(Race::new(id));
+                        self.races.len() - 1
+                    }
+                };
+                self.last = i;
+                i
+            }
+            None => match self.current {
+                Some(i) => i,
+                None => self.race_index(Some(UNKNOWN_RACE)),
+            },
+        }
+    }
+
+    fn push_sample(&mut self, s: Sample<'_>, out: &mut Vec<FuelUpdate>) -> Result<(), Reject> {
+        let ri = self.race_index(s.race_id.as_deref());
+        let cfg = self.cfg;
+        let race = &mut self.races[ri];
+        if let Some(max) = race.max_ts
+            && s.ts > max + cfg.future_ms
+        {
+            return Err(Reject::new(
+                RejectCode::TsInFuture,
+                Some("ts"),
+                format!(
+                    "{} is {} ms past the newest ts of race {} (limit {} ms)",
+                    s.ts,
+                    s.ts - max,
+                    race.id,
+                    cfg.future_ms
+                ),
+            ));
+        }
+        self.counters.samples += 1;
+        race.max_ts = Some(race.max_ts.map_or(s.ts, |m| m.max(s.ts)));
+        let ci = race.car(s.car);
+        let start = out.len();
+        let car = &mut race.cars[ci];
+        if car.is_late(s.ts) {
+            self.counters.late_samples += 1;
+        } else {
+            match car.insert(s.ts, &s.ch) {
+                Insert::New => {}
+                Insert::Duplicate => self.counters.duplicates += 1,
+                Insert::Merged => self.counters.merged += 1,
+            }
+            let watermark = car.max_ts.unwrap_or(s.ts) - cfg.lateness_ms;
+            race.with_car(ci, cfg.window_ms, &self.params, |car, ctx, field| {
+                car.close_until(watermark, ctx, field, out)
+            });
+        }
+        Self::close_silent(race, &cfg, &self.params, out);
+        self.counters.windows_closed += (out.len() - start) as u64;
+        Ok(())
+    }
+
+    /// The silent-car rule: windows end at most `silent_ms` before the race's newest ts.
+    fn close_silent(
+        race: &mut Race,
+        cfg: &EngineConfig,
+        params: &ModelParams,
+        out: &mut Vec<FuelUpdate>,
+    ) {
+        let Some(max) = race.max_ts else { return };
+        let w = cfg.window_ms;
+        let boundary = (max - cfg.silent_ms).div_euclid(w) * w;
+        if boundary > race.silent_through {
+            race.silent_through = boundary;
+            race.close_all_until(boundary, w, params, out);
+        }
+    }
+
+    fn push_event(&mut self, e: Event, out: &mut Vec<FuelUpdate>) {
+        self.counters.events += 1;
+        let start = out.len();
+        let cfg = self.cfg;
+        let id = match &e.kind {
+            EventKind::RaceStart(rs) => Some(rs.race_id.as_str()),
+            _ => e.race_id.as_deref(),
+        };
+        let ri = self.race_index(id);
+        if let EventKind::RaceStart(rs) = &e.kind {
+            if self.races[ri].started {
+                self.counters.duplicate_events += 1;
+                return;
+            }
+            // A new race closes every open window of the race before it.
+            let before = self.current.or_else(|| {
+                self.races
+                    .iter()
+                    .position(|r| r.id == UNKNOWN_RACE)
+                    .filter(|&u| u != ri)
+            });
+            if let Some(b) = before.filter(|&b| b != ri) {
+                self.races[b].flush_all(cfg.window_ms, &self.params, out);
+            }
+            self.current = Some(ri);
+            let race = &mut self.races[ri];
+            let track = tracks::lookup_or_default(&rs.track);
+            race.track = rs.track.clone();
+            race.length_mi = rs.track_length_mi.unwrap_or(track.length_mi);
+            race.package = track.package;
+            race.capacity_gal = rs.fuel_capacity_gal.unwrap_or(20.0);
+            race.scheduled_laps = rs.scheduled_laps;
+            race.drivers = rs
+                .drivers
+                .iter()
+                .map(|(c, n)| (c.as_str().to_owned(), n.clone()))
+                .collect();
+            race.started = true;
+            race.changed_ts = e.ts;
+            for c in &mut race.cars {
+                // Cars seen before the race_start (a race_id given first) start full of
+                // this race's cell.
+                if c.fuel.used_race == 0.0 {
+                    c.fuel = CarState::new(c.car, race.capacity_gal).fuel;
+                }
+            }
+            for &c in &rs.cars {
+                race.car(c);
+            }
+        } else {
+            let race = &mut self.races[ri];
+            race.max_ts = Some(race.max_ts.map_or(e.ts, |m| m.max(e.ts)));
+            let key_car = match &e.kind {
+                EventKind::PitIn { car, .. }
+                | EventKind::PitOut { car, .. }
+                | EventKind::CarOut { car, .. } => Some(*car),
+                _ => None,
+            };
+            if !race.seen.insert((e.kind.name(), key_car, e.ts)) {
+                self.counters.duplicate_events += 1;
+                return;
+            }
+            let mut late = false;
+            match e.kind {
+                EventKind::RaceStart(_) => unreachable!("handled above"),
+                EventKind::Flag { flag, .. } => {
+                    let at = race.flags.partition_point(|&(ts, _)| ts <= e.ts);
+                    race.flags.insert(at, (e.ts, flag));
+                    if e.ts >= race.flag_ts {
+                        race.flag = flag;
+                        race.flag_ts = e.ts;
+                    }
+                    for car in &mut race.cars {
+                        late |= car.push_event(e.ts, CarEventKind::Flag(flag));
+                    }
+                    race.changed_ts = race.changed_ts.max(e.ts);
+                }
+                EventKind::PitIn { car, .. } => {
+                    let ci = race.car(car);
+                    late = race.cars[ci].push_event(e.ts, CarEventKind::PitIn);
+                }
+                EventKind::PitOut {
+                    car,
+                    fuel_added_gal,
+                    full,
+                    ..
+                } => {
+                    let ci = race.car(car);
+                    late = race.cars[ci].push_event(
+                        e.ts,
+                        CarEventKind::PitOut {
+                            fuel_added_gal,
+                            full,
+                        },
+                    );
+                }
+                EventKind::Incident { .. } => {}
+                EventKind::StageEnd { stage, .. } => {
+                    race.stage = race.stage.max(stage + 1);
+                    race.changed_ts = race.changed_ts.max(e.ts);
+                }
+                EventKind::CarOut { car, .. } => {
+                    let ci = race.car(car);
+                    race.with_car(ci, cfg.window_ms, &self.params, |car, ctx, field| {
+                        car.flush(ctx, field, out);
+                        car.retired = true;
+                    });
+                    race.changed_ts = race.changed_ts.max(e.ts);
+                }
+            }
+            if late {
+                self.counters.late_events += 1;
+            }
+            Self::close_silent(race, &cfg, &self.params, out);
+        }
+        self.counters.windows_closed += (out.len() - start) as u64;
+    }
+}
+
+/// Updates that close in one step go out by `window_end`, then car in byte order.
+fn sort_step(step: &mut [FuelUpdate]) {
+    step.sort_by(|a, b| (a.window_end, a.car).cmp(&(b.window_end, b.car)));
+}

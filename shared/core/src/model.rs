@@ -1,0 +1,251 @@
+//! The physics fuel model and the parameters a calibration fits.
+//!
+//! # The model: air flow
+//!
+//! A Cup engine runs rich at a nearly fixed air-fuel ratio, so fuel flow follows air flow:
+//!
+//! ```text
+//! fuel_gph(θ, n) = idle_gph + wot_gph_per_krpm · (n / 1000) · VE(n) · π(θ)
+//! VE(n)          = clamp(1 − ve_droop · ((n − ve_peak_rpm) / 1000)², 0.5, 1)
+//! π(θ)           = 1 − (1 − θ)^throttle_k
+//! ```
+//!
+//! - `n` is engine speed (rpm) and `θ` the throttle as a fraction.
+//! - `wot_gph_per_krpm` is the fuel a wide-open engine at peak volumetric efficiency takes
+//!   per 1000 rpm per hour: ρ_air · V_d / (120 · AFR · ρ_fuel). For the 5.86 L engine at
+//!   AFR 12.5, ρ_air 1.18 kg/m³ and 2.81 kg/gal of E15 this is 5.9 gal/h per 1000 rpm;
+//!   the tapered spacer of the 510 hp package chokes the air and lowers it.
+//! - `VE(n)` is the volumetric efficiency, peaking near the torque peak.
+//! - `π(θ)` maps pedal to air flow: the throttle body passes most of the air well before
+//!   the pedal is floored, hence the concave curve with `throttle_k` about 2–3.
+//! - `idle_gph` is the floor a running engine burns with the throttle closed.
+//!
+//! Why air flow rather than a Willans line: it needs only the channels the feed carries
+//! (throttle, RPM) and no power curve, which teams keep secret. The simulator's ground
+//! truth uses a Willans line on purpose, so that the tests compare two different forms.
+//!
+//! # Missing channels
+//!
+//! Each sample's channels are those it carried or, for at most 1 s, the last value seen
+//! (`telemetry-v1` rule 4). When the throttle is still missing the model assumes
+//! `default_throttle` (a typical green-flag average); when the RPM is missing it derives
+//! it from the speed (`rpm_per_mph`, top gear on an oval), or assumes `default_rpm`.
+//! A sample with neither RPM, throttle nor speed burns nothing.
+//!
+//! # Uncertainty
+//!
+//! `burn_rel_sd` is the model's relative standard deviation for the fuel of a stint: the
+//! 90 % band of `remaining_gal` is ±1.645 σ, with σ² the sum of the stint's burn variance
+//! and the doubt about the fill that started it (`fill_rel_sd` of an estimated fill).
+
+use serde::{Deserialize, Serialize};
+
+use crate::tracks::EnginePackage;
+
+/// Parameters of one engine package.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageParams {
+    /// Fuel at wide-open throttle and peak VE, gal/h per 1000 rpm.
+    pub wot_gph_per_krpm: f64,
+    /// Exponent of the throttle-to-air-flow curve `1 − (1 − θ)^k`.
+    pub throttle_k: f64,
+    /// RPM of peak volumetric efficiency.
+    pub ve_peak_rpm: f64,
+    /// Loss of VE per (1000 rpm)² away from the peak.
+    pub ve_droop: f64,
+    /// Fuel burned with the throttle closed, gal/h.
+    pub idle_gph: f64,
+}
+
+/// Every parameter that calibration may fit, in one serializable struct (the file that
+/// `burnbar calibrate` writes and `replay --calibration` reads).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelParams {
+    /// The 670 hp package.
+    pub hp670: PackageParams,
+    /// The 510 hp tapered-spacer package.
+    pub hp510: PackageParams,
+    /// Throttle assumed when the channel is missing (fraction).
+    pub default_throttle: f64,
+    /// Engine speed per mph when RPM is missing but speed is known (top gear).
+    pub rpm_per_mph: f64,
+    /// Engine speed assumed when both RPM and speed are missing.
+    pub default_rpm: f64,
+    /// Fuel a crew pours per second of standing time in the box, gal/s (live fills of
+    /// unknown amount are sized with it).
+    pub fill_rate_gps: f64,
+    /// Relative standard deviation of a fill estimated from standing time.
+    pub fill_rel_sd: f64,
+    /// Relative standard deviation of the model's burn over a stint.
+    pub burn_rel_sd: f64,
+}
+
+impl Default for ModelParams {
+    /// Defaults from public engine facts (`DOMAIN.md`), not from any fit.
+    fn default() -> Self {
+        ModelParams {
+            hp670: PackageParams {
+                wot_gph_per_krpm: 5.9,
+                throttle_k: 2.5,
+                ve_peak_rpm: 8000.0,
+                ve_droop: 0.02,
+                idle_gph: 1.0,
+            },
+            hp510: PackageParams {
+                wot_gph_per_krpm: 4.6,
+                throttle_k: 2.5,
+                ve_peak_rpm: 7500.0,
+                ve_droop: 0.02,
+                idle_gph: 1.0,
+            },
+            default_throttle: 0.7,
+            rpm_per_mph: 50.0,
+            default_rpm: 8000.0,
+            fill_rate_gps: 1.5,
+            fill_rel_sd: 0.1,
+            burn_rel_sd: 0.04,
+        }
+    }
+}
+
+impl ModelParams {
+    /// The parameters of one package.
+    pub fn package(&self, p: EnginePackage) -> &PackageParams {
+        match p {
+            EnginePackage::Hp670 => &self.hp670,
+            EnginePackage::Hp510 => &self.hp510,
+        }
+    }
+
+    /// Checks that every parameter is finite and physically meaningful, so that a
+    /// hand-edited or corrupt calibration file is refused with the name of the field.
+    pub fn validate(&self) -> Result<(), String> {
+        let positive = |name: &str, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(format!("{name} must be a positive number, found {v}"))
+            }
+        };
+        let non_negative = |name: &str, v: f64| {
+            if v.is_finite() && v >= 0.0 {
+                Ok(())
+            } else {
+                Err(format!("{name} must be a number >= 0, found {v}"))
+            }
+        };
+        for (key, p) in [("hp670", &self.hp670), ("hp510", &self.hp510)] {
+            positive(&format!("{key}.wot_gph_per_krpm"), p.wot_gph_per_krpm)?;
+            positive(&format!("{key}.throttle_k"), p.throttle_k)?;
+            positive(&format!("{key}.ve_peak_rpm"), p.ve_peak_rpm)?;
+            non_negative(&format!("{key}.ve_droop"), p.ve_droop)?;
+            non_negative(&format!("{key}.idle_gph"), p.idle_gph)?;
+        }
+        if !(self.default_throttle.is_finite() && (0.0..=1.0).contains(&self.default_throttle)) {
+            return Err(format!(
+                "default_throttle must be within 0..=1, found {}",
+                self.default_throttle
+            ));
+        }
+        positive("rpm_per_mph", self.rpm_per_mph)?;
+        positive("default_rpm", self.default_rpm)?;
+        positive("fill_rate_gps", self.fill_rate_gps)?;
+        non_negative("fill_rel_sd", self.fill_rel_sd)?;
+        non_negative("burn_rel_sd", self.burn_rel_sd)?;
+        Ok(())
+    }
+}
+
+impl PackageParams {
+    /// Fuel flow in gal/h at throttle `theta` (0–1) and `rpm`.
+    #[inline]
+    pub fn fuel_gph(&self, theta: f64, rpm: f64) -> f64 {
+        let theta = theta.clamp(0.0, 1.0);
+        let krpm_off = (rpm - self.ve_peak_rpm) / 1000.0;
+        let ve = (1.0 - self.ve_droop * krpm_off * krpm_off).clamp(0.5, 1.0);
+        let air = 1.0 - (1.0 - theta).powf(self.throttle_k);
+        let running = if rpm > 0.0 { self.idle_gph } else { 0.0 };
+        running + self.wot_gph_per_krpm * (rpm.max(0.0) / 1000.0) * ve * air
+    }
+}
+
+/// The channels the model reads, each `None` when missing (after the 1 s hold).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ModelInput {
+    pub throttle_pct: Option<f64>,
+    pub rpm: Option<f64>,
+    pub speed_mph: Option<f64>,
+}
+
+impl ModelParams {
+    /// Fuel flow in gal/h for one sample's channels, with the documented fallbacks.
+    #[inline]
+    pub fn fuel_gph(&self, package: EnginePackage, x: ModelInput) -> f64 {
+        if x.throttle_pct.is_none() && x.rpm.is_none() && x.speed_mph.is_none() {
+            return 0.0;
+        }
+        let theta = x
+            .throttle_pct
+            .map(|t| t / 100.0)
+            .unwrap_or(self.default_throttle);
+        let rpm = x
+            .rpm
+            .or_else(|| x.speed_mph.map(|s| s * self.rpm_per_mph))
+            .unwrap_or(self.default_rpm);
+        self.package(package).fuel_gph(theta, rpm)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wide_open_at_speed_is_about_fifty_gallons_an_hour() {
+        let p = ModelParams::default();
+        let gph = p.hp670.fuel_gph(1.0, 9000.0);
+        assert!((45.0..55.0).contains(&gph), "{gph}");
+        assert!(
+            p.hp510.fuel_gph(1.0, 9000.0) < gph,
+            "the spacer takes air away"
+        );
+    }
+
+    #[test]
+    fn flow_rises_with_throttle_and_rpm() {
+        let p = ModelParams::default().hp670;
+        assert!(p.fuel_gph(0.5, 8000.0) < p.fuel_gph(0.8, 8000.0));
+        assert!(p.fuel_gph(0.8, 6000.0) < p.fuel_gph(0.8, 8000.0));
+        assert_eq!(p.fuel_gph(0.0, 0.0), 0.0, "a stopped engine burns nothing");
+    }
+
+    #[test]
+    fn missing_channels_fall_back_as_documented() {
+        let p = ModelParams::default();
+        let pkg = EnginePackage::Hp670;
+        let none = ModelInput::default();
+        assert_eq!(p.fuel_gph(pkg, none), 0.0);
+        let speed_only = ModelInput {
+            speed_mph: Some(160.0),
+            ..none
+        };
+        assert_eq!(
+            p.fuel_gph(pkg, speed_only),
+            p.hp670.fuel_gph(0.7, 8000.0),
+            "rpm from speed (160 × 50), default throttle"
+        );
+    }
+
+    #[test]
+    fn params_round_trip_and_refuse_nonsense() {
+        let p = ModelParams::default();
+        let text = serde_json::to_string(&p).unwrap();
+        let back: ModelParams = serde_json::from_str(&text).unwrap();
+        assert_eq!(p, back);
+        let mut bad = p.clone();
+        bad.fill_rate_gps = -1.0;
+        assert!(bad.validate().unwrap_err().contains("fill_rate_gps"));
+    }
+}
