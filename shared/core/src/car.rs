@@ -31,6 +31,10 @@ use crate::update::{FuelUpdate, Mode, ModelKind};
 /// How long a channel's value, and a sample's flow, is held (`telemetry-v1` rule 4).
 pub const HOLD_MS: i64 = 1000;
 const MS_PER_HOUR: f64 = 3_600_000.0;
+/// A car first seen this close to the line (fraction of a lap) is taken to have been
+/// seen from the lap's start: at 10 Hz a car covers well under 1 % of any Cup track
+/// between two samples, so at most that much of the lap's fuel goes uncounted.
+const FIRST_LAP_FRAC: f64 = 0.01;
 /// z for a two-sided 90 % band.
 const Z90: f64 = 1.645;
 
@@ -239,7 +243,7 @@ impl Laps {
     }
 
     /// A sample with lap number `lap` at `ts`, with `used` burned in the race so far.
-    fn on_lap(&mut self, lap: u16, ts: i64, used: f64, length_mi: f64) {
+    fn on_lap(&mut self, lap: u16, frac: f64, ts: i64, used: f64, length_mi: f64) {
         match self.cur {
             Some(cur) if lap == cur => return,
             Some(cur) if lap == cur + 1 && self.started => {
@@ -255,10 +259,12 @@ impl Laps {
                 }
                 self.started = true;
             }
-            // The first sample seen, a gap of several laps, or a lap counter that went
-            // back: a lap starts here, but the one that ended is unknown.
+            // A gap of several laps, or a lap counter that went back: a lap starts here,
+            // but the one that ended is unknown.
             Some(_) => self.started = true,
-            None => self.started = false,
+            // The first sample seen: its lap counts from here only when the car is at
+            // the line (seen from the start of the lap, as at the green flag).
+            None => self.started = frac <= FIRST_LAP_FRAC,
         }
         self.cur = Some(lap);
         self.start_used = used;
@@ -587,8 +593,9 @@ impl CarState {
             in_pit,
         });
         if let Some(lap) = self.hold.lap.at(ts) {
+            let frac = self.hold.lap_frac.at(ts).unwrap_or(1.0);
             self.laps
-                .on_lap(lap as u16, ts, self.fuel.used_race, ctx.length_mi);
+                .on_lap(lap as u16, frac, ts, self.fuel.used_race, ctx.length_mi);
         }
     }
 

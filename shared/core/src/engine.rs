@@ -100,8 +100,8 @@ struct Race {
     index: HashMap<CarId, usize>,
     /// The last boundary the silent-car rule closed through.
     silent_through: i64,
-    /// Events already applied, so a repeated one changes nothing.
-    seen: HashSet<(&'static str, Option<CarId>, i64)>,
+    /// Events already applied (by `ts` and content), so a repeated one changes nothing.
+    seen: HashSet<(i64, u64)>,
 }
 
 impl Race {
@@ -194,7 +194,12 @@ impl Race {
             v: 1,
             race_id: self.id.clone(),
             track: self.track.clone(),
-            ts: self.changed_ts,
+            // A race that no event has changed yet (`unknown`) reports its newest data.
+            ts: if self.changed_ts > 0 {
+                self.changed_ts
+            } else {
+                self.max_ts.unwrap_or(0)
+            },
             flag: self.flag,
             stage: self.stage,
             leader_lap,
@@ -410,7 +415,10 @@ impl Engine {
         let ri = self.race_index(id);
         if let EventKind::RaceStart(rs) = &e.kind {
             if self.races[ri].started {
+                // Re-sent: it changes no parameter and closes nothing, but records
+                // without a race_id follow the latest race_start that arrived.
                 self.counters.duplicate_events += 1;
+                self.current = Some(ri);
                 return;
             }
             // A new race closes every open window of the race before it.
@@ -438,6 +446,7 @@ impl Engine {
                 .collect();
             race.started = true;
             race.changed_ts = e.ts;
+            race.max_ts = Some(race.max_ts.map_or(e.ts, |m| m.max(e.ts)));
             for c in &mut race.cars {
                 // Cars seen before the race_start (a race_id given first) start full of
                 // this race's cell.
@@ -451,13 +460,7 @@ impl Engine {
         } else {
             let race = &mut self.races[ri];
             race.max_ts = Some(race.max_ts.map_or(e.ts, |m| m.max(e.ts)));
-            let key_car = match &e.kind {
-                EventKind::PitIn { car, .. }
-                | EventKind::PitOut { car, .. }
-                | EventKind::CarOut { car, .. } => Some(*car),
-                _ => None,
-            };
-            if !race.seen.insert((e.kind.name(), key_car, e.ts)) {
+            if !race.seen.insert(event_key(&e)) {
                 self.counters.duplicate_events += 1;
                 return;
             }
@@ -471,14 +474,17 @@ impl Engine {
                         race.flag = flag;
                         race.flag_ts = e.ts;
                     }
-                    for car in &mut race.cars {
+                    // A retired car gets no more updates: the flag changes nothing
+                    // for it, so it cannot make the event late.
+                    for car in race.cars.iter_mut().filter(|c| !c.retired) {
                         late |= car.push_event(e.ts, CarEventKind::Flag(flag));
                     }
                     race.changed_ts = race.changed_ts.max(e.ts);
                 }
                 EventKind::PitIn { car, .. } => {
                     let ci = race.car(car);
-                    late = race.cars[ci].push_event(e.ts, CarEventKind::PitIn);
+                    let c = &mut race.cars[ci];
+                    late = !c.retired && c.push_event(e.ts, CarEventKind::PitIn);
                 }
                 EventKind::PitOut {
                     car,
@@ -487,13 +493,15 @@ impl Engine {
                     ..
                 } => {
                     let ci = race.car(car);
-                    late = race.cars[ci].push_event(
-                        e.ts,
-                        CarEventKind::PitOut {
-                            fuel_added_gal,
-                            full,
-                        },
-                    );
+                    let c = &mut race.cars[ci];
+                    late = !c.retired
+                        && c.push_event(
+                            e.ts,
+                            CarEventKind::PitOut {
+                                fuel_added_gal,
+                                full,
+                            },
+                        );
                 }
                 EventKind::Incident { .. } => {}
                 EventKind::StageEnd { stage, .. } => {
@@ -518,7 +526,16 @@ impl Engine {
     }
 }
 
+/// Identifies an event by its time and everything it says, so that a re-sent event is
+/// recognised while two different events at the same instant both count.
+fn event_key(e: &Event) -> (i64, u64) {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut h = DefaultHasher::new();
+    format!("{:?}", e.kind).hash(&mut h);
+    (e.ts, h.finish())
+}
+
 /// Updates that close in one step go out by `window_end`, then car in byte order.
 fn sort_step(step: &mut [FuelUpdate]) {
-    step.sort_by(|a, b| (a.window_end, a.car).cmp(&(b.window_end, b.car)));
+    step.sort_by_key(|u| (u.window_end, u.car));
 }
