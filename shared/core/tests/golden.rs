@@ -1263,3 +1263,30 @@ fn the_first_lap_from_the_race_start_is_a_completed_lap() {
         approx(u, "laps_to_empty", (20.0 - 2.0 * lap_gal) / lap_gal);
     }
 }
+
+#[test]
+fn different_events_at_the_same_instant_all_count_and_a_repeat_does_not() {
+    // Yellow then red at 7 s: red is in force from 7 s (it arrived later at the same ts),
+    // so window 1 [5, 10) is red for 3 s of 5. Two stage ends at one instant move the stage
+    // twice; the repeated red changes nothing and is counted as a duplicate event.
+    let stage = |ts: i64, n: u32| format!(r#"{{"v":1,"kind":"stage_end","ts":{ts},"stage":{n}}}"#);
+    let mut lines = vec![race_start(T0, "s", "")];
+    for ts in ticks(T0, T0 + 14_900) {
+        if ts == T0 + 7_000 {
+            lines.push(flag(ts, "yellow"));
+            lines.push(flag(ts, "red"));
+            lines.push(flag(ts, "red"));
+            lines.push(stage(ts, 1));
+            lines.push(stage(ts, 2));
+        }
+        lines.push(wot("1", ts));
+    }
+    let r = run(&lines);
+    let u = r.car("1");
+    assert_eq!(u[1]["flag"], "red");
+    let state = r.engine.race_state("s").unwrap();
+    assert_eq!(state.flag.as_str(), "red");
+    assert_eq!(state.stage, 3);
+    assert_eq!(r.engine.counters().duplicate_events, 1);
+    assert_eq!(r.engine.counters().events, 6);
+}
