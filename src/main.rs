@@ -1,1 +1,369 @@
-fn main() {}
+//! `burnbar`: the local command. It runs the same core as the Lambda functions on one
+//! machine with embedded defaults: no AWS account, no network, no services.
+//!
+//! Contract: `../shared/spec/cli.md`. Exit status 0 when done, 2 for bad arguments or an
+//! unreadable calibration file, 1 for any other failure, each with a one-line reason.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use burnbar_core::{Engine, EngineConfig, FuelUpdate, ModelParams};
+use burnbar_sim::{SimConfig, SimError};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Real-time fuel analytics for motor-racing broadcasts, on one machine.
+#[derive(Parser, Debug)]
+#[command(name = "burnbar", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Simulate a race and write it as telemetry-v1 NDJSON.
+    Simulate(SimulateArgs),
+    /// Run NDJSON telemetry through the pipeline and write FuelUpdates as NDJSON.
+    Replay(ReplayArgs),
+}
+
+#[derive(Args, Debug)]
+struct SimulateArgs {
+    /// Track key (pocono, michigan, charlotte, daytona, talladega, atlanta, martinsville,
+    /// iowa, nashville, default).
+    #[arg(long, default_value = "pocono")]
+    track: String,
+    /// Race length in laps [default: the track's usual distance].
+    #[arg(long)]
+    laps: Option<u32>,
+    /// Number of cars.
+    #[arg(long, default_value_t = 40)]
+    cars: u32,
+    /// Samples per second per car.
+    #[arg(long, default_value_t = 10)]
+    hz: u32,
+    /// Random seed: the same arguments give the same bytes.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Fraction of samples that arrive duplicated, reordered within the lateness, split
+    /// by channel, or next to a malformed record (what arrives, never what happened).
+    #[arg(long, default_value_t = 0.0)]
+    faults: f64,
+    /// A live feed: pit stops carry no weighed fuel amount (`fuel_added_gal` and `full`
+    /// are null).
+    #[arg(long)]
+    live: bool,
+    /// Write the race here [default: standard output].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Write the ground truth here (per car per window, then per stint).
+    #[arg(long)]
+    truth: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct ReplayArgs {
+    /// NDJSON files to read in order; `-` or none reads standard input.
+    files: Vec<PathBuf>,
+    /// Model parameters written by `burnbar calibrate` [default: embedded defaults].
+    #[arg(long)]
+    calibration: Option<PathBuf>,
+    /// Write FuelUpdates here [default: standard output].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Keep every rejected line here, with its reason, as NDJSON.
+    #[arg(long)]
+    rejected: Option<PathBuf>,
+    /// Window width in ms.
+    #[arg(long, default_value_t = 5000)]
+    window_ms: i64,
+    /// Allowed lateness in ms.
+    #[arg(long, default_value_t = 5000)]
+    lateness_ms: i64,
+}
+
+/// A failure with its exit status.
+struct Failure {
+    code: u8,
+    reason: String,
+}
+
+impl Failure {
+    fn usage(reason: impl Into<String>) -> Failure {
+        Failure {
+            code: 2,
+            reason: reason.into(),
+        }
+    }
+    fn other(reason: impl Into<String>) -> Failure {
+        Failure {
+            code: 1,
+            reason: reason.into(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                let _ = e.print();
+                return ExitCode::from(2);
+            }
+            // One line: clap's first line, without its "error: " prefix.
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("bad arguments");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("burnbar: {first} (see --help)");
+            return ExitCode::from(2);
+        }
+    };
+    let res = match cli.command {
+        Command::Simulate(a) => simulate(a),
+        Command::Replay(a) => replay(a),
+    };
+    match res {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("burnbar: {}", f.reason);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn create(path: &Path, what: &str) -> Result<BufWriter<File>, Failure> {
+    File::create(path)
+        .map(|f| BufWriter::with_capacity(1 << 20, f))
+        .map_err(|e| Failure::other(format!("cannot create {what} {}: {e}", path.display())))
+}
+
+fn simulate(a: SimulateArgs) -> Result<(), Failure> {
+    let cfg = SimConfig {
+        track: a.track,
+        laps: a.laps,
+        cars: a.cars,
+        hz: a.hz,
+        seed: a.seed,
+        faults: a.faults,
+        live: a.live,
+        ..SimConfig::default()
+    };
+    let started = Instant::now();
+    let mut out: Box<dyn Write> = match &a.out {
+        Some(p) => Box::new(create(p, "output file")?),
+        None => Box::new(BufWriter::with_capacity(1 << 20, io::stdout().lock())),
+    };
+    let mut truth = a
+        .truth
+        .as_deref()
+        .map(|p| create(p, "truth file"))
+        .transpose()?;
+    let summary =
+        burnbar_sim::simulate(&cfg, &mut out, truth.as_mut().map(|t| t as &mut dyn Write))
+            .map_err(|e| match e {
+                SimError::Io(e) => Failure::other(format!("writing the race failed: {e}")),
+                other => Failure::usage(other.to_string()),
+            })?;
+    out.flush()
+        .map_err(|e| Failure::other(format!("writing the race failed: {e}")))?;
+    if let Some(t) = truth.as_mut() {
+        t.flush()
+            .map_err(|e| Failure::other(format!("writing the truth failed: {e}")))?;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "burnbar simulate: {} laps, {} records ({} samples, {} events) in {:.2} s; ran dry: {}",
+        summary.laps,
+        summary.records,
+        summary.samples,
+        summary.events,
+        secs,
+        if summary.ran_dry.is_empty() {
+            "none".to_owned()
+        } else {
+            summary.ran_dry.join(", ")
+        }
+    );
+    Ok(())
+}
+
+/// Reads the calibration file, or says in one line why it cannot.
+fn load_calibration(path: &Path) -> Result<ModelParams, Failure> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Failure::usage(format!(
+            "cannot read calibration file {}: {e}",
+            path.display()
+        ))
+    })?;
+    let params: ModelParams = serde_json::from_str(&text).map_err(|e| {
+        Failure::usage(format!(
+            "calibration file {} is not valid: {e}",
+            path.display()
+        ))
+    })?;
+    params.validate().map_err(|e| {
+        Failure::usage(format!(
+            "calibration file {} is not valid: {e}",
+            path.display()
+        ))
+    })?;
+    Ok(params)
+}
+
+fn replay(a: ReplayArgs) -> Result<(), Failure> {
+    let params = match &a.calibration {
+        Some(p) => load_calibration(p)?,
+        None => ModelParams::default(),
+    };
+    let cfg = EngineConfig {
+        window_ms: a.window_ms,
+        lateness_ms: a.lateness_ms,
+        ..EngineConfig::default()
+    };
+    cfg.validate().map_err(Failure::usage)?;
+    let files: Vec<PathBuf> = if a.files.is_empty() {
+        vec![PathBuf::from("-")]
+    } else {
+        a.files.clone()
+    };
+    // Open every input first, so a missing file fails before any output is written.
+    let mut inputs: Vec<(String, Box<dyn Read>)> = Vec::with_capacity(files.len());
+    for f in &files {
+        if f.as_os_str() == "-" {
+            inputs.push(("-".to_owned(), Box::new(io::stdin().lock())));
+        } else {
+            let file = File::open(f)
+                .map_err(|e| Failure::other(format!("cannot open {}: {e}", f.display())))?;
+            inputs.push((f.display().to_string(), Box::new(file)));
+        }
+    }
+    let mut out: Box<dyn Write> = match &a.out {
+        Some(p) => Box::new(create(p, "output file")?),
+        None => Box::new(BufWriter::with_capacity(1 << 20, io::stdout().lock())),
+    };
+    let mut rejected = a
+        .rejected
+        .as_deref()
+        .map(|p| create(p, "rejected file"))
+        .transpose()?;
+
+    let progress = if io::stderr().is_terminal() {
+        let pb = ProgressBar::new_spinner();
+        pb.set_style(
+            ProgressStyle::with_template("{spinner} {msg}").expect("static progress template"),
+        );
+        pb.enable_steady_tick(Duration::from_millis(200));
+        pb
+    } else {
+        ProgressBar::hidden()
+    };
+
+    let started = Instant::now();
+    let mut engine = Engine::new(cfg, params);
+    let mut updates: Vec<FuelUpdate> = Vec::new();
+    let mut line = Vec::with_capacity(4096);
+    let write_err = |e: io::Error| Failure::other(format!("writing updates failed: {e}"));
+    for (name, input) in inputs {
+        let mut reader = BufReader::with_capacity(1 << 20, input);
+        let mut line_no: u64 = 0;
+        loop {
+            line.clear();
+            let n = reader
+                .read_until(b'\n', &mut line)
+                .map_err(|e| Failure::other(format!("reading {name} failed: {e}")))?;
+            if n == 0 {
+                break;
+            }
+            line_no += 1;
+            let text = trim_line(&line);
+            if text.is_empty() {
+                continue;
+            }
+            if let Err(reason) = engine.push_line(text, &mut updates)
+                && let Some(rej) = rejected.as_mut()
+            {
+                let rec = serde_json::json!({
+                    "file": name,
+                    "line": line_no,
+                    "reason": reason.code.as_str(),
+                    "field": reason.field,
+                    "detail": reason.detail,
+                    "record": String::from_utf8_lossy(text),
+                });
+                serde_json::to_writer(&mut *rej, &rec)
+                    .map_err(|e| Failure::other(format!("writing rejected lines failed: {e}")))?;
+                rej.write_all(b"\n")
+                    .map_err(|e| Failure::other(format!("writing rejected lines failed: {e}")))?;
+            }
+            if !updates.is_empty() {
+                write_updates(&mut out, &updates).map_err(write_err)?;
+                updates.clear();
+            }
+            if line_no.is_multiple_of(1 << 16) {
+                progress.set_message(format!("{name}: {line_no} lines"));
+            }
+        }
+    }
+    engine.finish(&mut updates);
+    write_updates(&mut out, &updates).map_err(write_err)?;
+    out.flush().map_err(write_err)?;
+    if let Some(r) = rejected.as_mut() {
+        r.flush()
+            .map_err(|e| Failure::other(format!("writing rejected lines failed: {e}")))?;
+    }
+    progress.finish_and_clear();
+    print_summary(&engine, started.elapsed());
+    Ok(())
+}
+
+fn write_updates(out: &mut dyn Write, updates: &[FuelUpdate]) -> io::Result<()> {
+    for u in updates {
+        serde_json::to_writer(&mut *out, u)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// The line without its line ending and surrounding blanks.
+fn trim_line(line: &[u8]) -> &[u8] {
+    line.trim_ascii()
+}
+
+fn print_summary(engine: &Engine, elapsed: Duration) {
+    let c = engine.counters();
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    let by = if c.rejected_by.is_empty() {
+        String::new()
+    } else {
+        let parts: Vec<String> = c
+            .rejected_by
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        format!(" ({})", parts.join(", "))
+    };
+    let mut err = io::stderr().lock();
+    let _ = writeln!(err, "records read        {}", c.records);
+    let _ = writeln!(err, "samples             {}", c.samples);
+    let _ = writeln!(err, "events              {}", c.events);
+    let _ = writeln!(err, "rejected            {}{by}", c.rejected);
+    let _ = writeln!(err, "duplicates          {}", c.duplicates);
+    let _ = writeln!(err, "merged              {}", c.merged);
+    let _ = writeln!(err, "late samples        {}", c.late_samples);
+    let _ = writeln!(err, "late events         {}", c.late_events);
+    let _ = writeln!(err, "duplicate events    {}", c.duplicate_events);
+    let _ = writeln!(err, "windows closed      {}", c.windows_closed);
+    let _ = writeln!(err, "cars                {}", engine.cars());
+    let _ = writeln!(err, "elapsed s           {:.3}", secs);
+    let _ = writeln!(err, "records per second  {:.0}", c.records as f64 / secs);
+}

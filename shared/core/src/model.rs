@@ -83,22 +83,27 @@ pub struct ModelParams {
 }
 
 impl Default for ModelParams {
-    /// Defaults from public engine facts (`DOMAIN.md`), not from any fit.
+    /// The form and the starting values come from public engine facts (`DOMAIN.md`:
+    /// 5.86 L, AFR about 12.5, about 50 gal/h wide open at speed); the package numbers
+    /// were then fitted by least squares to the fuel of 5 s windows of development
+    /// simulations (seeds 2–3 at Pocono, Michigan, Martinsville and Daytona), which hit
+    /// the public mileage figures. Held-out seeds test them (`tests/accuracy.rs`);
+    /// `burnbar calibrate` fits them to real weighed stints.
     fn default() -> Self {
         ModelParams {
             hp670: PackageParams {
-                wot_gph_per_krpm: 5.9,
-                throttle_k: 2.5,
-                ve_peak_rpm: 8000.0,
-                ve_droop: 0.02,
-                idle_gph: 1.0,
+                wot_gph_per_krpm: 5.94,
+                throttle_k: 1.73,
+                ve_peak_rpm: 6580.0,
+                ve_droop: 0.0117,
+                idle_gph: 0.0,
             },
             hp510: PackageParams {
-                wot_gph_per_krpm: 4.6,
-                throttle_k: 2.5,
-                ve_peak_rpm: 7500.0,
-                ve_droop: 0.02,
-                idle_gph: 1.0,
+                wot_gph_per_krpm: 4.97,
+                throttle_k: 1.77,
+                ve_peak_rpm: 5920.0,
+                ve_droop: 0.0156,
+                idle_gph: 0.0,
             },
             default_throttle: 0.7,
             rpm_per_mph: 50.0,
