@@ -633,44 +633,43 @@ impl Car {
         }
         match self.phase {
             Phase::PitRoad(PitStage::Stand {
-                wait_s,
-                pouring,
-                post_s,
+                mut wait_s,
+                mut pouring,
+                mut post_s,
             }) => {
                 self.v = 0.0;
-                let stage = if wait_s > 0.0 {
-                    PitStage::Stand {
-                        wait_s: wait_s - dt,
-                        pouring,
-                        post_s,
-                    }
-                } else if pouring {
-                    let add = (self.fill_rate * dt)
-                        .min(self.fill_target - self.poured)
-                        .min(CAPACITY_GAL - self.fuel)
-                        .max(0.0);
+                // The stand's phases end inside a step: time left over goes on to the
+                // next, so standing lasts wait + poured / rate + post, to the step.
+                let mut left = dt;
+                if wait_s > 0.0 {
+                    let used = wait_s.min(left);
+                    wait_s -= used;
+                    left -= used;
+                }
+                if pouring && left > 0.0 {
+                    let room = (self.fill_target - self.poured).min(CAPACITY_GAL - self.fuel);
+                    let add = (self.fill_rate * left).min(room).max(0.0);
                     self.fuel += add;
                     self.poured += add;
+                    left -= add / self.fill_rate;
                     if self.poured > 0.0 {
                         self.dry = false;
                     }
                     self.filled = self.fuel >= CAPACITY_GAL - 1e-9;
-                    let done = self.poured >= self.fill_target - 1e-9 || self.filled;
-                    PitStage::Stand {
-                        wait_s,
-                        pouring: !done,
-                        post_s,
-                    }
-                } else if post_s > 0.0 {
+                    pouring = !(self.poured >= self.fill_target - 1e-9 || self.filled);
+                }
+                if !pouring && left > 0.0 {
+                    post_s -= left;
+                }
+                self.phase = Phase::PitRoad(if !pouring && post_s <= 1e-9 {
+                    PitStage::ToExit
+                } else {
                     PitStage::Stand {
                         wait_s,
                         pouring,
-                        post_s: post_s - dt,
+                        post_s,
                     }
-                } else {
-                    PitStage::ToExit
-                };
-                self.phase = Phase::PitRoad(stage);
+                });
                 return burn;
             }
             Phase::Parked | Phase::Out | Phase::Finished(_) => {
