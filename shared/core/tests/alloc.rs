@@ -1,0 +1,80 @@
+//! "No allocation per sample on the hot path once a car is known" (issue 2): a counting
+//! allocator watches a steady stream of samples after a warm-up. What may allocate is
+//! per window (the published `FuelUpdate` and the field median), never per sample.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use burnbar_core::{Engine, EngineConfig, ModelParams};
+
+struct Counting;
+
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const T0: i64 = 1_750_593_600_000;
+
+fn sample(car: u32, ts: i64, lap_pos: f64) -> String {
+    format!(
+        r#"{{"v":1,"race_id":"a","car":"{car}","ts":{ts},"lap":{},"lap_frac":{:.4},"speed_mph":170.5,"rpm":8900,"throttle_pct":97.5,"brake_psi":0,"gear":4,"gap_ahead_s":0.4,"in_pit":false}}"#,
+        lap_pos.floor() as u32,
+        lap_pos.fract()
+    )
+}
+
+#[test]
+fn steady_samples_allocate_only_per_window() {
+    // 10 cars at 10 Hz, one lap per 50 s; lines are made up front so that only the
+    // engine runs while counting.
+    let cars = 10u32;
+    let lines: Vec<String> = std::iter::once(
+        r#"{"v":1,"kind":"race_start","ts":1750593600000,"race_id":"a","track":"pocono","scheduled_laps":100}"#
+            .to_owned(),
+    )
+    .chain((0..6_000i64).flat_map(|tick| {
+        (0..cars).map(move |c| {
+            let ts = T0 + tick * 100;
+            sample(c, ts, (tick as f64 * 100.0 + c as f64 * 700.0) / 50_000.0)
+        })
+    }))
+    .collect();
+    let mut engine = Engine::new(EngineConfig::default(), ModelParams::default());
+    let mut out = Vec::with_capacity(64);
+    let warm = 200 * cars as usize; // 20 s: every car known, buffers at their size
+    for l in &lines[..warm] {
+        engine.push_line(l.as_bytes(), &mut out).unwrap();
+        out.clear();
+    }
+    let windows_before = engine.counters().windows_closed;
+    let before = ALLOCS.load(Ordering::Relaxed);
+    for l in &lines[warm..] {
+        engine.push_line(l.as_bytes(), &mut out).unwrap();
+        out.clear();
+    }
+    let allocs = ALLOCS.load(Ordering::Relaxed) - before;
+    let samples = (lines.len() - warm) as u64;
+    let windows = engine.counters().windows_closed - windows_before;
+    assert!(windows > 1000, "{windows}");
+    // Each published window may allocate its race_id string and the field's figures.
+    assert!(
+        allocs <= 2 * windows,
+        "{allocs} allocations for {samples} samples and {windows} windows"
+    );
+    eprintln!("{allocs} allocations for {samples} samples, {windows} windows");
+}
