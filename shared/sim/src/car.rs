@@ -887,7 +887,6 @@ mod tests {
             let c = ctx(key);
             let (f, _) = solo_lap(&c, 0.0, false);
             let laps = CAPACITY_GAL / f;
-            eprintln!("{key}: {f:.3} gal/lap, {laps:.1} laps per tank");
             assert!((lo..=hi).contains(&laps), "{key}: {laps:.1} laps per tank");
         }
     }

@@ -21,11 +21,12 @@
 //! laps, with its own small error) and its fuel since the last fill. At each line crossing
 //! under green it decides: pit at the end of the lap when the fuel left is under two laps
 //! plus its margin; in the last stint, save fuel if the shortfall is within what its
-//! driver will save, else plan a late stop for just what the finish needs (a splash); the
-//! gambler stays out and saves on a shortfall of up to 18 %, and may run dry. Under
-//! caution, as a car nears pit road, it pits if it has used a fair share of the tank (at a
-//! stage break nearly everyone does) or cannot otherwise finish. Pushers push after
-//! restarts; savers save at the end of long runs.
+//! driver will save (steering the effort by what its saving laps really burn, and taking
+//! a splash after all if even all-out saving falls short), else plan a late stop for just
+//! what the finish needs (a splash); the gambler stays out and saves on a shortfall of up
+//! to 18 %, and may run dry. Under caution, as a car nears pit road, it pits if it has
+//! used a fair share of the tank (at a stage break nearly everyone does) or cannot
+//! otherwise finish. Pushers push after restarts; savers save at the end of long runs.
 
 use crate::SimSummary;
 use crate::car::{Car, CarEvent, Env, FillPlan, Phase, Stop, Style, TrackCtx, solo_lap};
@@ -150,6 +151,8 @@ struct Team {
     stint_burned: f64,
     /// Burned in the lap under way.
     lap_burn: f64,
+    /// Burned in the last clean green lap run saving fuel (gal).
+    last_save_burn: Option<f64>,
     /// The lap under way is a clean normal green lap so far.
     lap_clean: bool,
     lap_seen: u32,
@@ -235,6 +238,7 @@ impl Simulation {
                 fill_fuel: CAPACITY_GAL,
                 stint_burned: 0.0,
                 lap_burn: 0.0,
+                last_save_burn: None,
                 lap_clean: false,
                 lap_seen: 0,
                 caution_decided: 0,
@@ -667,6 +671,7 @@ impl Simulation {
             if team.lap_clean && car.save == 0.0 && !car.push && !car.damaged {
                 team.burn_per_lap = 0.7 * team.burn_per_lap + 0.3 * team.lap_burn;
             }
+            team.last_save_burn = (team.lap_clean && car.save > 0.0).then_some(team.lap_burn);
             team.lap_burn = 0.0;
             team.lap_clean = true;
         }
@@ -704,7 +709,8 @@ impl Simulation {
         let must_pit = range < 2.0 + car.p.margin_laps && to_go > 1.5;
         let mut pit = None;
         // (Once saving to the end, a driver keeps at it until well clear.)
-        let clear = if car.save > 0.0 { 0.8 } else { 0.3 };
+        let was_saving = car.save;
+        let clear = if was_saving > 0.0 { 0.8 } else { 0.3 };
         car.save = 0.0;
         car.push = false;
         if need <= rem - clear {
@@ -716,8 +722,26 @@ impl Simulation {
             if team.gambling || (car.p.gambler && deficit <= 0.18) {
                 team.gambling = true;
                 car.save = 1.0;
-            } else if deficit <= car.p.save_cap {
-                car.save = ((deficit + 0.02) / SAVE_AT_FULL).clamp(0.4, 1.0);
+            } else if deficit <= car.p.save_cap || was_saving > 0.0 {
+                // Start from what saving usually gives, then steer by what the last
+                // saving lap really burned.
+                let rate = team
+                    .last_save_burn
+                    .map_or(bpl * (1.0 - SAVE_AT_FULL), |b| b * bias);
+                let projected = to_go * rate;
+                car.save = if was_saving == 0.0 {
+                    ((deficit + 0.02) / SAVE_AT_FULL).clamp(0.4, 1.0)
+                } else if projected > rem - 0.3 {
+                    (was_saving + 0.2).min(1.0)
+                } else if projected < rem - 1.0 {
+                    (was_saving - 0.1).max(0.4)
+                } else {
+                    was_saving
+                };
+                // Saving all out and still short: a splash after all.
+                if was_saving >= 1.0 && projected > rem + 0.3 && must_pit && car.plan.is_none() {
+                    pit = Some(FillPlan::Finish);
+                }
             } else if must_pit && car.plan.is_none() {
                 pit = Some(FillPlan::Finish);
             }
