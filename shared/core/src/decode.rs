@@ -28,6 +28,9 @@ pub const MIN_TS: i64 = 946_684_800_000;
 /// Decodes one line (without its newline). Pure: the `ts_in_future` rule needs the race's
 /// history and is applied by the engine.
 pub fn decode_line(line: &[u8]) -> Result<Record<'_>, Reject> {
+    if let Some(raw) = crate::fast::scan_flat(line) {
+        return raw.validate();
+    }
     // One UTF-8 check of the whole line (word at a time for ASCII) is cheaper than the
     // check `from_slice` makes of every string it meets.
     let text = std::str::from_utf8(line).map_err(|e| {
@@ -37,6 +40,11 @@ pub fn decode_line(line: &[u8]) -> Result<Record<'_>, Reject> {
             format!("not valid UTF-8: {e}"),
         )
     })?;
+    decode_general(text)
+}
+
+/// The general path: any JSON, every rejection named.
+pub(crate) fn decode_general(text: &str) -> Result<Record<'_>, Reject> {
     let fail = Cell::new(None);
     let mut de = serde_json::Deserializer::from_str(text);
     let raw = match de.deserialize_any(RecordVisitor { fail: &fail }) {
@@ -59,33 +67,33 @@ fn json_error(e: &serde_json::Error) -> Reject {
 
 /// The fields of either kind of record, as read.
 #[derive(Default)]
-struct Raw<'a> {
-    v: Option<u64>,
-    kind: Option<Cow<'a, str>>,
-    race_id: Option<Cow<'a, str>>,
-    car: Option<Cow<'a, str>>,
-    ts: Option<i64>,
-    lap: Option<i64>,
-    lap_frac: Option<f64>,
-    speed_mph: Option<f64>,
-    rpm: Option<f64>,
-    throttle_pct: Option<f64>,
-    brake_psi: Option<f64>,
-    gear: Option<i64>,
-    gap_ahead_s: Option<f64>,
-    in_pit: Option<bool>,
+pub(crate) struct Raw<'a> {
+    pub(crate) v: Option<u64>,
+    pub(crate) kind: Option<Cow<'a, str>>,
+    pub(crate) race_id: Option<Cow<'a, str>>,
+    pub(crate) car: Option<Cow<'a, str>>,
+    pub(crate) ts: Option<i64>,
+    pub(crate) lap: Option<i64>,
+    pub(crate) lap_frac: Option<f64>,
+    pub(crate) speed_mph: Option<f64>,
+    pub(crate) rpm: Option<f64>,
+    pub(crate) throttle_pct: Option<f64>,
+    pub(crate) brake_psi: Option<f64>,
+    pub(crate) gear: Option<i64>,
+    pub(crate) gap_ahead_s: Option<f64>,
+    pub(crate) in_pit: Option<bool>,
     // Event-only fields, parsed once the kind is known.
-    track: Option<&'a RawValue>,
-    track_length_mi: Option<&'a RawValue>,
-    scheduled_laps: Option<&'a RawValue>,
-    fuel_capacity_gal: Option<&'a RawValue>,
-    cars: Option<&'a RawValue>,
-    drivers: Option<&'a RawValue>,
-    flag: Option<&'a RawValue>,
-    fuel_added_gal: Option<&'a RawValue>,
-    full: Option<&'a RawValue>,
-    stage: Option<&'a RawValue>,
-    reason: Option<&'a RawValue>,
+    pub(crate) track: Option<&'a RawValue>,
+    pub(crate) track_length_mi: Option<&'a RawValue>,
+    pub(crate) scheduled_laps: Option<&'a RawValue>,
+    pub(crate) fuel_capacity_gal: Option<&'a RawValue>,
+    pub(crate) cars: Option<&'a RawValue>,
+    pub(crate) drivers: Option<&'a RawValue>,
+    pub(crate) flag: Option<&'a RawValue>,
+    pub(crate) fuel_added_gal: Option<&'a RawValue>,
+    pub(crate) full: Option<&'a RawValue>,
+    pub(crate) stage: Option<&'a RawValue>,
+    pub(crate) reason: Option<&'a RawValue>,
 }
 
 #[derive(Clone, Copy)]
@@ -394,7 +402,7 @@ fn finite_range(
 }
 
 impl<'a> Raw<'a> {
-    fn validate(&self) -> Result<Record<'a>, Reject> {
+    pub(crate) fn validate(&self) -> Result<Record<'a>, Reject> {
         match self.v {
             None => return Err(missing("v")),
             Some(1) => {}
@@ -415,7 +423,7 @@ impl<'a> Raw<'a> {
             ));
         }
         if let Some(id) = &self.race_id
-            && (id.is_empty() || id.chars().count() > 64)
+            && (id.is_empty() || (id.len() > 64 && id.chars().count() > 64))
         {
             return Err(Reject::new(
                 RejectCode::OutOfRange,

@@ -16,6 +16,7 @@ pub mod car;
 pub mod contract;
 pub mod decode;
 pub mod engine;
+mod fast;
 pub mod model;
 pub mod tracks;
 pub mod update;

@@ -1,0 +1,93 @@
+//! The replay-to-floor ratio, robust to a noisy machine: the floor (`serde_json` into
+//! `IgnoredAny`, the cheapest possible JSON read) and the engine read the same
+//! in-memory simulated race in alternating rounds, so that drift from other load hits
+//! both alike; the medians and their ratio are printed.
+//!
+//! Run: `cargo bench --bench ratio` (`ROUNDS=N` for more rounds). Target (issue 2): the
+//! engine runs at ≥ 40 % of the floor's rate.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use burnbar_core::{Engine, EngineConfig, FuelUpdate, ModelParams};
+use burnbar_sim::SimConfig;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let cfg = SimConfig {
+        track: "pocono".into(),
+        laps: Some(12),
+        cars: 40,
+        hz: 10,
+        seed: 7,
+        ..SimConfig::default()
+    };
+    let mut data = Vec::new();
+    burnbar_sim::simulate(&cfg, &mut data, None).expect("simulate");
+    let lines: Vec<&[u8]> = data
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(15);
+    let (mut floor, mut engine_t, mut write_t) = (Vec::new(), Vec::new(), Vec::new());
+    let mut sink: Vec<u8> = Vec::with_capacity(64 << 20);
+    for _ in 0..rounds {
+        let t = Instant::now();
+        for l in &lines {
+            let _ = black_box(serde_json::from_slice::<serde::de::IgnoredAny>(l));
+        }
+        floor.push(t.elapsed().as_secs_f64());
+
+        let t = Instant::now();
+        let mut engine = Engine::new(EngineConfig::default(), ModelParams::default());
+        let mut out: Vec<FuelUpdate> = Vec::new();
+        for l in &lines {
+            let _ = engine.push_line(l, &mut out);
+            out.clear();
+        }
+        engine.finish(&mut out);
+        black_box(engine.counters().windows_closed);
+        engine_t.push(t.elapsed().as_secs_f64());
+
+        let t = Instant::now();
+        sink.clear();
+        let mut engine = Engine::new(EngineConfig::default(), ModelParams::default());
+        for l in &lines {
+            let _ = engine.push_line(l, &mut out);
+            for u in out.drain(..) {
+                serde_json::to_writer(&mut sink, &u).expect("write to memory");
+                sink.push(b'\n');
+            }
+        }
+        black_box(sink.len());
+        write_t.push(t.elapsed().as_secs_f64());
+    }
+    let n = lines.len() as f64;
+    let (f, e, w) = (median(floor), median(engine_t), median(write_t));
+    println!("lines per round          {}", lines.len());
+    println!("rounds                   {rounds}");
+    println!(
+        "floor (IgnoredAny)       {:>9.0} lines/s  (median {:.1} ms)",
+        n / f,
+        f * 1e3
+    );
+    println!(
+        "engine                   {:>9.0} lines/s  (median {:.1} ms)",
+        n / e,
+        e * 1e3
+    );
+    println!(
+        "engine + writing updates {:>9.0} lines/s  (median {:.1} ms)",
+        n / w,
+        w * 1e3
+    );
+    println!("ratio engine/floor       {:.1} %", 100.0 * f / e);
+    println!("ratio with writing       {:.1} %", 100.0 * f / w);
+}

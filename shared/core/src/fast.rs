@@ -1,0 +1,440 @@
+//! The fast path of decoding: a flat sample object, tokenized by hand.
+//!
+//! Almost every line a replay or a Lambda reads is a sample: one flat object of numbers,
+//! plain strings and `true`/`false`/`null`. For those, a hand-written tokenizer fills the
+//! same [`Raw`] record as the general path and hands it to the same `validate`, so the
+//! rules live in one place. Anything outside that subset — an escape in a string, a
+//! nested value, an event, a number that is not JSON or not finite, a type that does not
+//! fit its field, bytes after the object — makes the fast path give up (`None`), and the
+//! general `serde_json` path decides, with the reason it names. So the fast path can
+//! only accept what the general path accepts, and reject nothing.
+//!
+//! Why: decoding is three quarters of a replay's work, and the general path converts
+//! every number through serde's visitor machinery; this path is about twice as fast.
+
+use crate::decode::Raw;
+
+/// Tokenizes a flat sample object, or gives up.
+pub(crate) fn scan_flat(line: &[u8]) -> Option<Raw<'_>> {
+    let mut p = Scanner { s: line, i: 0 };
+    let mut raw = Raw::default();
+    p.ws();
+    p.eat(b'{')?;
+    p.ws();
+    if p.peek()? == b'}' {
+        p.i += 1;
+    } else {
+        loop {
+            let key = p.raw_string()?;
+            p.ws();
+            p.eat(b':')?;
+            p.ws();
+            match key {
+                b"v" => raw.v = p.opt(|p| p.int().and_then(|v| u64::try_from(v).ok()))?,
+                b"kind" => {
+                    raw.kind = p.opt(|p| p.string())?.map(Into::into);
+                    if raw.kind.as_deref().is_some_and(|k| k != "sample") {
+                        return None;
+                    }
+                }
+                b"race_id" => raw.race_id = p.opt(|p| p.string())?.map(Into::into),
+                b"car" => raw.car = p.opt(|p| p.string())?.map(Into::into),
+                b"ts" => raw.ts = p.opt(Scanner::int)?,
+                b"lap" => raw.lap = p.opt(Scanner::int)?,
+                b"lap_frac" => raw.lap_frac = p.opt(Scanner::float)?,
+                b"speed_mph" => raw.speed_mph = p.opt(Scanner::float)?,
+                b"rpm" => raw.rpm = p.opt(Scanner::float)?,
+                b"throttle_pct" => raw.throttle_pct = p.opt(Scanner::float)?,
+                b"brake_psi" => raw.brake_psi = p.opt(Scanner::float)?,
+                b"gear" => raw.gear = p.opt(Scanner::int)?,
+                b"gap_ahead_s" => raw.gap_ahead_s = p.opt(Scanner::float)?,
+                b"in_pit" => raw.in_pit = p.opt(Scanner::boolean)?,
+                // Fields of events: the general path reads those.
+                b"track" | b"track_length_mi" | b"scheduled_laps" | b"fuel_capacity_gal"
+                | b"cars" | b"drivers" | b"flag" | b"fuel_added_gal" | b"full" | b"stage"
+                | b"reason" => return None,
+                other => {
+                    if !(other.is_ascii() || std::str::from_utf8(other).is_ok()) {
+                        return None;
+                    }
+                    p.skip_scalar()?
+                }
+            }
+            p.ws();
+            match p.next()? {
+                b',' => p.ws(),
+                b'}' => break,
+                _ => return None,
+            }
+        }
+    }
+    p.ws();
+    (p.i == p.s.len()).then_some(raw)
+}
+
+/// The offset of the first `"`, `\\` or control byte, eight bytes at a time (the
+/// classic "has zero byte" bit trick on a word), then byte by byte for the tail.
+fn special(s: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut i = 0;
+    while i + 8 <= s.len() {
+        let w = u64::from_le_bytes(s[i..i + 8].try_into().expect("8 bytes"));
+        let quote = w ^ (LO * b'"' as u64);
+        let slash = w ^ (LO * b'\\' as u64);
+        // A byte below 0x20; bytes >= 0x80 are excluded by `!w`.
+        let found = (quote.wrapping_sub(LO) & !quote
+            | slash.wrapping_sub(LO) & !slash
+            | w.wrapping_sub(LO * 0x20) & !w)
+            & HI;
+        if found != 0 {
+            return Some(i + (found.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    s[i..]
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .map(|p| i + p)
+}
+
+/// What the scan of a number computed.
+#[derive(Clone, Copy)]
+enum Exact {
+    /// An integer too long to compute exactly: parse the text.
+    Int,
+    IntVal(i64),
+    /// A decimal (before the check for the exact fast path).
+    Float,
+    FloatVal(f64),
+    /// Parse the text.
+    None,
+}
+
+/// Powers of ten that a double holds exactly.
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+struct Scanner<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Scanner<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+
+    fn next(&mut self) -> Option<u8> {
+        let c = self.peek()?;
+        self.i += 1;
+        Some(c)
+    }
+
+    fn eat(&mut self, c: u8) -> Option<()> {
+        (self.next()? == c).then_some(())
+    }
+
+    fn ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.i += 1;
+        }
+    }
+
+    /// `null` as absent, else the value.
+    fn opt<T>(&mut self, f: impl FnOnce(&mut Self) -> Option<T>) -> Option<Option<T>> {
+        if self.peek() == Some(b'n') && self.s[self.i..].starts_with(b"null") {
+            self.i += 4;
+            Some(None)
+        } else {
+            f(self).map(Some)
+        }
+    }
+
+    /// The bytes of a string without escapes or control characters (keys are matched
+    /// as bytes: no UTF-8 check needed for them).
+    fn raw_string(&mut self) -> Option<&'a [u8]> {
+        self.eat(b'"')?;
+        let start = self.i;
+        let end = start + special(&self.s[start..])?;
+        if self.s[end] != b'"' {
+            return None;
+        }
+        self.i = end + 1;
+        Some(&self.s[start..end])
+    }
+
+    /// The bytes of a string that is kept neither as a key we know nor as a value we
+    /// read: still, invalid UTF-8 makes the line invalid JSON, which the general path
+    /// then says.
+    fn checked_string(&mut self) -> Option<&'a [u8]> {
+        let bytes = self.raw_string()?;
+        (bytes.is_ascii() || std::str::from_utf8(bytes).is_ok()).then_some(bytes)
+    }
+
+    /// A string value, borrowed.
+    fn string(&mut self) -> Option<&'a str> {
+        std::str::from_utf8(self.raw_string()?).ok()
+    }
+
+    fn boolean(&mut self) -> Option<bool> {
+        let rest = &self.s[self.i..];
+        if rest.starts_with(b"true") {
+            self.i += 4;
+            Some(true)
+        } else if rest.starts_with(b"false") {
+            self.i += 5;
+            Some(false)
+        } else {
+            None
+        }
+    }
+
+    /// A JSON number: its text, and its value when the scan could compute it exactly
+    /// (`Exact::Int` for an integer of up to 18 digits, `Exact::Float` for up to 15
+    /// significant digits and at most 22 decimals: one division of two exact doubles, so
+    /// correctly rounded, as Clinger's fast path). Otherwise the text is parsed.
+    fn number(&mut self) -> Option<(&'a [u8], Exact)> {
+        let start = self.i;
+        let neg = self.peek() == Some(b'-');
+        if neg {
+            self.i += 1;
+        }
+        let mut mant: u64 = 0;
+        let mut digits = 0u32;
+        match self.next()? {
+            b'0' => {}
+            c @ b'1'..=b'9' => {
+                mant = (c - b'0') as u64;
+                digits = 1;
+                while let Some(c @ b'0'..=b'9') = self.peek() {
+                    mant = mant.wrapping_mul(10).wrapping_add((c - b'0') as u64);
+                    digits += 1;
+                    self.i += 1;
+                }
+            }
+            _ => return None,
+        }
+        let mut frac = 0u32;
+        let mut exact = Exact::Int;
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            let before = self.i;
+            while let Some(c @ b'0'..=b'9') = self.peek() {
+                mant = mant.wrapping_mul(10).wrapping_add((c - b'0') as u64);
+                self.i += 1;
+            }
+            frac = (self.i - before) as u32;
+            if frac == 0 {
+                return None;
+            }
+            digits += frac;
+            exact = Exact::Float;
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.i += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            self.digit()?;
+            self.digits();
+            exact = Exact::None;
+        }
+        let exact = match exact {
+            Exact::Int if digits <= 18 => {
+                Exact::IntVal(if neg { -(mant as i64) } else { mant as i64 })
+            }
+            Exact::Float if digits <= 15 && frac <= 22 => {
+                let v = mant as f64 / POW10[frac as usize];
+                Exact::FloatVal(if neg { -v } else { v })
+            }
+            Exact::Int => Exact::Int,
+            _ => Exact::None,
+        };
+        Some((&self.s[start..self.i], exact))
+    }
+
+    fn digit(&mut self) -> Option<()> {
+        self.next().filter(u8::is_ascii_digit).map(|_| ())
+    }
+
+    fn digits(&mut self) {
+        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            self.i += 1;
+        }
+    }
+
+    /// An integer written without fraction or exponent that fits an i64.
+    fn int(&mut self) -> Option<i64> {
+        match self.number()? {
+            (_, Exact::IntVal(v)) => Some(v),
+            (t, Exact::Int) => std::str::from_utf8(t).ok()?.parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// A finite number.
+    fn float(&mut self) -> Option<f64> {
+        let v = match self.number()? {
+            (_, Exact::IntVal(v)) => v as f64,
+            (_, Exact::FloatVal(v)) => v,
+            (t, _) => std::str::from_utf8(t).ok()?.parse().ok()?,
+        };
+        v.is_finite().then_some(v)
+    }
+
+    /// The value of a field the record does not know: a scalar, or give up.
+    fn skip_scalar(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.checked_string().map(|_| ()),
+            b't' | b'f' => self.boolean().map(|_| ()),
+            b'n' => self.opt(|_| None::<()>).map(|_| ()),
+            _ => self.number().map(|_| ()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::decode_general;
+
+    fn same(line: &str) {
+        if let Some(raw) = scan_flat(line.as_bytes()) {
+            assert_eq!(raw.validate(), decode_general(line), "{line}");
+        }
+    }
+
+    #[test]
+    fn the_fast_path_takes_a_plain_sample_and_agrees_with_the_general_one() {
+        let line = r#"{"v":1,"race_id":"r","car":"19","ts":1750593700000,"lap":1,"lap_frac":0.8123,"speed_mph":171.8,"rpm":8940,"throttle_pct":100,"brake_psi":0,"gear":4,"gap_ahead_s":0.42,"in_pit":false,"x":"y","n":null}"#;
+        assert!(scan_flat(line.as_bytes()).is_some());
+        same(line);
+        same(
+            r#" { "v" : 1 , "car" : "7" , "ts" : 1750593700000 , "rpm" : null, "speed_mph": 1e2 } "#,
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_anywhere_goes_to_the_general_path_which_rejects_it() {
+        for line in [
+            &b"{\"v\":1,\"car\":\"19\",\"ts\":1750593700000,\"rpm\":1,\"x\xff\":2}"[..],
+            b"{\"v\":1,\"car\":\"19\",\"ts\":1750593700000,\"rpm\":1,\"x\":\"\xc3\"}",
+        ] {
+            assert!(scan_flat(line).is_none());
+            let r = crate::decode::decode_line(line).unwrap_err();
+            assert_eq!(r.code, crate::contract::RejectCode::InvalidJson);
+        }
+        let ok = "{\"v\":1,\"car\":\"19\",\"ts\":1750593700000,\"rpm\":1,\"pilote\":\"Jérôme\"}";
+        assert!(scan_flat(ok.as_bytes()).is_some());
+    }
+
+    #[test]
+    fn anything_unusual_goes_to_the_general_path() {
+        for line in [
+            r#"{"v":1,"car":"1\u0039","ts":1750593700000,"rpm":1}"#,
+            r#"{"v":1,"car":"19","ts":1750593700000.0,"rpm":1}"#,
+            r#"{"v":1,"car":"19","ts":1750593700000,"rpm":1e999}"#,
+            r#"{"v":1,"car":"19","ts":1750593700000,"rpm":01}"#,
+            r#"{"v":1,"car":"19","ts":1750593700000,"rpm":"1"}"#,
+            r#"{"v":1,"car":"19","ts":1750593700000,"rpm":1,"x":[1]}"#,
+            r#"{"v":1,"car":"19","ts":1750593700000,"rpm":1} x"#,
+            r#"{"v":1,"car":"19","ts":1750593700000,"rpm":1,}"#,
+            r#"{"v":1,"kind":"flag","ts":1750593700000,"flag":"green"}"#,
+            r#"{"v":-1,"car":"19","ts":1750593700000,"rpm":1}"#,
+            r#"{"v":1,"car":"19","ts":1750593700000,"rpm":-}"#,
+            r#"[1]"#,
+            r#"{"v":1,"car":"19","ts":1750593700000,"rpm":1"#,
+        ] {
+            assert!(scan_flat(line.as_bytes()).is_none(), "{line}");
+        }
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn value() -> impl Strategy<Value = String> {
+            prop_oneof![
+                (-20_000i64..20_000).prop_map(|v| v.to_string()),
+                (-1e4f64..1e4).prop_map(|v| format!("{v}")),
+                (-1e4f64..1e4).prop_map(|v| format!("{v:e}")),
+                (0u64..u64::MAX).prop_map(|v| v.to_string()),
+                // Decimals of every length around the exact fast path's limits.
+                (0u64..100_000_000_000_000_000, 0usize..20, any::<bool>()).prop_map(
+                    |(m, k, neg)| {
+                        let t = m.to_string();
+                        let k = k.min(t.len() - 1);
+                        let (a, b) = t.split_at(t.len() - k);
+                        let sign = if neg { "-" } else { "" };
+                        if b.is_empty() {
+                            format!("{sign}{a}")
+                        } else {
+                            format!("{sign}{a}.{b}")
+                        }
+                    }
+                ),
+                (1u32..99_999, 0u32..9)
+                    .prop_map(|(m, k)| format!("0.{}{m}", "0".repeat(k as usize))),
+                Just("1750593700000".to_owned()),
+                Just("1750593700000.0".to_owned()),
+                Just("null".to_owned()),
+                Just("true".to_owned()),
+                Just("false".to_owned()),
+                Just("\"19\"".to_owned()),
+                Just("\"1\\u0039\"".to_owned()),
+                Just("\"sample\"".to_owned()),
+                Just("[1,2]".to_owned()),
+                Just("{\"a\":1}".to_owned()),
+                Just("01".to_owned()),
+                Just("-".to_owned()),
+                Just("1e999".to_owned()),
+            ]
+        }
+
+        fn key() -> impl Strategy<Value = &'static str> {
+            prop::sample::select(vec![
+                "v",
+                "kind",
+                "race_id",
+                "car",
+                "ts",
+                "lap",
+                "lap_frac",
+                "speed_mph",
+                "rpm",
+                "throttle_pct",
+                "brake_psi",
+                "gear",
+                "gap_ahead_s",
+                "in_pit",
+                "other",
+                "flag",
+            ])
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 4000, ..ProptestConfig::default() })]
+
+            #[test]
+            fn both_paths_agree_whenever_the_fast_one_answers(
+                fields in prop::collection::vec((key(), value(), " {0,2}"), 0..10),
+                base in any::<bool>(),
+            ) {
+                let mut parts: Vec<String> = Vec::new();
+                if base {
+                    parts.push("\"v\":1,\"car\":\"7\",\"ts\":1750593700000,\"rpm\":8000".to_owned());
+                }
+                for (k, v, ws) in &fields {
+                    parts.push(format!("{ws}\"{k}\"{ws}:{ws}{v}{ws}"));
+                }
+                let line = format!("{{{}}}", parts.join(","));
+                if let Some(raw) = scan_flat(line.as_bytes()) {
+                    prop_assert_eq!(raw.validate(), decode_general(&line), "{}", line);
+                }
+            }
+        }
+    }
+}
