@@ -182,16 +182,23 @@ fn simulate(a: SimulateArgs) -> Result<(), Failure> {
     }
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
-        "burnbar simulate: {} laps, {} records ({} samples, {} events) in {:.2} s; ran dry: {}",
+        "burnbar simulate: {} laps, {} records ({} samples, {} events), {} cautions, {} pit stops in {:.2} s; cars that ran dry: {}",
         summary.laps,
         summary.records,
         summary.samples,
         summary.events,
+        summary.cautions,
+        summary.pit_stops,
         secs,
         if summary.ran_dry.is_empty() {
             "none".to_owned()
         } else {
-            summary.ran_dry.join(", ")
+            summary
+                .ran_dry
+                .iter()
+                .map(|c| format!("#{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         }
     );
     Ok(())
