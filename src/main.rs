@@ -117,7 +117,7 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                let _ = e.print();
+                eprintln!("burnbar: a command is needed: simulate or replay (see --help)");
                 return ExitCode::from(2);
             }
             // One line: clap's first line, without its "error: " prefix.
@@ -254,6 +254,17 @@ fn replay(a: ReplayArgs) -> Result<(), Failure> {
             inputs.push((f.display().to_string(), Box::new(file)));
         }
     }
+    // Creating an output truncates it: never one of the inputs.
+    for (flag, out) in [("--out", &a.out), ("--rejected", &a.rejected)] {
+        if let Some(out) = out
+            && files.iter().any(|f| same_file(f, out))
+        {
+            return Err(Failure::usage(format!(
+                "{flag} {} is also an input: it would be overwritten before it is read",
+                out.display()
+            )));
+        }
+    }
     let mut out: Box<dyn Write> = match &a.out {
         Some(p) => Box::new(create(p, "output file")?),
         None => Box::new(BufWriter::with_capacity(1 << 20, io::stdout().lock())),
@@ -284,19 +295,26 @@ fn replay(a: ReplayArgs) -> Result<(), Failure> {
         let mut reader = BufReader::with_capacity(1 << 20, input);
         let mut line_no: u64 = 0;
         loop {
-            line.clear();
-            let n = reader
-                .read_until(b'\n', &mut line)
+            let status = read_line_capped(&mut reader, &mut line, MAX_LINE)
                 .map_err(|e| Failure::other(format!("reading {name} failed: {e}")))?;
-            if n == 0 {
-                break;
-            }
+            let too_long = match status {
+                Line::End => break,
+                Line::Read => false,
+                Line::TooLong => true,
+            };
             line_no += 1;
             let text = trim_line(&line);
-            if text.is_empty() {
+            if text.is_empty() && !too_long {
                 continue;
             }
-            if let Err(reason) = engine.push_line(text, &mut updates)
+            let res = if too_long {
+                Err(engine.reject_unread(&format!(
+                    "the line is longer than {MAX_LINE} bytes (a Kinesis record is at most 1 MiB)"
+                )))
+            } else {
+                engine.push_line(text, &mut updates)
+            };
+            if let Err(reason) = res
                 && let Some(rej) = rejected.as_mut()
             {
                 let rec = serde_json::json!({
@@ -331,6 +349,66 @@ fn replay(a: ReplayArgs) -> Result<(), Failure> {
     progress.finish_and_clear();
     print_summary(&engine, started.elapsed());
     Ok(())
+}
+
+/// The longest line read: a Kinesis record is at most 1 MiB, and no telemetry line is
+/// anywhere near it; a longer one is rejected without being held, so that a file
+/// without line breaks cannot take the machine's memory.
+const MAX_LINE: usize = 1 << 20;
+
+enum Line {
+    Read,
+    TooLong,
+    End,
+}
+
+/// Reads one line into `buf` (without holding more than `max` bytes of it). A longer
+/// line is skipped to its end and reported; `buf` then keeps its first `max` bytes.
+fn read_line_capped(r: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> io::Result<Line> {
+    buf.clear();
+    let mut too_long = false;
+    let mut any = false;
+    loop {
+        let chunk = r.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(if !any {
+                Line::End
+            } else if too_long {
+                Line::TooLong
+            } else {
+                Line::Read
+            });
+        }
+        any = true;
+        let (take, done) = match memchr_newline(chunk) {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        if !too_long {
+            let room = max.saturating_sub(buf.len());
+            buf.extend_from_slice(&chunk[..take.min(room)]);
+            too_long = take > room;
+        }
+        r.consume(take);
+        if done {
+            return Ok(if too_long { Line::TooLong } else { Line::Read });
+        }
+    }
+}
+
+fn memchr_newline(s: &[u8]) -> Option<usize> {
+    s.iter().position(|&b| b == b'\n')
+}
+
+/// Whether two paths name the same existing file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    if a.as_os_str() == "-" {
+        return false;
+    }
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 fn write_updates(out: &mut dyn Write, updates: &[FuelUpdate]) -> io::Result<()> {
@@ -369,6 +447,9 @@ fn print_summary(engine: &Engine, elapsed: Duration) {
     let _ = writeln!(err, "late samples        {}", c.late_samples);
     let _ = writeln!(err, "late events         {}", c.late_events);
     let _ = writeln!(err, "duplicate events    {}", c.duplicate_events);
+    if c.races_evicted > 0 {
+        let _ = writeln!(err, "races evicted       {}", c.races_evicted);
+    }
     let _ = writeln!(err, "windows closed      {}", c.windows_closed);
     let _ = writeln!(err, "cars                {}", engine.cars());
     let _ = writeln!(err, "elapsed s           {:.3}", secs);

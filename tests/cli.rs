@@ -211,3 +211,46 @@ fn the_summary_names_every_counter_and_rejected_lines_are_kept_with_reasons() {
         "{updates}"
     );
 }
+
+#[test]
+fn an_output_that_is_also_an_input_is_refused_before_anything_is_written() {
+    let race = tmp("self.ndjson");
+    std::fs::copy(spec("samples.ndjson"), &race).unwrap();
+    let before = std::fs::read(&race).unwrap();
+    let o = burnbar(&[
+        "replay",
+        race.to_str().unwrap(),
+        "--out",
+        race.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(stderr(&o).trim_end().lines().count(), 1);
+    assert_eq!(std::fs::read(&race).unwrap(), before, "the input is intact");
+}
+
+#[test]
+fn a_line_too_long_to_be_a_record_is_rejected_and_the_next_goes_on() {
+    let race = tmp("long.ndjson");
+    let mut data = Vec::new();
+    data.extend_from_slice(b"{\"v\":1,\"car\":\"1\",\"ts\":1750593700000,\"rpm\":8000,\"x\":\"");
+    data.extend(std::iter::repeat_n(b'a', 3 << 20));
+    data.extend_from_slice(b"\"}\n");
+    data.extend_from_slice(b"{\"v\":1,\"car\":\"1\",\"ts\":1750593700100,\"rpm\":8000}\n");
+    std::fs::write(&race, data).unwrap();
+    let o = burnbar(&["replay", race.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("records read        2"), "{err}");
+    assert!(
+        err.contains("rejected            1 (invalid_json 1)"),
+        "{err}"
+    );
+    assert!(err.contains("samples             1"), "{err}");
+}
+
+#[test]
+fn no_command_is_a_one_line_reason() {
+    let o = burnbar(&[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(stderr(&o).trim_end().lines().count(), 1, "{}", stderr(&o));
+}

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::contract::{CarId, Channels, Flag};
 use crate::model::{ModelInput, ModelParams};
 use crate::tracks::EnginePackage;
-use crate::update::{FuelUpdate, Mode, ModelKind};
+use crate::update::{FuelUpdate, Mode, ModelKind, round4};
 
 /// How long a channel's value, and a sample's flow, is held (`telemetry-v1` rule 4).
 pub const HOLD_MS: i64 = 1000;
@@ -221,8 +221,9 @@ struct Laps {
     green: [f64; 3],
     green_n: u8,
     green_next: u8,
-    /// (end ts, gal per mile) of the last four green laps, a ring.
-    recent: [(i64, f64); 4],
+    /// (end ts, gal per mile) of the last eight green laps, a ring: enough for the
+    /// cutoff (`window_start − window_ms`) with windows up to a few laps long.
+    recent: [(i64, f64); 8],
     recent_n: u8,
     recent_next: u8,
 }
@@ -254,8 +255,8 @@ impl Laps {
                     self.green_next = (self.green_next + 1) % 3;
                     self.green_n = (self.green_n + 1).min(3);
                     self.recent[self.recent_next as usize] = (ts, gal / length_mi);
-                    self.recent_next = (self.recent_next + 1) % 4;
-                    self.recent_n = (self.recent_n + 1).min(4);
+                    self.recent_next = (self.recent_next + 1) % 8;
+                    self.recent_n = (self.recent_n + 1).min(8);
                 }
                 self.started = true;
             }
@@ -336,6 +337,12 @@ impl CarState {
             last_pos: None,
             arrival_pos: 0.0,
         }
+    }
+
+    /// A car first seen after the silent-car rule closed windows up to `boundary` has
+    /// those windows closed too.
+    pub fn close_through(&mut self, boundary: i64) {
+        self.closed_through = self.closed_through.max(boundary);
     }
 
     /// Whether a sample at `ts` would be late (its window has closed for this car).
@@ -440,6 +447,12 @@ impl CarState {
             samples: n as u32,
             ..Default::default()
         };
+        // The flow held from the last sample ran out before this window began: the
+        // telemetry has a gap (whole windows without samples), so the current lap's fuel
+        // is unknown.
+        if self.carry.is_some_and(|c| c.src_ts + HOLD_MS < ws) {
+            self.laps.dirty = true;
+        }
         // Events of windows that had no sample act before this window.
         let mut ev = 0;
         while ev < self.events.len() && self.events[ev].eff_ts < ws {
@@ -494,6 +507,11 @@ impl CarState {
         }
         let Some(c) = self.carry else { return };
         let end = b.min(c.src_ts + HOLD_MS);
+        if end < b {
+            // The telemetry has a gap: fuel burned in it is unknown, so the lap's fuel
+            // is too, and it must not count as a green lap.
+            self.laps.dirty = true;
+        }
         if end <= a {
             return;
         }
@@ -517,7 +535,9 @@ impl CarState {
             CarEventKind::PitIn => {
                 self.pit_road = true;
                 self.fuel.pit_in = Some((self.fuel.remaining(), self.fuel.variance(ctx.params)));
-                self.fuel.standing_ms = 0;
+                // Standing time is not reset here: a pit_in that arrives late acts at the
+                // car's first open window, after the car may already have stood in its
+                // box. It counts from the last fill (`Fuel::fill` resets it).
                 self.laps.dirty = true;
             }
             CarEventKind::PitOut {
@@ -560,6 +580,10 @@ impl CarState {
             (Some(l), Some(f)) => Some(l + f),
             _ => None,
         };
+        // The published `lap`: lap + lap_frac, a missing fraction read as 0.
+        if let Some(l) = hold.lap.at(ts) {
+            self.last_pos = Some(l + hold.lap_frac.at(ts).unwrap_or(0.0));
+        }
         if let (true, Some(pos)) = (measured, pos) {
             let dt = ts - hold.pos_ts;
             if hold.pos_known && dt > 0 && dt <= HOLD_MS && pos >= hold.pos {
@@ -569,7 +593,6 @@ impl CarState {
             hold.pos = pos;
             hold.pos_ts = ts;
             hold.pos_known = true;
-            self.last_pos = Some(pos);
         }
         let speed = hold.speed.at(ts);
         let mph = hold.pos_mph.at(ts).or(speed).unwrap_or(0.0);
@@ -657,13 +680,15 @@ impl CarState {
                 _ => Mode::Normal,
             }
         };
-        let mpg_window = (acc.miles >= 0.05 && acc.burn > 0.0).then(|| acc.miles / acc.burn);
+        // "null when burn_gal is 0": the published, rounded burn.
+        let mpg_window =
+            (acc.miles >= 0.05 && round4(acc.burn) > 0.0).then(|| acc.miles / acc.burn);
         let mpg_lap = self
             .laps
             .last_lap_gal
             .filter(|g| *g > 0.0)
             .map(|g| ctx.length_mi / g);
-        let mpg_stint = (self.fuel.stint_miles >= 0.05 && self.fuel.used_stint > 0.0)
+        let mpg_stint = (self.fuel.stint_miles >= 0.05 && round4(self.fuel.used_stint) > 0.0)
             .then(|| self.fuel.stint_miles / self.fuel.used_stint);
         FuelUpdate {
             v: 1,

@@ -24,6 +24,10 @@ use crate::contract::{
 
 /// The earliest valid `ts`: 2000-01-01T00:00:00Z.
 pub const MIN_TS: i64 = 946_684_800_000;
+/// The latest `ts` accepted: 9999-12-31T23:59:59.999Z. The contract sets no upper bound;
+/// this one keeps window arithmetic far from `i64` overflow (a `ts` near `i64::MAX`
+/// would wrap the window end) and rejects no real clock.
+pub const MAX_TS: i64 = 253_402_300_799_999;
 
 /// Decodes one line (without its newline). Pure: the `ts_in_future` rule needs the race's
 /// history and is applied by the engine.
@@ -420,6 +424,13 @@ impl<'a> Raw<'a> {
                 RejectCode::OutOfRange,
                 Some("ts"),
                 format!("{ts} is before 2000-01-01"),
+            ));
+        }
+        if ts > MAX_TS {
+            return Err(Reject::new(
+                RejectCode::OutOfRange,
+                Some("ts"),
+                format!("{ts} is after 9999-12-31"),
             ));
         }
         if let Some(id) = &self.race_id

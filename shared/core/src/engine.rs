@@ -17,6 +17,11 @@ use crate::update::{FuelUpdate, RaceState};
 /// The race of records that name none and follow no `race_start`.
 pub const UNKNOWN_RACE: &str = "unknown";
 
+/// Races held at once. A broadcast has one; a replay of a season reads them one after
+/// the other. Past this, the race seen least recently is closed (its windows flushed)
+/// and dropped, so that a stream of distinct `race_id`s cannot grow memory without end.
+pub const MAX_RACES: usize = 64;
+
 /// Windowing settings (`fuel-update-v1`, "Windows").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EngineConfig {
@@ -76,6 +81,8 @@ pub struct Counters {
     pub late_events: u64,
     pub duplicate_events: u64,
     pub windows_closed: u64,
+    /// Races closed and dropped to stay within [`MAX_RACES`].
+    pub races_evicted: u64,
 }
 
 /// One race: its parameters, its flag history and its cars.
@@ -90,6 +97,8 @@ struct Race {
     drivers: BTreeMap<String, String>,
     started: bool,
     max_ts: Option<i64>,
+    /// Largest `ts` of the race's samples (the silent-car rule).
+    max_sample_ts: Option<i64>,
     /// Every flag event so far (ts order), so that a car first seen late gets them.
     flags: Vec<(i64, Flag)>,
     flag: Flag,
@@ -102,6 +111,8 @@ struct Race {
     silent_through: i64,
     /// Events already applied (by `ts` and content), so a repeated one changes nothing.
     seen: HashSet<(i64, u64)>,
+    /// When a record last came for this race (the engine's record count).
+    last_seen: u64,
 }
 
 impl Race {
@@ -117,6 +128,7 @@ impl Race {
             drivers: BTreeMap::new(),
             started: false,
             max_ts: None,
+            max_sample_ts: None,
             flags: Vec::new(),
             flag: Flag::Green,
             flag_ts: i64::MIN,
@@ -126,6 +138,7 @@ impl Race {
             index: HashMap::new(),
             silent_through: i64::MIN,
             seen: HashSet::new(),
+            last_seen: 0,
         }
     }
 
@@ -137,6 +150,8 @@ impl Race {
         for &(ts, flag) in &self.flags {
             state.push_event(ts, CarEventKind::Flag(flag));
         }
+        // Windows the silent-car rule has closed are closed for a new car too.
+        state.close_through(self.silent_through);
         self.cars.push(state);
         let i = self.cars.len() - 1;
         self.index.insert(car, i);
@@ -185,6 +200,22 @@ impl Race {
                 car.flush(ctx, field, out)
             });
         }
+    }
+
+    /// The flag in force at `ts` by the race's history (green before the first).
+    fn flag_at(&self, ts: i64) -> Flag {
+        let i = self.flags.partition_point(|&(t, _)| t <= ts);
+        if i == 0 {
+            Flag::Green
+        } else {
+            self.flags[i - 1].1
+        }
+    }
+
+    /// Advances the race's newest `ts` (samples and race-control events: the reference
+    /// of `ts_in_future`).
+    fn see_ts(&mut self, ts: i64) {
+        self.max_ts = Some(self.max_ts.map_or(ts, |m| m.max(ts)));
     }
 
     fn state(&self) -> RaceState {
@@ -283,6 +314,15 @@ impl Engine {
         }
     }
 
+    /// Counts a record that could not even be read (a line too long to hold), as
+    /// invalid JSON with `detail`, and returns the rejection.
+    pub fn reject_unread(&mut self, detail: &str) -> Reject {
+        self.counters.records += 1;
+        let r = Reject::new(RejectCode::InvalidJson, None, detail);
+        self.count_reject(&r);
+        r
+    }
+
     /// Processes one decoded record (counted in `records` only by `push_line`).
     pub fn push_record(
         &mut self,
@@ -300,6 +340,7 @@ impl Engine {
         if let Err(r) = &res {
             self.count_reject(r);
         }
+        self.counters.windows_closed += (out.len() - start) as u64;
         sort_step(&mut out[start..]);
         res
     }
@@ -323,35 +364,57 @@ impl Engine {
             .or_default() += 1;
     }
 
-    fn race_index(&mut self, id: Option<&str>) -> usize {
-        match id {
+    fn race_index(&mut self, id: Option<&str>, out: &mut Vec<FuelUpdate>) -> usize {
+        let i = match id {
             Some(id) => {
                 if self.races.get(self.last).is_some_and(|r| r.id == id) {
-                    return self.last;
-                }
-                let i = match self.races.iter().position(|r| r.id == id) {
-                    Some(i) => i,
-                    None => {
-                        self.races.push(Race::new(id));
-                        self.races.len() - 1
+                    self.last
+                } else {
+                    match self.races.iter().position(|r| r.id == id) {
+                        Some(i) => i,
+                        None => {
+                            self.evict_if_full(out);
+                            self.races.push(Race::new(id));
+                            self.races.len() - 1
+                        }
                     }
-                };
-                self.last = i;
-                i
+                }
             }
             None => match self.current {
                 Some(i) => i,
-                None => self.race_index(Some(UNKNOWN_RACE)),
+                None => return self.race_index(Some(UNKNOWN_RACE), out),
             },
+        };
+        self.last = i;
+        self.races[i].last_seen = self.counters.records;
+        i
+    }
+
+    /// Makes room for one more race: the one seen least recently (never the current
+    /// one) has its open windows closed and is dropped.
+    fn evict_if_full(&mut self, out: &mut Vec<FuelUpdate>) {
+        if self.races.len() < MAX_RACES {
+            return;
         }
+        let Some(victim) = (0..self.races.len())
+            .filter(|&i| Some(i) != self.current)
+            .min_by_key(|&i| self.races[i].last_seen)
+        else {
+            return;
+        };
+        self.races[victim].flush_all(self.cfg.window_ms, &self.params, out);
+        self.races.remove(victim);
+        self.counters.races_evicted += 1;
+        self.current = self.current.map(|c| if c > victim { c - 1 } else { c });
+        self.last = 0;
     }
 
     fn push_sample(&mut self, s: Sample<'_>, out: &mut Vec<FuelUpdate>) -> Result<(), Reject> {
-        let ri = self.race_index(s.race_id.as_deref());
+        let ri = self.race_index(s.race_id.as_deref(), out);
         let cfg = self.cfg;
         let race = &mut self.races[ri];
         if let Some(max) = race.max_ts
-            && s.ts > max + cfg.future_ms
+            && s.ts > max.saturating_add(cfg.future_ms)
         {
             return Err(Reject::new(
                 RejectCode::TsInFuture,
@@ -366,9 +429,9 @@ impl Engine {
             ));
         }
         self.counters.samples += 1;
-        race.max_ts = Some(race.max_ts.map_or(s.ts, |m| m.max(s.ts)));
+        race.see_ts(s.ts);
+        race.max_sample_ts = Some(race.max_sample_ts.map_or(s.ts, |m| m.max(s.ts)));
         let ci = race.car(s.car);
-        let start = out.len();
         let car = &mut race.cars[ci];
         if car.is_late(s.ts) {
             self.counters.late_samples += 1;
@@ -384,20 +447,25 @@ impl Engine {
             });
         }
         Self::close_silent(race, &cfg, &self.params, out);
-        self.counters.windows_closed += (out.len() - start) as u64;
         Ok(())
     }
 
-    /// The silent-car rule: windows end at most `silent_ms` before the race's newest ts.
+    /// The silent-car rule: windows end at most `silent_ms` before the race's newest
+    /// sample. Samples, not events: a car is silent against the other cars, and a
+    /// race-control clock that runs ahead (or the race-control stream running ahead of
+    /// telemetry, which Kinesis does not order against it) must not close anyone's
+    /// windows.
     fn close_silent(
         race: &mut Race,
         cfg: &EngineConfig,
         params: &ModelParams,
         out: &mut Vec<FuelUpdate>,
     ) {
-        let Some(max) = race.max_ts else { return };
+        let Some(max) = race.max_sample_ts else {
+            return;
+        };
         let w = cfg.window_ms;
-        let boundary = (max - cfg.silent_ms).div_euclid(w) * w;
+        let boundary = max.saturating_sub(cfg.silent_ms).div_euclid(w) * w;
         if boundary > race.silent_through {
             race.silent_through = boundary;
             race.close_all_until(boundary, w, params, out);
@@ -406,19 +474,17 @@ impl Engine {
 
     fn push_event(&mut self, e: Event, out: &mut Vec<FuelUpdate>) {
         self.counters.events += 1;
-        let start = out.len();
         let cfg = self.cfg;
         let id = match &e.kind {
             EventKind::RaceStart(rs) => Some(rs.race_id.as_str()),
             _ => e.race_id.as_deref(),
         };
-        let ri = self.race_index(id);
+        let ri = self.race_index(id, out);
         if let EventKind::RaceStart(rs) = &e.kind {
             if self.races[ri].started {
-                // Re-sent: it changes no parameter and closes nothing, but records
-                // without a race_id follow the latest race_start that arrived.
+                // Re-sent (redelivery is normal): it changes nothing, not even which race
+                // records without a race_id belong to.
                 self.counters.duplicate_events += 1;
-                self.current = Some(ri);
                 return;
             }
             // A new race closes every open window of the race before it.
@@ -446,7 +512,7 @@ impl Engine {
                 .collect();
             race.started = true;
             race.changed_ts = e.ts;
-            race.max_ts = Some(race.max_ts.map_or(e.ts, |m| m.max(e.ts)));
+            race.see_ts(e.ts);
             for c in &mut race.cars {
                 // Cars seen before the race_start (a race_id given first) start full of
                 // this race's cell.
@@ -459,7 +525,7 @@ impl Engine {
             }
         } else {
             let race = &mut self.races[ri];
-            race.max_ts = Some(race.max_ts.map_or(e.ts, |m| m.max(e.ts)));
+            race.see_ts(e.ts);
             if !race.seen.insert(event_key(&e)) {
                 self.counters.duplicate_events += 1;
                 return;
@@ -475,9 +541,18 @@ impl Engine {
                         race.flag_ts = e.ts;
                     }
                     // A retired car gets no more updates: the flag changes nothing
-                    // for it, so it cannot make the event late.
-                    for car in race.cars.iter_mut().filter(|c| !c.retired) {
-                        late |= car.push_event(e.ts, CarEventKind::Flag(flag));
+                    // for it, so it cannot make the event late. For a car whose windows
+                    // around `ts` have closed, the flag acts from its first open window,
+                    // and the flag in force there is the history's (a late, older flag
+                    // must not override a newer one already applied).
+                    for i in 0..race.cars.len() {
+                        let car = &race.cars[i];
+                        if car.retired {
+                            continue;
+                        }
+                        let at = e.ts.max(car.closed_through);
+                        let f = if at > e.ts { race.flag_at(at) } else { flag };
+                        late |= race.cars[i].push_event(e.ts, CarEventKind::Flag(f));
                     }
                     race.changed_ts = race.changed_ts.max(e.ts);
                 }
@@ -522,7 +597,6 @@ impl Engine {
             }
             Self::close_silent(race, &cfg, &self.params, out);
         }
-        self.counters.windows_closed += (out.len() - start) as u64;
     }
 }
 

@@ -1309,3 +1309,179 @@ fn different_events_at_the_same_instant_all_count_and_a_repeat_does_not() {
     assert_eq!(r.engine.counters().duplicate_events, 1);
     assert_eq!(r.engine.counters().events, 6);
 }
+
+// ---------------------------------------------------------------------------------------
+// Regressions found in review: each input once broke the engine.
+
+#[test]
+fn a_ts_near_the_end_of_time_is_rejected_not_wrapped() {
+    let lines = vec![
+        r#"{"v":1,"car":"1","ts":9223372036854775000,"rpm":9000}"#.to_owned(),
+        wot("1", T0),
+    ];
+    let r = run(&lines);
+    assert_eq!(r.rejects.len(), 1);
+    assert_eq!(r.rejects[0].1.code, RejectCode::OutOfRange);
+    assert_eq!(r.rejects[0].1.field, Some("ts"));
+    assert_eq!(r.car("1").len(), 1, "the next record goes on");
+}
+
+#[test]
+fn a_late_pit_in_keeps_the_standing_time_measured_before_it() {
+    // Wide open for 300 s, then on pit road at idle (1.0 gal/h) from 300 s to 320 s,
+    // standing still in the box 302 s → 304.5 s (2.5 s at 1.5 gal/s = 3.75 gal). The
+    // race-control feed lags: pit_in (300 s) and pit_out (306 s) arrive only at 316 s,
+    // after the car's windows up to 310 s closed, so both act at 310 s. The fill must
+    // still count the 2.5 s stood before that.
+    let mut lines = vec![race_start(T0, "p", "")];
+    let mut held_events = vec![pit_in(T0 + 300_000, "1"), pit_out(T0 + 306_000, "1", "")];
+    for ts in ticks(T0, T0 + 319_900) {
+        if ts == T0 + 316_000 {
+            lines.append(&mut held_events);
+        }
+        if ts < T0 + 300_000 {
+            lines.push(wot("1", ts));
+        } else {
+            let still = (T0 + 302_000..T0 + 304_500).contains(&ts);
+            lines.push(idle_in_pit("1", ts, if still { 0.0 } else { 40.0 }));
+        }
+    }
+    let r = run(&lines);
+    assert_eq!(r.counters().late_events, 2);
+    // At 310 s the cell held 20 − 300 s wide open − 10 s idle; the fill adds 3.75 gal;
+    // then 10 s more idle to the last window's end (320 s).
+    let at_pit_in = 20.0 - gal(WOT_GPH, 300.0) - gal(IDLE_GPH, 10.0);
+    let want = at_pit_in + 3.75 - gal(IDLE_GPH, 10.0);
+    let last = r.car("1").pop().unwrap();
+    approx(&last, "remaining_gal", want);
+    approx(&last, "used_stint_gal", gal(IDLE_GPH, 10.0));
+}
+
+#[test]
+fn a_race_control_clock_a_day_ahead_does_not_make_the_race_late() {
+    let mut lines = vec![race_start(T0, "c", "")];
+    for ts in ticks(T0, T0 + 19_900) {
+        if ts == T0 + 5_000 {
+            lines.push(flag(T0 + 86_400_000, "yellow"));
+        }
+        lines.push(wot("1", ts));
+    }
+    let r = run(&lines);
+    assert_eq!(r.counters().late_samples, 0);
+    assert_eq!(r.car("1").len(), 4);
+}
+
+#[test]
+fn a_re_sent_race_start_of_an_older_race_does_not_take_unlabelled_records() {
+    let a = r#"{"v":1,"kind":"race_start","ts":1750593600000,"race_id":"A","track":"pocono"}"#;
+    let b = r#"{"v":1,"kind":"race_start","ts":1750680000000,"race_id":"B","track":"iowa"}"#;
+    let mut lines = vec![a.to_owned()];
+    lines.push(wot("1", T0 + 100));
+    lines.push(b.to_owned());
+    lines.push(a.to_owned());
+    for ts in ticks(T0 + 86_400_000, T0 + 86_400_000 + 9_900) {
+        lines.push(wot("1", ts));
+    }
+    let r = run(&lines);
+    assert!(r.rejects.is_empty(), "{:?}", r.rejects);
+    assert_eq!(r.counters().duplicate_events, 1);
+    let in_b = r.updates().filter(|u| u.race_id == "B").count();
+    assert_eq!(in_b, 2);
+}
+
+#[test]
+fn lap_without_lap_frac_is_published_as_the_lap() {
+    let mut lines = vec![race_start(T0, "l", r#","scheduled_laps":100"#)];
+    for ts in ticks(T0, T0 + 4_900) {
+        lines.push(format!(
+            r#"{{"v":1,"car":"1","ts":{ts},"lap":42,"rpm":8000,"throttle_pct":100}}"#
+        ));
+    }
+    let r = run(&lines);
+    assert_eq!(r.car("1")[0]["lap"], 42.0);
+    assert_eq!(r.engine.race_state("l").unwrap().leader_lap, 42.0);
+}
+
+#[test]
+fn a_lap_with_a_gap_in_the_telemetry_is_not_a_green_lap() {
+    // Laps of 50 s; the car's feed drops out for 20 s during its second lap. Lap 1 is a
+    // clean green lap; lap 2 is not, so fuel per green lap stays lap 1's.
+    let mut lines = vec![race_start(T0, "g", r#","scheduled_laps":100"#)];
+    for ts in ticks(T0, T0 + 110_000) {
+        if (T0 + 60_000..T0 + 80_000).contains(&ts) {
+            continue;
+        }
+        lines.push(wot_lap("1", ts));
+    }
+    let r = run(&lines);
+    let u = r.car("1");
+    let last = u.last().unwrap();
+    // One green lap: 50 s at 48.2 gal/h, so laps_to_empty = remaining / that.
+    let lap_gal = gal(WOT_GPH, 50.0);
+    let remaining = last["remaining_gal"].as_f64().unwrap();
+    approx(last, "laps_to_empty", remaining / lap_gal);
+}
+
+#[test]
+fn a_late_older_flag_does_not_override_a_newer_one() {
+    // Yellow at 20 s arrives on time; green at 5 s arrives after the car's windows up to
+    // 25 s closed. From the first open window on, yellow (the later flag) is in force.
+    let mut lines = vec![race_start(T0, "f2", "")];
+    for ts in ticks(T0, T0 + 44_900) {
+        if ts == T0 + 20_000 {
+            lines.push(flag(ts, "yellow"));
+        }
+        if ts == T0 + 31_000 {
+            lines.push(flag(T0 + 5_000, "green"));
+        }
+        lines.push(wot("1", ts));
+    }
+    let r = run(&lines);
+    let u = r.car("1");
+    for w in &u[5..] {
+        assert_eq!(w["flag"], "yellow", "{w}");
+    }
+    assert_eq!(r.counters().late_events, 1);
+}
+
+#[test]
+fn mpg_is_null_when_the_published_burn_is_zero() {
+    let mut lines = vec![race_start(T0, "z", "")];
+    for ts in ticks(T0, T0 + 4_900) {
+        lines.push(format!(
+            r#"{{"v":1,"car":"1","ts":{ts},"rpm":1,"throttle_pct":0.01,"speed_mph":180}}"#
+        ));
+    }
+    let p = reference_params();
+    let mut engine = Engine::new(
+        EngineConfig::default(),
+        ModelParams {
+            hp670: burnbar_core::model::PackageParams {
+                idle_gph: 0.0,
+                ..p.hp670
+            },
+            ..p
+        },
+    );
+    let mut out = Vec::new();
+    for l in &lines {
+        engine.push_line(l.as_bytes(), &mut out).unwrap();
+    }
+    engine.finish(&mut out);
+    let w = wire(&out[0]);
+    assert_eq!(w["burn_gal"], 0.0);
+    assert!(w["mpg_window"].is_null(), "{w}");
+    assert!(w["mpg_stint"].is_null(), "{w}");
+}
+
+#[test]
+fn a_car_first_seen_behind_the_silent_boundary_is_late() {
+    let mut lines = vec![race_start(T0, "s2", "")];
+    for ts in ticks(T0, T0 + 90_000) {
+        lines.push(wot("1", ts));
+    }
+    lines.push(wot("2", T0 + 1_000));
+    let r = run(&lines);
+    assert_eq!(r.counters().late_samples, 1);
+    assert!(r.car("2").is_empty());
+}
