@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use burnbar_core::{Engine, EngineConfig, FuelUpdate, ModelParams};
+use burnbar_core::{Engine, EngineConfig, FuelUpdate, ModelParams, Reject};
 use burnbar_sim::{SimConfig, SimError};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -29,6 +29,21 @@ enum Command {
     Simulate(SimulateArgs),
     /// Run NDJSON telemetry through the pipeline and write FuelUpdates as NDJSON.
     Replay(ReplayArgs),
+    /// Fit the fuel model to historical races with weighed fills; write the parameters.
+    Calibrate(CalibrateArgs),
+}
+
+#[derive(Args, Debug)]
+struct CalibrateArgs {
+    /// Historical race files (NDJSON) whose pit_out events carry fuel_added_gal.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Write the fitted parameters here (JSON, for `replay --calibration`).
+    #[arg(long)]
+    out: PathBuf,
+    /// Start from these parameters instead of the embedded defaults.
+    #[arg(long)]
+    from: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -117,7 +132,9 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                eprintln!("burnbar: a command is needed: simulate or replay (see --help)");
+                eprintln!(
+                    "burnbar: a command is needed: simulate, replay or calibrate (see --help)"
+                );
                 return ExitCode::from(2);
             }
             // One line: clap's first line, without its "error: " prefix.
@@ -131,6 +148,7 @@ fn main() -> ExitCode {
     let res = match cli.command {
         Command::Simulate(a) => simulate(a),
         Command::Replay(a) => replay(a),
+        Command::Calibrate(a) => calibrate(a),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,
@@ -243,17 +261,7 @@ fn replay(a: ReplayArgs) -> Result<(), Failure> {
     } else {
         a.files.clone()
     };
-    // Open every input first, so a missing file fails before any output is written.
-    let mut inputs: Vec<(String, Box<dyn Read>)> = Vec::with_capacity(files.len());
-    for f in &files {
-        if f.as_os_str() == "-" {
-            inputs.push(("-".to_owned(), Box::new(io::stdin().lock())));
-        } else {
-            let file = File::open(f)
-                .map_err(|e| Failure::other(format!("cannot open {}: {e}", f.display())))?;
-            inputs.push((f.display().to_string(), Box::new(file)));
-        }
-    }
+    let inputs = open_inputs(&files)?;
     // Creating an output truncates it: never one of the inputs.
     for (flag, out) in [("--out", &a.out), ("--rejected", &a.rejected)] {
         if let Some(out) = out
@@ -288,32 +296,12 @@ fn replay(a: ReplayArgs) -> Result<(), Failure> {
 
     let started = Instant::now();
     let mut engine = Engine::new(cfg, params);
-    let mut updates: Vec<FuelUpdate> = Vec::new();
-    let mut line = Vec::with_capacity(4096);
     let write_err = |e: io::Error| Failure::other(format!("writing updates failed: {e}"));
-    for (name, input) in inputs {
-        let mut reader = BufReader::with_capacity(1 << 20, input);
-        let mut line_no: u64 = 0;
-        loop {
-            let status = read_line_capped(&mut reader, &mut line, MAX_LINE)
-                .map_err(|e| Failure::other(format!("reading {name} failed: {e}")))?;
-            let too_long = match status {
-                Line::End => break,
-                Line::Read => false,
-                Line::TooLong => true,
-            };
-            line_no += 1;
-            let text = trim_line(&line);
-            if text.is_empty() && !too_long {
-                continue;
-            }
-            let res = if too_long {
-                Err(engine.reject_unread(&format!(
-                    "the line is longer than {MAX_LINE} bytes (a Kinesis record is at most 1 MiB)"
-                )))
-            } else {
-                engine.push_line(text, &mut updates)
-            };
+    feed(
+        inputs,
+        &mut engine,
+        &progress,
+        |name, line_no, text, res, updates| {
             if let Err(reason) = res
                 && let Some(rej) = rejected.as_mut()
             {
@@ -331,14 +319,13 @@ fn replay(a: ReplayArgs) -> Result<(), Failure> {
                     .map_err(|e| Failure::other(format!("writing rejected lines failed: {e}")))?;
             }
             if !updates.is_empty() {
-                write_updates(&mut out, &updates).map_err(write_err)?;
+                write_updates(&mut out, updates).map_err(write_err)?;
                 updates.clear();
             }
-            if line_no.is_multiple_of(1 << 16) {
-                progress.set_message(format!("{name}: {line_no} lines"));
-            }
-        }
-    }
+            Ok(())
+        },
+    )?;
+    let mut updates: Vec<FuelUpdate> = Vec::new();
     engine.finish(&mut updates);
     write_updates(&mut out, &updates).map_err(write_err)?;
     out.flush().map_err(write_err)?;
@@ -409,6 +396,166 @@ fn same_file(a: &Path, b: &Path) -> bool {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
     }
+}
+
+/// An input's name (for messages) and its reader.
+type Input = (String, Box<dyn Read>);
+
+/// Opens every input first, so that a missing file fails before any output is written;
+/// `-` is standard input.
+fn open_inputs(files: &[PathBuf]) -> Result<Vec<Input>, Failure> {
+    let mut inputs: Vec<Input> = Vec::with_capacity(files.len());
+    for f in files {
+        if f.as_os_str() == "-" {
+            inputs.push(("-".to_owned(), Box::new(io::stdin().lock())));
+        } else {
+            let file = File::open(f)
+                .map_err(|e| Failure::other(format!("cannot open {}: {e}", f.display())))?;
+            inputs.push((f.display().to_string(), Box::new(file)));
+        }
+    }
+    Ok(inputs)
+}
+
+/// Feeds every line of `inputs` to `engine` in order, in bounded memory; `on_step` gets
+/// each line's file, number, text and result, and the updates it closed.
+fn feed(
+    inputs: Vec<Input>,
+    engine: &mut Engine,
+    progress: &ProgressBar,
+    mut on_step: impl FnMut(
+        &str,
+        u64,
+        &[u8],
+        Result<(), Reject>,
+        &mut Vec<FuelUpdate>,
+    ) -> Result<(), Failure>,
+) -> Result<(), Failure> {
+    let mut updates: Vec<FuelUpdate> = Vec::new();
+    let mut line = Vec::with_capacity(4096);
+    for (name, input) in inputs {
+        let mut reader = BufReader::with_capacity(1 << 20, input);
+        let mut line_no: u64 = 0;
+        loop {
+            let status = read_line_capped(&mut reader, &mut line, MAX_LINE)
+                .map_err(|e| Failure::other(format!("reading {name} failed: {e}")))?;
+            let too_long = match status {
+                Line::End => break,
+                Line::Read => false,
+                Line::TooLong => true,
+            };
+            line_no += 1;
+            let text = trim_line(&line);
+            if text.is_empty() && !too_long {
+                continue;
+            }
+            let res = if too_long {
+                Err(engine.reject_unread(&format!(
+                    "the line is longer than {MAX_LINE} bytes (a Kinesis record is at most 1 MiB)"
+                )))
+            } else {
+                engine.push_line(text, &mut updates)
+            };
+            on_step(&name, line_no, text, res, &mut updates)?;
+            updates.clear();
+            if line_no.is_multiple_of(1 << 16) {
+                progress.set_message(format!("{name}: {line_no} lines"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn calibrate(a: CalibrateArgs) -> Result<(), Failure> {
+    let base = match &a.from {
+        Some(p) => load_calibration(p)?,
+        None => ModelParams::default(),
+    };
+    if a.files.iter().any(|f| same_file(f, &a.out)) {
+        return Err(Failure::usage(format!(
+            "--out {} is also an input: it would be overwritten before it is read",
+            a.out.display()
+        )));
+    }
+    let inputs = open_inputs(&a.files)?;
+    let mut engine = Engine::new(EngineConfig::default(), base.clone());
+    engine.record_stints();
+    feed(
+        inputs,
+        &mut engine,
+        &ProgressBar::hidden(),
+        |_, _, _, _, _| Ok(()),
+    )?;
+    engine.finish(&mut Vec::new());
+    let stints = engine.take_stints();
+    let fit =
+        burnbar_core::calibrate::fit(&stints, &base).map_err(|e| Failure::other(e.to_string()))?;
+    let mut stdout = io::stdout().lock();
+    let w = |e: io::Error| Failure::other(format!("writing the fit failed: {e}"));
+    writeln!(
+        stdout,
+        "{:<24} {:>4} {:>8} {:>10} {:>10} {:>8} {:>10} {:>8}",
+        "race", "car", "package", "measured", "before", "error", "after", "error"
+    )
+    .map_err(w)?;
+    let (mut before, mut after) = (Vec::new(), Vec::new());
+    for s in stints.iter().filter(|s| s.measured_gal.is_some()) {
+        let m = s.measured_gal.expect("measured");
+        let b = s.estimate(base.package(s.package));
+        let f = s.estimate(fit.params.package(s.package));
+        before.push(((b - m) / m).abs());
+        after.push(((f - m) / m).abs());
+        writeln!(
+            stdout,
+            "{:<24} {:>4} {:>8} {:>10.3} {:>10.3} {:>7.2}% {:>10.3} {:>7.2}%",
+            s.race_id,
+            s.car,
+            s.package.key(),
+            m,
+            b,
+            100.0 * (b - m) / m,
+            f,
+            100.0 * (f - m) / m
+        )
+        .map_err(w)?;
+    }
+    let pct = |v: &mut Vec<f64>, q: f64| {
+        v.sort_by(f64::total_cmp);
+        100.0 * v[((v.len() - 1) as f64 * q).round() as usize]
+    };
+    writeln!(
+        stdout,
+        "measured stints {} (left out {}): |error| median {:.2}% p90 {:.2}% before, median {:.2}% p90 {:.2}% after",
+        before.len(),
+        fit.left_out,
+        pct(&mut before, 0.5),
+        pct(&mut before, 0.9),
+        pct(&mut after, 0.5),
+        pct(&mut after, 0.9)
+    )
+    .map_err(w)?;
+    for (pkg, n) in &fit.used {
+        let p = fit.params.package(*pkg);
+        writeln!(
+            stdout,
+            "{}: {} stints, wot_gph_per_krpm {:.4}, throttle_k {:.4}",
+            pkg.key(),
+            n,
+            p.wot_gph_per_krpm,
+            p.throttle_k
+        )
+        .map_err(w)?;
+    }
+    writeln!(
+        stdout,
+        "fill rate {:.3} gal/s (relative sd {:.3}) from {} weighed stops; burn relative sd {:.4}",
+        fit.params.fill_rate_gps, fit.params.fill_rel_sd, fit.fill_stops, fit.params.burn_rel_sd
+    )
+    .map_err(w)?;
+    let text = serde_json::to_string_pretty(&fit.params).expect("parameters serialize");
+    std::fs::write(&a.out, text + "\n")
+        .map_err(|e| Failure::other(format!("cannot write {}: {e}", a.out.display())))?;
+    Ok(())
 }
 
 fn write_updates(out: &mut dyn Write, updates: &[FuelUpdate]) -> io::Result<()> {

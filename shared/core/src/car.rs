@@ -23,6 +23,7 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
+use crate::calibrate::StintRecorder;
 use crate::contract::{CarId, Channels, Flag};
 use crate::model::{ModelInput, ModelParams};
 use crate::tracks::EnginePackage;
@@ -121,6 +122,9 @@ struct Carry {
     src_ts: i64,
     gph: f64,
     mph: f64,
+    /// The model's operating point (throttle fraction, rpm), for calibration.
+    theta: f32,
+    rpm: f32,
     /// Speed below 1 mph (standing still, for fills of unknown amount).
     still: bool,
     /// The sample said the car is on pit road.
@@ -307,6 +311,10 @@ pub struct CarState {
     last_pos: Option<f64>,
     /// Largest position seen on arrival (for the race's leader lap).
     pub arrival_pos: f64,
+    /// What calibration measures of each stint, when the engine records (off in live
+    /// use: it is not part of the state a Lambda keeps).
+    #[serde(skip)]
+    pub recorder: Option<Box<StintRecorder>>,
 }
 
 /// What adding a sample did.
@@ -336,6 +344,7 @@ impl CarState {
             laps: Laps::default(),
             last_pos: None,
             arrival_pos: 0.0,
+            recorder: None,
         }
     }
 
@@ -457,7 +466,7 @@ impl CarState {
         let mut ev = 0;
         while ev < self.events.len() && self.events[ev].eff_ts < ws {
             let e = self.events[ev];
-            self.apply_event(e.kind, ctx);
+            self.apply_event(e.eff_ts, e.kind, ctx);
             ev += 1;
         }
         let mut t = ws;
@@ -477,7 +486,7 @@ impl CarState {
             t = at;
             if is_event {
                 let e = self.events[ev];
-                self.apply_event(e.kind, ctx);
+                self.apply_event(e.eff_ts, e.kind, ctx);
                 ev += 1;
             } else {
                 let h = self.buf[i];
@@ -526,10 +535,15 @@ impl CarState {
         if c.still && on_pit_road {
             self.fuel.standing_ms += end - a;
         }
+        if let Some(r) = self.recorder.as_deref_mut()
+            && c.gph > 0.0
+        {
+            r.add(c.theta, c.rpm, hours);
+        }
         let _ = ctx;
     }
 
-    fn apply_event(&mut self, kind: CarEventKind, ctx: &RaceCtx) {
+    fn apply_event(&mut self, ts: i64, kind: CarEventKind, ctx: &RaceCtx) {
         match kind {
             CarEventKind::Flag(f) => self.flag = f,
             CarEventKind::PitIn => {
@@ -545,6 +559,16 @@ impl CarState {
                 full,
             } => {
                 self.pit_road = false;
+                if let Some(r) = self.recorder.as_deref_mut() {
+                    r.close_stint(
+                        self.car,
+                        ctx,
+                        ts,
+                        fuel_added_gal,
+                        full,
+                        self.fuel.standing_ms as f64 / 1000.0,
+                    );
+                }
                 self.fuel.fill(fuel_added_gal, full, ctx.params);
                 self.laps.dirty = true;
             }
@@ -601,7 +625,11 @@ impl CarState {
             rpm: hold.rpm.at(ts),
             speed_mph: speed,
         };
-        let gph = ctx.params.fuel_gph(ctx.package, input);
+        let point = ctx.params.operating_point(input);
+        let gph = point.map_or(0.0, |(theta, rpm)| {
+            ctx.params.package(ctx.package).fuel_gph(theta, rpm)
+        });
+        let (theta, rpm) = point.unwrap_or((0.0, 0.0));
         let in_pit = hold.in_pit.at(ts).is_some_and(|v| v > 0.5);
         let still = speed.map_or(mph < 1.0, |s| s < 1.0);
         if in_pit {
@@ -612,6 +640,8 @@ impl CarState {
             src_ts: ts,
             gph,
             mph,
+            theta: theta as f32,
+            rpm: rpm as f32,
             still,
             in_pit,
         });

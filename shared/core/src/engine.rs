@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use crate::calibrate::{StintObs, StintRecorder};
 use crate::car::{CarEventKind, CarState, Field, Insert, RaceCtx};
 use crate::contract::{CarId, Event, EventKind, Flag, Record, Reject, RejectCode, Sample};
 use crate::decode::decode_line;
@@ -113,6 +114,8 @@ struct Race {
     seen: HashSet<(i64, u64)>,
     /// When a record last came for this race (the engine's record count).
     last_seen: u64,
+    /// New cars record their stints for calibration.
+    recording: bool,
 }
 
 impl Race {
@@ -139,6 +142,7 @@ impl Race {
             silent_through: i64::MIN,
             seen: HashSet::new(),
             last_seen: 0,
+            recording: false,
         }
     }
 
@@ -152,6 +156,9 @@ impl Race {
         }
         // Windows the silent-car rule has closed are closed for a new car too.
         state.close_through(self.silent_through);
+        if self.recording {
+            state.recorder = Some(Box::new(StintRecorder::new(self.capacity_gal)));
+        }
         self.cars.push(state);
         let i = self.cars.len() - 1;
         self.index.insert(car, i);
@@ -255,6 +262,8 @@ pub struct Engine {
     /// Race of the latest record (most records follow the previous one's race).
     last: usize,
     counters: Counters,
+    /// Calibration recording is on (`record_stints`).
+    recording: bool,
 }
 
 impl Engine {
@@ -266,6 +275,7 @@ impl Engine {
             current: None,
             last: 0,
             counters: Counters::default(),
+            recording: false,
         }
     }
 
@@ -312,6 +322,22 @@ impl Engine {
                 Err(r)
             }
         }
+    }
+
+    /// Records every car's stints for calibration from now on (cars first seen after
+    /// this call). Costs a histogram per car; off by default.
+    pub fn record_stints(&mut self) {
+        self.recording = true;
+    }
+
+    /// The stints recorded so far (each ends in a fill), in race and car order.
+    pub fn take_stints(&mut self) -> Vec<StintObs> {
+        self.races
+            .iter_mut()
+            .flat_map(|r| r.cars.iter_mut())
+            .filter_map(|c| c.recorder.as_deref_mut())
+            .flat_map(StintRecorder::take)
+            .collect()
     }
 
     /// Counts a record that could not even be read (a line too long to hold), as
@@ -374,7 +400,9 @@ impl Engine {
                         Some(i) => i,
                         None => {
                             self.evict_if_full(out);
-                            self.races.push(Race::new(id));
+                            let mut race = Race::new(id);
+                            race.recording = self.recording;
+                            self.races.push(race);
                             self.races.len() - 1
                         }
                     }

@@ -11,7 +11,9 @@
 //! - [`engine`]: races, routing, watermarks, race control, counters.
 //! - [`update`]: the output records (`fuel-update-v1`).
 //! - [`tracks`]: the track table.
+//! - [`calibrate`]: measured stints from weighed fills, and the fit of the model to them.
 
+pub mod calibrate;
 pub mod car;
 pub mod contract;
 pub mod decode;

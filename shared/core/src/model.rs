@@ -188,8 +188,18 @@ impl ModelParams {
     /// Fuel flow in gal/h for one sample's channels, with the documented fallbacks.
     #[inline]
     pub fn fuel_gph(&self, package: EnginePackage, x: ModelInput) -> f64 {
+        match self.operating_point(x) {
+            Some((theta, rpm)) => self.package(package).fuel_gph(theta, rpm),
+            None => 0.0,
+        }
+    }
+
+    /// The throttle (fraction) and RPM the model uses for these channels, after the
+    /// documented fallbacks; `None` when nothing is known (the engine burns nothing).
+    #[inline]
+    pub fn operating_point(&self, x: ModelInput) -> Option<(f64, f64)> {
         if x.throttle_pct.is_none() && x.rpm.is_none() && x.speed_mph.is_none() {
-            return 0.0;
+            return None;
         }
         let theta = x
             .throttle_pct
@@ -199,7 +209,7 @@ impl ModelParams {
             .rpm
             .or_else(|| x.speed_mph.map(|s| s * self.rpm_per_mph))
             .unwrap_or(self.default_rpm);
-        self.package(package).fuel_gph(theta, rpm)
+        Some((theta, rpm))
     }
 }
 

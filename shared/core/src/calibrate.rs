@@ -1,0 +1,382 @@
+//! Calibration: what weighed fills say about the model, and the fit that follows.
+//!
+//! # What is measured
+//!
+//! A stint that starts from a known level (the race start, or a fill with `full: true`)
+//! and ends in a fill with `full: true` and a weighed `fuel_added_gal` burned exactly
+//! `start level − (capacity − added)`: the crew filled the cell to the top, so it held
+//! `capacity − added` when the fuel went in. Such a stint is **measured**. Any other
+//! stint (a live feed, a splash that did not fill the cell, a start after a partial
+//! fill) is left out and counted.
+//!
+//! # What the model would have counted
+//!
+//! While the engine replays a file with recording on, every interval it integrates adds
+//! its duration to a histogram of the stint's operating points (throttle in 1 % steps,
+//! RPM in 50 rpm steps). The model's estimate of the stint for any parameters is then
+//! `Σ hours · fuel_gph(θ, rpm)` over the histogram: a few thousand cells instead of a
+//! replay, so a fit can try thousands of parameter sets.
+//!
+//! # The fit
+//!
+//! Per engine package, least squares on the relative error of each measured stint, over
+//! the air scale (`wot_gph_per_krpm`) and the throttle curve (`throttle_k`), which set
+//! green (wide open) and caution (part throttle) burn respectively; a weak pull toward
+//! the starting values keeps the fit sane with few stints. Levenberg–Marquardt with a
+//! numeric Jacobian: two parameters need no library. The fill rate (gal per second of
+//! standing time) is the least-squares slope through the origin of weighed amounts
+//! against standing time.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::car::RaceCtx;
+use crate::contract::CarId;
+use crate::model::{ModelParams, PackageParams};
+use crate::tracks::EnginePackage;
+
+/// One stint as calibration sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StintObs {
+    pub race_id: String,
+    pub car: String,
+    pub package: EnginePackage,
+    pub start_ts: i64,
+    pub end_ts: i64,
+    /// Fuel burned, from the weighed fill, when the stint is measured.
+    pub measured_gal: Option<f64>,
+    /// Weighed fuel of the fill that ended the stint.
+    pub fuel_added_gal: Option<f64>,
+    pub full: Option<bool>,
+    /// Seconds the car stood still in its box before that fill.
+    pub standing_s: f64,
+    /// (throttle fraction, rpm, hours) of the stint's operating points.
+    pub points: Vec<(f32, f32, f64)>,
+}
+
+impl StintObs {
+    /// The model's fuel for this stint with `p`'s package parameters.
+    pub fn estimate(&self, p: &PackageParams) -> f64 {
+        self.points
+            .iter()
+            .map(|&(t, r, h)| h * p.fuel_gph(t as f64, r as f64))
+            .sum()
+    }
+}
+
+/// Collects one car's stints while the engine integrates it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StintRecorder {
+    start_ts: Option<i64>,
+    /// Fuel in the cell at the stint's start, when known.
+    start_level: Option<f64>,
+    started: bool,
+    bins: HashMap<u32, f64>,
+    done: Vec<StintObs>,
+}
+
+impl StintRecorder {
+    /// A recorder for a car that starts the race with a full cell of `capacity`.
+    pub fn new(capacity: f64) -> StintRecorder {
+        StintRecorder {
+            start_level: Some(capacity),
+            ..Default::default()
+        }
+    }
+
+    /// `hours` spent at throttle `theta` (fraction) and `rpm`.
+    pub(crate) fn add(&mut self, theta: f32, rpm: f32, hours: f64) {
+        let t = (theta.clamp(0.0, 1.0) * 100.0).round() as u32;
+        let r = (rpm.clamp(0.0, 12_750.0) / 50.0).round() as u32;
+        *self.bins.entry(t << 16 | r).or_default() += hours;
+        self.started = true;
+    }
+
+    /// A fill at `ts` ends the stint.
+    pub(crate) fn close_stint(
+        &mut self,
+        car: CarId,
+        ctx: &RaceCtx,
+        ts: i64,
+        added: Option<f64>,
+        full: Option<bool>,
+        standing_s: f64,
+    ) {
+        let measured = match (self.start_level, added, full) {
+            (Some(start), Some(added), Some(true)) => Some(start - (ctx.capacity_gal - added)),
+            _ => None,
+        };
+        let mut points: Vec<(f32, f32, f64)> = self
+            .bins
+            .drain()
+            .map(|(k, h)| ((k >> 16) as f32 / 100.0, (k & 0xffff) as f32 * 50.0, h))
+            .collect();
+        // Deterministic order, whatever the hash map's.
+        points.sort_by(|a, b| (a.0, a.1).partial_cmp(&(b.0, b.1)).expect("finite bins"));
+        if self.started {
+            self.done.push(StintObs {
+                race_id: ctx.race_id.to_owned(),
+                car: car.as_str().to_owned(),
+                package: ctx.package,
+                start_ts: self.start_ts.unwrap_or(i64::MIN),
+                end_ts: ts,
+                measured_gal: measured.filter(|m| *m > 0.0),
+                fuel_added_gal: added,
+                full,
+                standing_s,
+                points,
+            });
+        }
+        self.start_ts = Some(ts);
+        self.start_level = (full == Some(true)).then_some(ctx.capacity_gal);
+        self.started = false;
+    }
+
+    /// The stints closed so far.
+    pub fn take(&mut self) -> Vec<StintObs> {
+        std::mem::take(&mut self.done)
+    }
+}
+
+/// Why a fit cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FitError {
+    #[error(
+        "no measured stint: calibration needs stints that end in a pit_out with fuel_added_gal and full: true, after a known level (a live feed has neither); {0} stints seen"
+    )]
+    NoMeasuredStint(usize),
+}
+
+/// The result of a fit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fit {
+    pub params: ModelParams,
+    /// Measured stints used, per package.
+    pub used: Vec<(EnginePackage, usize)>,
+    /// Stints left out (not measured).
+    pub left_out: usize,
+    /// Weighed stops used for the fill rate.
+    pub fill_stops: usize,
+}
+
+/// Fits the package parameters and the fill rate to `stints`, starting from `base`.
+pub fn fit(stints: &[StintObs], base: &ModelParams) -> Result<Fit, FitError> {
+    let measured: Vec<&StintObs> = stints.iter().filter(|s| s.measured_gal.is_some()).collect();
+    if measured.is_empty() {
+        return Err(FitError::NoMeasuredStint(stints.len()));
+    }
+    let mut params = base.clone();
+    let mut used = Vec::new();
+    for pkg in EnginePackage::ALL {
+        let of_pkg: Vec<&StintObs> = measured
+            .iter()
+            .copied()
+            .filter(|s| s.package == pkg)
+            .collect();
+        if of_pkg.is_empty() {
+            continue;
+        }
+        let fitted = fit_package(&of_pkg, base.package(pkg));
+        match pkg {
+            EnginePackage::Hp670 => params.hp670 = fitted,
+            EnginePackage::Hp510 => params.hp510 = fitted,
+        }
+        used.push((pkg, of_pkg.len()));
+    }
+    // Fill rate: weighed stops with standing time, slope through the origin.
+    let stops: Vec<(f64, f64)> = stints
+        .iter()
+        .filter_map(|s| Some((s.standing_s, s.fuel_added_gal?)))
+        .filter(|&(t, a)| t > 0.5 && a > 0.0)
+        .collect();
+    if stops.len() >= 3 {
+        let sxy: f64 = stops.iter().map(|(t, a)| t * a).sum();
+        let sxx: f64 = stops.iter().map(|(t, _)| t * t).sum();
+        params.fill_rate_gps = sxy / sxx;
+        let n = stops.len() as f64;
+        let rel_var = stops
+            .iter()
+            .map(|(t, a)| ((a - params.fill_rate_gps * t) / a).powi(2))
+            .sum::<f64>()
+            / (n - 1.0);
+        params.fill_rel_sd = rel_var.sqrt().max(0.01);
+    }
+    // The burn's spread after the fit: its relative standard deviation over stints.
+    let errors: Vec<f64> = measured
+        .iter()
+        .map(|s| {
+            let m = s.measured_gal.expect("measured");
+            (s.estimate(params.package(s.package)) - m) / m
+        })
+        .collect();
+    if errors.len() >= 3 {
+        let n = errors.len() as f64;
+        params.burn_rel_sd = (errors.iter().map(|e| e * e).sum::<f64>() / (n - 1.0))
+            .sqrt()
+            .max(0.005);
+    }
+    Ok(Fit {
+        params,
+        used,
+        left_out: stints.len() - measured.len(),
+        fill_stops: stops.len(),
+    })
+}
+
+/// Levenberg–Marquardt over (wot_gph_per_krpm, throttle_k) with a weak prior.
+fn fit_package(stints: &[&StintObs], base: &PackageParams) -> PackageParams {
+    const PRIOR: f64 = 0.05;
+    let with = |x: [f64; 2]| PackageParams {
+        wot_gph_per_krpm: x[0],
+        throttle_k: x[1],
+        ..*base
+    };
+    let x0 = [base.wot_gph_per_krpm, base.throttle_k];
+    let residuals = |x: [f64; 2]| -> Vec<f64> {
+        let p = with(x);
+        let mut r: Vec<f64> = stints
+            .iter()
+            .map(|s| {
+                let m = s.measured_gal.expect("measured");
+                (s.estimate(&p) - m) / m
+            })
+            .collect();
+        r.push(PRIOR * (x[0] - x0[0]) / x0[0]);
+        r.push(PRIOR * (x[1] - x0[1]) / x0[1]);
+        r
+    };
+    let cost = |r: &[f64]| r.iter().map(|v| v * v).sum::<f64>();
+    let mut x = x0;
+    let mut r = residuals(x);
+    let mut c = cost(&r);
+    let mut lambda = 1e-3;
+    for _ in 0..100 {
+        // Numeric Jacobian.
+        let mut j = [vec![0.0; r.len()], vec![0.0; r.len()]];
+        for (k, col) in j.iter_mut().enumerate() {
+            let h = 1e-6 * x[k].abs().max(1e-3);
+            let mut xh = x;
+            xh[k] += h;
+            let rh = residuals(xh);
+            for (i, v) in col.iter_mut().enumerate() {
+                *v = (rh[i] - r[i]) / h;
+            }
+        }
+        let jtj = |a: usize, b: usize| j[a].iter().zip(&j[b]).map(|(p, q)| p * q).sum::<f64>();
+        let jtr = |a: usize| j[a].iter().zip(&r).map(|(p, q)| p * q).sum::<f64>();
+        let (a11, a12, a22) = (jtj(0, 0), jtj(0, 1), jtj(1, 1));
+        let (g1, g2) = (jtr(0), jtr(1));
+        let mut improved = false;
+        for _ in 0..20 {
+            let (b11, b22) = (a11 * (1.0 + lambda), a22 * (1.0 + lambda));
+            let det = b11 * b22 - a12 * a12;
+            if det.abs() < 1e-300 {
+                lambda *= 10.0;
+                continue;
+            }
+            let d0 = -(b22 * g1 - a12 * g2) / det;
+            let d1 = -(b11 * g2 - a12 * g1) / det;
+            let xn = [(x[0] + d0).max(0.1), (x[1] + d1).clamp(0.3, 10.0)];
+            let rn = residuals(xn);
+            let cn = cost(&rn);
+            if cn < c {
+                let done = (c - cn) < 1e-12 * c.max(1e-12);
+                x = xn;
+                r = rn;
+                c = cn;
+                lambda = (lambda / 10.0).max(1e-9);
+                improved = !done;
+                break;
+            }
+            lambda *= 10.0;
+        }
+        if !improved {
+            break;
+        }
+    }
+    with(x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Stints whose measured fuel is exactly what `truth` gives for their points.
+    fn synthetic(truth: &PackageParams, n: usize) -> Vec<StintObs> {
+        (0..n)
+            .map(|i| {
+                // Mixes of wide open, part throttle and caution running, different per
+                // stint so that both parameters show.
+                let caution = 0.05 + 0.4 * (i as f64 / n as f64);
+                let points = vec![
+                    (1.0, 9000.0, 0.25 * (1.0 - caution)),
+                    (0.55, 7600.0, 0.05),
+                    (0.2, 4200.0, 0.25 * caution),
+                    (0.12, 3800.0, 0.1 * caution),
+                ];
+                let mut s = StintObs {
+                    race_id: "r".into(),
+                    car: format!("{i}"),
+                    package: EnginePackage::Hp670,
+                    start_ts: 0,
+                    end_ts: 1,
+                    measured_gal: None,
+                    fuel_added_gal: Some(15.0),
+                    full: Some(true),
+                    standing_s: 10.0,
+                    points,
+                };
+                s.measured_gal = Some(s.estimate(truth));
+                s
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_fit_recovers_known_parameters() {
+        let base = ModelParams::default();
+        let truth = PackageParams {
+            wot_gph_per_krpm: base.hp670.wot_gph_per_krpm * 1.06,
+            throttle_k: base.hp670.throttle_k * 0.85,
+            ..base.hp670
+        };
+        let stints = synthetic(&truth, 20);
+        let fit = fit(&stints, &base).unwrap();
+        let got = fit.params.hp670;
+        assert!(
+            (got.wot_gph_per_krpm / truth.wot_gph_per_krpm - 1.0).abs() < 0.01,
+            "{got:?} vs {truth:?}"
+        );
+        assert!(
+            (got.throttle_k / truth.throttle_k - 1.0).abs() < 0.03,
+            "{got:?} vs {truth:?}"
+        );
+        assert_eq!(fit.used, vec![(EnginePackage::Hp670, 20)]);
+        assert_eq!(fit.params.hp510, base.hp510, "no 510 data: unchanged");
+    }
+
+    #[test]
+    fn the_fill_rate_is_the_slope_of_weighed_amount_on_standing_time() {
+        let base = ModelParams::default();
+        let mut stints = synthetic(&base.hp670, 5);
+        for (i, s) in stints.iter_mut().enumerate() {
+            s.standing_s = 4.0 + i as f64 * 2.0;
+            s.fuel_added_gal = Some(1.4 * s.standing_s);
+        }
+        let fit = fit(&stints, &base).unwrap();
+        assert!((fit.params.fill_rate_gps - 1.4).abs() < 1e-9);
+        assert_eq!(fit.fill_stops, 5);
+    }
+
+    #[test]
+    fn no_measured_stint_is_refused_with_the_reason() {
+        let base = ModelParams::default();
+        let mut stints = synthetic(&base.hp670, 3);
+        for s in &mut stints {
+            s.measured_gal = None;
+        }
+        let e = fit(&stints, &base).unwrap_err();
+        assert!(e.to_string().contains("fuel_added_gal"), "{e}");
+    }
+}
