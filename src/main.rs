@@ -548,8 +548,12 @@ fn calibrate(a: CalibrateArgs) -> Result<(), Failure> {
     }
     writeln!(
         stdout,
-        "fill rate {:.3} gal/s (relative sd {:.3}) from {} weighed stops; burn relative sd {:.4}",
-        fit.params.fill_rate_gps, fit.params.fill_rel_sd, fit.fill_stops, fit.params.burn_rel_sd
+        "fill rate {:.3} gal/s after {:.2} s dead time (relative sd {:.3}) from {} weighed stops; burn relative sd {:.4}",
+        fit.params.fill_rate_gps,
+        fit.params.fill_dead_s,
+        fit.params.fill_rel_sd,
+        fit.fill_stops,
+        fit.params.burn_rel_sd
     )
     .map_err(w)?;
     let text = serde_json::to_string_pretty(&fit.params).expect("parameters serialize");

@@ -24,8 +24,8 @@
 //! green (wide open) and caution (part throttle) burn respectively; a weak pull toward
 //! the starting values keeps the fit sane with few stints. Levenberg–Marquardt with a
 //! numeric Jacobian: two parameters need no library. The fill rate (gal per second of
-//! standing time) is the least-squares slope through the origin of weighed amounts
-//! against standing time.
+//! standing time) and the dead time of a stop (seconds without fuel flowing) are the
+//! least-squares line of weighed amounts against standing time.
 
 use std::collections::HashMap;
 
@@ -191,13 +191,29 @@ pub fn fit(stints: &[StintObs], base: &ModelParams) -> Result<Fit, FitError> {
         .filter(|&(t, a)| t > 0.5 && a > 0.0)
         .collect();
     if stops.len() >= 3 {
-        let sxy: f64 = stops.iter().map(|(t, a)| t * a).sum();
-        let sxx: f64 = stops.iter().map(|(t, _)| t * t).sum();
-        params.fill_rate_gps = sxy / sxx;
+        // added = rate · (standing − dead): a line with an intercept, so that the dead
+        // time of every stop (jack, hose) does not bend the rate. Without spread in the
+        // standing times, fall back to the slope through the origin.
         let n = stops.len() as f64;
+        let (mt, ma) = (
+            stops.iter().map(|s| s.0).sum::<f64>() / n,
+            stops.iter().map(|s| s.1).sum::<f64>() / n,
+        );
+        let sxx: f64 = stops.iter().map(|(t, _)| (t - mt).powi(2)).sum();
+        let sxy: f64 = stops.iter().map(|(t, a)| (t - mt) * (a - ma)).sum();
+        let (rate, dead) = if sxx > 1e-9 && sxy > 0.0 {
+            let rate = sxy / sxx;
+            (rate, (mt - ma / rate).max(0.0))
+        } else {
+            let sxy0: f64 = stops.iter().map(|(t, a)| t * a).sum();
+            let sxx0: f64 = stops.iter().map(|(t, _)| t * t).sum();
+            (sxy0 / sxx0, 0.0)
+        };
+        params.fill_rate_gps = rate;
+        params.fill_dead_s = dead;
         let rel_var = stops
             .iter()
-            .map(|(t, a)| ((a - params.fill_rate_gps * t) / a).powi(2))
+            .map(|(t, a)| ((a - rate * (t - dead).max(0.0)) / a).powi(2))
             .sum::<f64>()
             / (n - 1.0);
         params.fill_rel_sd = rel_var.sqrt().max(0.01);
@@ -357,15 +373,24 @@ mod tests {
     }
 
     #[test]
-    fn the_fill_rate_is_the_slope_of_weighed_amount_on_standing_time() {
+    fn the_fill_rate_and_dead_time_come_from_weighed_amount_on_standing_time() {
         let base = ModelParams::default();
         let mut stints = synthetic(&base.hp670, 5);
         for (i, s) in stints.iter_mut().enumerate() {
             s.standing_s = 4.0 + i as f64 * 2.0;
-            s.fuel_added_gal = Some(1.4 * s.standing_s);
+            s.fuel_added_gal = Some(1.4 * (s.standing_s - 0.6));
         }
         let fit = fit(&stints, &base).unwrap();
-        assert!((fit.params.fill_rate_gps - 1.4).abs() < 1e-9);
+        assert!(
+            (fit.params.fill_rate_gps - 1.4).abs() < 1e-9,
+            "{:?}",
+            fit.params
+        );
+        assert!(
+            (fit.params.fill_dead_s - 0.6).abs() < 1e-9,
+            "{:?}",
+            fit.params
+        );
         assert_eq!(fit.fill_stops, 5);
     }
 

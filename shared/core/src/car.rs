@@ -192,16 +192,24 @@ impl Fuel {
         } else if full == Some(true) {
             (cap, 0.0)
         } else {
-            let est = self.standing_ms as f64 / 1000.0 * p.fill_rate_gps;
+            let pouring_s = (self.standing_ms as f64 / 1000.0 - p.fill_dead_s).max(0.0);
+            let est = pouring_s * p.fill_rate_gps;
             let fill_sd = p.fill_rel_sd * est;
             let var = base_var + fill_sd * fill_sd;
             let want = base + est;
-            let var = if want - cap > Z90 * var.sqrt() {
-                0.0
+            // Within the doubt of the top, the crew filled it: a stop as long as a full
+            // fill needs is a full fill. (Sizing it at `want` would carry any error of
+            // the level at pit_in, which the fill itself erased, through the next stint.)
+            let doubt = Z90 * var.sqrt();
+            if want - cap > doubt {
+                // Surely full: poured past the top by more than the doubt.
+                (cap, 0.0)
+            } else if want >= cap - doubt {
+                // Probably full, with the doubt kept in the band.
+                (cap, var)
             } else {
-                var
-            };
-            (want.min(cap), var)
+                (want, var)
+            }
         };
         self.stint_start_gal = level;
         self.stint_start_var = var;

@@ -76,6 +76,11 @@ pub struct ModelParams {
     /// Fuel a crew pours per second of standing time in the box, gal/s (live fills of
     /// unknown amount are sized with it).
     pub fill_rate_gps: f64,
+    /// Seconds of each stop in which no fuel flows (jack, hose on and off): a fill of
+    /// unknown amount is `fill_rate_gps × (standing − fill_dead_s)`. 0 by default, as the
+    /// spec's plain "gal/s of standing time"; calibration fits it.
+    #[serde(default)]
+    pub fill_dead_s: f64,
     /// Relative standard deviation of a fill estimated from standing time.
     pub fill_rel_sd: f64,
     /// Relative standard deviation of the model's burn over a stint.
@@ -109,6 +114,7 @@ impl Default for ModelParams {
             rpm_per_mph: 50.0,
             default_rpm: 8000.0,
             fill_rate_gps: 1.5,
+            fill_dead_s: 0.0,
             fill_rel_sd: 0.1,
             burn_rel_sd: 0.04,
         }
@@ -157,6 +163,7 @@ impl ModelParams {
         positive("rpm_per_mph", self.rpm_per_mph)?;
         positive("default_rpm", self.default_rpm)?;
         positive("fill_rate_gps", self.fill_rate_gps)?;
+        non_negative("fill_dead_s", self.fill_dead_s)?;
         non_negative("fill_rel_sd", self.fill_rel_sd)?;
         non_negative("burn_rel_sd", self.burn_rel_sd)?;
         Ok(())

@@ -1329,10 +1329,10 @@ fn a_ts_near_the_end_of_time_is_rejected_not_wrapped() {
 #[test]
 fn a_late_pit_in_keeps_the_standing_time_measured_before_it() {
     // Wide open for 300 s, then on pit road at idle (1.0 gal/h) from 300 s to 320 s,
-    // standing still in the box 302 s → 304.5 s (2.5 s at 1.5 gal/s = 3.75 gal). The
+    // standing still in the box 302 s → 303 s (1 s at 1.5 gal/s = 1.5 gal, far short of full). The
     // race-control feed lags: pit_in (300 s) and pit_out (306 s) arrive only at 316 s,
     // after the car's windows up to 310 s closed, so both act at 310 s. The fill must
-    // still count the 2.5 s stood before that.
+    // still count the 1 s stood before that.
     let mut lines = vec![race_start(T0, "p", "")];
     let mut held_events = vec![pit_in(T0 + 300_000, "1"), pit_out(T0 + 306_000, "1", "")];
     for ts in ticks(T0, T0 + 319_900) {
@@ -1342,16 +1342,16 @@ fn a_late_pit_in_keeps_the_standing_time_measured_before_it() {
         if ts < T0 + 300_000 {
             lines.push(wot("1", ts));
         } else {
-            let still = (T0 + 302_000..T0 + 304_500).contains(&ts);
+            let still = (T0 + 302_000..T0 + 303_000).contains(&ts);
             lines.push(idle_in_pit("1", ts, if still { 0.0 } else { 40.0 }));
         }
     }
     let r = run(&lines);
     assert_eq!(r.counters().late_events, 2);
-    // At 310 s the cell held 20 − 300 s wide open − 10 s idle; the fill adds 3.75 gal;
+    // At 310 s the cell held 20 − 300 s wide open − 10 s idle; the fill adds 1.5 gal;
     // then 10 s more idle to the last window's end (320 s).
     let at_pit_in = 20.0 - gal(WOT_GPH, 300.0) - gal(IDLE_GPH, 10.0);
-    let want = at_pit_in + 3.75 - gal(IDLE_GPH, 10.0);
+    let want = at_pit_in + 1.5 - gal(IDLE_GPH, 10.0);
     let last = r.car("1").pop().unwrap();
     approx(&last, "remaining_gal", want);
     approx(&last, "used_stint_gal", gal(IDLE_GPH, 10.0));
