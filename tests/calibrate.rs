@@ -3,19 +3,13 @@
 //! writes a file that `replay --calibration` uses, deterministically.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
 
-fn burnbar(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_burnbar"))
-        .args(args)
-        .output()
-        .expect("run burnbar")
-}
+mod common;
+
+use common::{burnbar, stderr};
 
 fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("burnbar-cal-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    common::tmp("cal", name)
 }
 
 fn simulate(track: &str, seed: u64, live: bool) -> PathBuf {
@@ -38,7 +32,7 @@ fn simulate(track: &str, seed: u64, live: bool) -> PathBuf {
         args.push("--live");
     }
     let o = burnbar(&args);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "{}", stderr(&o));
     out
 }
 
@@ -53,7 +47,7 @@ fn a_live_feed_cannot_be_calibrated_and_says_why() {
         cal.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = stderr(&o);
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(err.contains("fuel_added_gal"), "{err}");
     assert!(!cal.exists(), "nothing written");
@@ -83,7 +77,7 @@ fn a_fit_from_wrong_parameters_recovers_the_burn_and_replays_deterministically()
         from.to_str().unwrap(),
     ]);
     let o = burnbar(&args);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "{}", stderr(&o));
     let report = String::from_utf8_lossy(&o.stdout);
     let summary = report
         .lines()

@@ -2,23 +2,14 @@
 //! one-line reasons, byte-identical output, the summary and `--rejected`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn burnbar(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_burnbar"))
-        .args(args)
-        .output()
-        .expect("run burnbar")
-}
+mod common;
+
+use common::{burnbar, stderr};
 
 fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("burnbar-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    common::tmp("cli", name)
 }
 
 fn spec(path: &str) -> String {
@@ -35,6 +26,7 @@ fn every_command_answers_help() {
         &["--help"][..],
         &["simulate", "--help"],
         &["replay", "--help"],
+        &["calibrate", "--help"],
     ] {
         let o = burnbar(args);
         assert!(o.status.success(), "{args:?}");
