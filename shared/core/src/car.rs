@@ -490,7 +490,7 @@ impl CarState {
                 (Some(s), _) => (s, false),
                 (None, Some(e)) => (e, true),
             };
-            self.advance(t, at, &mut acc, ctx);
+            self.advance(t, at, &mut acc);
             t = at;
             if is_event {
                 let e = self.events[ev];
@@ -502,13 +502,13 @@ impl CarState {
                 i += 1;
             }
         }
-        self.advance(t, we, &mut acc, ctx);
+        self.advance(t, we, &mut acc);
         self.events.drain(..ev);
         acc
     }
 
     /// Integrates the held flow over `[a, b)`.
-    fn advance(&mut self, a: i64, b: i64, acc: &mut WindowAcc, ctx: &RaceCtx) {
+    fn advance(&mut self, a: i64, b: i64, acc: &mut WindowAcc) {
         if b <= a {
             return;
         }
@@ -548,7 +548,6 @@ impl CarState {
         {
             r.add(c.theta, c.rpm, hours);
         }
-        let _ = ctx;
     }
 
     fn apply_event(&mut self, ts: i64, kind: CarEventKind, ctx: &RaceCtx) {
