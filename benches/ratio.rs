@@ -10,7 +10,8 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use burnbar_core::{Engine, EngineConfig, FuelUpdate, ModelParams};
-use burnbar_sim::SimConfig;
+
+mod common;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -21,20 +22,8 @@ fn main() {
     // `cargo bench` passes `--bench`; under `cargo test` the target only has to run,
     // so one small round (as criterion does).
     let measuring = std::env::args().any(|a| a == "--bench");
-    let cfg = SimConfig {
-        track: "pocono".into(),
-        laps: Some(if measuring { 12 } else { 1 }),
-        cars: 40,
-        hz: 10,
-        seed: 7,
-        ..SimConfig::default()
-    };
-    let mut data = Vec::new();
-    burnbar_sim::simulate(&cfg, &mut data, None).expect("simulate");
-    let lines: Vec<&[u8]> = data
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
-        .collect();
+    let data = common::race(if measuring { 12 } else { 1 });
+    let lines = common::lines(&data);
     let rounds: usize = if measuring {
         std::env::var("ROUNDS")
             .ok()

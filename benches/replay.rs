@@ -10,29 +10,13 @@
 use std::hint::black_box;
 
 use burnbar_core::{Engine, EngineConfig, FuelUpdate, ModelParams};
-use burnbar_sim::SimConfig;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-fn race() -> Vec<u8> {
-    let cfg = SimConfig {
-        track: "pocono".into(),
-        laps: Some(12),
-        cars: 40,
-        hz: 10,
-        seed: 7,
-        ..SimConfig::default()
-    };
-    let mut out = Vec::new();
-    burnbar_sim::simulate(&cfg, &mut out, None).expect("simulate");
-    out
-}
+mod common;
 
 fn bench(c: &mut Criterion) {
-    let data = race();
-    let lines: Vec<&[u8]> = data
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
-        .collect();
+    let data = common::race(12);
+    let lines = common::lines(&data);
     let mut g = c.benchmark_group("replay");
     g.throughput(Throughput::Elements(lines.len() as u64));
     g.sample_size(10);

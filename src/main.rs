@@ -367,7 +367,7 @@ fn read_line_capped(r: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> io::
             });
         }
         any = true;
-        let (take, done) = match memchr_newline(chunk) {
+        let (take, done) = match chunk.iter().position(|&b| b == b'\n') {
             Some(i) => (i + 1, true),
             None => (chunk.len(), false),
         };
@@ -381,10 +381,6 @@ fn read_line_capped(r: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> io::
             return Ok(if too_long { Line::TooLong } else { Line::Read });
         }
     }
-}
-
-fn memchr_newline(s: &[u8]) -> Option<usize> {
-    s.iter().position(|&b| b == b'\n')
 }
 
 /// Whether two paths name the same existing file.
@@ -445,7 +441,7 @@ fn feed(
                 Line::TooLong => true,
             };
             line_no += 1;
-            let text = trim_line(&line);
+            let text = line.trim_ascii();
             if text.is_empty() && !too_long {
                 continue;
             }
@@ -568,11 +564,6 @@ fn write_updates(out: &mut dyn Write, updates: &[FuelUpdate]) -> io::Result<()> 
         out.write_all(b"\n")?;
     }
     Ok(())
-}
-
-/// The line without its line ending and surrounding blanks.
-fn trim_line(line: &[u8]) -> &[u8] {
-    line.trim_ascii()
 }
 
 fn print_summary(engine: &Engine, elapsed: Duration) {

@@ -102,8 +102,6 @@ struct Race {
     max_sample_ts: Option<i64>,
     /// Every flag event so far (ts order), so that a car first seen late gets them.
     flags: Vec<(i64, Flag)>,
-    flag: Flag,
-    flag_ts: i64,
     stage: u32,
     changed_ts: i64,
     cars: Vec<CarState>,
@@ -133,8 +131,6 @@ impl Race {
             max_ts: None,
             max_sample_ts: None,
             flags: Vec::new(),
-            flag: Flag::Green,
-            flag_ts: i64::MIN,
             stage: 1,
             changed_ts: 0,
             cars: Vec::new(),
@@ -238,7 +234,8 @@ impl Race {
             } else {
                 self.max_ts.unwrap_or(0)
             },
-            flag: self.flag,
+            // The flag in force after the newest flag event (the history is in ts order).
+            flag: self.flag_at(i64::MAX),
             stage: self.stage,
             leader_lap,
             scheduled_laps: self.scheduled_laps,
@@ -564,10 +561,6 @@ impl Engine {
                 EventKind::Flag { flag, .. } => {
                     let at = race.flags.partition_point(|&(ts, _)| ts <= e.ts);
                     race.flags.insert(at, (e.ts, flag));
-                    if e.ts >= race.flag_ts {
-                        race.flag = flag;
-                        race.flag_ts = e.ts;
-                    }
                     // A retired car gets no more updates: the flag changes nothing
                     // for it, so it cannot make the event late. For a car whose windows
                     // around `ts` have closed, the flag acts from its first open window,
