@@ -19,7 +19,8 @@
 //! Hold that spills into a window in which the car has no sample is dropped: the spec
 //! publishes nothing for such a window and the totals are sums of published burns.
 
-use std::collections::VecDeque;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
@@ -66,7 +67,7 @@ pub struct CarEvent {
 }
 
 /// What the race tells a car's window about its surroundings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct RaceCtx<'a> {
     pub race_id: &'a str,
     pub length_mi: f64,
@@ -75,12 +76,100 @@ pub struct RaceCtx<'a> {
     pub scheduled_laps: Option<u32>,
     pub window_ms: i64,
     pub params: &'a ModelParams,
+    /// A learned correction of each window's physics burn (the SageMaker model), looked
+    /// up when the window closes. `None`: physics alone.
+    pub correction: Option<&'a dyn WindowCorrection>,
+    /// Where closing windows report their features (what the correction model reads).
+    /// `None`: not collected (the local replay's hot path).
+    pub features: Option<&'a RefCell<Vec<WindowFeatures>>>,
+}
+
+impl std::fmt::Debug for RaceCtx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RaceCtx")
+            .field("race_id", &self.race_id)
+            .field("length_mi", &self.length_mi)
+            .field("package", &self.package)
+            .field("capacity_gal", &self.capacity_gal)
+            .field("scheduled_laps", &self.scheduled_laps)
+            .field("window_ms", &self.window_ms)
+            .field("corrected", &self.correction.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> RaceCtx<'a> {
+    /// A context with physics alone and no feature collection.
+    pub fn physics(
+        race_id: &'a str,
+        length_mi: f64,
+        package: EnginePackage,
+        capacity_gal: f64,
+        scheduled_laps: Option<u32>,
+        window_ms: i64,
+        params: &'a ModelParams,
+    ) -> RaceCtx<'a> {
+        RaceCtx {
+            race_id,
+            length_mi,
+            package,
+            capacity_gal,
+            scheduled_laps,
+            window_ms,
+            params,
+            correction: None,
+            features: None,
+        }
+    }
+}
+
+/// The factor by which a window's physics burn is multiplied: decided before the window
+/// closes (the Lambda asks the model for every window a batch will close, then closes
+/// them), so a window's burn is decided once.
+pub trait WindowCorrection {
+    /// The factor for `car`'s window starting at `window_start`, if the model gave one.
+    fn factor(&self, car: CarId, window_start: i64) -> Option<f64>;
+}
+
+/// What the correction model reads of one closed window: the physics estimate and the
+/// shape of the driving behind it (time-weighted over the window's integrated flow).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct WindowFeatures {
+    pub car: CarId,
+    pub window_start: i64,
+    /// The physics burn rate of the window (gal/h), before any correction.
+    pub physics_gph: f64,
+    /// Mean throttle fraction (0..1) and rpm of the model's operating point.
+    pub throttle: f64,
+    pub rpm: f64,
+    /// Mean speed (mph) from the window's distance.
+    pub mph: f64,
+    /// Share of the window under a caution flag, and on pit road.
+    pub caution_share: f64,
+    pub in_pit: bool,
+    /// Share of the window with a known flow (the rest is a telemetry gap).
+    pub coverage: f64,
 }
 
 /// The other cars of the race, for the field median of `burn_index`.
-pub struct Field<'a> {
-    pub before: &'a [CarState],
-    pub after: &'a [CarState],
+pub enum Field<'a> {
+    /// The other cars' states, in memory (the local engine holds every car).
+    Cars {
+        before: &'a [CarState],
+        after: &'a [CarState],
+    },
+    /// The other cars' recent green-lap figures, `(lap end ts, gal per mile)`, as a
+    /// race-level store keeps them (the Lambda sees only its shard's cars). Entries of
+    /// the car being closed are ignored.
+    Figures(&'a BTreeMap<CarId, Vec<(i64, f64)>>),
+}
+
+impl Field<'_> {
+    /// No other car (a lone car, or a test).
+    pub const EMPTY: Field<'static> = Field::Cars {
+        before: &[],
+        after: &[],
+    };
 }
 
 /// The last value of a channel and when it was measured.
@@ -248,11 +337,7 @@ impl Laps {
 
     /// The fuel per mile of the last green lap that ended before `cutoff`.
     fn figure_before(&self, cutoff: i64) -> Option<f64> {
-        self.recent[..self.recent_n as usize]
-            .iter()
-            .filter(|(end, _)| *end < cutoff)
-            .max_by_key(|(end, _)| *end)
-            .map(|&(_, f)| f)
+        figure_before(&self.recent[..self.recent_n as usize], cutoff)
     }
 
     /// A sample with lap number `lap` at `ts`, with `used` burned in the race so far.
@@ -291,6 +376,15 @@ struct WindowAcc {
     samples: u32,
     burn: f64,
     miles: f64,
+    /// The correction factor applied to this window's burn (1 = physics alone).
+    factor: f64,
+    corrected: bool,
+    /// Physics burn before the factor, and time-weighted sums of the operating point
+    /// over the hours with a known flow (features for the correction model).
+    physics_gal: f64,
+    flow_h: f64,
+    theta_h: f64,
+    rpm_h: f64,
     in_pit: bool,
     flag_ms: [i64; 5],
     flag_last: [i64; 5],
@@ -445,6 +539,9 @@ impl CarState {
             let n = self.buf.partition_point(|h| h.ts < we);
             let acc = self.integrate(ws, we, n, ctx);
             self.buf.drain(..n);
+            if let Some(f) = ctx.features {
+                f.borrow_mut().push(self.features(ws, we, &acc));
+            }
             out.push(self.update(ws, we, &acc, ctx, field));
         }
         self.closed_through = boundary;
@@ -460,8 +557,11 @@ impl CarState {
     }
 
     fn integrate(&mut self, ws: i64, we: i64, n: usize, ctx: &RaceCtx) -> WindowAcc {
+        let factor = ctx.correction.and_then(|c| c.factor(self.car, ws));
         let mut acc = WindowAcc {
             samples: n as u32,
+            factor: factor.unwrap_or(1.0),
+            corrected: factor.is_some(),
             ..Default::default()
         };
         // The flow held from the last sample ran out before this window began: the
@@ -533,8 +633,13 @@ impl CarState {
             return;
         }
         let hours = (end - a) as f64 / MS_PER_HOUR;
-        let gal = c.gph * hours;
+        let physics = c.gph * hours;
+        let gal = physics * acc.factor;
         let miles = c.mph * hours;
+        acc.physics_gal += physics;
+        acc.flow_h += hours;
+        acc.theta_h += c.theta as f64 * hours;
+        acc.rpm_h += c.rpm as f64 * hours;
         acc.burn += gal;
         acc.miles += miles;
         self.fuel.used_stint += gal;
@@ -659,6 +764,50 @@ impl CarState {
         }
     }
 
+    /// This car's recent green-lap figures, `(lap end ts, gal per mile)`, oldest first:
+    /// what a race-level store keeps for other shards' `burn_index` ([`Field::Figures`]).
+    /// Empty for a retired car (it leaves the field median).
+    pub fn recent_green_figures(&self) -> Vec<(i64, f64)> {
+        if self.retired {
+            return Vec::new();
+        }
+        let mut v = self.laps.recent[..self.laps.recent_n as usize].to_vec();
+        v.sort_by_key(|&(end, _)| end);
+        v
+    }
+
+    fn features(&self, ws: i64, we: i64, acc: &WindowAcc) -> WindowFeatures {
+        let hours = (we - ws) as f64 / MS_PER_HOUR;
+        let total_ms: i64 = acc.flag_ms.iter().sum();
+        let caution_ms: i64 = Flag::ALL
+            .iter()
+            .filter(|f| f.is_caution())
+            .map(|&f| acc.flag_ms[f as usize])
+            .sum();
+        let per_flow = |x: f64| {
+            if acc.flow_h > 0.0 {
+                x / acc.flow_h
+            } else {
+                0.0
+            }
+        };
+        WindowFeatures {
+            car: self.car,
+            window_start: ws,
+            physics_gph: acc.physics_gal / hours,
+            throttle: per_flow(acc.theta_h),
+            rpm: per_flow(acc.rpm_h),
+            mph: acc.miles / hours,
+            caution_share: if total_ms > 0 {
+                caution_ms as f64 / total_ms as f64
+            } else {
+                0.0
+            },
+            in_pit: acc.in_pit,
+            coverage: (acc.flow_h / hours).min(1.0),
+        }
+    }
+
     /// This car's fuel per mile over its last green lap that ended before `cutoff`.
     pub fn green_figure_before(&self, cutoff: i64) -> Option<f64> {
         if self.retired {
@@ -753,23 +902,49 @@ impl CarState {
             save_needed_pct,
             burn_index,
             mode,
-            model: ModelKind::Physics,
+            model: if acc.corrected {
+                ModelKind::PhysicsMl
+            } else {
+                ModelKind::Physics
+            },
         }
     }
+}
+
+/// The figure of the last lap in `recent` that ended before `cutoff`.
+fn figure_before(recent: &[(i64, f64)], cutoff: i64) -> Option<f64> {
+    recent
+        .iter()
+        .filter(|(end, _)| *end < cutoff)
+        .max_by_key(|(end, _)| *end)
+        .map(|&(_, f)| f)
 }
 
 /// The car's figure over the field's median (`fuel-update-v1`): null when the car has
 /// no figure or fewer than three cars have one.
 fn burn_index(car: &CarState, cutoff: i64, field: &Field) -> Option<f64> {
     let own = car.green_figure_before(cutoff)?;
-    let mut figures: Vec<f64> = Vec::with_capacity(field.before.len() + field.after.len() + 1);
-    figures.extend(
-        field
-            .before
-            .iter()
-            .chain(field.after)
-            .filter_map(|c| c.green_figure_before(cutoff)),
-    );
+    let mut figures: Vec<f64> = match field {
+        Field::Cars { before, after } => {
+            let mut v = Vec::with_capacity(before.len() + after.len() + 1);
+            v.extend(
+                before
+                    .iter()
+                    .chain(*after)
+                    .filter_map(|c| c.green_figure_before(cutoff)),
+            );
+            v
+        }
+        Field::Figures(map) => {
+            let mut v = Vec::with_capacity(map.len() + 1);
+            v.extend(
+                map.iter()
+                    .filter(|(c, _)| **c != car.car)
+                    .filter_map(|(_, list)| figure_before(list, cutoff)),
+            );
+            v
+        }
+    };
     figures.push(own);
     if figures.len() < 3 {
         return None;

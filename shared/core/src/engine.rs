@@ -177,10 +177,12 @@ impl Race {
             scheduled_laps: self.scheduled_laps,
             window_ms,
             params,
+            correction: None,
+            features: None,
         };
         let (before, rest) = self.cars.split_at_mut(i);
         let (car, after) = rest.split_first_mut().expect("car index in range");
-        f(car, &ctx, &Field { before, after })
+        f(car, &ctx, &Field::Cars { before, after })
     }
 
     fn close_all_until(
