@@ -279,11 +279,7 @@ pub struct Reject {
 }
 
 impl Reject {
-    pub(crate) fn new(
-        code: RejectCode,
-        field: Option<&'static str>,
-        detail: impl Into<String>,
-    ) -> Self {
+    pub fn new(code: RejectCode, field: Option<&'static str>, detail: impl Into<String>) -> Self {
         Reject {
             code,
             field,

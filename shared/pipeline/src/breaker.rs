@@ -1,0 +1,197 @@
+//! A circuit breaker around the predictor: closed (calls go through), open (calls are
+//! skipped for a while: physics alone, visibly), half-open (one probe decides).
+//!
+//! A SageMaker endpoint that is down or slow must not spend every invocation's time
+//! budget on timeouts: after `failures_to_open` failures in a row the breaker opens for
+//! `open_for`, then lets exactly one invocation probe. Clocks are tokio's, so tests drive
+//! them with paused time.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use burnbar_core::car::WindowFeatures;
+use tokio::time::Instant;
+
+use crate::ports::{PortError, Predictor};
+
+/// Where the breaker is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakerState {
+    Closed {
+        failures: u32,
+    },
+    Open {
+        until: Instant,
+    },
+    /// One probe is out; other callers skip until it answers.
+    HalfOpen,
+}
+
+/// Why the physics estimate stands alone for this invocation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fallback {
+    /// The breaker is open (or a probe is out): the predictor was not called.
+    Open,
+    /// The call failed or answered nonsense.
+    Failed(PortError),
+}
+
+/// A predictor behind a breaker.
+#[derive(Debug)]
+pub struct Breaker<P> {
+    inner: P,
+    state: Mutex<BreakerState>,
+    /// Failures in a row that open the breaker. 3: one slow answer is noise, three are
+    /// an endpoint in trouble.
+    pub failures_to_open: u32,
+    /// How long it stays open before a probe. 30 s: six windows of physics alone, short
+    /// enough that a recovered endpoint is back within a lap.
+    pub open_for: Duration,
+}
+
+impl<P: Predictor> Breaker<P> {
+    pub fn new(inner: P) -> Breaker<P> {
+        Breaker {
+            inner,
+            state: Mutex::new(BreakerState::Closed { failures: 0 }),
+            failures_to_open: 3,
+            open_for: Duration::from_secs(30),
+        }
+    }
+
+    pub fn state(&self) -> BreakerState {
+        *self.state.lock().expect("breaker lock")
+    }
+
+    pub fn inner(&self) -> &P {
+        &self.inner
+    }
+
+    /// Factors for the windows, or why physics stands alone. A factor that is not finite
+    /// or outside `[0.5, 1.5]` makes the whole answer a failure: a model that says a car
+    /// burned half or double what physics says is broken, not insightful.
+    pub async fn predict(
+        &self,
+        windows: &[WindowFeatures],
+        deadline: Instant,
+    ) -> Result<Vec<f64>, Fallback> {
+        {
+            let mut st = self.state.lock().expect("breaker lock");
+            match *st {
+                BreakerState::Closed { .. } => {}
+                BreakerState::Open { until } if Instant::now() >= until => {
+                    *st = BreakerState::HalfOpen;
+                }
+                BreakerState::Open { .. } | BreakerState::HalfOpen => return Err(Fallback::Open),
+            }
+        }
+        let res = self.inner.predict(windows, deadline).await.and_then(|f| {
+            if f.len() != windows.len() {
+                return Err(PortError::Permanent(format!(
+                    "{} factors for {} windows",
+                    f.len(),
+                    windows.len()
+                )));
+            }
+            if let Some(bad) = f
+                .iter()
+                .find(|x| !(x.is_finite() && (0.5..=1.5).contains(*x)))
+            {
+                return Err(PortError::Permanent(format!(
+                    "factor {bad} outside [0.5, 1.5]"
+                )));
+            }
+            Ok(f)
+        });
+        let mut st = self.state.lock().expect("breaker lock");
+        match res {
+            Ok(f) => {
+                *st = BreakerState::Closed { failures: 0 };
+                Ok(f)
+            }
+            Err(e) => {
+                let failures = match *st {
+                    BreakerState::Closed { failures } => failures + 1,
+                    _ => self.failures_to_open,
+                };
+                *st = if failures >= self.failures_to_open {
+                    BreakerState::Open {
+                        until: Instant::now() + self.open_for,
+                    }
+                } else {
+                    BreakerState::Closed { failures }
+                };
+                Err(Fallback::Failed(e))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    struct Flaky {
+        fail: std::sync::atomic::AtomicBool,
+        calls: AtomicU32,
+    }
+
+    impl Predictor for Flaky {
+        async fn predict(&self, w: &[WindowFeatures], _: Instant) -> Result<Vec<f64>, PortError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            if self.fail.load(Ordering::SeqCst) {
+                Err(PortError::Retryable("503".into()))
+            } else {
+                Ok(vec![1.02; w.len()])
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn opens_after_three_failures_skips_then_one_probe_closes_it() {
+        let b = Breaker::new(Flaky {
+            fail: true.into(),
+            calls: AtomicU32::new(0),
+        });
+        let dl = Instant::now() + Duration::from_secs(1);
+        for _ in 0..3 {
+            assert!(matches!(b.predict(&[], dl).await, Err(Fallback::Failed(_))));
+        }
+        assert!(matches!(b.state(), BreakerState::Open { .. }));
+        assert_eq!(b.predict(&[], dl).await, Err(Fallback::Open));
+        assert_eq!(
+            b.inner().calls.load(Ordering::SeqCst),
+            3,
+            "open: not called"
+        );
+        tokio::time::advance(Duration::from_secs(31)).await;
+        // The probe fails: open again at once (no three strikes in half-open).
+        assert!(matches!(b.predict(&[], dl).await, Err(Fallback::Failed(_))));
+        assert!(matches!(b.state(), BreakerState::Open { .. }));
+        tokio::time::advance(Duration::from_secs(31)).await;
+        b.inner().fail.store(false, Ordering::SeqCst);
+        assert_eq!(b.predict(&[], dl).await, Ok(vec![]));
+        assert_eq!(b.state(), BreakerState::Closed { failures: 0 });
+        assert_eq!(b.inner().calls.load(Ordering::SeqCst), 5);
+    }
+
+    struct Absurd;
+    impl Predictor for Absurd {
+        async fn predict(&self, w: &[WindowFeatures], _: Instant) -> Result<Vec<f64>, PortError> {
+            Ok(vec![3.0; w.len().max(1)])
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn absurd_or_miscounted_factors_are_a_failure() {
+        let b = Breaker::new(Absurd);
+        let dl = Instant::now() + Duration::from_secs(1);
+        match b.predict(&[], dl).await {
+            Err(Fallback::Failed(PortError::Permanent(m))) => {
+                assert!(m.contains("1 factors for 0"), "{m}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

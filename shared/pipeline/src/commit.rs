@@ -1,0 +1,171 @@
+//! Committing one car: fold, conditional write, re-read and re-apply on a conflict; and
+//! the car's race-level summary. Shared by both functions.
+
+use std::time::Duration;
+
+use burnbar_core::CarId;
+use burnbar_core::car::WindowCorrection;
+use burnbar_metrics::{MetricSet, Unit, log};
+use serde_json::json;
+use tokio::time::Instant;
+
+use crate::ports::{CarItem, CarStore, PortError, RaceStore, Saved};
+use crate::processor::ProcessorConfig;
+use crate::race::{CarSample, FoldReport, Race, fold_car, summary_of};
+
+/// What to commit for one car.
+pub(crate) struct Commit<'a> {
+    pub race: &'a Race,
+    pub race_id: &'a str,
+    pub car: CarId,
+    /// The item as read (None: never stored).
+    pub stored: Option<CarItem>,
+    /// The newest `seq` the writer acknowledged (outbox entries up to it are dropped).
+    pub acked: Option<i64>,
+    pub samples: &'a [CarSample],
+    pub cfg: &'a ProcessorConfig,
+    pub correction: Option<&'a dyn WindowCorrection>,
+    pub deadline: Instant,
+}
+
+/// Folds the car's samples and race-control events into its item and writes it with a
+/// conditional write; a conflict re-reads the car and folds again (at most
+/// `save_attempts` times). Returns the committed item (its outbox holds every update
+/// not yet acknowledged) and what the fold did, or `None` when it could not commit in
+/// time: the caller fails the car's records, and nothing of them was applied.
+pub(crate) async fn commit_car<S: CarStore>(
+    store: &S,
+    c: Commit<'_>,
+    race_ref: &mut Option<i64>,
+    m: &mut MetricSet,
+) -> Option<(CarItem, FoldReport)> {
+    let cfg = c.cfg;
+    let fresh = |stored: Option<CarItem>| {
+        let mut item = stored.unwrap_or_else(|| c.race.new_car(c.car));
+        if let Some(acked) = c.acked {
+            item.outbox.retain(|u| u.seq > acked);
+        }
+        item
+    };
+    let mut item = fresh(c.stored);
+    for attempt in 0..cfg.save_attempts {
+        if attempt > 0 {
+            m.count("conditional_write_retries_total", 1);
+            match store.load_cars(c.race_id, &[c.car], c.deadline).await {
+                Ok(mut items) => item = fresh(items.remove(&c.car)),
+                Err(e) => {
+                    store_error(m, "reload car", &e);
+                    return None;
+                }
+            }
+        }
+        let mut next = item.clone();
+        let mut out = Vec::new();
+        let mut rr = *race_ref;
+        let ctx = c
+            .race
+            .ctx(cfg.engine.window_ms, &cfg.params, c.correction, None);
+        let rep = fold_car(
+            c.race,
+            &mut next,
+            c.samples,
+            &ctx,
+            &cfg.engine,
+            &mut rr,
+            &mut out,
+        );
+        let windows = out.len();
+        next.outbox.extend(out);
+        if next.outbox.len() > cfg.outbox_max {
+            let drop = next.outbox.len() - cfg.outbox_max;
+            next.outbox.drain(..drop);
+            m.count("updates_dropped_total", drop as u64);
+        }
+        if Instant::now() + cfg.reserve >= c.deadline {
+            m.count("deadline_exceeded_total", 1);
+            return None;
+        }
+        match store
+            .save_car(c.race_id, &next, call_deadline(c.deadline, cfg.reserve))
+            .await
+        {
+            Ok(Saved::Ok {
+                item_bytes,
+                write_units,
+            }) => {
+                m.add("write_units_total", Unit::Count, write_units);
+                let max = m.get("car_item_bytes_max").unwrap_or(0.0);
+                m.set(
+                    "car_item_bytes_max",
+                    Unit::Bytes,
+                    max.max(item_bytes as f64),
+                );
+                m.count("cars_written_total", 1);
+                m.count("samples_total", rep.samples);
+                m.count("samples_duplicate_total", rep.duplicates);
+                m.count("samples_merged_total", rep.merged);
+                m.count("samples_late_total", rep.late_samples);
+                m.count("events_late_total", rep.late_events);
+                m.count("events_applied_total", rep.events_applied);
+                m.count("windows_closed_total", windows as u64);
+                *race_ref = rr;
+                next.version += 1;
+                return Some((next, rep));
+            }
+            Ok(Saved::Conflict) => continue,
+            Err(e) => {
+                store_error(m, "save car", &e);
+                return None;
+            }
+        }
+    }
+    None
+}
+
+/// Writes the car's race-level summary when it changed (other shards read its figures
+/// for `burn_index`; the race state its position). A failed write is counted, not fatal:
+/// the car's next batch finds the stored summary stale and writes it again.
+pub(crate) async fn update_summary<S: RaceStore>(
+    store: &S,
+    race: &mut Race,
+    race_id: &str,
+    item: &CarItem,
+    deadline: Instant,
+    cfg: &ProcessorConfig,
+    m: &mut MetricSet,
+) {
+    let car = item.state.car;
+    let summary = summary_of(&item.state);
+    if race.summaries.get(&car) == Some(&summary) {
+        return;
+    }
+    if let Err(e) = store
+        .put_summary(race_id, car, &summary, call_deadline(deadline, cfg.reserve))
+        .await
+    {
+        store_error(m, "put summary", &e);
+        m.count("summary_write_failures_total", 1);
+    }
+    race.set_summary(car, summary);
+}
+
+/// The deadline for one call: the invocation's, less the reserve kept for reporting.
+pub(crate) fn call_deadline(deadline: Instant, reserve: Duration) -> Instant {
+    deadline
+        .checked_sub(reserve)
+        .unwrap_or(deadline)
+        .max(Instant::now())
+}
+
+pub(crate) fn store_error(m: &mut MetricSet, what: &str, e: &PortError) {
+    m.count("store_errors_total", 1);
+    if !e.is_retryable() {
+        m.count("store_errors_permanent_total", 1);
+    }
+    log(
+        "error",
+        &format!("{what} failed"),
+        None,
+        &[("error", json!(e.to_string()))],
+    );
+}

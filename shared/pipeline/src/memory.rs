@@ -1,0 +1,260 @@
+//! In-memory adapters: the same ports as DynamoDB, the writer API and SQS, for handler
+//! tests and benchmarks. The store keeps versions and answers a stale write with a
+//! conflict as DynamoDB's conditional write does; faults can be switched on to exercise
+//! the handlers' failure paths.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use burnbar_core::car::WindowFeatures;
+use burnbar_core::{CarId, FuelUpdate, RaceState};
+use tokio::time::Instant;
+
+use crate::ports::{
+    CarItem, CarStore, CarSummary, PortError, Predictor, Publisher, Quarantine, Quarantined,
+    RaceStore, RaceView, Saved, StoredEvent,
+};
+
+#[derive(Debug, Default)]
+struct Inner {
+    cars: BTreeMap<(String, CarId), CarItem>,
+    starts: BTreeMap<String, StoredEvent>,
+    events: BTreeMap<String, BTreeMap<String, StoredEvent>>,
+    summaries: BTreeMap<String, BTreeMap<CarId, CarSummary>>,
+    current: Option<String>,
+}
+
+/// Car and race state in memory.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+    /// Saves of these cars fail with the error (once each).
+    fail_saves: Mutex<HashMap<CarId, PortError>>,
+    /// Saves of these cars meet a concurrent writer first (a conflict), once each.
+    conflict_saves: Mutex<HashMap<CarId, u32>>,
+    /// Counts of calls, for assertions on round trips.
+    pub calls: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+impl MemoryStore {
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    /// The next save of `car` fails with `e`.
+    pub fn fail_next_save(&self, car: CarId, e: PortError) {
+        self.fail_saves.lock().unwrap().insert(car, e);
+    }
+
+    /// The next `n` saves of `car` find that someone else wrote it since it was read
+    /// (the stored version moves on, as a concurrent writer's would).
+    pub fn conflict_next_saves(&self, car: CarId, n: u32) {
+        self.conflict_saves.lock().unwrap().insert(car, n);
+    }
+
+    /// A car's stored item.
+    pub fn car(&self, race: &str, car: CarId) -> Option<CarItem> {
+        self.inner
+            .lock()
+            .unwrap()
+            .cars
+            .get(&(race.to_owned(), car))
+            .cloned()
+    }
+
+    /// Every stored car item, by race and car.
+    pub fn cars(&self) -> BTreeMap<(String, CarId), CarItem> {
+        self.inner.lock().unwrap().cars.clone()
+    }
+
+    /// Stored events of a race.
+    pub fn events(&self, race: &str) -> Vec<StoredEvent> {
+        self.inner
+            .lock()
+            .unwrap()
+            .events
+            .get(race)
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn call(&self, name: &'static str) {
+        *self.calls.lock().unwrap().entry(name).or_default() += 1;
+    }
+}
+
+impl CarStore for MemoryStore {
+    async fn load_cars(
+        &self,
+        race_id: &str,
+        cars: &[CarId],
+        _: Instant,
+    ) -> Result<BTreeMap<CarId, CarItem>, PortError> {
+        self.call("load_cars");
+        let inner = self.inner.lock().unwrap();
+        Ok(cars
+            .iter()
+            .filter_map(|c| {
+                inner
+                    .cars
+                    .get(&(race_id.to_owned(), *c))
+                    .map(|i| (*c, i.clone()))
+            })
+            .collect())
+    }
+
+    async fn save_car(
+        &self,
+        race_id: &str,
+        item: &CarItem,
+        _: Instant,
+    ) -> Result<Saved, PortError> {
+        self.call("save_car");
+        let car = item.state.car;
+        if let Some(e) = self.fail_saves.lock().unwrap().remove(&car) {
+            return Err(e);
+        }
+        let mut inner = self.inner.lock().unwrap();
+        let key = (race_id.to_owned(), car);
+        {
+            let mut conflicts = self.conflict_saves.lock().unwrap();
+            if let Some(n) = conflicts.get_mut(&car)
+                && *n > 0
+            {
+                *n -= 1;
+                // The concurrent writer: the stored item moves to a newer version.
+                let stored = inner
+                    .cars
+                    .entry(key.clone())
+                    .or_insert_with(|| CarItem::new(item.state.clone()));
+                stored.version += 1;
+                return Ok(Saved::Conflict);
+            }
+        }
+        let stored_version = inner.cars.get(&key).map_or(0, |i| i.version);
+        if stored_version != item.version {
+            return Ok(Saved::Conflict);
+        }
+        let mut next = item.clone();
+        next.version += 1;
+        let bytes = serde_json::to_vec(&next).map(|v| v.len()).unwrap_or(0);
+        inner.cars.insert(key, next);
+        Ok(Saved::Ok {
+            item_bytes: bytes,
+            write_units: (bytes as f64 / 1024.0).ceil().max(1.0),
+        })
+    }
+}
+
+impl RaceStore for MemoryStore {
+    async fn current_race(&self, _: Instant) -> Result<Option<String>, PortError> {
+        self.call("current_race");
+        Ok(self.inner.lock().unwrap().current.clone())
+    }
+
+    async fn load_race(&self, race_id: &str, _: Instant) -> Result<RaceView, PortError> {
+        self.call("load_race");
+        let inner = self.inner.lock().unwrap();
+        Ok(RaceView {
+            race_id: race_id.to_owned(),
+            start: inner.starts.get(race_id).cloned(),
+            events: inner
+                .events
+                .get(race_id)
+                .map(|m| m.values().cloned().collect())
+                .unwrap_or_default(),
+            summaries: inner.summaries.get(race_id).cloned().unwrap_or_default(),
+        })
+    }
+
+    async fn put_event(
+        &self,
+        race_id: &str,
+        event: &StoredEvent,
+        is_start: bool,
+        _: Instant,
+    ) -> Result<bool, PortError> {
+        self.call("put_event");
+        let mut inner = self.inner.lock().unwrap();
+        if is_start {
+            if inner.starts.contains_key(race_id) {
+                return Ok(false);
+            }
+            inner.starts.insert(race_id.to_owned(), event.clone());
+            inner.current = Some(race_id.to_owned());
+            return Ok(true);
+        }
+        let evs = inner.events.entry(race_id.to_owned()).or_default();
+        if evs.contains_key(&event.id) {
+            return Ok(false);
+        }
+        evs.insert(event.id.clone(), event.clone());
+        Ok(true)
+    }
+
+    async fn put_summary(
+        &self,
+        race_id: &str,
+        car: CarId,
+        summary: &CarSummary,
+        _: Instant,
+    ) -> Result<(), PortError> {
+        self.call("put_summary");
+        self.inner
+            .lock()
+            .unwrap()
+            .summaries
+            .entry(race_id.to_owned())
+            .or_default()
+            .insert(car, summary.clone());
+        Ok(())
+    }
+}
+
+/// Collects what is published; can be told to fail.
+#[derive(Debug, Default)]
+pub struct MemoryPublisher {
+    pub updates: Mutex<Vec<FuelUpdate>>,
+    pub states: Mutex<Vec<RaceState>>,
+    /// The next publishes fail with this error while it is set.
+    pub fail_with: Mutex<Option<PortError>>,
+}
+
+impl Publisher for MemoryPublisher {
+    async fn publish(
+        &self,
+        updates: &[FuelUpdate],
+        states: &[RaceState],
+        _: Instant,
+    ) -> Result<(), PortError> {
+        if let Some(e) = self.fail_with.lock().unwrap().clone() {
+            return Err(e);
+        }
+        self.updates.lock().unwrap().extend_from_slice(updates);
+        self.states.lock().unwrap().extend_from_slice(states);
+        Ok(())
+    }
+}
+
+/// Collects quarantined records.
+#[derive(Debug, Default)]
+pub struct MemoryQuarantine {
+    pub items: Mutex<Vec<Quarantined>>,
+}
+
+impl Quarantine for MemoryQuarantine {
+    async fn put(&self, items: &[Quarantined], _: Instant) -> Result<(), PortError> {
+        self.items.lock().unwrap().extend_from_slice(items);
+        Ok(())
+    }
+}
+
+/// No predictor: physics alone (the type parameter of a processor without one).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoPredictor;
+
+impl Predictor for NoPredictor {
+    async fn predict(&self, _: &[WindowFeatures], _: Instant) -> Result<Vec<f64>, PortError> {
+        Err(PortError::Permanent("no predictor configured".into()))
+    }
+}

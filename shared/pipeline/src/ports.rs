@@ -1,0 +1,270 @@
+//! What the pipeline needs from the world (split by capability), and the items it keeps.
+//!
+//! Every method takes a `deadline`: the adapter must give up (a retryable error) before
+//! it, so that the invocation can still report what it could not finish.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use burnbar_core::car::{CarState, WindowFeatures};
+use burnbar_core::{CarId, FuelUpdate, RaceState};
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+/// Why a call to the outside failed, and whether trying again can help.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PortError {
+    /// Throttling, a 5xx, a timeout, a connection error: the same call may succeed later.
+    #[error("retryable: {0}")]
+    Retryable(String),
+    /// Bad request, access denied, an item too large: trying again changes nothing.
+    #[error("permanent: {0}")]
+    Permanent(String),
+}
+
+impl PortError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, PortError::Retryable(_))
+    }
+}
+
+/// One car's state as the store keeps it between invocations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CarItem {
+    /// The core's state: open windows, fuel, laps, watermark.
+    pub state: CarState,
+    /// Ids of the race-control events already applied to this car (sorted), so that an
+    /// event seen again (the race item is re-read every invocation) acts once.
+    pub applied: Vec<String>,
+    /// Updates decided and committed but not yet acknowledged by the writer: published
+    /// again after a failed publish (subscribers drop an update whose `seq` they have).
+    pub outbox: Vec<FuelUpdate>,
+    /// Optimistic-concurrency version: 0 for a car never stored.
+    pub version: u64,
+}
+
+impl CarItem {
+    pub fn new(state: CarState) -> CarItem {
+        CarItem {
+            state,
+            applied: Vec::new(),
+            outbox: Vec::new(),
+            version: 0,
+        }
+    }
+}
+
+/// What a save did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Saved {
+    /// Written; the item's size and the write units it cost (for cost reports).
+    Ok { item_bytes: usize, write_units: f64 },
+    /// Someone else wrote the car since it was read: re-read and re-apply.
+    Conflict,
+}
+
+/// A race-control event as stored: its id (stable, from time and content) and the
+/// record's line as received, decoded again by whoever reads it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct StoredEvent {
+    pub ts: i64,
+    pub id: String,
+    pub line: String,
+}
+
+/// What each car tells the rest of the race: the figures behind other shards'
+/// `burn_index`, and what the RaceState needs (leader lap, cars running).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CarSummary {
+    /// Recent green-lap figures `(lap end ts, gal per mile)`.
+    pub figures: Vec<(i64, f64)>,
+    /// Largest `lap + lap_frac` seen.
+    pub pos: f64,
+    pub retired: bool,
+}
+
+/// Everything race-level, read in one round trip.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RaceView {
+    pub race_id: String,
+    /// The `race_start` (if race control has seen it).
+    pub start: Option<StoredEvent>,
+    /// Every other race-control event, by `(ts, id)`.
+    pub events: Vec<StoredEvent>,
+    pub summaries: BTreeMap<CarId, CarSummary>,
+}
+
+/// Car states, one item per car and race.
+pub trait CarStore: Sync {
+    /// Loads the cars' items in one round trip; an absent (or expired) car is missing
+    /// from the map.
+    fn load_cars(
+        &self,
+        race_id: &str,
+        cars: &[CarId],
+        deadline: Instant,
+    ) -> impl Future<Output = Result<BTreeMap<CarId, CarItem>, PortError>> + Send;
+
+    /// Writes the item if the stored version is still `item.version` (absent for 0);
+    /// the stored item gets `item.version + 1`.
+    fn save_car(
+        &self,
+        race_id: &str,
+        item: &CarItem,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<Saved, PortError>> + Send;
+}
+
+/// The race-level items: race-control events and car summaries.
+pub trait RaceStore: Sync {
+    /// The race of the latest `race_start` (for records without a `race_id`).
+    fn current_race(
+        &self,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<Option<String>, PortError>> + Send;
+
+    /// The race's events and car summaries.
+    fn load_race(
+        &self,
+        race_id: &str,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<RaceView, PortError>> + Send;
+
+    /// Stores an event; `Ok(false)` when it was already stored (nothing changes). A
+    /// `race_start` also becomes the current race.
+    fn put_event(
+        &self,
+        race_id: &str,
+        event: &StoredEvent,
+        is_start: bool,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<bool, PortError>> + Send;
+
+    /// Stores a car's summary (only the car's own shard writes it: last write wins).
+    fn put_summary(
+        &self,
+        race_id: &str,
+        car: CarId,
+        summary: &CarSummary,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// The learned correction: a factor per window, all windows of an invocation in one call.
+pub trait Predictor: Sync {
+    fn predict(
+        &self,
+        windows: &[WindowFeatures],
+        deadline: Instant,
+    ) -> impl Future<Output = Result<Vec<f64>, PortError>> + Send;
+}
+
+/// Where updates and race states go (the writer API in AWS).
+pub trait Publisher: Sync {
+    fn publish(
+        &self,
+        updates: &[FuelUpdate],
+        states: &[RaceState],
+        deadline: Instant,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// A record that could not be used, kept where an operator can read it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Quarantined {
+    /// The Kinesis sequence number of the record it came in.
+    pub sequence_number: String,
+    /// Which line of the record (NDJSON), from 0.
+    pub line_no: usize,
+    /// The reason: the contract's code, the field, a sentence.
+    pub code: String,
+    pub field: Option<String>,
+    pub detail: String,
+    /// The line as received (lossy UTF-8, at most 64 KiB).
+    pub line: String,
+}
+
+/// The quarantine (an SQS queue in AWS).
+pub trait Quarantine: Sync {
+    fn put(
+        &self,
+        items: &[Quarantined],
+        deadline: Instant,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+// A borrowed adapter is an adapter: one store can serve two handlers (tests, the local
+// pipeline) without reference counting.
+impl<T: CarStore> CarStore for &T {
+    fn load_cars(
+        &self,
+        race_id: &str,
+        cars: &[CarId],
+        deadline: Instant,
+    ) -> impl Future<Output = Result<BTreeMap<CarId, CarItem>, PortError>> + Send {
+        (**self).load_cars(race_id, cars, deadline)
+    }
+    fn save_car(
+        &self,
+        race_id: &str,
+        item: &CarItem,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<Saved, PortError>> + Send {
+        (**self).save_car(race_id, item, deadline)
+    }
+}
+
+impl<T: RaceStore> RaceStore for &T {
+    fn current_race(
+        &self,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<Option<String>, PortError>> + Send {
+        (**self).current_race(deadline)
+    }
+    fn load_race(
+        &self,
+        race_id: &str,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<RaceView, PortError>> + Send {
+        (**self).load_race(race_id, deadline)
+    }
+    fn put_event(
+        &self,
+        race_id: &str,
+        event: &StoredEvent,
+        is_start: bool,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<bool, PortError>> + Send {
+        (**self).put_event(race_id, event, is_start, deadline)
+    }
+    fn put_summary(
+        &self,
+        race_id: &str,
+        car: CarId,
+        summary: &CarSummary,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<(), PortError>> + Send {
+        (**self).put_summary(race_id, car, summary, deadline)
+    }
+}
+
+impl<T: Publisher> Publisher for &T {
+    fn publish(
+        &self,
+        updates: &[FuelUpdate],
+        states: &[RaceState],
+        deadline: Instant,
+    ) -> impl Future<Output = Result<(), PortError>> + Send {
+        (**self).publish(updates, states, deadline)
+    }
+}
+
+impl<T: Quarantine> Quarantine for &T {
+    fn put(
+        &self,
+        items: &[Quarantined],
+        deadline: Instant,
+    ) -> impl Future<Output = Result<(), PortError>> + Send {
+        (**self).put(items, deadline)
+    }
+}

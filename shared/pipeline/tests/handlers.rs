@@ -1,0 +1,497 @@
+//! Handler tests with the in-memory adapters: redelivery (whole batch, half of it,
+//! producer duplicates under new sequence numbers), malformed records, store and publish
+//! failures, conflicts, the predictor and its fallback, and agreement with the local
+//! engine (`burnbar replay`) on every field a car's own records decide.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use burnbar_core::car::WindowFeatures;
+use burnbar_core::{CarId, Engine, EngineConfig, FuelUpdate, ModelParams};
+use burnbar_metrics::MetricSet;
+use burnbar_pipeline::memory::{MemoryPublisher, MemoryQuarantine, MemoryStore, NoPredictor};
+use burnbar_pipeline::ports::{PortError, Predictor};
+use burnbar_pipeline::response::BatchResponse;
+use burnbar_pipeline::{Control, InRecord, Processor, ProcessorConfig};
+use burnbar_sim::{SimConfig, Simulation};
+use tokio::time::Instant;
+
+/// One step of a race: the telemetry lines and the race-control lines of one second.
+struct Step {
+    samples: Vec<String>,
+    events: Vec<String>,
+}
+
+/// A short simulated race, as steps of one second of event time.
+fn race(cars: u32, laps: u32, seed: u64) -> Vec<Step> {
+    let sim = Simulation::new(&SimConfig {
+        track: "iowa".into(),
+        laps: Some(laps),
+        cars,
+        hz: 5,
+        seed,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let mut steps: Vec<Step> = Vec::new();
+    let mut cur = i64::MIN;
+    for (ts, line) in sim {
+        let sec = ts.div_euclid(1000);
+        if sec != cur {
+            steps.push(Step {
+                samples: vec![],
+                events: vec![],
+            });
+            cur = sec;
+        }
+        let s = steps.last_mut().unwrap();
+        if line.contains("\"kind\"") {
+            s.events.push(line);
+        } else {
+            s.samples.push(line);
+        }
+    }
+    steps
+}
+
+type Proc<P = NoPredictor> = Processor<MemoryStore, P, MemoryPublisher, MemoryQuarantine>;
+type Ctl<'a> = Control<&'a MemoryStore, &'a MemoryPublisher, &'a MemoryQuarantine>;
+
+fn processor() -> Proc {
+    Processor::new(
+        MemoryStore::new(),
+        None,
+        MemoryPublisher::default(),
+        MemoryQuarantine::default(),
+        ProcessorConfig::default(),
+    )
+}
+
+fn control<P>(p: &Proc<P>) -> Ctl<'_> {
+    Control::new(
+        &p.store,
+        &p.publisher,
+        &p.quarantine,
+        ProcessorConfig::default(),
+    )
+}
+
+fn deadline() -> Instant {
+    Instant::now() + Duration::from_secs(60)
+}
+
+/// Kinesis records: one line each, sequence numbers from `seq0`.
+fn records(lines: &[String], seq0: u64) -> Vec<(String, Vec<u8>)> {
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (format!("{:020}", seq0 + i as u64), l.clone().into_bytes()))
+        .collect()
+}
+
+fn ins(recs: &[(String, Vec<u8>)]) -> Vec<InRecord<'_>> {
+    recs.iter()
+        .map(|(s, d)| InRecord {
+            sequence_number: s,
+            data: d,
+        })
+        .collect()
+}
+
+async fn send<P: Predictor>(
+    p: &Proc<P>,
+    recs: &[(String, Vec<u8>)],
+) -> (Option<String>, MetricSet) {
+    let mut m = MetricSet::new("t", &[]);
+    let o = p.handle(&ins(recs), deadline(), &mut m).await;
+    (o.first_failed, m)
+}
+
+async fn send_events<P>(p: &Proc<P>, lines: &[String], seq0: u64) -> Option<String> {
+    let recs = records(lines, seq0);
+    let mut m = MetricSet::new("t", &[]);
+    control(p)
+        .handle(&ins(&recs), deadline(), &mut m)
+        .await
+        .first_failed
+}
+
+/// The last published update of each window, by car and seq (what a subscriber shows).
+fn shown(p: &Proc<impl Predictor>) -> BTreeMap<(CarId, i64), FuelUpdate> {
+    p.publisher
+        .updates
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|u| ((u.car, u.seq), u.clone()))
+        .collect()
+}
+
+/// The cars' states (not their versions or outboxes, which count writes).
+fn states(p: &Proc<impl Predictor>) -> BTreeMap<(String, CarId), String> {
+    p.store
+        .cars()
+        .into_iter()
+        .map(|(k, i)| (k, serde_json::to_string(&(&i.state, &i.applied)).unwrap()))
+        .collect()
+}
+
+/// Runs a race through both functions, second by second; `deliver` decides how each
+/// second's telemetry batch reaches the processor.
+async fn run<F, Fut>(steps: &[Step], p: &Proc, mut deliver: F)
+where
+    F: FnMut(Vec<(String, Vec<u8>)>) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut seq = 1_000u64;
+    for s in steps {
+        let recs = records(&s.samples, seq);
+        seq += 10_000;
+        deliver(recs).await;
+        if !s.events.is_empty() {
+            assert_eq!(send_events(p, &s.events, seq).await, None);
+            seq += 10_000;
+        }
+    }
+}
+
+#[tokio::test]
+async fn redelivery_whole_half_and_producer_duplicates_change_nothing() {
+    let steps = race(6, 6, 11);
+    let once = processor();
+    run(&steps, &once, |recs| {
+        let p = &once;
+        async move {
+            assert_eq!(send(p, &recs).await.0, None);
+        }
+    })
+    .await;
+
+    let again = processor();
+    let mut producer_seq = 900_000_000u64;
+    run(&steps, &again, |recs| {
+        let p = &again;
+        producer_seq += 10_000;
+        let seq0 = producer_seq;
+        async move {
+            // The whole batch, then the whole batch again.
+            assert_eq!(send(p, &recs).await.0, None);
+            let (_, m) = send(p, &recs).await;
+            assert_eq!(
+                m.get("windows_closed_total"),
+                Some(0.0),
+                "a redelivered batch closes nothing new"
+            );
+            // Its second half again.
+            let half = recs[recs.len() / 2..].to_vec();
+            assert_eq!(send(p, &half).await.0, None);
+            // The producer re-sent every record under new sequence numbers.
+            let lines: Vec<String> = recs
+                .iter()
+                .map(|(_, d)| String::from_utf8(d.clone()).unwrap())
+                .collect();
+            assert_eq!(send(p, &records(&lines, seq0)).await.0, None);
+        }
+    })
+    .await;
+
+    assert!(!states(&once).is_empty());
+    assert_eq!(
+        states(&once),
+        states(&again),
+        "same state as if each sample came once"
+    );
+    let (a, b) = (shown(&once), shown(&again));
+    assert!(a.len() > 100, "{} windows", a.len());
+    assert_eq!(a, b, "same updates, none counted twice");
+    // Totals are sums of published burns: no double counting anywhere.
+    let mut last: BTreeMap<CarId, &FuelUpdate> = BTreeMap::new();
+    for ((car, _), u) in &a {
+        last.insert(*car, u);
+    }
+    for (car, u) in last {
+        let sum: f64 = a
+            .iter()
+            .filter(|((c, _), _)| *c == car)
+            .map(|(_, u)| u.burn_gal)
+            .sum();
+        assert!(
+            (sum - u.used_race_gal).abs() < 1e-6,
+            "car {car}: {sum} vs {}",
+            u.used_race_gal
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_pipeline_agrees_with_the_local_engine_on_every_car_field() {
+    let steps = race(5, 8, 12);
+    let p = processor();
+    run(&steps, &p, |recs| {
+        let p = &p;
+        async move {
+            assert_eq!(send(p, &recs).await.0, None);
+        }
+    })
+    .await;
+
+    let mut engine = Engine::new(EngineConfig::default(), ModelParams::default());
+    let mut local = Vec::new();
+    for s in &steps {
+        for l in s.samples.iter().chain(&s.events) {
+            engine.push_line(l.as_bytes(), &mut local).unwrap();
+        }
+    }
+    let lambda = shown(&p);
+    // The end of a replay closes every window; a live pipeline closes them as the
+    // watermark passes. Compare the windows both closed.
+    let mut compared = 0;
+    for u in &local {
+        let Some(l) = lambda.get(&(u.car, u.seq)) else {
+            continue;
+        };
+        let strip = |u: &FuelUpdate| {
+            let mut u = u.clone();
+            u.burn_index = None;
+            u.mode = burnbar_core::update::Mode::Normal;
+            u
+        };
+        assert_eq!(strip(l), strip(u), "car {} seq {}", u.car, u.seq);
+        compared += 1;
+    }
+    assert!(
+        compared as f64 >= 0.97 * local.len() as f64,
+        "{compared} of {}",
+        local.len()
+    );
+    // burn_index reads other shards' figures from the race item: it is there.
+    assert!(lambda.values().any(|u| u.burn_index.is_some()));
+}
+
+#[tokio::test]
+async fn a_malformed_record_is_quarantined_and_the_rest_applied() {
+    let steps = race(3, 2, 13);
+    let p = processor();
+    send_events(&p, &steps[0].events, 1).await;
+    let mut lines = steps[1].samples.clone();
+    lines.extend(steps[2].samples.iter().cloned());
+    let good = lines.len();
+    lines.insert(good / 2, "{\"v\":1,\"car\":\"9\",\"ts\":\"soon\"}".into());
+    lines.insert(good / 2 + 1, "not json".into());
+    let (failed, m) = send(&p, &records(&lines, 100)).await;
+    assert_eq!(failed, None, "a bad record never blocks the shard");
+    let q = p.quarantine.items.lock().unwrap().clone();
+    assert_eq!(q.len(), 2);
+    assert_eq!(q[0].code, "wrong_type");
+    assert_eq!(q[0].field.as_deref(), Some("ts"));
+    assert_eq!(q[0].sequence_number, format!("{:020}", 100 + good / 2));
+    assert_eq!(q[1].code, "invalid_json");
+    assert_eq!(q[1].line, "not json");
+    assert_eq!(m.get("records_rejected_total"), Some(2.0));
+    assert_eq!(m.get("records_rejected_invalid_json_total"), Some(1.0));
+    assert_eq!(m.get("samples_total"), Some(good as f64));
+    // Every good sample is held in its car's open windows.
+    let held: usize = p.store.cars().values().map(|i| i.state.held()).sum();
+    assert_eq!(held, good);
+}
+
+#[tokio::test]
+async fn a_store_failure_fails_from_the_first_record_it_touched_and_redelivery_completes() {
+    let steps = race(4, 3, 14);
+    let reference = processor();
+    let p = processor();
+    for (i, s) in steps.iter().enumerate().take(40) {
+        let recs = records(&s.samples, 1_000 + 10_000 * i as u64);
+        assert_eq!(send(&reference, &recs).await.0, None);
+        if i == 20 {
+            // Car of the 3rd record: its save fails (throttled past every retry).
+            let car: serde_json::Value = serde_json::from_slice(&recs[2].1).unwrap();
+            let car = CarId::parse(car["car"].as_str().unwrap()).unwrap();
+            p.store.fail_next_save(
+                car,
+                PortError::Retryable("ProvisionedThroughputExceeded".into()),
+            );
+            let (failed, _) = send(&p, &recs).await;
+            let first = recs
+                .iter()
+                .position(|(_, d)| {
+                    serde_json::from_slice::<serde_json::Value>(d).unwrap()["car"] == car.as_str()
+                })
+                .unwrap();
+            assert_eq!(failed.as_deref(), Some(recs[first].0.as_str()));
+            let resp = BatchResponse::from_first_failed(failed);
+            assert_eq!(
+                serde_json::to_string(&resp).unwrap(),
+                format!(
+                    r#"{{"batchItemFailures":[{{"itemIdentifier":"{}"}}]}}"#,
+                    recs[first].0
+                )
+            );
+            // Lambda delivers again from that record.
+            assert_eq!(send(&p, &recs[first..]).await.0, None);
+        } else {
+            assert_eq!(send(&p, &recs).await.0, None);
+        }
+        if !s.events.is_empty() {
+            send_events(&reference, &s.events, 5).await;
+            send_events(&p, &s.events, 5).await;
+        }
+    }
+    assert_eq!(states(&p), states(&reference));
+    assert_eq!(shown(&p), shown(&reference));
+}
+
+#[tokio::test]
+async fn a_failed_publish_is_retried_from_the_outbox_on_redelivery() {
+    let steps = race(3, 3, 15);
+    let reference = processor();
+    let p = processor();
+    let mut failed_once = false;
+    for (i, s) in steps.iter().enumerate() {
+        let recs = records(&s.samples, 1_000 + 10_000 * i as u64);
+        send(&reference, &recs).await;
+        let failing = (30..40).contains(&i) && !failed_once;
+        *p.publisher.fail_with.lock().unwrap() =
+            failing.then(|| PortError::Retryable("503".into()));
+        let (failed, m) = send(&p, &recs).await;
+        if failing && m.get("publish_failures_total") == Some(1.0) {
+            failed_once = true;
+            assert!(failed.is_some(), "a failed publish fails the records");
+            *p.publisher.fail_with.lock().unwrap() = None;
+            assert_eq!(
+                send(&p, &recs).await.0,
+                None,
+                "redelivery publishes the outbox"
+            );
+        }
+        if !s.events.is_empty() {
+            send_events(&reference, &s.events, 5).await;
+            send_events(&p, &s.events, 5).await;
+        }
+    }
+    assert!(failed_once, "the publisher failed while updates were due");
+    assert_eq!(shown(&p), shown(&reference));
+}
+
+#[tokio::test]
+async fn a_conflicting_writer_is_resolved_by_reading_again_without_a_lost_update() {
+    let steps = race(2, 2, 16);
+    let p = processor();
+    send_events(&p, &steps[0].events, 1).await;
+    let recs = records(&steps[3].samples, 10);
+    let car: serde_json::Value = serde_json::from_slice(&recs[0].1).unwrap();
+    let car = CarId::parse(car["car"].as_str().unwrap()).unwrap();
+    send(&p, &records(&steps[2].samples, 5)).await;
+    p.store.conflict_next_saves(car, 2);
+    let (failed, m) = send(&p, &recs).await;
+    assert_eq!(failed, None);
+    assert_eq!(m.get("conditional_write_retries_total"), Some(2.0));
+    let item = p.store.car("unknown", car).or_else(|| {
+        p.store
+            .cars()
+            .into_iter()
+            .find(|((_, c), _)| *c == car)
+            .map(|(_, i)| i)
+    });
+    let item = item.unwrap();
+    assert!(
+        item.state.max_ts.unwrap()
+            >= serde_json::from_slice::<serde_json::Value>(&recs[0].1).unwrap()["ts"]
+                .as_i64()
+                .unwrap()
+    );
+    // A conflict on every attempt gives up and fails the records (none applied).
+    p.store.conflict_next_saves(car, 3);
+    let (failed, _) = send(&p, &records(&steps[4].samples, 20)).await;
+    assert!(failed.is_some());
+}
+
+/// The learned correction as a predictor port: scales every window by a fixed factor.
+struct Scale(f64);
+impl Predictor for Scale {
+    async fn predict(&self, w: &[WindowFeatures], _: Instant) -> Result<Vec<f64>, PortError> {
+        assert!(w.iter().all(|f| f.physics_gph >= 0.0 && f.coverage <= 1.0));
+        Ok(vec![self.0; w.len()])
+    }
+}
+struct Down;
+impl Predictor for Down {
+    async fn predict(&self, _: &[WindowFeatures], _: Instant) -> Result<Vec<f64>, PortError> {
+        Err(PortError::Retryable("ModelError 503".into()))
+    }
+}
+
+fn with<P: Predictor>(pred: P) -> Proc<P> {
+    Processor::new(
+        MemoryStore::new(),
+        Some(pred),
+        MemoryPublisher::default(),
+        MemoryQuarantine::default(),
+        ProcessorConfig::default(),
+    )
+}
+
+async fn drive<P: Predictor>(p: &Proc<P>, steps: &[Step]) -> MetricSet {
+    let mut total = MetricSet::new("t", &[]);
+    for (i, s) in steps.iter().enumerate() {
+        let (f, m) = send(p, &records(&s.samples, 10_000 * i as u64)).await;
+        assert_eq!(f, None);
+        for k in [
+            "predictor_fallbacks_total",
+            "predictor_windows_total",
+            "predictor_skipped_open_total",
+        ] {
+            total.count(k, m.get(k).unwrap_or(0.0) as u64);
+        }
+        if !s.events.is_empty() {
+            let recs = records(&s.events, 10_000 * i as u64 + 5_000);
+            let mut m = MetricSet::new("t", &[]);
+            Control::new(
+                &p.store,
+                &p.publisher,
+                &p.quarantine,
+                ProcessorConfig::default(),
+            )
+            .handle(&ins(&recs), deadline(), &mut m)
+            .await;
+        }
+    }
+    total
+}
+
+#[tokio::test]
+async fn the_correction_scales_each_window_and_a_failing_model_falls_back_visibly() {
+    let steps = race(3, 3, 17);
+    let physics = processor();
+    drive(&physics, &steps).await;
+    let scaled = with(Scale(1.1));
+    let m = drive(&scaled, &steps).await;
+    assert!(m.get("predictor_windows_total").unwrap() > 20.0);
+    let (a, b) = (shown(&physics), shown(&scaled));
+    assert_eq!(a.len(), b.len());
+    for (k, u) in &a {
+        let v = &b[k];
+        assert_eq!(v.model, burnbar_core::update::ModelKind::PhysicsMl);
+        assert!(
+            (v.burn_gal - 1.1 * u.burn_gal).abs() <= 1e-3 + 1e-3 * u.burn_gal,
+            "{k:?}: {} vs {}",
+            v.burn_gal,
+            u.burn_gal
+        );
+    }
+
+    let down = with(Down);
+    let m = drive(&down, &steps).await;
+    let windows_asked = m.get("predictor_windows_total").unwrap();
+    assert!(m.get("predictor_fallbacks_total").unwrap() > 3.0);
+    assert!(
+        m.get("predictor_skipped_open_total").unwrap() > 0.0,
+        "the breaker opened"
+    );
+    assert!(windows_asked > 0.0);
+    let c = shown(&down);
+    assert_eq!(
+        c, a,
+        "the fallback is the physics estimate, labelled physics"
+    );
+}
