@@ -108,7 +108,7 @@ fn r4<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
 
 fn r4_opt<S: Serializer>(x: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
     match x {
-        Some(x) if x.is_finite() => s.serialize_f64(round4(*x)),
+        Some(x) if x.is_finite() => s.serialize_some(&round4(*x)),
         _ => s.serialize_none(),
     }
 }

@@ -15,7 +15,7 @@ use crate::ports::{
     RaceStore, RaceView, Saved, StoredEvent,
 };
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Inner {
     cars: BTreeMap<(String, CarId), CarItem>,
     starts: BTreeMap<String, StoredEvent>,
@@ -39,6 +39,21 @@ pub struct MemoryStore {
 impl MemoryStore {
     pub fn new() -> MemoryStore {
         MemoryStore::default()
+    }
+
+    /// A copy of the stored items (no faults armed, no calls counted): a benchmark's
+    /// starting point, restored for every round.
+    pub fn snapshot(&self) -> MemoryStore {
+        MemoryStore {
+            inner: Mutex::new(self.inner.lock().unwrap().clone()),
+            ..MemoryStore::default()
+        }
+    }
+
+    /// Replaces this store's items with `other`'s.
+    pub fn restore_from(&self, other: &MemoryStore) {
+        let items = other.inner.lock().unwrap().clone();
+        *self.inner.lock().unwrap() = items;
     }
 
     /// The next save of `car` fails with `e`.

@@ -1,0 +1,83 @@
+//! The learned correction through the SageMaker runtime: one `InvokeEndpoint` for all the
+//! windows an invocation closes.
+//!
+//! The wire format is the inference container's (`/invocations`):
+//! request `{"windows": [WindowFeatures, ...]}`, response `{"factors": [f64, ...]}`, one
+//! factor per window, in order.
+
+use std::time::Duration;
+
+use aws_sdk_sagemakerruntime::Client;
+use aws_sdk_sagemakerruntime::primitives::Blob;
+use burnbar_core::car::WindowFeatures;
+use burnbar_pipeline::ports::{PortError, Predictor};
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use crate::errors::{classify, within};
+
+/// The request body.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PredictRequest {
+    pub windows: Vec<WindowFeatures>,
+}
+
+/// The response body.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PredictResponse {
+    pub factors: Vec<f64>,
+}
+
+/// A SageMaker endpoint as a predictor.
+#[derive(Debug, Clone)]
+pub struct SageMakerPredictor {
+    client: Client,
+    endpoint: String,
+    /// Longest wait for the model. 300 ms: a small model answers in tens of
+    /// milliseconds; beyond this the physics estimate is worth more than the wait.
+    pub timeout: Duration,
+}
+
+impl SageMakerPredictor {
+    pub fn new(client: Client, endpoint: impl Into<String>) -> SageMakerPredictor {
+        SageMakerPredictor {
+            client,
+            endpoint: endpoint.into(),
+            timeout: Duration::from_millis(300),
+        }
+    }
+}
+
+impl Predictor for SageMakerPredictor {
+    async fn predict(
+        &self,
+        windows: &[WindowFeatures],
+        deadline: Instant,
+    ) -> Result<Vec<f64>, PortError> {
+        let body = serde_json::to_vec(&PredictRequest {
+            windows: windows.to_vec(),
+        })
+        .map_err(|e| PortError::Permanent(format!("features do not encode: {e}")))?;
+        let dl = deadline.min(Instant::now() + self.timeout);
+        let resp = within(dl, "InvokeEndpoint", async {
+            self.client
+                .invoke_endpoint()
+                .endpoint_name(&self.endpoint)
+                .content_type("application/json")
+                .accept("application/json")
+                .body(Blob::new(body))
+                .send()
+                .await
+                .map_err(|e| classify("InvokeEndpoint", e))
+        })
+        .await?;
+        let bytes = resp.body().map(|b| b.as_ref()).unwrap_or_default();
+        let parsed: PredictResponse = serde_json::from_slice(bytes).map_err(|e| {
+            PortError::Permanent(format!(
+                "the endpoint answered {} bytes that are not {{\"factors\": [...]}}: {e}",
+                bytes.len()
+            ))
+        })?;
+        Ok(parsed.factors)
+    }
+}

@@ -1,0 +1,454 @@
+//! The AWS adapters against `moto` on loopback: DynamoDB (conditional writes from two
+//! writers, TTL honoured on read, the race items), the SageMaker runtime predictor (seeded
+//! answers, a bad answer, a timeout, the breaker opening and recovering), SQS quarantine,
+//! and the processor end to end on the real adapters.
+//!
+//! Each test starts its own `moto_server` on 127.0.0.1 and kills it when done; the
+//! README's test command installs it (`scripts/setup-lambda`).
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::Credentials;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    TimeToLiveSpecification,
+};
+use burnbar_aws::dynamo::DynamoStore;
+use burnbar_aws::sagemaker::SageMakerPredictor;
+use burnbar_aws::sqs::SqsQuarantine;
+use burnbar_core::CarId;
+use burnbar_core::car::{CarState, WindowFeatures};
+use burnbar_metrics::MetricSet;
+use burnbar_pipeline::breaker::{Breaker, BreakerState, Fallback};
+use burnbar_pipeline::memory::{MemoryPublisher, NoPredictor};
+use burnbar_pipeline::ports::{
+    CarItem, CarStore, PortError, Predictor, RaceStore, Saved, StoredEvent,
+};
+use burnbar_pipeline::{InRecord, Processor, ProcessorConfig};
+use tokio::time::Instant;
+
+/// A `moto_server` of this test, killed on drop.
+struct Moto {
+    child: Child,
+    url: String,
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("moto_server did not start ({e}): run `bash scripts/setup-lambda` (pip install 'moto[server]')")
+            });
+        let url = format!("http://127.0.0.1:{port}");
+        let t0 = std::time::Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(60),
+                "moto_server did not listen on {url}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Moto { child, url }
+    }
+
+    async fn sdk(&self) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(&self.url)
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+            .load()
+            .await
+    }
+
+    /// A table shaped as `template.yaml` makes it (pk, sk, TTL on `expires_at`).
+    async fn table(&self, name: &str) -> DynamoStore {
+        let client = aws_sdk_dynamodb::Client::new(&self.sdk().await);
+        let attr = |n: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(n)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap()
+        };
+        let key = |n: &str, t| {
+            KeySchemaElement::builder()
+                .attribute_name(n)
+                .key_type(t)
+                .build()
+                .unwrap()
+        };
+        client
+            .create_table()
+            .table_name(name)
+            .attribute_definitions(attr("pk"))
+            .attribute_definitions(attr("sk"))
+            .key_schema(key("pk", KeyType::Hash))
+            .key_schema(key("sk", KeyType::Range))
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await
+            .unwrap();
+        client
+            .update_time_to_live()
+            .table_name(name)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name("expires_at")
+                    .enabled(true)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        DynamoStore::new(client, name)
+    }
+
+    /// Queues answers of the SageMaker runtime (moto's seeding API).
+    fn seed_sagemaker(&self, bodies: &[&str]) {
+        let results: Vec<serde_json::Value> = bodies
+            .iter()
+            .map(|b| serde_json::json!({"Body": b, "ContentType": "application/json", "InvokedProductionVariant": "main", "CustomAttributes": ""}))
+            .collect();
+        let body = serde_json::json!({"region": "us-east-1", "results": results}).to_string();
+        let addr = self.url.trim_start_matches("http://");
+        let mut s = TcpStream::connect(addr).unwrap();
+        write!(
+            s,
+            "POST /moto-api/static/sagemaker/endpoint-results HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).unwrap();
+        assert!(
+            resp.starts_with("HTTP/1.1 20") || resp.starts_with("HTTP/1.0 20"),
+            "{resp}"
+        );
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn dl() -> Instant {
+    Instant::now() + Duration::from_secs(20)
+}
+
+fn car(c: &str) -> CarId {
+    CarId::parse(c).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conditional_writes_from_two_writers_lose_no_update_and_ttl_is_honoured_on_read() {
+    let moto = Moto::start();
+    let store = moto.table("burnbar").await;
+    let c = car("48");
+    let a = store.load_cars("r1", &[c], dl()).await.unwrap();
+    assert!(a.is_empty());
+    // Two writers read version 0; the first wins, the second is told of the conflict.
+    let mut one = CarItem::new(CarState::new(c, 20.0));
+    one.applied.push("a".into());
+    let mut two = one.clone();
+    two.applied.push("b".into());
+    assert!(matches!(
+        store.save_car("r1", &one, dl()).await.unwrap(),
+        Saved::Ok { .. }
+    ));
+    assert_eq!(
+        store.save_car("r1", &two, dl()).await.unwrap(),
+        Saved::Conflict
+    );
+    // It reads again and re-applies: both changes are there.
+    let mut fresh = store
+        .load_cars("r1", &[c], dl())
+        .await
+        .unwrap()
+        .remove(&c)
+        .unwrap();
+    assert_eq!(fresh.version, 1);
+    fresh.applied.push("b".into());
+    match store.save_car("r1", &fresh, dl()).await.unwrap() {
+        Saved::Ok {
+            item_bytes,
+            write_units,
+        } => {
+            assert!(item_bytes > 50 && item_bytes < 1024, "{item_bytes}");
+            assert!(write_units >= 1.0);
+        }
+        Saved::Conflict => panic!("fresh version conflicts"),
+    }
+    let back = store
+        .load_cars("r1", &[c], dl())
+        .await
+        .unwrap()
+        .remove(&c)
+        .unwrap();
+    assert_eq!(back.applied, ["a", "b"]);
+    assert_eq!(back.version, 2);
+
+    // An item past its TTL is absent (moto, like DynamoDB, has not deleted it yet), and a
+    // new car can be written over it.
+    let mut expiring = store.clone();
+    expiring.ttl = Duration::ZERO;
+    let d = car("9");
+    expiring
+        .save_car("r1", &CarItem::new(CarState::new(d, 20.0)), dl())
+        .await
+        .unwrap();
+    assert!(store.load_cars("r1", &[d], dl()).await.unwrap().is_empty());
+    assert!(matches!(
+        store
+            .save_car("r1", &CarItem::new(CarState::new(d, 18.0)), dl())
+            .await
+            .unwrap(),
+        Saved::Ok { .. }
+    ));
+    assert_eq!(
+        store.load_cars("r1", &[d], dl()).await.unwrap()[&d]
+            .state
+            .fuel
+            .capacity,
+        18.0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn race_items_events_once_current_race_forward_only_and_summaries() {
+    let moto = Moto::start();
+    let store = moto.table("burnbar").await;
+    assert_eq!(store.current_race(dl()).await.unwrap(), None);
+    let ev = |ts: i64, id: &str| StoredEvent {
+        ts,
+        id: id.into(),
+        line: format!("{{\"ts\":{ts}}}"),
+    };
+    assert!(
+        store
+            .put_event("r2", &ev(200, "s2"), true, dl())
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .put_event("r1", &ev(100, "s1"), true, dl())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.current_race(dl()).await.unwrap().as_deref(),
+        Some("r2"),
+        "an older race_start does not take the pointer back"
+    );
+    assert!(
+        store
+            .put_event("r2", &ev(300, "000000000000300#b"), false, dl())
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .put_event("r2", &ev(250, "000000000000250#a"), false, dl())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .put_event("r2", &ev(300, "000000000000300#b"), false, dl())
+            .await
+            .unwrap(),
+        "the same event twice"
+    );
+    let s = burnbar_pipeline::ports::CarSummary {
+        figures: vec![(1, 0.2)],
+        pos: 3.5,
+        retired: false,
+    };
+    store.put_summary("r2", car("5"), &s, dl()).await.unwrap();
+    let v = store.load_race("r2", dl()).await.unwrap();
+    assert_eq!(v.start.unwrap().ts, 200);
+    assert_eq!(
+        v.events.iter().map(|e| e.ts).collect::<Vec<_>>(),
+        [250, 300]
+    );
+    assert_eq!(v.summaries[&car("5")], s);
+}
+
+fn features(n: usize) -> Vec<WindowFeatures> {
+    (0..n)
+        .map(|i| WindowFeatures {
+            car: car("1"),
+            window_start: 1_750_000_000_000 + 5000 * i as i64,
+            physics_gph: 30.0,
+            throttle: 0.8,
+            rpm: 8000.0,
+            mph: 160.0,
+            caution_share: 0.0,
+            in_pit: false,
+            coverage: 1.0,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_predictor_reads_seeded_answers_falls_back_on_errors_and_timeouts_and_the_breaker_recovers()
+ {
+    let moto = Moto::start();
+    let client = aws_sdk_sagemakerruntime::Client::new(&moto.sdk().await);
+    moto.seed_sagemaker(&[
+        r#"{"factors":[1.01,0.99]}"#,
+        "not json",
+        r#"{"factors":[1.02,1.03,1.04,1.05]}"#,
+    ]);
+    let mut p = SageMakerPredictor::new(client.clone(), "burnbar-correction");
+    // moto answers its first call slowly (it loads the service); SageMaker itself is
+    // held to the default 300 ms.
+    p.timeout = Duration::from_secs(10);
+    // Seeded answers in order (moto answers per distinct request).
+    assert_eq!(p.predict(&features(2), dl()).await.unwrap(), [1.01, 0.99]);
+    match p.predict(&features(3), dl()).await {
+        Err(PortError::Permanent(m)) => assert!(m.contains("not {\"factors\""), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    // A timeout: an endpoint that accepts the connection and never answers.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://{}", silent.local_addr().unwrap());
+    let slow_conf = aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(&silent_url)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .load()
+        .await;
+    let mut slow = SageMakerPredictor::new(aws_sdk_sagemakerruntime::Client::new(&slow_conf), "x");
+    slow.timeout = Duration::from_millis(200);
+    match slow.predict(&features(1), dl()).await {
+        Err(PortError::Retryable(m)) => assert!(m.contains("deadline"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    // The breaker: three timeouts open it, calls are skipped, a probe after the pause
+    // reaches a healthy endpoint and closes it.
+    let mut b = Breaker::new(slow);
+    b.open_for = Duration::from_millis(300);
+    for _ in 0..3 {
+        assert!(matches!(
+            b.predict(&features(1), dl()).await,
+            Err(Fallback::Failed(_))
+        ));
+    }
+    assert!(matches!(b.state(), BreakerState::Open { .. }));
+    assert_eq!(b.predict(&features(1), dl()).await, Err(Fallback::Open));
+    drop(silent);
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let mut sm = SageMakerPredictor::new(client, "burnbar-correction");
+    sm.timeout = Duration::from_secs(10);
+    let mut healthy = Breaker::new(sm);
+    healthy.open_for = Duration::from_millis(300);
+    // (moto answers a request it has seen with the same answer: a new one takes the next.)
+    assert_eq!(
+        healthy.predict(&features(4), dl()).await,
+        Ok(vec![1.02, 1.03, 1.04, 1.05])
+    );
+    assert_eq!(healthy.state(), BreakerState::Closed { failures: 0 });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_processor_on_dynamodb_and_sqs_counts_each_sample_once_and_quarantines_bad_lines() {
+    let moto = Moto::start();
+    let store = moto.table("burnbar").await;
+    let sqs = aws_sdk_sqs::Client::new(&moto.sdk().await);
+    let q = sqs
+        .create_queue()
+        .queue_name("quarantine")
+        .send()
+        .await
+        .unwrap();
+    let queue_url = q.queue_url().unwrap().to_owned();
+    let proc = Processor::new(
+        store.clone(),
+        None::<NoPredictor>,
+        MemoryPublisher::default(),
+        SqsQuarantine::new(sqs.clone(), &queue_url),
+        ProcessorConfig::default(),
+    );
+    // 40 s of one car at 5 Hz, a bad line in the middle, sent in 4 batches, each twice.
+    let t0 = 1_750_593_600_000i64;
+    let mut lines: Vec<String> = (0..200)
+        .map(|i| {
+            format!(
+                r#"{{"v":1,"race_id":"r","car":"7","ts":{},"throttle_pct":80,"rpm":8200,"speed_mph":150,"lap":{},"lap_frac":{:.3}}}"#,
+                t0 + 200 * i,
+                i / 100,
+                (i % 100) as f64 / 100.0
+            )
+        })
+        .collect();
+    lines.insert(100, r#"{"v":1,"race_id":"r","car":"7","ts":-5}"#.into());
+    let recs: Vec<(String, Vec<u8>)> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (format!("{:020}", i), l.clone().into_bytes()))
+        .collect();
+    for chunk in recs.chunks(51) {
+        let ins: Vec<InRecord> = chunk
+            .iter()
+            .map(|(s, d)| InRecord {
+                sequence_number: s,
+                data: d,
+            })
+            .collect();
+        for _ in 0..2 {
+            let mut m = MetricSet::new("t", &[]);
+            let o = proc.handle(&ins, dl(), &mut m).await;
+            assert_eq!(o.first_failed, None);
+        }
+    }
+    let updates = proc.publisher.updates.lock().unwrap().clone();
+    let mut seen = std::collections::BTreeMap::new();
+    for u in &updates {
+        seen.insert(u.seq, u.samples);
+    }
+    let item = store
+        .load_cars("r", &[car("7")], dl())
+        .await
+        .unwrap()
+        .remove(&car("7"))
+        .unwrap();
+    let counted: u32 = seen.values().sum::<u32>() + item.state.held() as u32;
+    assert_eq!(
+        counted, 200,
+        "every good sample counted once, closed or held"
+    );
+    let msgs = sqs
+        .receive_message()
+        .queue_url(&queue_url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    let bodies: Vec<serde_json::Value> = msgs
+        .messages()
+        .iter()
+        .map(|m| serde_json::from_str(m.body().unwrap()).unwrap())
+        .collect();
+    assert!(!bodies.is_empty());
+    assert!(bodies.iter().all(|b| b["code"] == "out_of_range"
+        && b["field"] == "ts"
+        && b["sequence_number"] == format!("{:020}", 100)));
+}

@@ -1,0 +1,212 @@
+//! `template.yaml`: clean under `cfn-lint` and `sam validate --lint`, and the reliability
+//! settings the pipeline relies on are present, so nobody drops them later.
+//!
+//! The template is read through cfn-lint's own decoder (it understands `!Ref`, `!GetAtt`
+//! and the other short forms); the README's test command installs cfn-lint and the SAM
+//! CLI (`scripts/setup-lambda`).
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run(cmd: &str, args: &[&str]) -> std::process::Output {
+    Command::new(cmd)
+        .args(args)
+        .current_dir(root())
+        .env("SAM_CLI_TELEMETRY", "0")
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd} did not run ({e}): run `bash scripts/setup-lambda`"))
+}
+
+fn template() -> Value {
+    let out = run(
+        "python3",
+        &[
+            "-c",
+            "import json,sys\nfrom cfnlint.decode import decode_str\nt,m=decode_str(open('template.yaml').read())\nassert not m, m\nprint(json.dumps(t))",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn resources(t: &Value, ty: &str) -> Vec<(String, Value)> {
+    t["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == ty)
+        .map(|(k, r)| (k.clone(), r.clone()))
+        .collect()
+}
+
+#[test]
+fn cfn_lint_and_sam_validate_are_clean() {
+    let out = run("cfn-lint", &["template.yaml"]);
+    assert!(
+        out.status.success(),
+        "cfn-lint:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run("sam", &["validate", "--lint", "--region", "us-east-1"]);
+    assert!(
+        out.status.success(),
+        "sam validate --lint:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn kinesis_event_sources_keep_their_reliability_settings() {
+    let t = template();
+    let mut seen = 0;
+    for (name, f) in resources(&t, "AWS::Serverless::Function") {
+        let Some(events) = f["Properties"]["Events"].as_object() else {
+            continue;
+        };
+        for (_, e) in events.iter().filter(|(_, e)| e["Type"] == "Kinesis") {
+            seen += 1;
+            let p = &e["Properties"];
+            assert_eq!(
+                p["FunctionResponseTypes"],
+                serde_json::json!(["ReportBatchItemFailures"]),
+                "{name}"
+            );
+            assert_eq!(p["BisectBatchOnFunctionError"], true, "{name}");
+            let retries = p["MaximumRetryAttempts"].as_i64().unwrap_or(-1);
+            assert!(
+                (0..=10_000).contains(&retries),
+                "{name}: finite MaximumRetryAttempts"
+            );
+            let age = p["MaximumRecordAgeInSeconds"].as_i64().unwrap_or(-1);
+            assert!(
+                (60..=604_800).contains(&age),
+                "{name}: finite MaximumRecordAgeInSeconds"
+            );
+            assert!(
+                p["DestinationConfig"]["OnFailure"]["Destination"].is_object(),
+                "{name}: on-failure destination"
+            );
+            assert!(
+                p["BatchSize"].as_i64().is_some(),
+                "{name}: batch size chosen"
+            );
+            assert!(
+                p["MaximumBatchingWindowInSeconds"]
+                    .as_i64()
+                    .is_some_and(|w| w <= 1),
+                "{name}: within the 5 s budget"
+            );
+        }
+    }
+    assert_eq!(seen, 2, "telemetry and race-control event sources");
+}
+
+#[test]
+fn functions_are_rust_on_al2023_with_the_architecture_parameter_and_least_privilege() {
+    let t = template();
+    assert_eq!(t["Parameters"]["Architecture"]["Default"], "arm64");
+    assert_eq!(t["Globals"]["Function"]["Runtime"], "provided.al2023");
+    assert_eq!(
+        t["Globals"]["Function"]["Architectures"],
+        serde_json::json!([{"Ref": "Architecture"}])
+    );
+    let fns = resources(&t, "AWS::Serverless::Function");
+    let bins: Vec<&str> = fns
+        .iter()
+        .map(|(_, f)| f["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap())
+        .collect();
+    for b in ["telemetry-processor", "race-control", "appsync-writer"] {
+        assert!(bins.contains(&b), "{b} missing from {bins:?}");
+    }
+    for (name, f) in &fns {
+        assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda", "{name}");
+        let policies = f["Properties"]["Policies"].to_string();
+        assert!(
+            !policies.contains("\"Action\":\"*\"") && !policies.contains("\"*:*\""),
+            "{name}: no wildcard actions"
+        );
+        assert!(
+            !policies.contains("AdministratorAccess") && !policies.contains("FullAccess"),
+            "{name}: no broad managed policies"
+        );
+    }
+}
+
+#[test]
+fn state_quarantine_apis_and_alarms_are_as_the_pipeline_needs() {
+    let t = template();
+    let (_, table) = &resources(&t, "AWS::DynamoDB::Table")[0];
+    let p = &table["Properties"];
+    assert_eq!(p["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(p["TimeToLiveSpecification"]["AttributeName"], "expires_at");
+    assert_eq!(p["TimeToLiveSpecification"]["Enabled"], true);
+    assert_eq!(
+        p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        true
+    );
+    assert_eq!(resources(&t, "AWS::Kinesis::Stream").len(), 2);
+    assert!(t["Resources"]["QuarantineQueue"]["Type"] == "AWS::SQS::Queue");
+    // The writer API takes IAM-signed requests only.
+    assert_eq!(
+        t["Resources"]["WriterApi"]["Properties"]["Auth"]["DefaultAuthorizer"],
+        "AWS_IAM"
+    );
+    // AppSync serves the schema file the local dashboard server serves.
+    assert_eq!(
+        t["Resources"]["AppSyncSchema"]["Properties"]["DefinitionS3Location"],
+        "schema.graphql"
+    );
+    let api = &t["Resources"]["AppSyncApi"]["Properties"];
+    assert_eq!(api["AuthenticationType"], "AWS_IAM");
+    assert_eq!(
+        api["AdditionalAuthenticationProviders"][0]["AuthenticationType"],
+        "API_KEY"
+    );
+    // The SageMaker endpoint is optional (empty = physics only).
+    assert_eq!(t["Parameters"]["SageMakerEndpointName"]["Default"], "");
+    let alarms: Vec<String> = resources(&t, "AWS::CloudWatch::Alarm")
+        .iter()
+        .map(|(_, a)| {
+            format!(
+                "{}/{}",
+                a["Properties"]["Namespace"].as_str().unwrap(),
+                a["Properties"]["MetricName"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for m in [
+        "AWS/Lambda/IteratorAge",
+        "AWS/Lambda/Errors",
+        "AWS/Lambda/Throttles",
+        "AWS/DynamoDB/ThrottledRequests",
+        "AWS/SQS/ApproximateNumberOfMessagesVisible",
+    ] {
+        assert!(alarms.iter().any(|a| a == m), "no alarm on {m}: {alarms:?}");
+    }
+}
+
+#[test]
+fn every_function_has_a_sample_event_and_a_bad_variant() {
+    for f in ["telemetry-processor", "race-control", "appsync-writer"] {
+        for suffix in ["", "-bad"] {
+            let p = root().join(format!("events/{f}{suffix}.json"));
+            let v: Value = serde_json::from_slice(
+                &std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
+            )
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            assert!(v.is_object(), "{}", p.display());
+        }
+    }
+}
