@@ -681,8 +681,7 @@ fn silenced(line: &str, ts: i64, cuts: &[Silence]) -> bool {
         return false;
     };
     matches!(h.kind, None | Some("sample"))
-        && h
-            .car
+        && h.car
             .is_some_and(|car| cuts.iter().any(|c| c.car == car && ts >= c.from_ts))
 }
 

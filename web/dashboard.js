@@ -29,6 +29,8 @@ let frameQueued = false;
 let orderKey = '';
 const arrivals = [];
 const latency = [];
+/** Close → message received (before rendering), to tell the network from the page. */
+const received = [];
 let dropped = 0;
 const chartCars = { a: null, b: null };
 
@@ -208,19 +210,28 @@ function paintAlerts() {
     }
   }
   lines.sort((x, y) => y.pct - x.pct);
+  // One line of chips, worst first: early in a race every car "can't make it" on one
+  // tank, and the table must stay in view.
   const box = $('alerts');
-  const text = lines
-    .map(({ c, pct }) => `#${c.car} ${drivers[c.car] || ''} needs ${pct.toFixed(1)} % saving: can't make it`)
-    .join('\n');
+  const text = lines.map(({ c, pct }) => `${c.car}:${pct.toFixed(0)}:${drivers[c.car] || ''}`).join(',');
   if (box.dataset.text !== text) {
     box.dataset.text = text;
-    box.replaceChildren(...lines.map(({ c, pct }) => {
-      const d = document.createElement('div');
-      d.className = 'alert';
-      d.dataset.car = c.car;
-      d.textContent = `⚠ #${c.car} ${drivers[c.car] || ''} needs ${pct.toFixed(1)} % saving: can't make it`;
-      return d;
-    }));
+    if (lines.length === 0) {
+      box.replaceChildren();
+    } else {
+      const head = document.createElement('span');
+      head.className = 'alert-head';
+      head.textContent = `⚠ Can't make it without another stop (${lines.length}):`;
+      box.replaceChildren(head, ...lines.map(({ c, pct }) => {
+        const d = document.createElement('span');
+        d.className = 'alert';
+        d.dataset.car = c.car;
+        const name = (drivers[c.car] || '').split(' ').slice(-1)[0];
+        d.textContent = `#${c.car} ${name} ${pct.toFixed(0)} %`;
+        d.title = `#${c.car} ${drivers[c.car] || ''} needs ${pct.toFixed(1)} % saving to finish: can't make it`;
+        return d;
+      }));
+    }
   }
 }
 
@@ -450,7 +461,11 @@ async function main() {
         const batch = data.onUpdates;
         if (!batch) return;
         for (const u of batch.updates) accept(u);
-        if (ext && ext.burnbar && ext.burnbar.closedAtMs) arrivals.push(ext.burnbar.closedAtMs);
+        if (ext && ext.burnbar && ext.burnbar.closedAtMs) {
+          arrivals.push(ext.burnbar.closedAtMs);
+          received.push(performance.timeOrigin + performance.now() - ext.burnbar.closedAtMs);
+          if (received.length > LATENCY_KEEP) received.shift();
+        }
         schedule();
       },
       onError: (errors) => banner(`Subscription refused: ${JSON.stringify(errors)}`),
@@ -469,11 +484,13 @@ async function main() {
     api,
     cars: () => [...cars.values()].filter((c) => c.u).map((c) => ({
       car: c.car, seq: c.u.seq, lap: c.u.lap, stale: c.stale, driver: drivers[c.car] || null,
+      save: c.u.save_needed_pct,
     })),
     chart: () => ({ a: chartCars.a, b: chartCars.b,
       pointsA: (cars.get(chartCars.a) || { laps: [] }).laps.length,
       pointsB: (cars.get(chartCars.b) || { laps: [] }).laps.length }),
     latency: () => latency.slice(),
+    received: () => received.slice(),
     dropped: () => dropped,
     connections: () => api.connections,
   };

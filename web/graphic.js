@@ -95,6 +95,8 @@ async function main() {
   }
   status('');
   const race = cfg.raceId;
+  // The operator's order, whatever order the data comes in.
+  for (const car of chosen) panel(car);
   const api = new AppSync(cfg, (state) => {
     // The operator sees the link state; the audience keeps the last good values.
     status(state === 'connected' ? '' : `link ${state}`);

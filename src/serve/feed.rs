@@ -171,15 +171,38 @@ pub async fn run(
     let mut published = HashMap::new();
     let mut stats = FeedStats::default();
     let mut since_yield = 0u32;
+    let mut last_ts: Option<i64> = None;
     let mut last_progress = Instant::now();
     for l in lines {
         if *shutdown.borrow() {
             return (FeedEnd::Stopped, stats);
         }
         if let Some(ts) = l.ts {
+            // A new instant: what the last one closed goes out now, even when the feed
+            // runs behind and does not sleep (a batch must not wait for the next one).
+            if last_ts != Some(ts) {
+                last_ts = Some(ts);
+                if !pending.is_empty() {
+                    flush(
+                        engine,
+                        hub,
+                        &mut pending,
+                        &mut closed_at,
+                        &mut published,
+                        &mut stats,
+                    );
+                }
+            }
             let due = pacer.due(ts, Instant::now());
             if due > Instant::now() {
-                flush(engine, hub, &mut pending, &mut closed_at, &mut published, &mut stats);
+                flush(
+                    engine,
+                    hub,
+                    &mut pending,
+                    &mut closed_at,
+                    &mut published,
+                    &mut stats,
+                );
                 if last_progress.elapsed() >= Duration::from_millis(250) {
                     last_progress = Instant::now();
                     show_progress(engine, hub, &stats, progress);
@@ -203,12 +226,26 @@ pub async fn run(
         since_yield += 1;
         if since_yield >= 2048 {
             since_yield = 0;
-            flush(engine, hub, &mut pending, &mut closed_at, &mut published, &mut stats);
+            flush(
+                engine,
+                hub,
+                &mut pending,
+                &mut closed_at,
+                &mut published,
+                &mut stats,
+            );
             tokio::task::yield_now().await;
         }
     }
     engine.finish(&mut pending);
-    flush(engine, hub, &mut pending, &mut closed_at, &mut published, &mut stats);
+    flush(
+        engine,
+        hub,
+        &mut pending,
+        &mut closed_at,
+        &mut published,
+        &mut stats,
+    );
     show_progress(engine, hub, &stats, progress);
     (FeedEnd::Finished, stats)
 }

@@ -215,9 +215,13 @@ impl Schema {
     }
 
     fn check(&self) -> Result<(), String> {
-        for root in [Some(&self.query), self.mutation.as_ref(), self.subscription.as_ref()]
-            .into_iter()
-            .flatten()
+        for root in [
+            Some(&self.query),
+            self.mutation.as_ref(),
+            self.subscription.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
         {
             if !self.objects.contains_key(root) {
                 return Err(format!("schema.graphql: root type {root} is not declared"));
@@ -417,9 +421,11 @@ pub fn prepare(
         q::OperationDefinition::Query(q) => {
             (OpKind::Query, &q.variable_definitions[..], &q.selection_set)
         }
-        q::OperationDefinition::Mutation(m) => {
-            (OpKind::Mutation, &m.variable_definitions[..], &m.selection_set)
-        }
+        q::OperationDefinition::Mutation(m) => (
+            OpKind::Mutation,
+            &m.variable_definitions[..],
+            &m.selection_set,
+        ),
         q::OperationDefinition::Subscription(s) => (
             OpKind::Subscription,
             &s.variable_definitions[..],
@@ -507,10 +513,7 @@ impl Cx<'_> {
         for d in defs {
             let ty = Ty::from_ast(&d.var_type);
             if !self.schema.is_input(ty.name()) {
-                self.err(format!(
-                    "Variable '{}' has unknown input type {ty}",
-                    d.name
-                ));
+                self.err(format!("Variable '{}' has unknown input type {ty}", d.name));
                 continue;
             }
             let value = match (given.get(&d.name), &d.default_value) {
@@ -566,7 +569,9 @@ impl Cx<'_> {
         match ty {
             Ty::NonNull(inner) => {
                 if v.is_null() {
-                    self.err(format!("{at}: a value of type {ty} is required, found null"));
+                    self.err(format!(
+                        "{at}: a value of type {ty} is required, found null"
+                    ));
                     return None;
                 }
                 self.coerce(v, inner, at)
@@ -584,12 +589,10 @@ impl Cx<'_> {
             },
             Ty::Named(name) => {
                 let ok = match name.as_str() {
-                    "Int" => v
-                        .as_i64()
-                        .is_some_and(|i| i32::try_from(i).is_ok()),
+                    "Int" => v.as_i64().is_some_and(|i| i32::try_from(i).is_ok()),
                     "Float" => v.is_number(),
-                    "String" | "AWSJSON" | "AWSDateTime" | "AWSDate" | "AWSTime"
-                    | "AWSEmail" | "AWSURL" | "AWSPhone" | "AWSIPAddress" => v.is_string(),
+                    "String" | "AWSJSON" | "AWSDateTime" | "AWSDate" | "AWSTime" | "AWSEmail"
+                    | "AWSURL" | "AWSPhone" | "AWSIPAddress" => v.is_string(),
                     "ID" => v.is_string() || v.is_i64(),
                     "Boolean" => v.is_boolean(),
                     "AWSTimestamp" => v.is_i64(),
@@ -857,7 +860,9 @@ mod tests {
         }
         assert_eq!(fu.len(), 26);
         let q = &s.objects["Query"].fields;
-        assert!(q.contains_key("latest") && q.contains_key("history") && q.contains_key("raceState"));
+        assert!(
+            q.contains_key("latest") && q.contains_key("history") && q.contains_key("raceState")
+        );
         let m = &s.objects["Mutation"].fields;
         assert!(m["publishUpdates"].auth.contains("aws_iam"));
         assert!(!m["publishUpdates"].auth.contains("aws_api_key"));
@@ -897,14 +902,29 @@ mod tests {
     fn bad_operations_are_errors_that_name_the_problem() {
         let s = schema();
         let cases = [
-            ("{ latest(race_id: \"r\") { car nope } }", "Field 'nope' in type 'FuelUpdate' is undefined"),
+            (
+                "{ latest(race_id: \"r\") { car nope } }",
+                "Field 'nope' in type 'FuelUpdate' is undefined",
+            ),
             ("{ latest { car } }", "Missing field argument race_id"),
-            ("{ latest(race_id: \"r\", lap: 3) { car } }", "Unknown field argument lap"),
+            (
+                "{ latest(race_id: \"r\", lap: 3) { car } }",
+                "Unknown field argument lap",
+            ),
             ("{ latest(race_id: \"r\") }", "Sub selection required"),
-            ("{ latest(race_id: \"r\") { car { x } } }", "Sub selection not allowed"),
-            ("{ history(race_id: \"r\", car: \"1\", limit: \"x\") { car } }", "is not a valid Int"),
+            (
+                "{ latest(race_id: \"r\") { car { x } } }",
+                "Sub selection not allowed",
+            ),
+            (
+                "{ history(race_id: \"r\", car: \"1\", limit: \"x\") { car } }",
+                "is not a valid Int",
+            ),
             ("{ latest(race_id: \"r\") { car ", "Invalid syntax"),
-            ("query Q($x: Nope) { latest(race_id: \"r\") { car } }", "unknown input type Nope"),
+            (
+                "query Q($x: Nope) { latest(race_id: \"r\") { car } }",
+                "unknown input type Nope",
+            ),
         ];
         for (text, want) in cases {
             let e = prepare(&s, text, None, &Map::new(), Caller::ApiKey).unwrap_err();

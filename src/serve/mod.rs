@@ -175,9 +175,8 @@ impl Hub {
     /// Publishes a race's state (`publishRaceState`); `drivers` is AWSJSON, a string.
     pub fn publish_race_state(&self, state: &RaceState) {
         let mut value = serde_json::to_value(state).expect("a RaceState serializes");
-        value["drivers"] = Value::String(
-            serde_json::to_string(&state.drivers).expect("driver names serialize"),
-        );
+        value["drivers"] =
+            Value::String(serde_json::to_string(&state.drivers).expect("driver names serialize"));
         self.store().race(&state.race_id).state = Some(value.clone());
         let _ = self.tx.send(Arc::new(Push {
             field: "onRaceState",
@@ -202,9 +201,9 @@ impl Hub {
         let store = self.store();
         let race = store.races.get(race_id);
         Ok(match name {
-            "latest" => Value::Array(race.map_or_else(Vec::new, |r| {
-                r.latest.values().cloned().collect()
-            })),
+            "latest" => {
+                Value::Array(race.map_or_else(Vec::new, |r| r.latest.values().cloned().collect()))
+            }
             "history" => {
                 let car = args.get("car").and_then(Value::as_str).unwrap_or("");
                 let limit = match args.get("limit").and_then(Value::as_i64) {
@@ -219,7 +218,10 @@ impl Hub {
                 };
                 let h = race.and_then(|r| r.history.get(car));
                 Value::Array(h.map_or_else(Vec::new, |h| {
-                    h.iter().skip(h.len().saturating_sub(limit)).cloned().collect()
+                    h.iter()
+                        .skip(h.len().saturating_sub(limit))
+                        .cloned()
+                        .collect()
                 }))
             }
             "raceState" => race.and_then(|r| r.state.clone()).unwrap_or(Value::Null),
@@ -237,8 +239,9 @@ impl Hub {
         match op.kind {
             OpKind::Subscription => error_body(&[GqlError {
                 error_type: "BadRequestException",
-                message: "Subscriptions go over the real-time endpoint (/graphql/realtime), not HTTP"
-                    .into(),
+                message:
+                    "Subscriptions go over the real-time endpoint (/graphql/realtime), not HTTP"
+                        .into(),
             }]),
             // Every mutation of the schema is IAM-only: `prepare` has refused it for an
             // API key caller already, and the pipeline publishes in-process.
@@ -275,14 +278,46 @@ fn error_body(errors: &[GqlError]) -> Value {
 
 /// The pages, embedded so that the binary serves them from anywhere.
 const PAGES: &[(&str, &str, &str)] = &[
-    ("/", "text/html; charset=utf-8", include_str!("../../web/index.html")),
-    ("/index.html", "text/html; charset=utf-8", include_str!("../../web/index.html")),
-    ("/graphic.html", "text/html; charset=utf-8", include_str!("../../web/graphic.html")),
-    ("/appsync.js", "text/javascript; charset=utf-8", include_str!("../../web/appsync.js")),
-    ("/dashboard.js", "text/javascript; charset=utf-8", include_str!("../../web/dashboard.js")),
-    ("/graphic.js", "text/javascript; charset=utf-8", include_str!("../../web/graphic.js")),
-    ("/style.css", "text/css; charset=utf-8", include_str!("../../web/style.css")),
-    ("/graphic.css", "text/css; charset=utf-8", include_str!("../../web/graphic.css")),
+    (
+        "/",
+        "text/html; charset=utf-8",
+        include_str!("../../web/index.html"),
+    ),
+    (
+        "/index.html",
+        "text/html; charset=utf-8",
+        include_str!("../../web/index.html"),
+    ),
+    (
+        "/graphic.html",
+        "text/html; charset=utf-8",
+        include_str!("../../web/graphic.html"),
+    ),
+    (
+        "/appsync.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/appsync.js"),
+    ),
+    (
+        "/dashboard.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/dashboard.js"),
+    ),
+    (
+        "/graphic.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/graphic.js"),
+    ),
+    (
+        "/style.css",
+        "text/css; charset=utf-8",
+        include_str!("../../web/style.css"),
+    ),
+    (
+        "/graphic.css",
+        "text/css; charset=utf-8",
+        include_str!("../../web/graphic.css"),
+    ),
     ("/schema.graphql", "text/plain; charset=utf-8", SCHEMA_SDL),
 ];
 
@@ -294,7 +329,10 @@ pub fn router(hub: Arc<Hub>, shutdown: watch::Receiver<bool>) -> Router {
             path,
             get(move || async move {
                 (
-                    [(header::CONTENT_TYPE, mime), (header::CACHE_CONTROL, "no-cache")],
+                    [
+                        (header::CONTENT_TYPE, mime),
+                        (header::CACHE_CONTROL, "no-cache"),
+                    ],
                     body,
                 )
             }),
@@ -384,7 +422,12 @@ pub async fn serve(
     hub: Arc<Hub>,
     shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
     let mut stop = shutdown.clone();
+    // Pushes are small and latency-bound: no Nagle delay behind an unacknowledged one.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, router(hub, shutdown))
         .with_graceful_shutdown(async move {
             let _ = stop.wait_for(|s| *s).await;

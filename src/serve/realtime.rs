@@ -204,9 +204,7 @@ async fn connection(mut socket: WebSocket, st: AppState, authorized: bool) {
 
 /// Handles `start`: validates the subscription; the reply (`start_ack` or `error`).
 fn start(hub: &Hub, subs: &mut HashMap<String, Sub>, id: Option<String>, m: &Value) -> Value {
-    let err = |id: &Option<String>, e: &[GqlError]| {
-        json!({"type": "error", "id": id, "payload": {"errors": errors_json(e)}})
-    };
+    let err = |id: &Option<String>, e: &[GqlError]| json!({"type": "error", "id": id, "payload": {"errors": errors_json(e)}});
     let bad = |m: &str| GqlError {
         error_type: "BadRequestException",
         message: m.to_owned(),
@@ -240,7 +238,9 @@ fn start(hub: &Hub, subs: &mut HashMap<String, Sub>, id: Option<String>, m: &Val
     if op.kind != OpKind::Subscription {
         return err(
             &id,
-            &[bad("Only subscriptions go over the real-time endpoint; send queries to /graphql")],
+            &[bad(
+                "Only subscriptions go over the real-time endpoint; send queries to /graphql",
+            )],
         );
     }
     if subs.len() >= MAX_SUBSCRIPTIONS && !subs.contains_key(&id_s) {

@@ -39,7 +39,13 @@ async fn server() -> Server {
 }
 
 /// One HTTP/1.1 request with `Connection: close`: (status, body).
-async fn http(addr: SocketAddr, method: &str, path: &str, key: Option<&str>, body: &str) -> (u16, String) {
+async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: &str,
+) -> (u16, String) {
     let mut s = TcpStream::connect(addr).await.unwrap();
     let key = key.map_or(String::new(), |k| format!("x-api-key: {k}\r\n"));
     let req = format!(
@@ -80,15 +86,22 @@ async fn the_server_serves_exactly_the_schema_file() {
     let s = server().await;
     let (status, body) = http(s.addr, "GET", "/schema.graphql", None, "").await;
     assert_eq!(status, 200);
-    let file = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"))
-        .unwrap();
+    let file =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql")).unwrap();
     assert_eq!(body, file, "the served SDL is the file, byte for byte");
     assert_eq!(SCHEMA_SDL, file);
     // And the type table the server validates against is that file's.
     assert_eq!(s.hub.schema(), &Schema::parse(&file).unwrap());
     // Every field the file gives FuelUpdate and RaceState can be asked for.
     let schema = Schema::parse(&file).unwrap();
-    let all = |t: &str| schema.objects[t].fields.keys().cloned().collect::<Vec<_>>().join(" ");
+    let all = |t: &str| {
+        schema.objects[t]
+            .fields
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     let q = format!(
         "query($r: ID!) {{ latest(race_id: $r) {{ {} }} raceState(race_id: $r) {{ {} }} }}",
         all("FuelUpdate"),
@@ -103,8 +116,13 @@ async fn the_server_serves_exactly_the_schema_file() {
 #[tokio::test]
 async fn queries_return_the_latest_and_history_bad_ones_get_graphql_errors() {
     let s = server().await;
-    s.hub.publish_updates("r1", &[update("r1", "24", 1, 17.0), update("r1", "11", 1, 16.0)], 0.0);
-    s.hub.publish_updates("r1", &[update("r1", "24", 2, 16.5)], 0.0);
+    s.hub.publish_updates(
+        "r1",
+        &[update("r1", "24", 1, 17.0), update("r1", "11", 1, 16.0)],
+        0.0,
+    );
+    s.hub
+        .publish_updates("r1", &[update("r1", "24", 2, 16.5)], 0.0);
     let (_, v) = gql(
         s.addr,
         "query($r: ID!) { latest(race_id: $r) { car seq fuel: remaining_gal } h: history(race_id: $r, car: \"24\", limit: 1) { seq } }",
@@ -117,7 +135,12 @@ async fn queries_return_the_latest_and_history_bad_ones_get_graphql_errors() {
                "h": [{"seq": 2}]})
     );
 
-    let (status, v) = gql(s.addr, "{ latest(race_id: \"r1\") { car fuel_left } }", json!({})).await;
+    let (status, v) = gql(
+        s.addr,
+        "{ latest(race_id: \"r1\") { car fuel_left } }",
+        json!({}),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(v["data"], Value::Null);
     assert_eq!(v["errors"][0]["errorType"], "ValidationError");
@@ -129,7 +152,14 @@ async fn queries_return_the_latest_and_history_bad_ones_get_graphql_errors() {
         "{v}"
     );
 
-    let (status, body) = http(s.addr, "POST", "/graphql", None, "{\"query\":\"{ latest(race_id: \\\"r1\\\") { car } }\"}").await;
+    let (status, body) = http(
+        s.addr,
+        "POST",
+        "/graphql",
+        None,
+        "{\"query\":\"{ latest(race_id: \\\"r1\\\") { car } }\"}",
+    )
+    .await;
     assert_eq!(status, 401);
     assert!(body.contains("UnauthorizedException"), "{body}");
 
@@ -204,18 +234,44 @@ async fn a_subscription_receives_pushed_updates_of_its_race_only() {
 
     let q = "subscription($r: ID!) { onUpdates(race_id: $r) { race_id updates { car seq remaining_gal } } }";
     send(&mut ws, start("s1", KEY, q, json!({"r": "r1"}))).await;
-    assert_eq!(next(&mut ws).await, json!({"type": "start_ack", "id": "s1"}));
+    assert_eq!(
+        next(&mut ws).await,
+        json!({"type": "start_ack", "id": "s1"})
+    );
     // A bad key on start, and a bad field, are errors for that id.
     send(&mut ws, start("s2", "wrong", q, json!({"r": "r1"}))).await;
     let e = next(&mut ws).await;
-    assert_eq!((e["type"].as_str(), e["id"].as_str()), (Some("error"), Some("s2")));
-    assert_eq!(e["payload"]["errors"][0]["errorType"], "UnauthorizedException");
-    send(&mut ws, start("s3", KEY, "subscription { onUpdates(race_id: \"r1\") { nope } }", json!({}))).await;
+    assert_eq!(
+        (e["type"].as_str(), e["id"].as_str()),
+        (Some("error"), Some("s2"))
+    );
+    assert_eq!(
+        e["payload"]["errors"][0]["errorType"],
+        "UnauthorizedException"
+    );
+    send(
+        &mut ws,
+        start(
+            "s3",
+            KEY,
+            "subscription { onUpdates(race_id: \"r1\") { nope } }",
+            json!({}),
+        ),
+    )
+    .await;
     let e = next(&mut ws).await;
-    assert!(e["payload"]["errors"][0]["message"].as_str().unwrap().contains("'nope'"), "{e}");
+    assert!(
+        e["payload"]["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("'nope'"),
+        "{e}"
+    );
 
-    s.hub.publish_updates("other", &[update("other", "9", 7, 10.0)], 1.0);
-    s.hub.publish_updates("r1", &[update("r1", "24", 5, 12.25)], 1234.5);
+    s.hub
+        .publish_updates("other", &[update("other", "9", 7, 10.0)], 1.0);
+    s.hub
+        .publish_updates("r1", &[update("r1", "24", 5, 12.25)], 1234.5);
     let d = next(&mut ws).await;
     assert_eq!(
         d,
@@ -235,7 +291,10 @@ async fn a_connection_without_the_api_key_is_refused() {
     send(&mut ws, json!({"type": "connection_init"})).await;
     let e = next(&mut ws).await;
     assert_eq!(e["type"], "connection_error");
-    assert_eq!(e["payload"]["errors"][0]["errorType"], "UnauthorizedException");
+    assert_eq!(
+        e["payload"]["errors"][0]["errorType"],
+        "UnauthorizedException"
+    );
 }
 
 #[tokio::test]
@@ -251,7 +310,8 @@ async fn the_pages_and_their_config_are_served() {
         assert_eq!(status, 200, "{path}");
         assert!(body.contains(needle), "{path} should contain {needle}");
     }
-    s.hub.publish_updates("r9", &[update("r9", "1", 1, 5.0)], 0.0);
+    s.hub
+        .publish_updates("r9", &[update("r9", "1", 1, 5.0)], 0.0);
     let (_, body) = http(s.addr, "GET", "/config.json", None, "").await;
     let cfg: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(cfg["raceId"], "r9");
