@@ -518,7 +518,7 @@ impl Cx<'_> {
             }
             let value = match (given.get(&d.name), &d.default_value) {
                 (Some(v), _) => v.clone(),
-                (None, Some(def)) => match self.literal(def, &format!("${}", d.name)) {
+                (None, Some(def)) => match self.literal(def) {
                     Some(v) => v,
                     None => continue,
                 },
@@ -535,7 +535,7 @@ impl Cx<'_> {
     }
 
     /// A literal (with variables substituted) as JSON, before coercion to a type.
-    fn literal(&mut self, v: &q::Value<'static, String>, at: &str) -> Option<Value> {
+    fn literal(&mut self, v: &q::Value<'static, String>) -> Option<Value> {
         Some(match v {
             q::Value::Variable(name) => match self.vars.get(name) {
                 Some(v) => v.clone(),
@@ -550,14 +550,14 @@ impl Cx<'_> {
             q::Value::List(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for i in items {
-                    out.push(self.literal(i, at)?);
+                    out.push(self.literal(i)?);
                 }
                 Value::Array(out)
             }
             q::Value::Object(fields) => {
                 let mut out = Map::new();
                 for (k, v) in fields {
-                    out.insert(k.clone(), self.literal(v, at)?);
+                    out.insert(k.clone(), self.literal(v)?);
                 }
                 Value::Object(out)
             }
@@ -784,7 +784,7 @@ impl Cx<'_> {
                 ));
                 continue;
             };
-            let Some(raw) = self.literal(lit, here) else {
+            let Some(raw) = self.literal(lit) else {
                 self.err(format!("{here}: argument {name} is not a valid value"));
                 continue;
             };
