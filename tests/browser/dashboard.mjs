@@ -157,20 +157,25 @@ try {
   await gpage.screenshot({ path: join(ARTIFACTS, 'graphic.png'), omitBackground: true });
 
   // Latency, window close in the pipeline → values on the page (reported, not asserted).
-  const lat = (await page.evaluate(() => window.__burnbar.latency())).sort((x, y) => x - y);
+  const inOrder = await page.evaluate(() => window.__burnbar.latency());
+  const lat = inOrder.slice().sort((x, y) => x - y);
   const recv = (await page.evaluate(() => window.__burnbar.received())).sort((x, y) => x - y);
+  // Without the first batches, which arrive while the page is still building its rows.
+  const steady = inOrder.slice(5).sort((x, y) => x - y);
   check(lat.length > 20, `latency measured over ${lat.length} batches`);
   const figures = {
     batches: lat.length,
     median_ms: Number(quantile(lat, 0.5).toFixed(1)),
     p99_ms: Number(quantile(lat, 0.99).toFixed(1)),
     max_ms: Number(lat[lat.length - 1].toFixed(1)),
+    steady_median_ms: Number(quantile(steady, 0.5).toFixed(1)),
+    steady_p99_ms: Number(quantile(steady, 0.99).toFixed(1)),
     received_median_ms: Number(quantile(recv, 0.5).toFixed(1)),
     received_p99_ms: Number(quantile(recv, 0.99).toFixed(1)),
     speed: SPEED,
   };
   writeFileSync(join(ARTIFACTS, 'latency.json'), `${JSON.stringify(figures, null, 2)}\n`);
-  console.log(`LATENCY window close -> on page: median ${figures.median_ms} ms, p99 ${figures.p99_ms} ms, max ${figures.max_ms} ms over ${figures.batches} batches (speed ${SPEED}); target p99 <= 250 ms; received (before render): median ${figures.received_median_ms} ms, p99 ${figures.received_p99_ms} ms`);
+  console.log(`LATENCY window close -> on page: median ${figures.median_ms} ms, p99 ${figures.p99_ms} ms, max ${figures.max_ms} ms over ${figures.batches} batches (speed ${SPEED}); target p99 <= 250 ms; received (before render): median ${figures.received_median_ms} ms, p99 ${figures.received_p99_ms} ms; after the first 5 batches: median ${figures.steady_median_ms} ms, p99 ${figures.steady_p99_ms} ms`);
 
   // The server goes away: the page says so; it comes back: the page recovers by itself.
   const port = demo.port;
