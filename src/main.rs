@@ -3,6 +3,14 @@
 //!
 //! Contract: `../shared/spec/cli.md`. Exit status 0 when done, 2 for bad arguments or an
 //! unreadable calibration file, 1 for any other failure, each with a one-line reason.
+//!
+//! # Layout
+//!
+//! - this file: the commands and their arguments.
+//! - [`serve`]: the local dashboard server of `demo` and `replay --serve` (AppSync's
+//!   protocol, the pages, the pipeline at broadcast pace).
+
+mod serve;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Read, Write};
@@ -31,6 +39,30 @@ enum Command {
     Replay(ReplayArgs),
     /// Fit the fuel model to historical races with weighed fills; write the parameters.
     Calibrate(CalibrateArgs),
+    /// Simulate a race live and serve the commentators' dashboard and the Burn Bar.
+    Demo(DemoArgs),
+}
+
+#[derive(Args, Debug)]
+struct DemoArgs {
+    /// Track key (pocono, michigan, charlotte, daytona, talladega, atlanta, martinsville,
+    /// iowa, nashville, default).
+    #[arg(long, default_value = "pocono")]
+    track: String,
+    /// Times real time: 1 is a live race, 20 runs a lap of Pocono in about 2.5 s.
+    #[arg(long, default_value_t = 1.0)]
+    speed: f64,
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Random seed of the race.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Rehearse a lost feed: car CAR's telemetry stops after SECONDS of race time
+    /// (`CAR@SECONDS`, repeatable). The pipeline and the pages handle it for real:
+    /// the car's windows close by the silent-car rule and the dashboard greys it.
+    #[arg(long, value_name = "CAR@SECONDS")]
+    silence: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -99,6 +131,15 @@ struct ReplayArgs {
     /// Allowed lateness in ms.
     #[arg(long, default_value_t = 5000)]
     lateness_ms: i64,
+    /// Show the replay on the dashboard (paced at `--speed`) instead of writing updates.
+    #[arg(long, conflicts_with_all = ["out", "rejected"])]
+    serve: bool,
+    /// With `--serve`: the port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 8080, requires = "serve")]
+    port: u16,
+    /// With `--serve`: times real time, by the records' event time.
+    #[arg(long, default_value_t = 1.0, requires = "serve")]
+    speed: f64,
 }
 
 /// A failure with its exit status.
@@ -133,7 +174,7 @@ fn main() -> ExitCode {
             }
             if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
                 eprintln!(
-                    "burnbar: a command is needed: simulate, replay or calibrate (see --help)"
+                    "burnbar: a command is needed: simulate, replay, calibrate or demo (see --help)"
                 );
                 return ExitCode::from(2);
             }
@@ -149,6 +190,7 @@ fn main() -> ExitCode {
         Command::Simulate(a) => simulate(a),
         Command::Replay(a) => replay(a),
         Command::Calibrate(a) => calibrate(a),
+        Command::Demo(a) => demo(a),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,
@@ -262,6 +304,11 @@ fn replay(a: ReplayArgs) -> Result<(), Failure> {
         a.files.clone()
     };
     let inputs = open_inputs(&files)?;
+    if a.serve {
+        check_speed(a.speed)?;
+        let engine = Engine::new(cfg, params);
+        return serve_feed("replay", file_lines(inputs), engine, a.port, a.speed);
+    }
     // Creating an output truncates it: never one of the inputs.
     for (flag, out) in [("--out", &a.out), ("--rejected", &a.rejected)] {
         if let Some(out) = out
@@ -556,6 +603,204 @@ fn calibrate(a: CalibrateArgs) -> Result<(), Failure> {
     std::fs::write(&a.out, text + "\n")
         .map_err(|e| Failure::other(format!("cannot write {}: {e}", a.out.display())))?;
     Ok(())
+}
+
+/// `--speed` must be a positive number; past 1000 × no pacing is left to see.
+fn check_speed(speed: f64) -> Result<(), Failure> {
+    if speed.is_finite() && speed > 0.0 && speed <= 1000.0 {
+        Ok(())
+    } else {
+        Err(Failure::usage(format!(
+            "--speed must be above 0 and at most 1000, got {speed}"
+        )))
+    }
+}
+
+/// The lines of `inputs` in order, each with its event time (lines over [`MAX_LINE`]
+/// are cut there; the engine rejects what does not decode).
+fn file_lines(inputs: Vec<Input>) -> impl Iterator<Item = serve::feed::FeedLine> {
+    inputs.into_iter().flat_map(|(name, input)| {
+        let mut reader = BufReader::with_capacity(1 << 20, input);
+        let mut buf = Vec::new();
+        std::iter::from_fn(move || {
+            loop {
+                match read_line_capped(&mut reader, &mut buf, MAX_LINE) {
+                    Ok(Line::End) => return None,
+                    Ok(_) => {
+                        let text = buf.trim_ascii();
+                        if text.is_empty() {
+                            continue;
+                        }
+                        return Some(serve::feed::FeedLine::from_bytes(text.to_vec()));
+                    }
+                    Err(e) => {
+                        eprintln!("burnbar: reading {name} failed: {e}; the replay stops there");
+                        return None;
+                    }
+                }
+            }
+        })
+    })
+}
+
+/// A car whose telemetry `demo --silence` cuts, and from when (event time).
+#[derive(Debug, Clone, PartialEq)]
+struct Silence {
+    car: String,
+    from_ts: i64,
+}
+
+fn parse_silence(s: &str, start_ts: i64) -> Result<Silence, Failure> {
+    let bad = || {
+        Failure::usage(format!(
+            "--silence takes CAR@SECONDS (e.g. 24@90), got `{s}`"
+        ))
+    };
+    let (car, secs) = s.split_once('@').ok_or_else(bad)?;
+    let secs: f64 = secs.parse().map_err(|_| bad())?;
+    if car.is_empty() || !secs.is_finite() || secs < 0.0 {
+        return Err(bad());
+    }
+    Ok(Silence {
+        car: car.to_owned(),
+        from_ts: start_ts + (secs * 1000.0) as i64,
+    })
+}
+
+/// Whether a simulated line is a sample of a silenced car past its cut.
+fn silenced(line: &str, ts: i64, cuts: &[Silence]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Head<'a> {
+        kind: Option<&'a str>,
+        car: Option<&'a str>,
+    }
+    if !cuts.iter().any(|c| ts >= c.from_ts) {
+        return false;
+    }
+    let Ok(h) = serde_json::from_str::<Head>(line) else {
+        return false;
+    };
+    matches!(h.kind, None | Some("sample"))
+        && h.car
+            .is_some_and(|car| cuts.iter().any(|c| c.car == car && ts >= c.from_ts))
+}
+
+fn demo(a: DemoArgs) -> Result<(), Failure> {
+    check_speed(a.speed)?;
+    let cfg = SimConfig {
+        track: a.track,
+        seed: a.seed,
+        // What a broadcast sees: pit stops without weighed amounts.
+        live: true,
+        ..SimConfig::default()
+    };
+    let sim = burnbar_sim::Simulation::new(&cfg).map_err(|e| Failure::usage(e.to_string()))?;
+    let cuts = a
+        .silence
+        .iter()
+        .map(|s| parse_silence(s, burnbar_sim::START_TS))
+        .collect::<Result<Vec<_>, _>>()?;
+    let lines = sim
+        .filter(move |(ts, line)| !silenced(line, *ts, &cuts))
+        .map(|(ts, line)| serve::feed::FeedLine {
+            ts: Some(ts),
+            line: line.into_bytes(),
+        });
+    let engine = Engine::new(EngineConfig::default(), ModelParams::default());
+    serve_feed("demo", lines, engine, a.port, a.speed)
+}
+
+/// Serves the dashboard on 127.0.0.1:`port` while `lines` run through `engine` at
+/// `speed`; returns on Ctrl-C (or SIGTERM), after the race if it ends first.
+fn serve_feed(
+    what: &str,
+    lines: impl Iterator<Item = serve::feed::FeedLine>,
+    mut engine: Engine,
+    port: u16,
+    speed: f64,
+) -> Result<(), Failure> {
+    use serve::feed::{self, FeedEnd};
+    use std::sync::Arc;
+    use tokio::sync::watch;
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::other(format!("cannot start the async runtime: {e}")))?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, port))
+            .await
+            .map_err(|e| Failure::other(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Failure::other(format!("cannot read the listening address: {e}")))?;
+        let hub = Arc::new(serve::Hub::new(serve::LOCAL_API_KEY).map_err(Failure::other)?);
+        let (stop_tx, stop) = watch::channel(false);
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            let _ = stop_tx.send(true);
+        });
+        let server = tokio::spawn(serve::serve(listener, hub.clone(), stop.clone()));
+        println!(
+            "burnbar {what}: dashboard at http://{addr}/ , Burn Bar graphic at http://{addr}/graphic.html?cars=CAR,CAR (Ctrl-C stops)"
+        );
+        let _ = io::stdout().flush();
+        let progress = if io::stderr().is_terminal() {
+            let pb = ProgressBar::new_spinner();
+            pb.set_style(
+                ProgressStyle::with_template("{spinner} {elapsed} {msg}")
+                    .expect("static progress template"),
+            );
+            pb.enable_steady_tick(Duration::from_millis(200));
+            pb
+        } else {
+            ProgressBar::hidden()
+        };
+        let (end, stats) = feed::run(lines, &mut engine, &hub, speed, stop.clone(), &progress).await;
+        progress.finish_and_clear();
+        if end == FeedEnd::Finished {
+            eprintln!(
+                "burnbar {what}: the race is over ({} updates in {} batches); still serving at http://{addr}/ until Ctrl-C",
+                stats.updates, stats.batches
+            );
+        }
+        let mut stop2 = stop.clone();
+        let _ = stop2.wait_for(|s| *s).await;
+        match server.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(Failure::other(format!("the server failed: {e}"))),
+            Err(e) => return Err(Failure::other(format!("the server failed: {e}"))),
+        }
+        eprintln!(
+            "burnbar {what}: stopped ({} lines, {} rejected, {} updates published)",
+            stats.lines, stats.rejected, stats.updates
+        );
+        Ok(())
+    })
+}
+
+/// Ctrl-C, or SIGTERM (how service managers and test harnesses stop a process).
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 fn write_updates(out: &mut dyn Write, updates: &[FuelUpdate]) -> io::Result<()> {

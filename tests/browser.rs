@@ -1,0 +1,68 @@
+//! The dashboard and the Burn Bar graphic in a real headless browser: runs
+//! `tests/browser/dashboard.mjs` (Debian's chromium driven by playwright-core) against
+//! this build's `burnbar demo`. `scripts/setup-browser` installs both; without them
+//! this test fails and says so (it never skips silently).
+//!
+//! Screenshots and the latency figures go to `$CARGO_TARGET_DIR/browser-artifacts`
+//! (or `target/browser-artifacts`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The whole browser run is well under a minute; past this something hangs.
+const LIMIT: Duration = Duration::from_secs(240);
+
+fn artifacts() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    target.join("browser-artifacts")
+}
+
+#[test]
+fn dashboard_and_graphic_in_a_real_browser() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).exists(),
+        "the browser test needs chromium at {chromium}: run scripts/setup-browser (apt-get install chromium)"
+    );
+    assert!(
+        dir.join("node_modules/playwright-core").exists(),
+        "the browser test needs playwright-core in tests/browser/node_modules: run scripts/setup-browser (npm ci)"
+    );
+    let node_ok = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        node_ok,
+        "the browser test needs node: run scripts/setup-browser"
+    );
+    let mut child = Command::new("node")
+        .arg(dir.join("dashboard.mjs"))
+        .env("BURNBAR_BIN", env!("CARGO_BIN_EXE_burnbar"))
+        .env("ARTIFACTS", artifacts())
+        .env("CHROMIUM", &chromium)
+        .spawn()
+        .expect("start node");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for node") {
+            break status;
+        }
+        if started.elapsed() > LIMIT {
+            let _ = child.kill();
+            panic!("the browser test did not finish within {LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        status.success(),
+        "the browser test failed ({status}); see its output above"
+    );
+    for shot in ["dashboard.png", "graphic.png", "latency.json"] {
+        assert!(artifacts().join(shot).exists(), "{shot} was not saved");
+    }
+}

@@ -1,0 +1,134 @@
+// The on-air Burn Bar: up to four chosen cars (graphic.html?cars=24,11,5,9), large and
+// animated, for the graphics operator. On air a number must never flicker to a dash:
+// each figure holds its last good (non-null) value, and nothing is greyed or blanked
+// when updates pause (the dashboard is where staleness is shown).
+
+import { loadConfig, AppSync } from './appsync.js';
+
+const FIELDS = 'car seq lap mode burn_index laps_to_empty mpg_stint mpg_lap remaining_gal';
+const MAX_CARS = 4;
+const params = new URLSearchParams(location.search);
+if (params.get('bg') === 'transparent') document.body.classList.add('transparent');
+
+const panels = new Map();
+let drivers = {};
+let chosen = (params.get('cars') || '').split(',').map((s) => s.trim()).filter(Boolean).slice(0, MAX_CARS);
+
+function status(text) {
+  const s = document.getElementById('status');
+  s.textContent = text || '';
+  s.classList.toggle('hidden', !text);
+}
+
+function panel(car) {
+  let p = panels.get(car);
+  if (p) return p;
+  const el = document.createElement('div');
+  el.className = 'bb';
+  el.dataset.car = car;
+  el.innerHTML = `<div class="bb-num">${car}</div>
+    <div><div class="bb-name"></div><div class="bb-mode">&nbsp;</div></div>
+    <div class="bb-bar"><div class="bb-centre"></div><div class="bb-bar-fill"></div></div>
+    <div class="bb-figs"><div><span class="bb-laps">–</span> <span class="bb-unit">LAPS LEFT</span></div><div class="bb-mpg">&nbsp;</div></div>`;
+  document.getElementById('stage').appendChild(el);
+  p = {
+    el, seq: -Infinity, held: {}, shownLaps: null, anim: null,
+    name: el.querySelector('.bb-name'), mode: el.querySelector('.bb-mode'),
+    fill: el.querySelector('.bb-bar-fill'), laps: el.querySelector('.bb-laps'), mpg: el.querySelector('.bb-mpg'),
+  };
+  panels.set(car, p);
+  return p;
+}
+
+const COLOURS = { saving: 'var(--saving)', pushing: 'var(--pushing)', pit: 'var(--pit)', caution: 'var(--caution)', normal: 'var(--normal)' };
+
+/** Counts the laps figure from its shown value to the new one. */
+function tweenLaps(p, to) {
+  const from = p.shownLaps ?? to;
+  const t0 = performance.now();
+  cancelAnimationFrame(p.anim);
+  const step = (now) => {
+    const k = Math.min(1, (now - t0) / 700);
+    const v = from + (to - from) * (1 - (1 - k) ** 3);
+    p.laps.textContent = v.toFixed(1);
+    p.shownLaps = v;
+    if (k < 1) p.anim = requestAnimationFrame(step);
+  };
+  p.anim = requestAnimationFrame(step);
+}
+
+function show(u, snapshot) {
+  if (!chosen.includes(u.car)) return;
+  const p = panel(u.car);
+  if (!snapshot && u.seq <= p.seq) return;
+  p.seq = u.seq;
+  // Hold the last good value of every figure.
+  for (const k of ['burn_index', 'laps_to_empty', 'mpg_stint', 'mode']) {
+    if (u[k] !== null && u[k] !== undefined) p.held[k] = u[k];
+  }
+  const h = p.held;
+  p.name.textContent = drivers[u.car] || `Car ${u.car}`;
+  if (h.mode) {
+    p.mode.textContent = h.mode.toUpperCase();
+    p.el.style.borderLeftColor = COLOURS[h.mode] || COLOURS.normal;
+    p.fill.style.backgroundColor = COLOURS[h.mode] || COLOURS.normal;
+  }
+  if (h.burn_index !== undefined) {
+    // Saving fills left of centre, pushing right; ±12 % spans the half bar.
+    const x = Math.max(-1, Math.min(1, (h.burn_index - 1) / 0.12));
+    const w = Math.max(1.5, 50 * Math.abs(x));
+    p.fill.style.left = `${x < 0 ? 50 - w : 50}%`;
+    p.fill.style.width = `${w}%`;
+    const pct = (h.burn_index - 1) * 100;
+    p.mode.textContent = `${(h.mode || '').toUpperCase()}  ${pct >= 0 ? '+' : ''}${pct.toFixed(1)}% BURN`;
+  }
+  if (h.laps_to_empty !== undefined) tweenLaps(p, h.laps_to_empty);
+  if (h.mpg_stint !== undefined) p.mpg.textContent = `${h.mpg_stint.toFixed(2)} MPG STINT`;
+}
+
+async function main() {
+  let cfg = await loadConfig();
+  while (!cfg.raceId) {
+    status('Waiting for a race…');
+    await new Promise((r) => setTimeout(r, 1000));
+    cfg = await loadConfig();
+  }
+  status('');
+  const race = cfg.raceId;
+  // The operator's order, whatever order the data comes in.
+  for (const car of chosen) panel(car);
+  const api = new AppSync(cfg, (state) => {
+    // The operator sees the link state; the audience keeps the last good values.
+    status(state === 'connected' ? '' : `link ${state}`);
+  });
+  api.subscribe(
+    `subscription U($r: ID!) { onUpdates(race_id: $r) { updates { ${FIELDS} } } }`,
+    { r: race },
+    {
+      onStart: async () => {
+        const data = await api.query(
+          `query S($r: ID!) { latest(race_id: $r) { ${FIELDS} } raceState(race_id: $r) { drivers } }`,
+          { r: race },
+        );
+        if (data.raceState) drivers = JSON.parse(data.raceState.drivers || '{}');
+        if (chosen.length === 0) {
+          // No choice made: the first four in running order.
+          chosen = [...data.latest].sort((a, b) => b.lap - a.lap).slice(0, MAX_CARS).map((u) => u.car);
+        }
+        for (const car of chosen) panel(car);
+        for (const u of data.latest) show(u, true);
+      },
+      onData: (data) => {
+        for (const u of data.onUpdates.updates) show(u, false);
+      },
+    },
+  );
+  api.subscribe(
+    `subscription R($r: ID!) { onRaceState(race_id: $r) { drivers } }`,
+    { r: race },
+    { onData: (d) => { drivers = JSON.parse(d.onRaceState.drivers || '{}'); } },
+  );
+  window.__burnbar = { chosen: () => chosen.slice() };
+}
+
+main();
