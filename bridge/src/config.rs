@@ -1,0 +1,529 @@
+//! Configuration from the environment: every variable, its default and why, in one table.
+//!
+//! The container service sets environment variables; the bridge reads them once at start
+//! and refuses to run on a bad value, naming the variable (exit status 2). [`VARS`] is the
+//! single list: parsing, `--help` and the README's table all come from it (a test checks
+//! the README names every variable).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Kinesis service limits for `PutRecords` (AWS documentation, "Kinesis Data Streams
+/// quotas"): records per call, bytes per call (data plus partition keys), bytes per record
+/// (data plus partition key), and the longest partition key.
+pub const KINESIS_MAX_RECORDS: usize = 500;
+pub const KINESIS_MAX_CALL_BYTES: usize = 5 * 1024 * 1024;
+pub const KINESIS_MAX_RECORD_BYTES: usize = 1024 * 1024;
+pub const KINESIS_MAX_KEY_BYTES: usize = 256;
+
+/// One environment variable: its name, its default and the reason for that default.
+#[derive(Debug, Clone, Copy)]
+pub struct Var {
+    pub name: &'static str,
+    pub default: &'static str,
+    pub doc: &'static str,
+}
+
+/// Every variable the bridge reads.
+pub const VARS: &[Var] = &[
+    Var {
+        name: "NATS_URL",
+        default: "nats://127.0.0.1:4222",
+        doc: "NATS server(s), comma-separated. Default: a local server, for development.",
+    },
+    Var {
+        name: "BRIDGE_MODE",
+        default: "core",
+        doc: "`core` (queue-group subscribe, at-most-once, as the platform publishes) or \
+              `jetstream` (durable pull consumer, acknowledged after Kinesis accepted).",
+    },
+    Var {
+        name: "NATS_SUBJECTS",
+        default: "burnbar.telemetry.>,burnbar.race-control.>",
+        doc: "Subjects to subscribe to in core mode, comma-separated (JetStream mode reads \
+              the whole of JS_STREAM). Records are routed by content (sample or event), not \
+              by subject, so one subject may carry both.",
+    },
+    Var {
+        name: "NATS_QUEUE_GROUP",
+        default: "burnbar-bridge",
+        doc: "Queue group (core mode): replicas in one group share the messages, each \
+              delivered to one of them.",
+    },
+    Var {
+        name: "JS_STREAM",
+        default: "TELEMETRY",
+        doc: "JetStream stream to consume (jetstream mode); the platform owns it, the bridge \
+              only reads.",
+    },
+    Var {
+        name: "JS_CONSUMER",
+        default: "burnbar-bridge",
+        doc: "Durable pull consumer shared by all replicas (created if missing): a dead \
+              replica's unacknowledged messages go to the others.",
+    },
+    Var {
+        name: "JS_ACK_WAIT_MS",
+        default: "2000",
+        doc: "Acknowledgement wait. Redelivery after a replica dies must land inside the \
+              processor's 5 s lateness; JetStream's 30 s default would arrive late and be \
+              dropped. 2 s leaves room for the bridge's own linger and retries.",
+    },
+    Var {
+        name: "JS_MAX_ACK_PENDING",
+        default: "20000",
+        doc: "Messages a replica may hold unacknowledged: about 5 s of a 10x race load \
+              (40 cars x 100 Hz), so the bounded queue, not the server, is what throttles.",
+    },
+    Var {
+        name: "KINESIS_TELEMETRY_STREAM",
+        default: "burnbar-telemetry",
+        doc: "Stream for samples (partition key: car).",
+    },
+    Var {
+        name: "KINESIS_RACE_CONTROL_STREAM",
+        default: "burnbar-race-control",
+        doc: "Stream for race-control events (partition key: race).",
+    },
+    Var {
+        name: "QUEUE_MAX_BYTES",
+        default: "33554432",
+        doc: "Byte budget of the queue between NATS and Kinesis, messages held until \
+              Kinesis accepted them included (each counts its size plus 128 bytes). 32 MiB \
+              is over 20 s of a 10x race load: memory stays flat whatever arrives.",
+    },
+    Var {
+        name: "MAX_MESSAGE_BYTES",
+        default: "1048320",
+        doc: "Largest message accepted: a Kinesis record is at most 1 MiB with its \
+              partition key (at most 256 bytes), so anything larger could never be written.",
+    },
+    Var {
+        name: "LINGER_MS",
+        default: "100",
+        doc: "How long to gather messages before a PutRecords call: packs about one \
+              sample per car at 10 Hz into each record at 1x, many more at 10x, and adds \
+              at most 0.1 s to a 5 s window's latency.",
+    },
+    Var {
+        name: "PACK_MAX_BYTES",
+        default: "25000",
+        doc: "Largest packed record. Kinesis bills PUT payload units of 25 KB, so bigger \
+              records save nothing and only delay a car's samples.",
+    },
+    Var {
+        name: "BATCH_MAX_RECORDS",
+        default: "500",
+        doc: "Records per PutRecords call: the service limit, fewest calls.",
+    },
+    Var {
+        name: "BATCH_MAX_BYTES",
+        default: "5242880",
+        doc: "Bytes per PutRecords call (data plus partition keys): the service limit.",
+    },
+    Var {
+        name: "RETRY_MIN_DELAY_MS",
+        default: "50",
+        doc: "First backoff after throttled entries: a shard's per-second budget refills \
+              continuously, so a short wait usually suffices.",
+    },
+    Var {
+        name: "RETRY_MAX_DELAY_MS",
+        default: "800",
+        doc: "Longest single backoff (jittered, doubling from the minimum).",
+    },
+    Var {
+        name: "RETRY_DEADLINE_MS",
+        default: "2500",
+        doc: "Total retry time for one batch. Retried entries land after later ones, so \
+              this bounds the reordering (well inside the 5 s lateness); past it a sample \
+              would be late anyway. Then core mode drops (counted), JetStream naks.",
+    },
+    Var {
+        name: "REQUEST_TIMEOUT_MS",
+        default: "2000",
+        doc: "Timeout of one PutRecords attempt; below the retry deadline so a hung call \
+              still gets a retry.",
+    },
+    Var {
+        name: "SAMPLING",
+        default: "on",
+        doc: "`on` or `off`: adaptive sampling of samples (events are never sampled).",
+    },
+    Var {
+        name: "SAMPLE_MAX_HZ",
+        default: "10",
+        doc: "Rate cap per car and channel group with no backlog. The core holds a value \
+              at most 1 s and integrates in 5 s windows; 10 Hz is the broadcast rate and \
+              keeps the estimate exact, while RPM at hundreds of Hz adds nothing.",
+    },
+    Var {
+        name: "SAMPLE_MIN_HZ",
+        default: "4",
+        doc: "Rate cap per car and channel group at full backlog. At 4 Hz the fuel totals \
+              stay within 1 % of the full input (shown on the simulator by a test).",
+    },
+    Var {
+        name: "SAMPLE_BACKLOG_LOW",
+        default: "0.25",
+        doc: "Queue fill (share of QUEUE_MAX_BYTES) below which the cap is SAMPLE_MAX_HZ.",
+    },
+    Var {
+        name: "SAMPLE_BACKLOG_HIGH",
+        default: "0.75",
+        doc: "Queue fill above which the cap is SAMPLE_MIN_HZ; between the two it falls \
+              linearly in rate, leaving a quarter of the queue to absorb bursts before \
+              anything is dropped as `queue_full`.",
+    },
+    Var {
+        name: "HEALTH_ADDR",
+        default: "0.0.0.0:8080",
+        doc: "Address of the health endpoint (`GET /healthz`) for the ECS health check.",
+    },
+    Var {
+        name: "METRICS_INTERVAL_MS",
+        default: "10000",
+        doc: "How often EMF metrics are written to stdout: fine enough for a race, cheap \
+              enough to be noise.",
+    },
+    Var {
+        name: "SHUTDOWN_DEADLINE_MS",
+        default: "20000",
+        doc: "Time to drain the queue on SIGTERM: below ECS's 30 s stop timeout, after \
+              which the task is killed.",
+    },
+    Var {
+        name: "REPLICA_ID",
+        default: "",
+        doc: "Name in logs and the metric dimension; empty means the host name \
+              (the task's), or `bridge`.",
+    },
+];
+
+/// How messages are consumed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Core NATS queue-group subscription: at-most-once, as the platform publishes.
+    Core,
+    /// JetStream durable pull consumer: at-least-once, acknowledged after Kinesis.
+    JetStream,
+}
+
+/// Sampling settings (see [`crate::sampler`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SamplingConfig {
+    pub enabled: bool,
+    pub max_hz: f64,
+    pub min_hz: f64,
+    pub backlog_low: f64,
+    pub backlog_high: f64,
+}
+
+/// Everything the bridge is told; see [`VARS`] for each field's reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub nats_url: String,
+    pub mode: Mode,
+    pub subjects: Vec<String>,
+    pub queue_group: String,
+    pub js_stream: String,
+    pub js_consumer: String,
+    pub js_ack_wait: Duration,
+    pub js_max_ack_pending: i64,
+    pub telemetry_stream: String,
+    pub race_control_stream: String,
+    pub queue_max_bytes: usize,
+    pub max_message_bytes: usize,
+    pub linger: Duration,
+    pub pack_max_bytes: usize,
+    pub batch_max_records: usize,
+    pub batch_max_bytes: usize,
+    pub retry_min_delay: Duration,
+    pub retry_max_delay: Duration,
+    pub retry_deadline: Duration,
+    pub request_timeout: Duration,
+    pub sampling: SamplingConfig,
+    pub health_addr: SocketAddr,
+    pub metrics_interval: Duration,
+    pub shutdown_deadline: Duration,
+    pub replica_id: String,
+}
+
+/// A variable with a value the bridge cannot use.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("{var}={value:?}: {reason}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub value: String,
+    pub reason: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::from_lookup(|_| None).expect("the defaults are valid")
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads variables through `get` (unset or empty means the default).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let r = Reader { get: &get };
+        let sampling = SamplingConfig {
+            enabled: r.parse("SAMPLING", |s| match s {
+                "on" | "true" | "1" => Ok(true),
+                "off" | "false" | "0" => Ok(false),
+                _ => Err("must be `on` or `off`".to_owned()),
+            })?,
+            max_hz: r.positive_f64("SAMPLE_MAX_HZ")?,
+            min_hz: r.positive_f64("SAMPLE_MIN_HZ")?,
+            backlog_low: r.share("SAMPLE_BACKLOG_LOW")?,
+            backlog_high: r.share("SAMPLE_BACKLOG_HIGH")?,
+        };
+        if sampling.min_hz > sampling.max_hz {
+            return Err(r.error(
+                "SAMPLE_MIN_HZ",
+                format!("must not exceed SAMPLE_MAX_HZ ({})", sampling.max_hz),
+            ));
+        }
+        if sampling.backlog_low >= sampling.backlog_high {
+            return Err(r.error(
+                "SAMPLE_BACKLOG_LOW",
+                format!(
+                    "must be below SAMPLE_BACKLOG_HIGH ({})",
+                    sampling.backlog_high
+                ),
+            ));
+        }
+        let cfg = Config {
+            nats_url: r.text("NATS_URL")?,
+            mode: r.parse("BRIDGE_MODE", |s| match s {
+                "core" => Ok(Mode::Core),
+                "jetstream" => Ok(Mode::JetStream),
+                _ => Err("must be `core` or `jetstream`".to_owned()),
+            })?,
+            subjects: r.parse("NATS_SUBJECTS", |s| {
+                let v: Vec<String> = s
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                if v.is_empty() {
+                    Err("must name at least one subject".to_owned())
+                } else if v.iter().any(|s| s.contains(' ')) {
+                    Err("a subject cannot contain spaces".to_owned())
+                } else {
+                    Ok(v)
+                }
+            })?,
+            queue_group: r.text("NATS_QUEUE_GROUP")?,
+            js_stream: r.text("JS_STREAM")?,
+            js_consumer: r.text("JS_CONSUMER")?,
+            js_ack_wait: r.millis("JS_ACK_WAIT_MS", 100, 60_000)?,
+            js_max_ack_pending: r.int("JS_MAX_ACK_PENDING", 1, 10_000_000)? as i64,
+            telemetry_stream: r.text("KINESIS_TELEMETRY_STREAM")?,
+            race_control_stream: r.text("KINESIS_RACE_CONTROL_STREAM")?,
+            queue_max_bytes: r.int("QUEUE_MAX_BYTES", 1 << 20, 1 << 34)?,
+            max_message_bytes: r.int(
+                "MAX_MESSAGE_BYTES",
+                64,
+                KINESIS_MAX_RECORD_BYTES - KINESIS_MAX_KEY_BYTES,
+            )?,
+            linger: r.millis("LINGER_MS", 1, 2_000)?,
+            pack_max_bytes: r.int(
+                "PACK_MAX_BYTES",
+                1,
+                KINESIS_MAX_RECORD_BYTES - KINESIS_MAX_KEY_BYTES,
+            )?,
+            batch_max_records: r.int("BATCH_MAX_RECORDS", 1, KINESIS_MAX_RECORDS)?,
+            batch_max_bytes: r.int(
+                "BATCH_MAX_BYTES",
+                KINESIS_MAX_RECORD_BYTES,
+                KINESIS_MAX_CALL_BYTES,
+            )?,
+            retry_min_delay: r.millis("RETRY_MIN_DELAY_MS", 1, 10_000)?,
+            retry_max_delay: r.millis("RETRY_MAX_DELAY_MS", 1, 60_000)?,
+            retry_deadline: r.millis("RETRY_DEADLINE_MS", 0, 600_000)?,
+            request_timeout: r.millis("REQUEST_TIMEOUT_MS", 50, 60_000)?,
+            sampling,
+            health_addr: r.parse("HEALTH_ADDR", |s| {
+                s.parse::<SocketAddr>()
+                    .map_err(|e| format!("not a socket address (host:port): {e}"))
+            })?,
+            metrics_interval: r.millis("METRICS_INTERVAL_MS", 100, 3_600_000)?,
+            shutdown_deadline: r.millis("SHUTDOWN_DEADLINE_MS", 0, 600_000)?,
+            replica_id: {
+                let v = r.raw("REPLICA_ID");
+                if v.is_empty() {
+                    get("HOSTNAME")
+                        .filter(|h| !h.is_empty())
+                        .unwrap_or_else(|| "bridge".to_owned())
+                } else {
+                    v
+                }
+            },
+        };
+        if cfg.retry_min_delay > cfg.retry_max_delay {
+            return Err(r.error(
+                "RETRY_MIN_DELAY_MS",
+                "must not exceed RETRY_MAX_DELAY_MS".to_owned(),
+            ));
+        }
+        if cfg.queue_max_bytes < 2 * cfg.max_message_bytes {
+            return Err(r.error(
+                "QUEUE_MAX_BYTES",
+                format!(
+                    "must hold at least two of the largest messages (2 x MAX_MESSAGE_BYTES = {})",
+                    2 * cfg.max_message_bytes
+                ),
+            ));
+        }
+        Ok(cfg)
+    }
+}
+
+/// Looks variables up and turns bad values into [`ConfigError`]s.
+struct Reader<'a> {
+    get: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Reader<'_> {
+    fn var(name: &str) -> &'static Var {
+        VARS.iter()
+            .find(|v| v.name == name)
+            .unwrap_or_else(|| panic!("{name} is missing from VARS"))
+    }
+
+    fn raw(&self, name: &str) -> String {
+        match (self.get)(name) {
+            Some(v) if !v.trim().is_empty() => v.trim().to_owned(),
+            _ => Reader::var(name).default.to_owned(),
+        }
+    }
+
+    fn error(&self, name: &str, reason: String) -> ConfigError {
+        ConfigError {
+            var: Reader::var(name).name,
+            value: self.raw(name),
+            reason,
+        }
+    }
+
+    fn parse<T>(
+        &self,
+        name: &str,
+        f: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        let v = self.raw(name);
+        f(&v).map_err(|reason| self.error(name, reason))
+    }
+
+    fn text(&self, name: &str) -> Result<String, ConfigError> {
+        self.parse(name, |s| {
+            if s.is_empty() {
+                Err("must not be empty".to_owned())
+            } else {
+                Ok(s.to_owned())
+            }
+        })
+    }
+
+    fn int(&self, name: &str, min: usize, max: usize) -> Result<usize, ConfigError> {
+        self.parse(name, |s| {
+            let n: usize = s.parse().map_err(|_| "must be a whole number".to_owned())?;
+            if (min..=max).contains(&n) {
+                Ok(n)
+            } else {
+                Err(format!("must be within {min} to {max}"))
+            }
+        })
+    }
+
+    fn millis(&self, name: &str, min: usize, max: usize) -> Result<Duration, ConfigError> {
+        self.int(name, min, max)
+            .map(|ms| Duration::from_millis(ms as u64))
+    }
+
+    fn positive_f64(&self, name: &str) -> Result<f64, ConfigError> {
+        self.parse(name, |s| match s.parse::<f64>() {
+            Ok(x) if x.is_finite() && x > 0.0 && x <= 10_000.0 => Ok(x),
+            _ => Err("must be a number above 0 and at most 10000".to_owned()),
+        })
+    }
+
+    fn share(&self, name: &str) -> Result<f64, ConfigError> {
+        self.parse(name, |s| match s.parse::<f64>() {
+            Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
+            _ => Err("must be a number from 0 to 1".to_owned()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn with(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_valid_and_within_kinesis_limits() {
+        let c = Config::default();
+        assert_eq!(c.mode, Mode::Core);
+        assert_eq!(c.js_ack_wait, Duration::from_secs(2));
+        assert!(c.batch_max_records <= KINESIS_MAX_RECORDS);
+        assert!(c.batch_max_bytes <= KINESIS_MAX_CALL_BYTES);
+        assert!(c.retry_deadline < Duration::from_secs(5));
+        assert!(c.sampling.enabled);
+        assert_eq!(
+            c.subjects,
+            ["burnbar.telemetry.>", "burnbar.race-control.>"]
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_variable_and_the_problem() {
+        let e = with(&[("BRIDGE_MODE", "kafka")]).unwrap_err();
+        assert_eq!(e.var, "BRIDGE_MODE");
+        assert!(e.to_string().contains("`core` or `jetstream`"), "{e}");
+        let e = with(&[("BATCH_MAX_RECORDS", "501")]).unwrap_err();
+        assert_eq!(e.var, "BATCH_MAX_RECORDS");
+        assert!(e.to_string().contains("1 to 500"), "{e}");
+        let e = with(&[("LINGER_MS", "soon")]).unwrap_err();
+        assert!(e.to_string().contains("whole number"), "{e}");
+        let e = with(&[("SAMPLE_MIN_HZ", "20")]).unwrap_err();
+        assert_eq!(e.var, "SAMPLE_MIN_HZ");
+        let e = with(&[("HEALTH_ADDR", "localhost")]).unwrap_err();
+        assert_eq!(e.var, "HEALTH_ADDR");
+        let e = with(&[("NATS_SUBJECTS", " , ")]).unwrap_err();
+        assert_eq!(e.var, "NATS_SUBJECTS");
+    }
+
+    #[test]
+    fn values_are_read_and_trimmed() {
+        let c = with(&[
+            ("BRIDGE_MODE", "jetstream"),
+            ("JS_ACK_WAIT_MS", " 1000 "),
+            ("SAMPLING", "off"),
+            ("NATS_SUBJECTS", "a.b, c.>"),
+            ("REPLICA_ID", "r1"),
+        ])
+        .unwrap();
+        assert_eq!(c.mode, Mode::JetStream);
+        assert_eq!(c.js_ack_wait, Duration::from_secs(1));
+        assert!(!c.sampling.enabled);
+        assert_eq!(c.subjects, ["a.b", "c.>"]);
+        assert_eq!(c.replica_id, "r1");
+    }
+}
