@@ -1,6 +1,11 @@
 //! The built `appsync-writer` binary under the Lambda Runtime API (`cargo lambda watch`),
 //! invoked with the files in `events/`, publishing to the SigV4-verifying AppSync stand-in.
 //!
+//! The emulator runs with `--only-lambda-apis` and the test starts the binary cargo built
+//! for this test run (`CARGO_BIN_EXE_appsync-writer`): letting cargo-lambda build it would
+//! compile the dependency tree a second time with other features (no dev-dependencies),
+//! minutes on a small machine, for the same code.
+//!
 //! Needs `cargo-lambda` (`bash scripts/setup-lambda` installs it); without it the test
 //! fails and says so.
 
@@ -45,7 +50,7 @@ fn free_port() -> u16 {
 async fn invoke(port: u16, file: &str) -> Value {
     let data = root().join("events").join(file);
     let mut last = String::new();
-    for _ in 0..300 {
+    for _ in 0..120 {
         let out = tokio::process::Command::new("cargo")
             .args([
                 "lambda",
@@ -117,22 +122,35 @@ async fn the_binary_answers_the_sample_events_under_the_runtime_api() {
         .args([
             "lambda",
             "watch",
-            "--ignore-changes",
-            "--quiet",
+            "--only-lambda-apis",
             "-A",
             "127.0.0.1",
             "-P",
         ])
         .arg(port.to_string())
-        .args(["-p", "appsync-writer", "--bin", "appsync-writer"])
         .env("CARGO_LAMBDA_COMPILER", "cargo")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let _watch = Guard(cmd.spawn().expect("start cargo lambda watch"));
+
+    let mut function = Command::new(env!("CARGO_BIN_EXE_appsync-writer"));
+    function
+        .env(
+            "AWS_LAMBDA_RUNTIME_API",
+            format!("http://127.0.0.1:{port}/.rt"),
+        )
+        .env("AWS_LAMBDA_FUNCTION_NAME", "_")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
         .stdin(Stdio::null())
         .stdout(Stdio::null());
     for (k, v) in &vars {
-        cmd.env(k, v).arg("--env-var").arg(format!("{k}={v}"));
+        function.env(k, v);
     }
-    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    let _watch = Guard(cmd.spawn().expect("start cargo lambda watch"));
+    std::os::unix::process::CommandExt::process_group(&mut function, 0);
+    let _function = Guard(function.spawn().expect("start the appsync-writer binary"));
 
     let good = invoke(port, "appsync-writer.json").await;
     assert_eq!(good["statusCode"], 200, "{good}");
