@@ -135,6 +135,19 @@ async fn the_binary_answers_the_sample_events_under_the_runtime_api() {
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let _watch = Guard(cmd.spawn().expect("start cargo lambda watch"));
 
+    // The function exits if the Runtime API is not there yet: wait for it to listen.
+    let mut up = false;
+    for _ in 0..600 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        up,
+        "cargo lambda watch did not listen on {port} within 60 s"
+    );
     let mut function = Command::new(env!("CARGO_BIN_EXE_appsync-writer"));
     function
         .env(
