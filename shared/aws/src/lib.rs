@@ -7,6 +7,8 @@
 //! - [`sagemaker`]: the learned correction through the SageMaker runtime.
 //! - [`sqs`]: the quarantine of rejected records.
 //! - [`errors`]: which SDK errors are worth retrying, and deadlines on every call.
+//! - [`function`]: what the Kinesis-triggered functions share (configuration, the writer
+//!   API as publisher, the invocation around a handler).
 //!
 //! Clients are built once per process by [`sdk_config`] (the functions' `main`): the
 //! standard retry policy (jittered exponential backoff on throttling, 5xx and timeouts)
@@ -14,8 +16,11 @@
 
 pub mod dynamo;
 pub mod errors;
+pub mod function;
 pub mod sagemaker;
 pub mod sqs;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 use std::time::Duration;
 

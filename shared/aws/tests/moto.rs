@@ -6,20 +6,14 @@
 //! Each test starts its own `moto_server` on 127.0.0.1 and kills it when done; the
 //! README's test command installs it (`scripts/setup-lambda`).
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::TcpListener;
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::config::Credentials;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    TimeToLiveSpecification,
-};
-use burnbar_aws::dynamo::DynamoStore;
 use burnbar_aws::sagemaker::SageMakerPredictor;
 use burnbar_aws::sqs::SqsQuarantine;
+use burnbar_aws::testkit::Moto;
 use burnbar_core::CarId;
 use burnbar_core::car::{CarState, WindowFeatures};
 use burnbar_metrics::MetricSet;
@@ -30,123 +24,6 @@ use burnbar_pipeline::ports::{
 };
 use burnbar_pipeline::{InRecord, Processor, ProcessorConfig};
 use tokio::time::Instant;
-
-/// A `moto_server` of this test, killed on drop.
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Moto {
-    fn start() -> Moto {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("moto_server did not start ({e}): run `bash scripts/setup-lambda` (pip install 'moto[server]')")
-            });
-        let url = format!("http://127.0.0.1:{port}");
-        let t0 = std::time::Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                t0.elapsed() < Duration::from_secs(60),
-                "moto_server did not listen on {url}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Moto { child, url }
-    }
-
-    async fn sdk(&self) -> SdkConfig {
-        aws_config::defaults(BehaviorVersion::latest())
-            .endpoint_url(&self.url)
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-            .load()
-            .await
-    }
-
-    /// A table shaped as `template.yaml` makes it (pk, sk, TTL on `expires_at`).
-    async fn table(&self, name: &str) -> DynamoStore {
-        let client = aws_sdk_dynamodb::Client::new(&self.sdk().await);
-        let attr = |n: &str| {
-            AttributeDefinition::builder()
-                .attribute_name(n)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap()
-        };
-        let key = |n: &str, t| {
-            KeySchemaElement::builder()
-                .attribute_name(n)
-                .key_type(t)
-                .build()
-                .unwrap()
-        };
-        client
-            .create_table()
-            .table_name(name)
-            .attribute_definitions(attr("pk"))
-            .attribute_definitions(attr("sk"))
-            .key_schema(key("pk", KeyType::Hash))
-            .key_schema(key("sk", KeyType::Range))
-            .billing_mode(BillingMode::PayPerRequest)
-            .send()
-            .await
-            .unwrap();
-        client
-            .update_time_to_live()
-            .table_name(name)
-            .time_to_live_specification(
-                TimeToLiveSpecification::builder()
-                    .attribute_name("expires_at")
-                    .enabled(true)
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-            .unwrap();
-        DynamoStore::new(client, name)
-    }
-
-    /// Queues answers of the SageMaker runtime (moto's seeding API).
-    fn seed_sagemaker(&self, bodies: &[&str]) {
-        let results: Vec<serde_json::Value> = bodies
-            .iter()
-            .map(|b| serde_json::json!({"Body": b, "ContentType": "application/json", "InvokedProductionVariant": "main", "CustomAttributes": ""}))
-            .collect();
-        let body = serde_json::json!({"region": "us-east-1", "results": results}).to_string();
-        let addr = self.url.trim_start_matches("http://");
-        let mut s = TcpStream::connect(addr).unwrap();
-        write!(
-            s,
-            "POST /moto-api/static/sagemaker/endpoint-results HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut resp = String::new();
-        s.read_to_string(&mut resp).unwrap();
-        assert!(
-            resp.starts_with("HTTP/1.1 20") || resp.starts_with("HTTP/1.0 20"),
-            "{resp}"
-        );
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn dl() -> Instant {
     Instant::now() + Duration::from_secs(20)

@@ -81,6 +81,12 @@ pub(crate) async fn commit_car<S: CarStore>(
             next.outbox.drain(..drop);
             m.count("updates_dropped_total", drop as u64);
         }
+        if next == item && item.version > 0 {
+            // Nothing new (a redelivered batch): no write, no write units.
+            m.count("cars_unchanged_total", 1);
+            *race_ref = rr;
+            return Some((next, rep));
+        }
         if Instant::now() + cfg.reserve >= c.deadline {
             m.count("deadline_exceeded_total", 1);
             return None;

@@ -219,7 +219,7 @@ mod tests {
             "{err:?}"
         );
         assert!(err.is_retryable());
-        let t = timeouts.borrow();
+        let t = timeouts.borrow().clone();
         assert_eq!(t[0], Duration::from_secs(3), "capped by attempt_timeout");
         assert!(
             t[1] < Duration::from_millis(1500),
