@@ -69,14 +69,14 @@ pub async fn invoke<P: AppSyncPort>(
     response
 }
 
-/// The instant to finish by: Lambda's deadline (ms since the epoch) less
-/// [`ANSWER_MARGIN`].
+/// The instant to finish by: Lambda's deadline (ms since the epoch, or the timeout under
+/// `cargo lambda watch`: [`burnbar_publish::lambda_time_left_ms`]) less [`ANSWER_MARGIN`].
 pub fn deadline_from(deadline_ms: u64, now: SystemTime) -> Instant {
     let now_ms = now
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_millis() as u64;
-    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+    let left = Duration::from_millis(burnbar_publish::lambda_time_left_ms(deadline_ms, now_ms));
     Instant::now() + left.saturating_sub(ANSWER_MARGIN)
 }
 

@@ -51,11 +51,16 @@ async fn invoke(port: u16, file: &str) -> Value {
     let data = root().join("events").join(file);
     let mut last = String::new();
     for _ in 0..120 {
-        let out = tokio::process::Command::new("cargo")
+        // `timeout`: an invocation the emulator cannot route waits forever.
+        let out = tokio::process::Command::new("timeout")
             .args([
+                "60",
+                "cargo",
                 "lambda",
                 "invoke",
-                "appsync-writer",
+                // The function runs as `_` (AWS_LAMBDA_FUNCTION_NAME below): the
+                // emulator routes an invocation by that name.
+                "_",
                 "--invoke-address",
                 "127.0.0.1",
             ])

@@ -120,12 +120,8 @@ impl Publisher for WriterPublisher {
     }
 }
 
-/// The invocation's deadline as a tokio instant.
-///
-/// Lambda gives it as milliseconds since the epoch. `cargo lambda watch` (the local
-/// Runtime API) gives the function's timeout instead (`600000`): a value before 2001
-/// cannot be an epoch time, so it is read as the time left. Either way the budget is at
-/// most Lambda's 15-minute limit.
+/// The invocation's deadline as a tokio instant ([`burnbar_publish::lambda_time_left_ms`]
+/// reads the runtime's header, from Lambda or from `cargo lambda watch`).
 pub fn deadline(ctx: &Context) -> Instant {
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -135,14 +131,7 @@ pub fn deadline(ctx: &Context) -> Instant {
 }
 
 fn deadline_from(header_ms: u64, now_ms: u64) -> Instant {
-    const EPOCH_2001_MS: u64 = 978_307_200_000;
-    const MAX_BUDGET_MS: u64 = 15 * 60 * 1000;
-    let budget = if header_ms < EPOCH_2001_MS {
-        header_ms
-    } else {
-        header_ms.saturating_sub(now_ms)
-    };
-    Instant::now() + Duration::from_millis(budget.min(MAX_BUDGET_MS))
+    Instant::now() + Duration::from_millis(burnbar_publish::lambda_time_left_ms(header_ms, now_ms))
 }
 
 /// A pipeline handler of Kinesis batches (the processor, race control).

@@ -235,8 +235,11 @@ impl LambdaRig {
     pub fn invoke(&self, data_file: &Path) -> serde_json::Value {
         let mut last = String::new();
         for _ in 0..120 {
-            let out = Command::new("cargo")
+            // `timeout`: an invocation the emulator cannot route waits forever.
+            let out = Command::new("timeout")
                 .args([
+                    "60",
+                    "cargo",
                     "lambda",
                     "invoke",
                     "_",
