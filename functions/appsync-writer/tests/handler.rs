@@ -353,11 +353,21 @@ async fn appsync_throttling_is_a_503_and_a_refusal_a_502() {
 
 #[tokio::test(start_paused = true)]
 async fn the_deadline_is_lambdas_less_the_answer_margin() {
-    let now = std::time::UNIX_EPOCH + Duration::from_secs(4);
-    let d = appsync_writer::deadline_from(10_000, now);
+    // Lambda: milliseconds since the epoch.
+    let now_ms = 1_795_924_646_000u64;
+    let now = std::time::UNIX_EPOCH + Duration::from_millis(now_ms);
+    let d = appsync_writer::deadline_from(now_ms + 6_000, now);
     assert_eq!(
         d,
         Instant::now() + Duration::from_millis(6000) - appsync_writer::ANSWER_MARGIN
     );
-    assert_eq!(appsync_writer::deadline_from(1_000, now), Instant::now());
+    assert_eq!(
+        appsync_writer::deadline_from(now_ms - 1_000, now),
+        Instant::now()
+    );
+    // `cargo lambda watch`: the function's timeout.
+    assert_eq!(
+        appsync_writer::deadline_from(600_000, now),
+        Instant::now() + Duration::from_millis(600_000) - appsync_writer::ANSWER_MARGIN
+    );
 }
