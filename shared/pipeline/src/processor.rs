@@ -356,7 +356,8 @@ where
         for w in &mut work {
             for (car, idxs) in &w.cars {
                 let samples: Vec<CarSample> = idxs.iter().map(|&i| pending[i].sample).collect();
-                let stored = w.items.get(car).cloned();
+                // Taken, not cloned: nothing reads the batch's items after its commit.
+                let stored = w.items.remove(car);
                 let acked = self.acked_seq(&w.id, *car);
                 let committed = commit_car(
                     &self.store,
@@ -392,11 +393,10 @@ where
                 };
                 update_summary(&self.store, &mut w.race, &w.id, &item, deadline, cfg, m).await;
                 if let Some(newest) = item.outbox.iter().map(|u| u.seq).max() {
-                    to_publish.extend(item.outbox.iter().cloned());
+                    to_publish.extend(item.outbox);
                     let recs = idxs.iter().map(|&i| pending[i].rec).collect();
                     publishing.push((w.id.clone(), *car, recs, newest));
                 }
-                w.items.insert(*car, item);
             }
             states.push(w.race.state());
         }

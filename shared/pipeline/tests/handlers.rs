@@ -386,14 +386,13 @@ async fn a_conflicting_writer_is_resolved_by_reading_again_without_a_lost_update
     let (failed, m) = send(&p, &recs).await;
     assert_eq!(failed, None);
     assert_eq!(m.get("conditional_write_retries_total"), Some(2.0));
-    let item = p.store.car("unknown", car).or_else(|| {
-        p.store
-            .cars()
-            .into_iter()
-            .find(|((_, c), _)| *c == car)
-            .map(|(_, i)| i)
-    });
-    let item = item.unwrap();
+    // The simulated race has its own id (from its race_start).
+    let (_, item) = p
+        .store
+        .cars()
+        .into_iter()
+        .find(|((_, c), _)| *c == car)
+        .unwrap();
     assert!(
         item.state.max_ts.unwrap()
             >= serde_json::from_slice::<serde_json::Value>(&recs[0].1).unwrap()["ts"]
