@@ -10,6 +10,7 @@
 //! - [`serve`]: the local dashboard server of `demo` and `replay --serve` (AppSync's
 //!   protocol, the pages, the pipeline at broadcast pace).
 
+mod accuracy;
 mod serve;
 
 use std::fs::File;
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use burnbar_core::correction::{self, CorrectionModel};
 use burnbar_core::{Engine, EngineConfig, FuelUpdate, ModelParams, Reject};
 use burnbar_sim::{SimConfig, SimError};
 use clap::{Args, Parser, Subcommand};
@@ -41,6 +43,25 @@ enum Command {
     Calibrate(CalibrateArgs),
     /// Simulate a race live and serve the commentators' dashboard and the Burn Bar.
     Demo(DemoArgs),
+    /// Train the learned correction of each window's burn on races with weighed fills.
+    Train(TrainArgs),
+    /// Measure accuracy against the simulator's truth: calibrate and train on simulated
+    /// races, replay held-out live races with and without the correction, print a table.
+    Accuracy(accuracy::AccuracyArgs),
+}
+
+#[derive(Args, Debug)]
+struct TrainArgs {
+    /// Historical race files (NDJSON) whose pit_out events carry fuel_added_gal.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// The calibrated physics the correction corrects (`burnbar calibrate --out`)
+    /// [default: embedded defaults].
+    #[arg(long)]
+    calibration: Option<PathBuf>,
+    /// Write the model here (JSON: `replay --correction`, the SageMaker artifact).
+    #[arg(long)]
+    out: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -119,6 +140,10 @@ struct ReplayArgs {
     /// Model parameters written by `burnbar calibrate` [default: embedded defaults].
     #[arg(long)]
     calibration: Option<PathBuf>,
+    /// A learned correction written by `burnbar train`, applied in-process to every
+    /// window [default: none, physics alone].
+    #[arg(long)]
+    correction: Option<PathBuf>,
     /// Write FuelUpdates here [default: standard output].
     #[arg(long)]
     out: Option<PathBuf>,
@@ -143,19 +168,19 @@ struct ReplayArgs {
 }
 
 /// A failure with its exit status.
-struct Failure {
+pub(crate) struct Failure {
     code: u8,
     reason: String,
 }
 
 impl Failure {
-    fn usage(reason: impl Into<String>) -> Failure {
+    pub(crate) fn usage(reason: impl Into<String>) -> Failure {
         Failure {
             code: 2,
             reason: reason.into(),
         }
     }
-    fn other(reason: impl Into<String>) -> Failure {
+    pub(crate) fn other(reason: impl Into<String>) -> Failure {
         Failure {
             code: 1,
             reason: reason.into(),
@@ -191,6 +216,8 @@ fn main() -> ExitCode {
         Command::Replay(a) => replay(a),
         Command::Calibrate(a) => calibrate(a),
         Command::Demo(a) => demo(a),
+        Command::Train(a) => train(a),
+        Command::Accuracy(a) => accuracy::run(a),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,
@@ -264,6 +291,18 @@ fn simulate(a: SimulateArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Reads a correction model file, or says in one line why it cannot.
+fn load_correction(path: &Path) -> Result<CorrectionModel, Failure> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Failure::usage(format!(
+            "cannot read correction model {}: {e}",
+            path.display()
+        ))
+    })?;
+    CorrectionModel::from_json(&text)
+        .map_err(|e| Failure::usage(format!("correction model {}: {e}", path.display())))
+}
+
 /// Reads the calibration file, or says in one line why it cannot.
 fn load_calibration(path: &Path) -> Result<ModelParams, Failure> {
     let text = std::fs::read_to_string(path).map_err(|e| {
@@ -298,6 +337,14 @@ fn replay(a: ReplayArgs) -> Result<(), Failure> {
         ..EngineConfig::default()
     };
     cfg.validate().map_err(Failure::usage)?;
+    let correction = a.correction.as_deref().map(load_correction).transpose()?;
+    let new_engine = || {
+        let mut e = Engine::new(cfg, params.clone());
+        if let Some(m) = &correction {
+            e.set_correction(m.clone());
+        }
+        e
+    };
     let files: Vec<PathBuf> = if a.files.is_empty() {
         vec![PathBuf::from("-")]
     } else {
@@ -306,7 +353,7 @@ fn replay(a: ReplayArgs) -> Result<(), Failure> {
     let inputs = open_inputs(&files)?;
     if a.serve {
         check_speed(a.speed)?;
-        let engine = Engine::new(cfg, params);
+        let engine = new_engine();
         return serve_feed("replay", file_lines(inputs), engine, a.port, a.speed);
     }
     // Creating an output truncates it: never one of the inputs.
@@ -342,7 +389,7 @@ fn replay(a: ReplayArgs) -> Result<(), Failure> {
     };
 
     let started = Instant::now();
-    let mut engine = Engine::new(cfg, params);
+    let mut engine = new_engine();
     let write_err = |e: io::Error| Failure::other(format!("writing updates failed: {e}"));
     feed(
         inputs,
@@ -600,6 +647,84 @@ fn calibrate(a: CalibrateArgs) -> Result<(), Failure> {
     )
     .map_err(w)?;
     let text = serde_json::to_string_pretty(&fit.params).expect("parameters serialize");
+    std::fs::write(&a.out, text + "\n")
+        .map_err(|e| Failure::other(format!("cannot write {}: {e}", a.out.display())))?;
+    Ok(())
+}
+
+fn train(a: TrainArgs) -> Result<(), Failure> {
+    let params = match &a.calibration {
+        Some(p) => load_calibration(p)?,
+        None => ModelParams::default(),
+    };
+    if a.files.iter().any(|f| same_file(f, &a.out)) {
+        return Err(Failure::usage(format!(
+            "--out {} is also an input: it would be overwritten before it is read",
+            a.out.display()
+        )));
+    }
+    let cfg = EngineConfig::default();
+    let mut stints = Vec::new();
+    let mut left_out = 0;
+    // One engine per file: a file is a race, and windows pair with stints by car and time.
+    for input in open_inputs(&a.files)? {
+        let mut engine = Engine::new(cfg, params.clone());
+        engine.record_stints();
+        engine.collect_features();
+        feed(
+            vec![input],
+            &mut engine,
+            &ProgressBar::hidden(),
+            |_, _, _, _, _| Ok(()),
+        )?;
+        engine.finish(&mut Vec::new());
+        let obs = engine.take_stints();
+        left_out += obs.iter().filter(|s| s.measured_gal.is_none()).count();
+        stints.extend(correction::training_stints(
+            &obs,
+            &engine.take_features(),
+            cfg.window_ms,
+        ));
+    }
+    let model = correction::train(&stints).map_err(|e| Failure::other(e.to_string()))?;
+    let mut stdout = io::stdout().lock();
+    let w = |e: io::Error| Failure::other(format!("writing the report failed: {e}"));
+    writeln!(
+        stdout,
+        "measured stints {} (left out {left_out}); ridge {}",
+        stints.len(),
+        model.ridge
+    )
+    .map_err(w)?;
+    for pkg in burnbar_core::tracks::EnginePackage::ALL {
+        match model.package(pkg) {
+            Some(p) => {
+                writeln!(stdout, "{}: trained on {} stints", pkg.key(), p.stints).map_err(w)?;
+                for (name, c) in correction::FEATURES.iter().zip(&p.coef) {
+                    writeln!(stdout, "  {name:<14} {c:+.5}").map_err(w)?;
+                }
+            }
+            None => writeln!(
+                stdout,
+                "{}: too few measured stints, left to physics",
+                pkg.key()
+            )
+            .map_err(w)?,
+        }
+    }
+    writeln!(
+        stdout,
+        "cross-validated over races, |error| of stint fuel, median: physics {:.2}%, corrected {:.2}% ({})",
+        100.0 * model.cv_median_physics,
+        100.0 * model.cv_median_corrected,
+        if model.cv_median_corrected < model.cv_median_physics {
+            "the correction helps"
+        } else {
+            "the correction does not help: keep physics alone"
+        }
+    )
+    .map_err(w)?;
+    let text = serde_json::to_string_pretty(&model).expect("the model serializes");
     std::fs::write(&a.out, text + "\n")
         .map_err(|e| Failure::other(format!("cannot write {}: {e}", a.out.display())))?;
     Ok(())

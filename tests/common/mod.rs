@@ -11,9 +11,11 @@ pub fn burnbar(args: &[&str]) -> Output {
         .expect("run burnbar")
 }
 
-/// A path in a scratch folder of this test process (`suite` keeps suites apart).
+/// A path in the scratch folder of `suite`, under cargo's per-target scratch directory:
+/// every run reuses the same names, so races simulated by the tests (hundreds of MB) are
+/// overwritten by the next run instead of piling up in the system's temp folder.
 pub fn tmp(suite: &str, name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("burnbar-{suite}-{}", std::process::id()));
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("burnbar-{suite}"));
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(name)
 }

@@ -232,12 +232,54 @@ pub fn fit(stints: &[StintObs], base: &ModelParams) -> Result<Fit, FitError> {
             .sqrt()
             .max(0.005);
     }
+    // How much of that spread is the cars' own efficiency (what a car's weighed stints
+    // can learn live): one-way analysis of variance of the log ratios, grouped by car
+    // in its race.
+    if let Some(tau) = car_spread(&measured, &params) {
+        params.car_rel_sd = tau.min(params.burn_rel_sd);
+    }
     Ok(Fit {
         params,
         used,
         left_out: stints.len() - measured.len(),
         fill_stops: stops.len(),
     })
+}
+
+/// The spread of the cars' own efficiencies, from the stints' log ratios measured /
+/// estimated grouped by car (in its race): the variance of the car means less what the
+/// within-car variance alone puts there. `None` without at least 5 cars with 2 stints.
+fn car_spread(measured: &[&StintObs], params: &ModelParams) -> Option<f64> {
+    let mut by_car: HashMap<(&str, &str), Vec<f64>> = HashMap::new();
+    for s in measured {
+        let m = s.measured_gal.expect("measured");
+        let e = s.estimate(params.package(s.package));
+        if m > 0.0 && e > 0.0 {
+            by_car
+                .entry((s.race_id.as_str(), s.car.as_str()))
+                .or_default()
+                .push((m / e).ln());
+        }
+    }
+    let groups: Vec<&Vec<f64>> = by_car.values().filter(|v| v.len() >= 2).collect();
+    if groups.len() < 5 {
+        return None;
+    }
+    let means: Vec<f64> = groups
+        .iter()
+        .map(|v| v.iter().sum::<f64>() / v.len() as f64)
+        .collect();
+    let (mut ss_within, mut df_within) = (0.0, 0usize);
+    for (v, m) in groups.iter().zip(&means) {
+        ss_within += v.iter().map(|x| (x - m).powi(2)).sum::<f64>();
+        df_within += v.len() - 1;
+    }
+    let within = ss_within / df_within as f64;
+    let g = means.len() as f64;
+    let grand = means.iter().sum::<f64>() / g;
+    let between = means.iter().map(|m| (m - grand).powi(2)).sum::<f64>() / (g - 1.0);
+    let inv_n = groups.iter().map(|v| 1.0 / v.len() as f64).sum::<f64>() / g;
+    Some((between - within * inv_n).max(0.0).sqrt())
 }
 
 /// Levenberg–Marquardt over (wot_gph_per_krpm, throttle_k) with a weak prior.

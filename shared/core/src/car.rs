@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::calibrate::StintRecorder;
 use crate::contract::{CarId, Channels, Flag};
+use crate::correction::CorrectionModel;
 use crate::model::{ModelInput, ModelParams};
 use crate::tracks::EnginePackage;
 use crate::update::{FuelUpdate, Mode, ModelKind, round4};
@@ -82,6 +83,9 @@ pub struct RaceCtx<'a> {
     /// Where closing windows report their features (what the correction model reads).
     /// `None`: not collected (the local replay's hot path).
     pub features: Option<&'a RefCell<Vec<WindowFeatures>>>,
+    /// The correction model run in-process on each window's own features (the local
+    /// engine). Ignored when `correction` gives factors: those were decided beforehand.
+    pub model: Option<&'a CorrectionModel>,
 }
 
 impl std::fmt::Debug for RaceCtx<'_> {
@@ -119,6 +123,7 @@ impl<'a> RaceCtx<'a> {
             params,
             correction: None,
             features: None,
+            model: None,
         }
     }
 }
@@ -136,12 +141,18 @@ pub trait WindowCorrection {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct WindowFeatures {
     pub car: CarId,
+    /// The engine package (the model keeps coefficients per package).
+    pub package: EnginePackage,
     pub window_start: i64,
     /// The physics burn rate of the window (gal/h), before any correction.
     pub physics_gph: f64,
     /// Mean throttle fraction (0..1) and rpm of the model's operating point.
     pub throttle: f64,
     pub rpm: f64,
+    /// Shares of the flow hours at wide-open throttle (≥ 95 %) and with the throttle
+    /// nearly shut (≤ 10 %): the mean alone hides how the pedal was used.
+    pub wot_share: f64,
+    pub closed_share: f64,
     /// Mean speed (mph) from the window's distance.
     pub mph: f64,
     /// Share of the window under a caution flag, and on pit road.
@@ -235,6 +246,12 @@ pub struct Fuel {
     pit_in: Option<(f64, f64)>,
     /// Time stood still in the box since pit entry, ms.
     standing_ms: i64,
+    /// This car's own efficiency factor on the model's burn, in force this stint
+    /// (learned from its weighed stints, [`Fuel::learn`]).
+    pub stint_eff: f64,
+    /// Weighed stints learned from, and the sum of their log ratios measured / model.
+    pub learn_n: u32,
+    pub learn_sum: f64,
 }
 
 impl Fuel {
@@ -248,6 +265,9 @@ impl Fuel {
             stint_miles: 0.0,
             pit_in: None,
             standing_ms: 0,
+            stint_eff: 1.0,
+            learn_n: 0,
+            learn_sum: 0.0,
         }
     }
 
@@ -257,8 +277,51 @@ impl Fuel {
     }
 
     fn variance(&self, p: &ModelParams) -> f64 {
-        let b = p.burn_rel_sd * self.used_stint;
+        let b = p.car_burn_rel_sd(self.learn_n) * self.used_stint;
         self.stint_start_var + b * b
+    }
+
+    /// What a weighed stint says of this car. A stint that started from a known level
+    /// (the start, or a fill to the top) and ends in a weighed fill to the top burned
+    /// `start − (capacity − added)`; against the model's raw burn of the stint (without
+    /// this car's factor) that is one observation of the car's efficiency. The factor
+    /// is the posterior mean of a normal prior (the fleet: 1, with the spread of cars
+    /// `car_rel_sd`) updated with every observation (each with the model's within-car
+    /// error): shrunk toward the fleet while the evidence is thin. Short stints (a
+    /// splash) and absurd ratios (a mistyped weight) teach nothing.
+    fn learn(&mut self, added: Option<f64>, full: Option<bool>) {
+        let (Some(added), Some(true)) = (added, full) else {
+            return;
+        };
+        if self.stint_start_var > 0.0
+            || self.used_stint < 3.0
+            || self.stint_eff.is_nan()
+            || self.stint_eff <= 0.0
+        {
+            return;
+        }
+        let measured = self.stint_start_gal - (self.capacity - added);
+        let raw = self.used_stint / self.stint_eff;
+        if measured.is_nan() || measured <= 0.0 || raw.is_nan() || raw <= 0.0 {
+            return;
+        }
+        let y = (measured / raw).ln();
+        if y.abs() > 0.25 {
+            return;
+        }
+        self.learn_n += 1;
+        self.learn_sum += y;
+    }
+
+    /// This car's efficiency factor after what it has taught (1 before any weighed
+    /// stint, or when calibration found no spread between cars).
+    fn learned_eff(&self, p: &ModelParams) -> f64 {
+        let (tau2, w2) = p.car_variances();
+        if self.learn_n == 0 || tau2 <= 0.0 {
+            return 1.0;
+        }
+        let precision = 1.0 / tau2 + self.learn_n as f64 / w2;
+        ((self.learn_sum / w2) / precision).exp()
     }
 
     /// A fill at `pit_out`, exactly as the spec's Fills paragraph says.
@@ -385,6 +448,8 @@ struct WindowAcc {
     flow_h: f64,
     theta_h: f64,
     rpm_h: f64,
+    wot_h: f64,
+    closed_h: f64,
     in_pit: bool,
     flag_ms: [i64; 5],
     flag_last: [i64; 5],
@@ -537,10 +602,12 @@ impl CarState {
                 break;
             }
             let n = self.buf.partition_point(|h| h.ts < we);
-            let acc = self.integrate(ws, we, n, ctx);
+            let factor = self.window_factor(ws, we, n, ctx);
+            let acc = self.integrate(ws, we, n, ctx, factor);
             self.buf.drain(..n);
             if let Some(f) = ctx.features {
-                f.borrow_mut().push(self.features(ws, we, &acc));
+                f.borrow_mut()
+                    .push(self.features(ws, we, &acc, ctx.package));
             }
             out.push(self.update(ws, we, &acc, ctx, field));
         }
@@ -556,8 +623,32 @@ impl CarState {
         }
     }
 
-    fn integrate(&mut self, ws: i64, we: i64, n: usize, ctx: &RaceCtx) -> WindowAcc {
-        let factor = ctx.correction.and_then(|c| c.factor(self.car, ws));
+    /// The correction factor of the window `[ws, we)` holding the first `n` samples:
+    /// decided beforehand (`ctx.correction`), or by the in-process model on the window's
+    /// own features, which a probe integration on a copy of the car measures first (the
+    /// factor scales every interval of the window, pit events in it included, so it must
+    /// be known before the window is integrated for real).
+    fn window_factor(&mut self, ws: i64, we: i64, n: usize, ctx: &RaceCtx) -> Option<f64> {
+        if let Some(c) = ctx.correction {
+            return c.factor(self.car, ws);
+        }
+        let m = ctx.model?;
+        m.package(ctx.package)?;
+        let recorder = self.recorder.take();
+        let mut probe = self.clone();
+        self.recorder = recorder;
+        let acc = probe.integrate(ws, we, n, ctx, None);
+        Some(m.factor(&probe.features(ws, we, &acc, ctx.package)))
+    }
+
+    fn integrate(
+        &mut self,
+        ws: i64,
+        we: i64,
+        n: usize,
+        ctx: &RaceCtx,
+        factor: Option<f64>,
+    ) -> WindowAcc {
         let mut acc = WindowAcc {
             samples: n as u32,
             factor: factor.unwrap_or(1.0),
@@ -634,12 +725,17 @@ impl CarState {
         }
         let hours = (end - a) as f64 / MS_PER_HOUR;
         let physics = c.gph * hours;
-        let gal = physics * acc.factor;
+        let gal = physics * acc.factor * self.fuel.stint_eff;
         let miles = c.mph * hours;
         acc.physics_gal += physics;
         acc.flow_h += hours;
         acc.theta_h += c.theta as f64 * hours;
         acc.rpm_h += c.rpm as f64 * hours;
+        if c.theta >= 0.95 {
+            acc.wot_h += hours;
+        } else if c.theta <= 0.10 {
+            acc.closed_h += hours;
+        }
         acc.burn += gal;
         acc.miles += miles;
         self.fuel.used_stint += gal;
@@ -681,7 +777,9 @@ impl CarState {
                         self.fuel.standing_ms as f64 / 1000.0,
                     );
                 }
+                self.fuel.learn(fuel_added_gal, full);
                 self.fuel.fill(fuel_added_gal, full, ctx.params);
+                self.fuel.stint_eff = self.fuel.learned_eff(ctx.params);
                 self.laps.dirty = true;
             }
         }
@@ -776,7 +874,13 @@ impl CarState {
         v
     }
 
-    fn features(&self, ws: i64, we: i64, acc: &WindowAcc) -> WindowFeatures {
+    fn features(
+        &self,
+        ws: i64,
+        we: i64,
+        acc: &WindowAcc,
+        package: EnginePackage,
+    ) -> WindowFeatures {
         let hours = (we - ws) as f64 / MS_PER_HOUR;
         let total_ms: i64 = acc.flag_ms.iter().sum();
         let caution_ms: i64 = Flag::ALL
@@ -793,10 +897,13 @@ impl CarState {
         };
         WindowFeatures {
             car: self.car,
+            package,
             window_start: ws,
             physics_gph: acc.physics_gal / hours,
             throttle: per_flow(acc.theta_h),
             rpm: per_flow(acc.rpm_h),
+            wot_share: per_flow(acc.wot_h),
+            closed_share: per_flow(acc.closed_h),
             mph: acc.miles / hours,
             caution_share: if total_ms > 0 {
                 caution_ms as f64 / total_ms as f64

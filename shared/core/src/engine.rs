@@ -5,13 +5,24 @@
 //! record is published in that record's step, ordered by `window_end` then car. So the
 //! output does not depend on how the input was cut into batches.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::calibrate::{StintObs, StintRecorder};
-use crate::car::{CarEventKind, CarState, Field, Insert, RaceCtx};
+use crate::car::{CarEventKind, CarState, Field, Insert, RaceCtx, WindowFeatures};
 use crate::contract::{CarId, Event, EventKind, Flag, Record, Reject, RejectCode, Sample};
+use crate::correction::CorrectionModel;
 use crate::decode::decode_line;
 use crate::model::ModelParams;
+
+/// What estimates the burn: the physics parameters, the optional learned correction, and
+/// where closing windows report their features when someone collects them.
+#[derive(Debug, Clone)]
+struct Models {
+    params: ModelParams,
+    correction: Option<CorrectionModel>,
+    features: Option<RefCell<Vec<WindowFeatures>>>,
+}
 use crate::tracks::{self, EnginePackage};
 use crate::update::{FuelUpdate, RaceState};
 
@@ -166,7 +177,7 @@ impl Race {
         &mut self,
         i: usize,
         window_ms: i64,
-        params: &ModelParams,
+        models: &Models,
         f: impl FnOnce(&mut CarState, &RaceCtx, &Field) -> R,
     ) -> R {
         let ctx = RaceCtx {
@@ -176,9 +187,10 @@ impl Race {
             capacity_gal: self.capacity_gal,
             scheduled_laps: self.scheduled_laps,
             window_ms,
-            params,
+            params: &models.params,
             correction: None,
-            features: None,
+            features: models.features.as_ref(),
+            model: models.correction.as_ref(),
         };
         let (before, rest) = self.cars.split_at_mut(i);
         let (car, after) = rest.split_first_mut().expect("car index in range");
@@ -189,7 +201,7 @@ impl Race {
         &mut self,
         boundary: i64,
         window_ms: i64,
-        params: &ModelParams,
+        params: &Models,
         out: &mut Vec<FuelUpdate>,
     ) {
         for i in 0..self.cars.len() {
@@ -199,7 +211,7 @@ impl Race {
         }
     }
 
-    fn flush_all(&mut self, window_ms: i64, params: &ModelParams, out: &mut Vec<FuelUpdate>) {
+    fn flush_all(&mut self, window_ms: i64, params: &Models, out: &mut Vec<FuelUpdate>) {
         for i in 0..self.cars.len() {
             self.with_car(i, window_ms, params, |car, ctx, field| {
                 car.flush(ctx, field, out)
@@ -254,7 +266,7 @@ impl Race {
 #[derive(Debug, Clone)]
 pub struct Engine {
     cfg: EngineConfig,
-    params: ModelParams,
+    models: Models,
     races: Vec<Race>,
     /// Race of the latest `race_start`.
     current: Option<usize>,
@@ -269,7 +281,11 @@ impl Engine {
     pub fn new(cfg: EngineConfig, params: ModelParams) -> Engine {
         Engine {
             cfg,
-            params,
+            models: Models {
+                params,
+                correction: None,
+                features: None,
+            },
             races: Vec::new(),
             current: None,
             last: 0,
@@ -280,6 +296,27 @@ impl Engine {
 
     pub fn config(&self) -> &EngineConfig {
         &self.cfg
+    }
+
+    /// Applies a learned correction to every window from now on, in-process (what the
+    /// SageMaker endpoint does for the Lambda functions, with the same model).
+    pub fn set_correction(&mut self, model: CorrectionModel) {
+        self.models.correction = Some(model);
+    }
+
+    /// Collects every closing window's features from now on ([`Engine::take_features`]):
+    /// what training a correction reads. Off by default.
+    pub fn collect_features(&mut self) {
+        self.models.features.get_or_insert_with(Default::default);
+    }
+
+    /// The features of the windows closed since the last call, in closing order.
+    pub fn take_features(&mut self) -> Vec<WindowFeatures> {
+        self.models
+            .features
+            .as_ref()
+            .map(|f| std::mem::take(&mut *f.borrow_mut()))
+            .unwrap_or_default()
     }
 
     pub fn counters(&self) -> &Counters {
@@ -374,7 +411,7 @@ impl Engine {
     pub fn finish(&mut self, out: &mut Vec<FuelUpdate>) {
         let start = out.len();
         for race in &mut self.races {
-            race.flush_all(self.cfg.window_ms, &self.params, out);
+            race.flush_all(self.cfg.window_ms, &self.models, out);
         }
         self.counters.windows_closed += (out.len() - start) as u64;
         sort_step(&mut out[start..]);
@@ -429,7 +466,7 @@ impl Engine {
         else {
             return;
         };
-        self.races[victim].flush_all(self.cfg.window_ms, &self.params, out);
+        self.races[victim].flush_all(self.cfg.window_ms, &self.models, out);
         self.races.remove(victim);
         self.counters.races_evicted += 1;
         self.current = self.current.map(|c| if c > victim { c - 1 } else { c });
@@ -469,11 +506,11 @@ impl Engine {
                 Insert::Merged => self.counters.merged += 1,
             }
             let watermark = car.max_ts.unwrap_or(s.ts) - cfg.lateness_ms;
-            race.with_car(ci, cfg.window_ms, &self.params, |car, ctx, field| {
+            race.with_car(ci, cfg.window_ms, &self.models, |car, ctx, field| {
                 car.close_until(watermark, ctx, field, out)
             });
         }
-        Self::close_silent(race, &cfg, &self.params, out);
+        Self::close_silent(race, &cfg, &self.models, out);
         Ok(())
     }
 
@@ -485,7 +522,7 @@ impl Engine {
     fn close_silent(
         race: &mut Race,
         cfg: &EngineConfig,
-        params: &ModelParams,
+        params: &Models,
         out: &mut Vec<FuelUpdate>,
     ) {
         let Some(max) = race.max_sample_ts else {
@@ -522,7 +559,7 @@ impl Engine {
                     .filter(|&u| u != ri)
             });
             if let Some(b) = before.filter(|&b| b != ri) {
-                self.races[b].flush_all(cfg.window_ms, &self.params, out);
+                self.races[b].flush_all(cfg.window_ms, &self.models, out);
             }
             self.current = Some(ri);
             let race = &mut self.races[ri];
@@ -608,7 +645,7 @@ impl Engine {
                 }
                 EventKind::CarOut { car, .. } => {
                     let ci = race.car(car);
-                    race.with_car(ci, cfg.window_ms, &self.params, |car, ctx, field| {
+                    race.with_car(ci, cfg.window_ms, &self.models, |car, ctx, field| {
                         car.flush(ctx, field, out);
                         car.retired = true;
                     });
@@ -618,7 +655,7 @@ impl Engine {
             if late {
                 self.counters.late_events += 1;
             }
-            Self::close_silent(race, &cfg, &self.params, out);
+            Self::close_silent(race, &cfg, &self.models, out);
         }
     }
 }

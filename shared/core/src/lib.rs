@@ -12,10 +12,12 @@
 //! - [`update`]: the output records (`fuel-update-v1`).
 //! - [`tracks`]: the track table.
 //! - [`calibrate`]: measured stints from weighed fills, and the fit of the model to them.
+//! - [`correction`]: the learned correction of each window's burn, and its training.
 
 pub mod calibrate;
 pub mod car;
 pub mod contract;
+pub mod correction;
 pub mod decode;
 pub mod engine;
 mod fast;

@@ -83,8 +83,18 @@ pub struct ModelParams {
     pub fill_dead_s: f64,
     /// Relative standard deviation of a fill estimated from standing time.
     pub fill_rel_sd: f64,
-    /// Relative standard deviation of the model's burn over a stint.
+    /// Relative standard deviation of the model's burn over a stint, over the fleet
+    /// (a car's own efficiency included).
     pub burn_rel_sd: f64,
+    /// The part of `burn_rel_sd` that is the spread between cars (each car's own
+    /// efficiency): what a car's weighed stints can learn. The rest is the model's
+    /// error within a car, which no learning removes.
+    #[serde(default = "default_car_rel_sd")]
+    pub car_rel_sd: f64,
+}
+
+fn default_car_rel_sd() -> f64 {
+    0.02
 }
 
 impl Default for ModelParams {
@@ -117,6 +127,7 @@ impl Default for ModelParams {
             fill_dead_s: 0.0,
             fill_rel_sd: 0.1,
             burn_rel_sd: 0.04,
+            car_rel_sd: default_car_rel_sd(),
         }
     }
 }
@@ -128,6 +139,27 @@ impl ModelParams {
             EnginePackage::Hp670 => &self.hp670,
             EnginePackage::Hp510 => &self.hp510,
         }
+    }
+
+    /// `(τ², σ²)`: the variance of cars' efficiencies around the fleet, and the model's
+    /// variance within a car (`burn_rel_sd²` is their sum; the within part never falls
+    /// below 0.5 %², so a car is never trusted to better than that).
+    pub fn car_variances(&self) -> (f64, f64) {
+        let total = self.burn_rel_sd * self.burn_rel_sd;
+        let tau2 = (self.car_rel_sd * self.car_rel_sd).min(total);
+        (tau2, (total - tau2).max(0.005 * 0.005))
+    }
+
+    /// The relative standard deviation of a stint's burn for a car that has learned
+    /// from `n` weighed stints: its efficiency's remaining doubt plus the error within a
+    /// car. With `n = 0` this is `burn_rel_sd` (up to the 0.5 % floor).
+    pub fn car_burn_rel_sd(&self, n: u32) -> f64 {
+        let (tau2, w2) = self.car_variances();
+        if n == 0 || tau2 <= 0.0 {
+            return (tau2 + w2).sqrt();
+        }
+        let post = 1.0 / (1.0 / tau2 + n as f64 / w2);
+        (post + w2).sqrt()
     }
 
     /// Checks that every parameter is finite and physically meaningful, so that a
@@ -166,6 +198,7 @@ impl ModelParams {
         non_negative("fill_dead_s", self.fill_dead_s)?;
         non_negative("fill_rel_sd", self.fill_rel_sd)?;
         non_negative("burn_rel_sd", self.burn_rel_sd)?;
+        non_negative("car_rel_sd", self.car_rel_sd)?;
         Ok(())
     }
 }

@@ -209,6 +209,7 @@ impl Race {
             params,
             correction,
             features,
+            model: None,
         }
     }
 

@@ -1,0 +1,630 @@
+//! `burnbar accuracy`: how true the numbers are, against the simulator's ground truth.
+//!
+//! One command, deterministic for its arguments:
+//!
+//! 1. simulate **training** races (weighed fills) on every track of `--tracks`;
+//! 2. `calibrate` the physics on them, then `train` the correction on the calibrated
+//!    physics (the same code as the two commands);
+//! 3. simulate **held-out** races on other seeds, **live** (no weighed fills: splashes
+//!    are sized from standing time, as on air), and replay each with the embedded
+//!    defaults, the calibration, and the calibration plus the correction;
+//! 4. compare with the truth and print one table.
+//!
+//! # What is measured
+//!
+//! - **Stint fuel**: per truth stint of at least 3 gal (a fill to the next `pit_out`, or
+//!   to the finish), the sum of the car's published `burn_gal` over the same span (the
+//!   windows at the ends pro rata by time) against the fuel it burned; relative error.
+//! - **Remaining at pit entry**: for every `pit_in`, the `remaining_gal` of the car's
+//!   window holding it against the truth at that window's end; gallons.
+//! - **Laps to empty**: for every car that ran dry, at its first window 10 laps before
+//!   it did, `laps_to_empty` against the laps it really had left.
+//! - **Band coverage**: over every published window, whether the true fuel at the
+//!   window's end lies within `[remaining_low_gal, remaining_high_gal]`.
+//! - **Run-dry calls**: a car that ran dry is called when an update of its last stint
+//!   says `save_needed_pct` ≥ 10 (`fuel-update-v1`'s "can't make it") at least 5 laps
+//!   before it ran dry. A **false call** is a car called in the last 20 laps that
+//!   finished without a stop in them and without running dry.
+//!
+//! Races are simulated twice (once per pass that needs them) rather than kept: a full
+//! 40-car race is about half a gigabyte of NDJSON, and the simulator is deterministic.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use burnbar_core::calibrate::{self, StintObs};
+use burnbar_core::correction::{self, CorrectionModel, TrainingStint};
+use burnbar_core::{Engine, EngineConfig, FuelUpdate, ModelParams};
+use burnbar_sim::SimConfig;
+use clap::Args;
+use serde::Deserialize;
+
+use crate::Failure;
+
+#[derive(Args, Debug)]
+pub struct AccuracyArgs {
+    /// Tracks to simulate, comma-separated (at least two of different engine packages
+    /// make the report mean something for both).
+    #[arg(long, value_delimiter = ',', default_value = "pocono,talladega")]
+    tracks: Vec<String>,
+    /// Training races per track (weighed fills).
+    #[arg(long, default_value_t = 4)]
+    train_races: u32,
+    /// Held-out races per track (live feed).
+    #[arg(long, default_value_t = 5)]
+    test_races: u32,
+    /// Cars per race.
+    #[arg(long, default_value_t = 40)]
+    cars: u32,
+    /// Race length in laps [default: each track's usual distance].
+    #[arg(long)]
+    laps: Option<u32>,
+    /// First seed: training races use seed, seed+1, …; held-out races seed+1000, ….
+    #[arg(long, default_value_t = 7000)]
+    seed: u64,
+    /// Worker threads [default: the machine's cores].
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Also write the fitted calibration here.
+    #[arg(long)]
+    calibration_out: Option<PathBuf>,
+    /// Also write the trained correction here.
+    #[arg(long)]
+    correction_out: Option<PathBuf>,
+}
+
+/// One race to simulate.
+#[derive(Debug, Clone)]
+struct RaceSpec {
+    track: String,
+    seed: u64,
+    live: bool,
+    laps: Option<u32>,
+    cars: u32,
+}
+
+impl RaceSpec {
+    fn config(&self) -> SimConfig {
+        SimConfig {
+            track: self.track.clone(),
+            laps: self.laps,
+            cars: self.cars,
+            seed: self.seed,
+            live: self.live,
+            ..SimConfig::default()
+        }
+    }
+}
+
+pub fn run(a: AccuracyArgs) -> Result<(), Failure> {
+    if a.tracks.is_empty() || a.train_races == 0 || a.test_races == 0 {
+        return Err(Failure::usage(
+            "--tracks, --train-races and --test-races must each name at least one",
+        ));
+    }
+    for t in &a.tracks {
+        if burnbar_core::tracks::lookup(t).is_none() {
+            return Err(Failure::usage(format!("unknown track `{t}`")));
+        }
+    }
+    let jobs = a
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let spec = |track: &str, seed: u64, live: bool| RaceSpec {
+        track: track.to_owned(),
+        seed,
+        live,
+        laps: a.laps,
+        cars: a.cars,
+    };
+    let train: Vec<RaceSpec> = a
+        .tracks
+        .iter()
+        .enumerate()
+        .flat_map(|(ti, t)| {
+            (0..a.train_races).map(move |i| (t, a.seed + (ti as u64) * 100 + i as u64))
+        })
+        .map(|(t, s)| spec(t, s, false))
+        .collect();
+    let test: Vec<RaceSpec> = a
+        .tracks
+        .iter()
+        .enumerate()
+        .flat_map(|(ti, t)| {
+            (0..a.test_races).map(move |i| (t, a.seed + 1000 + (ti as u64) * 100 + i as u64))
+        })
+        .map(|(t, s)| spec(t, s, true))
+        .collect();
+    let started = std::time::Instant::now();
+
+    // 1. Calibrate on the training races.
+    let base = ModelParams::default();
+    eprintln!(
+        "burnbar accuracy: calibrating on {} training races ({} jobs)",
+        train.len(),
+        jobs
+    );
+    let stints: Vec<StintObs> = parallel(&train, jobs, |r| {
+        let race = simulate(r, false)?.0;
+        let mut engine = Engine::new(EngineConfig::default(), base.clone());
+        engine.record_stints();
+        push_all(&mut engine, &race);
+        Ok(engine.take_stints())
+    })?
+    .into_iter()
+    .flatten()
+    .collect();
+    let fit = calibrate::fit(&stints, &base).map_err(|e| Failure::other(e.to_string()))?;
+    let params = fit.params.clone();
+
+    // 2. Train the correction on the calibrated physics.
+    eprintln!("burnbar accuracy: training the correction");
+    let training: Vec<TrainingStint> = parallel(&train, jobs, |r| {
+        let race = simulate(r, false)?.0;
+        let cfg = EngineConfig::default();
+        let mut engine = Engine::new(cfg, params.clone());
+        engine.record_stints();
+        engine.collect_features();
+        push_all(&mut engine, &race);
+        let obs = engine.take_stints();
+        Ok(correction::training_stints(
+            &obs,
+            &engine.take_features(),
+            cfg.window_ms,
+        ))
+    })?
+    .into_iter()
+    .flatten()
+    .collect();
+    let model = correction::train(&training).map_err(|e| Failure::other(e.to_string()))?;
+
+    // 3. Replay the held-out live races three ways.
+    eprintln!(
+        "burnbar accuracy: replaying {} held-out live races",
+        test.len()
+    );
+    let variants: [(&str, &ModelParams, Option<&CorrectionModel>); 3] = [
+        ("defaults", &base, None),
+        ("calibrated", &params, None),
+        ("calibrated + correction", &params, Some(&model)),
+    ];
+    let per_race: Vec<Vec<Metrics>> = parallel(&test, jobs, |r| {
+        let (race, truth, summary) = simulate(r, true)?;
+        let truth = Truth::parse(&truth);
+        let pits = pit_entries(&race);
+        Ok(variants
+            .iter()
+            .map(|(_, p, m)| {
+                let mut engine = Engine::new(EngineConfig::default(), (*p).clone());
+                if let Some(m) = m {
+                    engine.set_correction((*m).clone());
+                }
+                let updates = push_all(&mut engine, &race);
+                measure(&truth, &updates, &pits, summary.laps)
+            })
+            .collect())
+    })?;
+    let mut totals: Vec<Metrics> = (0..variants.len()).map(|_| Metrics::default()).collect();
+    for race in per_race {
+        for (t, m) in totals.iter_mut().zip(race) {
+            t.absorb(m);
+        }
+    }
+
+    // 4. The table.
+    let mut out = std::io::stdout().lock();
+    let w = |e: std::io::Error| Failure::other(format!("writing the report failed: {e}"));
+    let stint_count = stints.iter().filter(|s| s.measured_gal.is_some()).count();
+    writeln!(
+        out,
+        "training: {} races ({} measured stints; calibration: {}); correction cross-validated median |error| {:.2}% (physics {:.2}%)",
+        train.len(),
+        stint_count,
+        fit.used
+            .iter()
+            .map(|(p, n)| format!("{} {} stints", p.key(), n))
+            .collect::<Vec<_>>()
+            .join(", "),
+        100.0 * model.cv_median_corrected,
+        100.0 * model.cv_median_physics,
+    )
+    .map_err(w)?;
+    writeln!(
+        out,
+        "held out: {} live races on {} ({} cars, seeds from {})",
+        test.len(),
+        a.tracks.join(", "),
+        a.cars,
+        a.seed + 1000
+    )
+    .map_err(w)?;
+    writeln!(out).map_err(w)?;
+    write_table(&mut out, &variants.map(|v| v.0), &mut totals, test.len()).map_err(w)?;
+    let (phys, corr) = (&totals[1], &totals[2]);
+    let verdict = if corr.stint_median() < phys.stint_median() * 0.97
+        && corr.pit_median() <= phys.pit_median()
+    {
+        "the correction beats the calibrated physics on held-out races"
+    } else {
+        "the correction does not measurably beat the calibrated physics on held-out races: physics alone stays the default"
+    };
+    writeln!(out, "\n{verdict}").map_err(w)?;
+    writeln!(out, "({:.0} s)", started.elapsed().as_secs_f64()).map_err(w)?;
+    if let Some(p) = &a.calibration_out {
+        let text = serde_json::to_string_pretty(&params).expect("parameters serialize");
+        std::fs::write(p, text + "\n")
+            .map_err(|e| Failure::other(format!("cannot write {}: {e}", p.display())))?;
+    }
+    if let Some(p) = &a.correction_out {
+        let text = serde_json::to_string_pretty(&model).expect("the model serializes");
+        std::fs::write(p, text + "\n")
+            .map_err(|e| Failure::other(format!("cannot write {}: {e}", p.display())))?;
+    }
+    Ok(())
+}
+
+/// Runs `f` on every item with `jobs` threads; results in the items' order.
+fn parallel<T: Sync, R: Send>(
+    items: &[T],
+    jobs: usize,
+    f: impl Fn(&T) -> Result<R, Failure> + Sync,
+) -> Result<Vec<R>, Failure> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<R, Failure>>>> =
+        Mutex::new((0..items.len()).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..jobs.min(items.len()) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= items.len() {
+                        break;
+                    }
+                    let r = f(&items[i]);
+                    results.lock().expect("no worker panics holding it")[i] = Some(r);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .expect("no worker panicked")
+        .into_iter()
+        .map(|r| r.expect("every item ran"))
+        .collect()
+}
+
+/// The race's lines, its truth, and the summary.
+fn simulate(
+    r: &RaceSpec,
+    truth: bool,
+) -> Result<(Vec<u8>, Vec<u8>, burnbar_sim::SimSummary), Failure> {
+    let mut race = Vec::new();
+    let mut t = Vec::new();
+    let summary = burnbar_sim::simulate(
+        &r.config(),
+        &mut race,
+        truth.then_some(&mut t as &mut dyn Write),
+    )
+    .map_err(|e| Failure::other(format!("simulating {} seed {}: {e}", r.track, r.seed)))?;
+    Ok((race, t, summary))
+}
+
+/// Every line through the engine; the updates it published.
+fn push_all(engine: &mut Engine, race: &[u8]) -> Vec<FuelUpdate> {
+    let mut updates = Vec::new();
+    for line in race.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        // Simulated lines without faults are valid; a rejection would show in the
+        // figures, not stop the report.
+        let _ = engine.push_line(line, &mut updates);
+    }
+    engine.finish(&mut updates);
+    updates
+}
+
+/// `(car, ts)` of every `pit_in`.
+fn pit_entries(race: &[u8]) -> Vec<(String, i64)> {
+    #[derive(Deserialize)]
+    struct Ev<'a> {
+        kind: &'a str,
+        car: Option<String>,
+        ts: i64,
+    }
+    race.split(|&b| b == b'\n')
+        .filter(|l| l.windows(8).any(|w| w == b"\"pit_in\""))
+        .filter_map(|l| serde_json::from_slice::<Ev>(l).ok())
+        .filter(|e| e.kind == "pit_in")
+        .filter_map(|e| Some((e.car?, e.ts)))
+        .collect()
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+struct TruthWindow {
+    ts: i64,
+    remaining_gal: f64,
+    lap: f64,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+struct TruthStint {
+    stint_start: i64,
+    stint_end: i64,
+    burned_gal: f64,
+}
+
+/// The simulator's truth, by car.
+#[derive(Debug, Default)]
+struct Truth {
+    windows: HashMap<String, Vec<TruthWindow>>,
+    stints: HashMap<String, Vec<TruthStint>>,
+}
+
+impl Truth {
+    fn parse(bytes: &[u8]) -> Truth {
+        #[derive(Deserialize)]
+        struct Line {
+            car: String,
+            #[serde(flatten)]
+            rest: serde_json::Value,
+        }
+        let mut t = Truth::default();
+        for l in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let Ok(line) = serde_json::from_slice::<Line>(l) else {
+                continue;
+            };
+            if line.rest.get("stint_start").is_some() {
+                if let Ok(s) = serde_json::from_value(line.rest) {
+                    t.stints.entry(line.car).or_default().push(s);
+                }
+            } else if let Ok(w) = serde_json::from_value(line.rest) {
+                t.windows.entry(line.car).or_default().push(w);
+            }
+        }
+        for v in t.windows.values_mut() {
+            v.sort_by_key(|w| w.ts);
+        }
+        t
+    }
+}
+
+/// What one variant measured (over one race, then over all).
+#[derive(Debug, Default)]
+struct Metrics {
+    stint_err: Vec<f64>,
+    pit_err: Vec<f64>,
+    lte_err: Vec<f64>,
+    band_in: u64,
+    band_n: u64,
+    dry: u32,
+    dry_called: u32,
+    false_calls: u32,
+}
+
+impl Metrics {
+    fn absorb(&mut self, o: Metrics) {
+        self.stint_err.extend(o.stint_err);
+        self.pit_err.extend(o.pit_err);
+        self.lte_err.extend(o.lte_err);
+        self.band_in += o.band_in;
+        self.band_n += o.band_n;
+        self.dry += o.dry;
+        self.dry_called += o.dry_called;
+        self.false_calls += o.false_calls;
+    }
+    fn stint_median(&self) -> f64 {
+        quantile(&self.stint_err, 0.5)
+    }
+    fn pit_median(&self) -> f64 {
+        quantile(&self.pit_err, 0.5)
+    }
+}
+
+fn quantile(v: &[f64], q: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[((v.len() - 1) as f64 * q).round() as usize]
+}
+
+/// Compares one replay with the truth.
+fn measure(truth: &Truth, updates: &[FuelUpdate], pits: &[(String, i64)], sched: u32) -> Metrics {
+    let mut by_car: BTreeMap<&str, Vec<&FuelUpdate>> = BTreeMap::new();
+    for u in updates {
+        by_car.entry(u.car.as_str()).or_default().push(u);
+    }
+    for v in by_car.values_mut() {
+        v.sort_by_key(|u| u.window_start);
+    }
+    let mut m = Metrics::default();
+    let empty = Vec::new();
+    for (car, stints) in &truth.stints {
+        let ups = by_car.get(car.as_str()).unwrap_or(&empty);
+        for s in stints.iter().filter(|s| s.burned_gal >= 3.0) {
+            let est: f64 = ups
+                .iter()
+                .map(|u| {
+                    let overlap =
+                        (u.window_end.min(s.stint_end) - u.window_start.max(s.stint_start)).max(0);
+                    u.burn_gal * overlap as f64 / (u.window_end - u.window_start) as f64
+                })
+                .sum();
+            m.stint_err.push((est - s.burned_gal).abs() / s.burned_gal);
+        }
+    }
+    let at = |car: &str, ts: i64| -> Option<&TruthWindow> {
+        let w = truth.windows.get(car)?;
+        let i = w.partition_point(|x| x.ts < ts);
+        w.get(i).filter(|x| x.ts == ts)
+    };
+    for (car, ts) in pits {
+        let Some(ups) = by_car.get(car.as_str()) else {
+            continue;
+        };
+        let i = ups.partition_point(|u| u.window_end <= *ts);
+        if let Some(u) = ups.get(i).filter(|u| u.window_start <= *ts)
+            && let Some(t) = at(car, u.window_end)
+        {
+            m.pit_err.push((u.remaining_gal - t.remaining_gal).abs());
+        }
+    }
+    for (car, ups) in &by_car {
+        for u in ups {
+            if let Some(t) = at(car, u.window_end) {
+                m.band_n += 1;
+                if u.remaining_low_gal - 1e-6 <= t.remaining_gal
+                    && t.remaining_gal <= u.remaining_high_gal + 1e-6
+                {
+                    m.band_in += 1;
+                }
+            }
+        }
+        let tw = truth.windows.get(*car).map(Vec::as_slice).unwrap_or(&[]);
+        let car_pits: Vec<i64> = pits
+            .iter()
+            .filter(|(c, _)| c == car)
+            .map(|(_, ts)| *ts)
+            .collect();
+        let called = |u: &&&FuelUpdate| u.save_needed_pct.is_some_and(|s| s >= 10.0);
+        match tw.iter().find(|w| w.remaining_gal <= 0.0) {
+            Some(dry) => {
+                m.dry += 1;
+                // The last stint: after the car's last pit entry before it ran dry.
+                let from = car_pits
+                    .iter()
+                    .copied()
+                    .filter(|&p| p < dry.ts)
+                    .max()
+                    .unwrap_or(i64::MIN);
+                let first_call = ups
+                    .iter()
+                    .filter(|u| u.window_start > from && u.window_end <= dry.ts)
+                    .find(called);
+                if first_call.is_some_and(|u| u.lap <= dry.lap - 5.0) {
+                    m.dry_called += 1;
+                }
+                if let Some(w) = tw.iter().find(|w| w.lap >= dry.lap - 10.0 && w.ts < dry.ts)
+                    && let Some(u) = ups.iter().find(|u| u.window_end == w.ts)
+                    && let Some(lte) = u.laps_to_empty
+                {
+                    m.lte_err.push((lte - (dry.lap - w.lap)).abs());
+                }
+            }
+            None => {
+                let last20 = sched as f64 - 20.0;
+                let finished = tw.last().is_some_and(|w| w.lap >= sched as f64 - 1.0);
+                let stopped = ups.iter().any(|u| u.lap >= last20 && u.in_pit);
+                let was_called = ups.iter().filter(|u| u.lap >= last20).any(|u| called(&u));
+                if finished && !stopped && was_called {
+                    m.false_calls += 1;
+                }
+            }
+        }
+    }
+    m
+}
+
+fn write_table(
+    out: &mut impl Write,
+    names: &[&str],
+    totals: &mut [Metrics],
+    races: usize,
+) -> std::io::Result<()> {
+    let pct = |v: f64| format!("{:.2}%", 100.0 * v);
+    let gal = |v: f64| format!("{v:.2} gal");
+    let laps = |v: f64| format!("{v:.2} laps");
+    type Row<'a> = (&'a str, &'a str, Box<dyn Fn(&Metrics) -> String + 'a>);
+    let rows: Vec<Row> = vec![
+        (
+            "stint fuel |error| median",
+            "<= 2%",
+            Box::new(move |m| pct(quantile(&m.stint_err, 0.5))),
+        ),
+        (
+            "stint fuel |error| p90",
+            "<= 5%",
+            Box::new(move |m| pct(quantile(&m.stint_err, 0.9))),
+        ),
+        (
+            "remaining at pit entry |error| median",
+            "<= 0.4 gal",
+            Box::new(move |m| gal(quantile(&m.pit_err, 0.5))),
+        ),
+        (
+            "remaining at pit entry |error| p90",
+            "",
+            Box::new(move |m| gal(quantile(&m.pit_err, 0.9))),
+        ),
+        (
+            "laps_to_empty 10 laps before dry, median",
+            "",
+            Box::new(move |m| laps(quantile(&m.lte_err, 0.5))),
+        ),
+        (
+            "laps_to_empty 10 laps before dry, p90",
+            "",
+            Box::new(move |m| laps(quantile(&m.lte_err, 0.9))),
+        ),
+        (
+            "90% band coverage",
+            "85-95%",
+            Box::new(move |m| pct(m.band_in as f64 / m.band_n.max(1) as f64)),
+        ),
+        (
+            "cars run dry, called >= 5 laps before",
+            ">= 90%",
+            Box::new(move |m| {
+                format!(
+                    "{}/{} ({})",
+                    m.dry_called,
+                    m.dry,
+                    if m.dry > 0 {
+                        pct(m.dry_called as f64 / m.dry as f64)
+                    } else {
+                        "-".into()
+                    }
+                )
+            }),
+        ),
+        (
+            "false calls per 10 races",
+            "<= 1",
+            Box::new(move |m| {
+                format!(
+                    "{:.1} ({} in {races})",
+                    10.0 * m.false_calls as f64 / races as f64,
+                    m.false_calls
+                )
+            }),
+        ),
+        (
+            "samples: stints / pit entries / dry cars",
+            "",
+            Box::new(move |m| format!("{} / {} / {}", m.stint_err.len(), m.pit_err.len(), m.dry)),
+        ),
+    ];
+    let widths: Vec<usize> = names.iter().map(|n| n.len().max(18)).collect();
+    write!(out, "| {:<42} |", "held-out live races")?;
+    for (n, w) in names.iter().zip(&widths) {
+        write!(out, " {n:<w$} |")?;
+    }
+    writeln!(out, " target     |")?;
+    write!(out, "|{}|", "-".repeat(44))?;
+    for w in &widths {
+        write!(out, "{}|", "-".repeat(w + 2))?;
+    }
+    writeln!(out, "------------|")?;
+    for (label, target, f) in &rows {
+        write!(out, "| {label:<42} |")?;
+        for (m, w) in totals.iter().zip(&widths) {
+            write!(out, " {:<w$} |", f(m))?;
+        }
+        writeln!(out, " {target:<10} |")?;
+    }
+    Ok(())
+}
