@@ -74,6 +74,9 @@ pub struct AccuracyArgs {
     /// Also write the trained correction here.
     #[arg(long)]
     correction_out: Option<PathBuf>,
+    /// Also write the figures as JSON here (one object per variant).
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 /// One race to simulate.
@@ -245,15 +248,30 @@ pub fn run(a: AccuracyArgs) -> Result<(), Failure> {
     writeln!(out).map_err(w)?;
     write_table(&mut out, &variants.map(|v| v.0), &mut totals, test.len()).map_err(w)?;
     let (phys, corr) = (&totals[1], &totals[2]);
-    let verdict = if corr.stint_median() < phys.stint_median() * 0.97
-        && corr.pit_median() <= phys.pit_median()
-    {
+    let beats = corr.stint_median() < phys.stint_median() * 0.97
+        && corr.pit_median() <= phys.pit_median();
+    let verdict = if beats {
         "the correction beats the calibrated physics on held-out races"
     } else {
         "the correction does not measurably beat the calibrated physics on held-out races: physics alone stays the default"
     };
     writeln!(out, "\n{verdict}").map_err(w)?;
     writeln!(out, "({:.0} s)", started.elapsed().as_secs_f64()).map_err(w)?;
+    if let Some(p) = &a.json {
+        let figures: Vec<serde_json::Value> = variants
+            .iter()
+            .zip(&totals)
+            .map(|((name, _, _), m)| m.to_json(name, test.len()))
+            .collect();
+        let doc = serde_json::json!({
+            "races": test.len(),
+            "variants": figures,
+            "correction_beats_physics": beats,
+        });
+        let text = serde_json::to_string_pretty(&doc).expect("figures serialize");
+        std::fs::write(p, text + "\n")
+            .map_err(|e| Failure::other(format!("cannot write {}: {e}", p.display())))?;
+    }
     if let Some(p) = &a.calibration_out {
         let text = serde_json::to_string_pretty(&params).expect("parameters serialize");
         std::fs::write(p, text + "\n")
@@ -415,6 +433,28 @@ impl Metrics {
         self.dry_called += o.dry_called;
         self.false_calls += o.false_calls;
     }
+    fn to_json(&self, name: &str, races: usize) -> serde_json::Value {
+        // NaN (no sample) becomes null.
+        let q = |v: &[f64], p: f64| serde_json::Number::from_f64(quantile(v, p));
+        serde_json::json!({
+            "name": name,
+            "stints": self.stint_err.len(),
+            "stint_error_median": q(&self.stint_err, 0.5),
+            "stint_error_p90": q(&self.stint_err, 0.9),
+            "pit_entries": self.pit_err.len(),
+            "pit_entry_error_gal_median": q(&self.pit_err, 0.5),
+            "pit_entry_error_gal_p90": q(&self.pit_err, 0.9),
+            "laps_to_empty_error_median": q(&self.lte_err, 0.5),
+            "laps_to_empty_error_p90": q(&self.lte_err, 0.9),
+            "band_windows": self.band_n,
+            "band_coverage": self.band_in as f64 / self.band_n.max(1) as f64,
+            "ran_dry": self.dry,
+            "ran_dry_called": self.dry_called,
+            "false_calls": self.false_calls,
+            "races": races,
+        })
+    }
+
     fn stint_median(&self) -> f64 {
         quantile(&self.stint_err, 0.5)
     }

@@ -12,6 +12,8 @@ use burnbar_core::{Engine, EngineConfig, FuelUpdate, ModelParams};
 use burnbar_sim::SimConfig;
 use serde_json::Value;
 
+mod common;
+
 struct Stint {
     car: String,
     start: i64,
@@ -112,4 +114,53 @@ fn default_parameters_estimate_stint_fuel_within_five_percent() {
         100.0 * m
     );
     assert!(m <= 0.05, "median stint error {:.2} % > 5 %", 100.0 * m);
+}
+
+/// `burnbar accuracy` end to end on a small field: it calibrates and trains on weighed
+/// races, replays held-out live races three ways, prints the table, and its figures are
+/// those of an honest estimator (the full-size run and its targets are in the README).
+#[test]
+fn the_accuracy_report_runs_end_to_end_and_its_band_is_honest() {
+    let json = common::tmp("accuracy", "figures.json");
+    let o = common::burnbar(&[
+        "accuracy",
+        "--cars",
+        "10",
+        "--laps",
+        "60",
+        "--train-races",
+        "2",
+        "--test-races",
+        "2",
+        "--jobs",
+        "2",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let table = String::from_utf8_lossy(&o.stdout);
+    eprintln!("{table}");
+    for row in [
+        "stint fuel |error| median",
+        "remaining at pit entry |error| median",
+        "90% band coverage",
+        "false calls per 10 races",
+        "calibrated + correction",
+    ] {
+        assert!(table.contains(row), "{row} missing from\n{table}");
+    }
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(doc["races"], 4);
+    let variants = doc["variants"].as_array().unwrap();
+    assert_eq!(variants.len(), 3);
+    let calibrated = &variants[1];
+    assert_eq!(calibrated["name"], "calibrated");
+    assert!(calibrated["stints"].as_u64().unwrap() >= 20, "{calibrated}");
+    let median = calibrated["stint_error_median"].as_f64().unwrap();
+    assert!(median <= 0.03, "stint median {median}");
+    let pit = calibrated["pit_entry_error_gal_median"].as_f64().unwrap();
+    assert!(pit <= 0.4, "pit entry median {pit} gal");
+    // About 90 %: a band that is too narrow or uselessly wide fails.
+    let cov = calibrated["band_coverage"].as_f64().unwrap();
+    assert!((0.8..=0.98).contains(&cov), "coverage {cov}");
 }

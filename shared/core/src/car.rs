@@ -249,6 +249,9 @@ pub struct Fuel {
     /// This car's own efficiency factor on the model's burn, in force this stint
     /// (learned from its weighed stints, [`Fuel::learn`]).
     pub stint_eff: f64,
+    /// The stint began with the cell full for certain (the start, or a fill with
+    /// `full: true`): its burn can be measured by the fill that ends it.
+    pub start_full: bool,
     /// Weighed stints learned from, and the sum of their log ratios measured / model.
     pub learn_n: u32,
     pub learn_sum: f64,
@@ -266,6 +269,7 @@ impl Fuel {
             pit_in: None,
             standing_ms: 0,
             stint_eff: 1.0,
+            start_full: true,
             learn_n: 0,
             learn_sum: 0.0,
         }
@@ -281,9 +285,9 @@ impl Fuel {
         self.stint_start_var + b * b
     }
 
-    /// What a weighed stint says of this car. A stint that started from a known level
-    /// (the start, or a fill to the top) and ends in a weighed fill to the top burned
-    /// `start − (capacity − added)`; against the model's raw burn of the stint (without
+    /// What a weighed stint says of this car. A stint that started with a full cell
+    /// (the start, or a fill with `full: true`) and ends in a weighed fill to the top
+    /// burned exactly what the fill put back; against the model's raw burn (without
     /// this car's factor) that is one observation of the car's efficiency. The factor
     /// is the posterior mean of a normal prior (the fleet: 1, with the spread of cars
     /// `car_rel_sd`) updated with every observation (each with the model's within-car
@@ -293,14 +297,14 @@ impl Fuel {
         let (Some(added), Some(true)) = (added, full) else {
             return;
         };
-        if self.stint_start_var > 0.0
+        if !self.start_full
             || self.used_stint < 3.0
             || self.stint_eff.is_nan()
             || self.stint_eff <= 0.0
         {
             return;
         }
-        let measured = self.stint_start_gal - (self.capacity - added);
+        let measured = added;
         let raw = self.used_stint / self.stint_eff;
         if measured.is_nan() || measured <= 0.0 || raw.is_nan() || raw <= 0.0 {
             return;
@@ -365,6 +369,7 @@ impl Fuel {
         };
         self.stint_start_gal = level;
         self.stint_start_var = var;
+        self.start_full = full == Some(true);
         self.used_stint = 0.0;
         self.stint_miles = 0.0;
         self.standing_ms = 0;
@@ -1082,5 +1087,80 @@ mod tests {
             "{}",
             std::mem::size_of::<CarState>()
         );
+    }
+
+    /// A stint from a full cell in which the model counted `model_gal` while the car
+    /// really burned `model_gal × truth`, ended by a weighed fill to the top.
+    fn weighed_stint(fuel: &mut Fuel, p: &ModelParams, model_gal: f64, truth: f64) {
+        fuel.used_stint = model_gal * fuel.stint_eff;
+        let burned = model_gal * truth;
+        fuel.learn(Some(burned), Some(true));
+        fuel.fill(Some(burned), Some(true), p);
+        fuel.stint_eff = fuel.learned_eff(p);
+    }
+
+    #[test]
+    fn a_car_learns_its_efficiency_from_weighed_stints_shrunk_toward_the_fleet() {
+        let p = ModelParams {
+            burn_rel_sd: 0.03,
+            car_rel_sd: 0.02,
+            ..ModelParams::default()
+        };
+        let mut fuel = Fuel::full(20.0);
+        weighed_stint(&mut fuel, &p, 15.0, 1.04);
+        // One stint: the posterior mean moves toward 4 % but not all the way.
+        let one = fuel.stint_eff;
+        assert!(one > 1.01 && one < 1.04, "{one}");
+        for _ in 0..9 {
+            weighed_stint(&mut fuel, &p, 15.0, 1.04);
+        }
+        let ten = fuel.stint_eff;
+        assert!(ten > one && (ten - 1.04).abs() < 0.005, "{ten}");
+        assert_eq!(fuel.learn_n, 10);
+        assert!(fuel.start_full);
+    }
+
+    #[test]
+    fn the_band_narrows_as_a_car_teaches_and_never_below_the_within_car_error() {
+        let p = ModelParams {
+            burn_rel_sd: 0.03,
+            car_rel_sd: 0.02,
+            ..ModelParams::default()
+        };
+        let (tau2, w2) = p.car_variances();
+        assert!((p.car_burn_rel_sd(0) - 0.03).abs() < 1e-12);
+        let mut last = p.car_burn_rel_sd(0);
+        for n in 1..20 {
+            let sd = p.car_burn_rel_sd(n);
+            assert!(sd < last, "{n}: {sd} !< {last}");
+            assert!(sd > w2.sqrt());
+            last = sd;
+        }
+        assert!(tau2 > 0.0);
+        // The band of a car at the same point of a stint is narrower once it taught.
+        let mut fresh = Fuel::full(20.0);
+        fresh.used_stint = 10.0;
+        let mut taught = fresh;
+        taught.learn_n = 5;
+        assert!(taught.variance(&p) < fresh.variance(&p));
+    }
+
+    #[test]
+    fn splashes_unknown_levels_and_absurd_weights_teach_nothing() {
+        let p = ModelParams::default();
+        let mut fuel = Fuel::full(20.0);
+        // A splash: too short a stint to measure a percentage.
+        fuel.used_stint = 2.0;
+        fuel.learn(Some(2.0), Some(true));
+        // Not filled to the top: the level after is unknown.
+        fuel.used_stint = 12.0;
+        fuel.learn(Some(12.0), Some(false));
+        // A mistyped weight: 40 % off.
+        fuel.learn(Some(12.0 * 1.4), Some(true));
+        // A stint that began from a level that was not surely full.
+        fuel.start_full = false;
+        fuel.learn(Some(12.0), Some(true));
+        assert_eq!(fuel.learn_n, 0);
+        assert_eq!(fuel.learned_eff(&p), 1.0);
     }
 }
