@@ -207,7 +207,11 @@ pub fn run(a: AccuracyArgs) -> Result<(), Failure> {
                     engine.set_correction((*m).clone());
                 }
                 let updates = push_all(&mut engine, &race);
-                measure(&truth, &updates, &pits, summary.laps)
+                let mut m = measure(&truth, &updates, &pits, summary.laps);
+                for n in &mut m.notes {
+                    *n = format!("{} seed {}: {n}", r.track, r.seed);
+                }
+                m
             })
             .collect())
     })?;
@@ -216,6 +220,10 @@ pub fn run(a: AccuracyArgs) -> Result<(), Failure> {
         for (t, m) in totals.iter_mut().zip(race) {
             t.absorb(m);
         }
+    }
+
+    for n in &totals[1].notes {
+        eprintln!("  calibrated: {n}");
     }
 
     // 4. The table.
@@ -248,8 +256,8 @@ pub fn run(a: AccuracyArgs) -> Result<(), Failure> {
     writeln!(out).map_err(w)?;
     write_table(&mut out, &variants.map(|v| v.0), &mut totals, test.len()).map_err(w)?;
     let (phys, corr) = (&totals[1], &totals[2]);
-    let beats = corr.stint_median() < phys.stint_median() * 0.97
-        && corr.pit_median() <= phys.pit_median();
+    let beats =
+        corr.stint_median() < phys.stint_median() * 0.97 && corr.pit_median() <= phys.pit_median();
     let verdict = if beats {
         "the correction beats the calibrated physics on held-out races"
     } else {
@@ -420,6 +428,8 @@ struct Metrics {
     dry: u32,
     dry_called: u32,
     false_calls: u32,
+    /// One line per false call and per car that ran dry, for the curious.
+    notes: Vec<String>,
 }
 
 impl Metrics {
@@ -432,6 +442,7 @@ impl Metrics {
         self.dry += o.dry;
         self.dry_called += o.dry_called;
         self.false_calls += o.false_calls;
+        self.notes.extend(o.notes);
     }
     fn to_json(&self, name: &str, races: usize) -> serde_json::Value {
         // NaN (no sample) becomes null.
@@ -548,6 +559,15 @@ fn measure(truth: &Truth, updates: &[FuelUpdate], pits: &[(String, i64)], sched:
                 if first_call.is_some_and(|u| u.lap <= dry.lap - 5.0) {
                     m.dry_called += 1;
                 }
+                m.notes.push(format!(
+                    "car {car} ran dry on lap {:.1}; first called on lap {}",
+                    dry.lap,
+                    first_call.map_or("-".to_owned(), |u| format!(
+                        "{:.1} (save {:.1}%)",
+                        u.lap,
+                        u.save_needed_pct.unwrap_or(0.0)
+                    ))
+                ));
                 if let Some(w) = tw.iter().find(|w| w.lap >= dry.lap - 10.0 && w.ts < dry.ts)
                     && let Some(u) = ups.iter().find(|u| u.window_end == w.ts)
                     && let Some(lte) = u.laps_to_empty
@@ -562,6 +582,19 @@ fn measure(truth: &Truth, updates: &[FuelUpdate], pits: &[(String, i64)], sched:
                 let was_called = ups.iter().filter(|u| u.lap >= last20).any(|u| called(&u));
                 if finished && !stopped && was_called {
                     m.false_calls += 1;
+                    if let Some(u) = ups.iter().filter(|u| u.lap >= last20).find(|u| called(u)) {
+                        let t = at(car, u.window_end);
+                        m.notes.push(format!(
+                            "false call: car {car} on lap {:.1}, save {:.1}%, remaining {:.2} gal (truth {}), laps_to_empty {}; finished lap {:.1} with {:.2} gal",
+                            u.lap,
+                            u.save_needed_pct.unwrap_or(0.0),
+                            u.remaining_gal,
+                            t.map_or("-".to_owned(), |t| format!("{:.2}", t.remaining_gal)),
+                            u.laps_to_empty.map_or("-".to_owned(), |l| format!("{l:.1}")),
+                            tw.last().map_or(0.0, |w| w.lap),
+                            tw.last().map_or(0.0, |w| w.remaining_gal),
+                        ));
+                    }
                 }
             }
         }

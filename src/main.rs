@@ -638,12 +638,14 @@ fn calibrate(a: CalibrateArgs) -> Result<(), Failure> {
     }
     writeln!(
         stdout,
-        "fill rate {:.3} gal/s after {:.2} s dead time (relative sd {:.3}) from {} weighed stops; burn relative sd {:.4}",
+        "fill rate {:.3} gal/s after {:.2} s dead time (sd {:.3} relative + {:.3} gal) from {} weighed stops; burn relative sd {:.4}, of which between cars {:.4}",
         fit.params.fill_rate_gps,
         fit.params.fill_dead_s,
         fit.params.fill_rel_sd,
+        fit.params.fill_abs_sd,
         fit.fill_stops,
-        fit.params.burn_rel_sd
+        fit.params.burn_rel_sd,
+        fit.params.car_rel_sd
     )
     .map_err(w)?;
     let text = serde_json::to_string_pretty(&fit.params).expect("parameters serialize");

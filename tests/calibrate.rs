@@ -116,4 +116,75 @@ fn a_fit_from_wrong_parameters_recovers_the_burn_and_replays_deterministically()
     assert!(r1.status.success());
     assert!(!r1.stdout.is_empty());
     assert_eq!(r1.stdout, r2.stdout);
+
+    // The learned correction: trained on the same races over the calibrated physics, it
+    // reports its cross-validation, and replay applies it (labelled, deterministic).
+    let model = tmp("correction.json");
+    let mut args = vec!["train"];
+    args.extend(races.iter().map(|r| r.to_str().unwrap()));
+    args.extend([
+        "--calibration",
+        cal.to_str().unwrap(),
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    let o = burnbar(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report = String::from_utf8_lossy(&o.stdout);
+    assert!(report.contains("cross-validated"), "{report}");
+    assert!(report.contains("hp670: trained on"), "{report}");
+    let m = burnbar_core::correction::CorrectionModel::from_json(
+        &std::fs::read_to_string(&model).unwrap(),
+    )
+    .unwrap();
+    assert!(m.hp670.is_some());
+    let replay = |extra: &[&str]| {
+        let mut args = vec![
+            "replay",
+            "--calibration",
+            cal.to_str().unwrap(),
+            held_out.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        let o = burnbar(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        o.stdout
+    };
+    let c1 = replay(&["--correction", model.to_str().unwrap()]);
+    let c2 = replay(&["--correction", model.to_str().unwrap()]);
+    assert_eq!(c1, c2, "a replay with the correction is deterministic");
+    let text = String::from_utf8_lossy(&c1);
+    let corrected = text
+        .lines()
+        .filter(|l| l.contains("\"model\":\"physics+ml\""))
+        .count();
+    assert!(corrected > 0, "windows are labelled physics+ml");
+    assert_ne!(c1, r1.stdout, "the correction changes the burns");
+
+    // A broken model file is refused in one line, exit 2.
+    let bad = tmp("bad-correction.json");
+    std::fs::write(&bad, "{\"format\": 7}").unwrap();
+    let o = burnbar(&[
+        "replay",
+        "--correction",
+        bad.to_str().unwrap(),
+        held_out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("correction model"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_live_feed_cannot_train_a_correction_and_says_why() {
+    let live = simulate("pocono", 45, true);
+    let out = tmp("live-correction.json");
+    let o = burnbar(&[
+        "train",
+        live.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("measured stints"), "{}", stderr(&o));
+    assert!(!out.exists(), "nothing written");
 }

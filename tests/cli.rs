@@ -27,6 +27,9 @@ fn every_command_answers_help() {
         &["simulate", "--help"],
         &["replay", "--help"],
         &["calibrate", "--help"],
+        &["demo", "--help"],
+        &["train", "--help"],
+        &["accuracy", "--help"],
     ] {
         let o = burnbar(args);
         assert!(o.status.success(), "{args:?}");

@@ -211,12 +211,9 @@ pub fn fit(stints: &[StintObs], base: &ModelParams) -> Result<Fit, FitError> {
         };
         params.fill_rate_gps = rate;
         params.fill_dead_s = dead;
-        let rel_var = stops
-            .iter()
-            .map(|(t, a)| ((a - rate * (t - dead).max(0.0)) / a).powi(2))
-            .sum::<f64>()
-            / (n - 1.0);
-        params.fill_rel_sd = rel_var.sqrt().max(0.01);
+        let (rel, abs) = fill_doubt(&stops, rate, dead);
+        params.fill_rel_sd = rel;
+        params.fill_abs_sd = abs;
     }
     // The burn's spread after the fit: its relative standard deviation over stints.
     let errors: Vec<f64> = measured
@@ -244,6 +241,46 @@ pub fn fit(stints: &[StintObs], base: &ModelParams) -> Result<Fit, FitError> {
         left_out: stints.len() - measured.len(),
         fill_stops: stops.len(),
     })
+}
+
+/// The doubt of a fill estimated from standing time, `(relative sd, absolute sd in
+/// gal)`: the squared residuals of the weighed stops regressed on `[est², 1]` (the
+/// fueler's rate varies in proportion to the amount, the work around the pour does
+/// not). A negative component is dropped and the other refitted alone.
+fn fill_doubt(stops: &[(f64, f64)], rate: f64, dead: f64) -> (f64, f64) {
+    let rows: Vec<(f64, f64)> = stops
+        .iter()
+        .map(|&(t, a)| {
+            let est = rate * (t - dead).max(0.0);
+            (est * est, (a - est).powi(2))
+        })
+        .collect();
+    let n = rows.len() as f64;
+    // Corrected for the two fitted parameters of the line.
+    let dof = (n / (n - 2.0)).max(1.0);
+    let (sx, sy) = rows
+        .iter()
+        .fold((0.0, 0.0), |(sx, sy), &(x, y)| (sx + x, sy + y));
+    let (mx, my) = (sx / n, sy / n);
+    let sxx: f64 = rows.iter().map(|(x, _)| (x - mx).powi(2)).sum();
+    let sxy: f64 = rows.iter().map(|(x, y)| (x - mx) * (y - my)).sum();
+    let (mut b, mut a) = if sxx > 1e-12 {
+        let b = sxy / sxx;
+        (b, my - b * mx)
+    } else {
+        (0.0, my)
+    };
+    if b < 0.0 {
+        b = 0.0;
+        a = my;
+    }
+    if a < 0.0 {
+        let sxx0: f64 = rows.iter().map(|(x, _)| x * x).sum();
+        let sxy0: f64 = rows.iter().map(|(x, y)| x * y).sum();
+        a = 0.0;
+        b = if sxx0 > 0.0 { sxy0 / sxx0 } else { 0.0 };
+    }
+    ((b * dof).sqrt().max(0.005), (a * dof).sqrt())
 }
 
 /// The spread of the cars' own efficiencies, from the stints' log ratios measured /

@@ -350,8 +350,8 @@ impl Fuel {
         } else {
             let pouring_s = (self.standing_ms as f64 / 1000.0 - p.fill_dead_s).max(0.0);
             let est = pouring_s * p.fill_rate_gps;
-            let fill_sd = p.fill_rel_sd * est;
-            let var = base_var + fill_sd * fill_sd;
+            let rel = p.fill_rel_sd * est;
+            let var = base_var + rel * rel + p.fill_abs_sd * p.fill_abs_sd;
             let want = base + est;
             // Within the doubt of the top, the crew filled it: a stop as long as a full
             // fill needs is a full fill. (Sizing it at `want` would carry any error of
@@ -361,8 +361,12 @@ impl Fuel {
                 // Surely full: poured past the top by more than the doubt.
                 (cap, 0.0)
             } else if want >= cap - doubt {
-                // Probably full, with the doubt kept in the band.
-                (cap, var)
+                // Probably full. The cell holds min(X, capacity) with X ~ N(want, var):
+                // reading it as full errs only on the short side, by the expected
+                // squared shortfall, which is what the band keeps (keeping all of `var`
+                // would make the band after every full stop far wider than the truth
+                // needs; the accuracy report measured 99 % coverage that way).
+                (cap, shortfall_var(want - cap, var))
             } else {
                 (want, var)
             }
@@ -373,6 +377,38 @@ impl Fuel {
         self.used_stint = 0.0;
         self.stint_miles = 0.0;
         self.standing_ms = 0;
+    }
+}
+
+/// `E[(c − min(X, c))²]` for `X ~ N(c + margin, var)`: the mean squared error of reading
+/// the level as the capacity `c` when what went in is only known to be `X`.
+fn shortfall_var(margin: f64, var: f64) -> f64 {
+    if var <= 0.0 {
+        return 0.0;
+    }
+    let sd = var.sqrt();
+    let d = margin / sd;
+    var * ((1.0 + d * d) * norm_cdf(-d) - d * norm_pdf(d)).max(0.0)
+}
+
+fn norm_pdf(x: f64) -> f64 {
+    (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt()
+}
+
+/// The standard normal distribution function (Abramowitz and Stegun 7.1.26 for erf,
+/// absolute error below 1.5e-7: far inside what a fuel band needs).
+fn norm_cdf(x: f64) -> f64 {
+    let z = x.abs() / std::f64::consts::SQRT_2;
+    let t = 1.0 / (1.0 + 0.327_591_1 * z);
+    let poly = t
+        * (0.254_829_592
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    let erf = 1.0 - poly * (-z * z).exp();
+    if x >= 0.0 {
+        0.5 * (1.0 + erf)
+    } else {
+        0.5 * (1.0 - erf)
     }
 }
 
@@ -1143,6 +1179,26 @@ mod tests {
         let mut taught = fresh;
         taught.learn_n = 5;
         assert!(taught.variance(&p) < fresh.variance(&p));
+    }
+
+    #[test]
+    fn a_probably_full_fill_keeps_only_the_shortfall_in_the_band() {
+        assert!((norm_cdf(0.0) - 0.5).abs() < 1e-7);
+        assert!((norm_cdf(1.645) - 0.95).abs() < 1e-4);
+        assert!((norm_cdf(-1.0) - 0.158_655).abs() < 1e-5);
+        // Right at the top, half the distribution falls short: half the variance.
+        assert!((shortfall_var(0.0, 4.0) - 2.0).abs() < 1e-6);
+        // Well past the top, almost nothing is short.
+        assert!(shortfall_var(3.0, 1.0) < 1e-3);
+        // Short of the top on average, more than the whole variance.
+        assert!(shortfall_var(-1.0, 1.0) > 1.0);
+        // Monotone in the margin.
+        let mut last = f64::INFINITY;
+        for k in -16..=16 {
+            let v = shortfall_var(k as f64 / 10.0, 1.0);
+            assert!(v < last);
+            last = v;
+        }
     }
 
     #[test]

@@ -327,7 +327,7 @@ pub fn training_stints(
 /// Fewest measured stints a package needs to be trained.
 pub const MIN_STINTS: usize = 12;
 /// Ridge strengths cross-validation chooses from (on standardised features).
-const RIDGES: [f64; 7] = [0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0];
+const RIDGES: [f64; 10] = [0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 1000.0, 10000.0];
 
 /// Trains a correction on measured stints. A package with fewer than [`MIN_STINTS`]
 /// stints from fewer than 2 races is left to physics; with no package trainable, the

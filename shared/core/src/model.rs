@@ -83,6 +83,12 @@ pub struct ModelParams {
     pub fill_dead_s: f64,
     /// Relative standard deviation of a fill estimated from standing time.
     pub fill_rel_sd: f64,
+    /// Standard deviation of a fill estimated from standing time that does not grow with
+    /// the amount, gal: the jack and hose work around the pour varies by a fraction of a
+    /// second whatever is poured, which dominates the doubt of a splash. The doubt of an
+    /// estimated fill is `√((fill_rel_sd · est)² + fill_abs_sd²)`.
+    #[serde(default)]
+    pub fill_abs_sd: f64,
     /// Relative standard deviation of the model's burn over a stint, over the fleet
     /// (a car's own efficiency included).
     pub burn_rel_sd: f64,
@@ -126,6 +132,7 @@ impl Default for ModelParams {
             fill_rate_gps: 1.5,
             fill_dead_s: 0.0,
             fill_rel_sd: 0.1,
+            fill_abs_sd: 0.0,
             burn_rel_sd: 0.04,
             car_rel_sd: default_car_rel_sd(),
         }
@@ -197,6 +204,7 @@ impl ModelParams {
         positive("fill_rate_gps", self.fill_rate_gps)?;
         non_negative("fill_dead_s", self.fill_dead_s)?;
         non_negative("fill_rel_sd", self.fill_rel_sd)?;
+        non_negative("fill_abs_sd", self.fill_abs_sd)?;
         non_negative("burn_rel_sd", self.burn_rel_sd)?;
         non_negative("car_rel_sd", self.car_rel_sd)?;
         Ok(())
