@@ -268,6 +268,47 @@ async fn the_pipeline_agrees_with_the_local_engine_on_every_car_field() {
     assert!(lambda.values().any(|u| u.burn_index.is_some()));
 }
 
+/// The line without its `race_id` (it then belongs to the current race).
+fn without_race_id(line: &str) -> String {
+    let at = line.find("\"race_id\":\"").expect("a race_id");
+    let end = at + line[at..].find("\",").expect("more fields") + 2;
+    format!("{}{}", &line[..at], &line[end..])
+}
+
+#[tokio::test]
+async fn samples_without_a_race_id_join_the_named_samples_of_the_current_race() {
+    let steps = race(4, 2, 15);
+    // The race is current before its first sample (race control stores it: sent again
+    // in its step, it changes nothing).
+    let named = processor();
+    assert_eq!(send_events(&named, &steps[0].events, 1).await, None);
+    run(&steps, &named, |recs| {
+        let p = &named;
+        async move {
+            assert_eq!(send(p, &recs).await.0, None);
+        }
+    })
+    .await;
+    // Every other line without its race_id: the same race, one group, arrival order.
+    let mixed = processor();
+    assert_eq!(send_events(&mixed, &steps[0].events, 1).await, None);
+    run(&steps, &mixed, |mut recs| {
+        let p = &mixed;
+        for (i, (_, data)) in recs.iter_mut().enumerate() {
+            if i % 2 == 1 {
+                *data = without_race_id(std::str::from_utf8(data).unwrap()).into_bytes();
+            }
+        }
+        async move {
+            assert_eq!(send(p, &recs).await.0, None);
+        }
+    })
+    .await;
+    assert!(!shown(&named).is_empty());
+    assert_eq!(shown(&mixed), shown(&named));
+    assert_eq!(states(&mixed), states(&named));
+}
+
 #[tokio::test]
 async fn a_malformed_record_is_quarantined_and_the_rest_applied() {
     let steps = race(3, 2, 13);
