@@ -75,6 +75,9 @@ struct SummaryRow {
     figures: Vec<(i64, f64)>,
     pos: f64,
     retired: bool,
+    /// Absent in items written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_ts: Option<i64>,
     expires_at: i64,
 }
 
@@ -365,6 +368,7 @@ impl RaceStore for DynamoStore {
                                 figures: row.figures,
                                 pos: row.pos,
                                 retired: row.retired,
+                                last_ts: row.last_ts,
                             },
                         );
                     }
@@ -466,6 +470,7 @@ impl RaceStore for DynamoStore {
             figures: summary.figures.clone(),
             pos: summary.pos,
             retired: summary.retired,
+            last_ts: summary.last_ts,
             expires_at: self.expires_at(),
         };
         let put = self

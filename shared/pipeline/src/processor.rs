@@ -317,8 +317,10 @@ where
                 Ok((view, items)) => {
                     let race = Race::from_view(&view);
                     m.count("stored_events_undecodable_total", race.undecodable as u64);
+                    // The race's newest ts: its events, every car's summary, and the
+                    // batch's cars as stored (their summaries may lag a failed write).
                     let race_ref = race
-                        .newest_event_ts()
+                        .newest_ts()
                         .into_iter()
                         .chain(items.values().filter_map(|i| i.state.max_ts))
                         .max();
