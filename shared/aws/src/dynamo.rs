@@ -15,15 +15,19 @@
 //! `expires_at` has passed, and a write may replace one.
 //!
 //! Compact items: a car's state is one binary attribute (postcard, a format byte first),
-//! about a third of its JSON size, because write units are paid per started KiB.
+//! about a third of its JSON size, because write units are paid per started KiB. The
+//! blob and the item's size are `burnbar_pipeline::item`'s, shared with the in-memory
+//! store.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnConsumedCapacity};
-use burnbar_core::car::CarState;
-use burnbar_core::{CarId, FuelUpdate};
+use burnbar_core::CarId;
+// The blob format is the pipeline's, so the in-memory store charges the same size.
+use burnbar_pipeline::item::write_units;
+pub use burnbar_pipeline::item::{decode_blob, encode_blob};
 use burnbar_pipeline::ports::{
     CarItem, CarStore, CarSummary, PortError, RaceStore, RaceView, Saved, StoredEvent,
 };
@@ -32,8 +36,6 @@ use tokio::time::Instant;
 
 use crate::errors::{classify, within};
 
-/// Format of the car blob; a blob of another format is refused, never guessed at.
-const BLOB_FORMAT: u8 = 1;
 /// Keys per `BatchGetItem` (the service's limit).
 const BATCH_GET_MAX: usize = 100;
 
@@ -73,6 +75,9 @@ struct SummaryRow {
     figures: Vec<(i64, f64)>,
     pos: f64,
     retired: bool,
+    /// Absent in items written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_ts: Option<i64>,
     expires_at: i64,
 }
 
@@ -130,37 +135,6 @@ pub fn item_size(item: &HashMap<String, AttributeValue>) -> usize {
     item.iter().map(|(k, v)| k.len() + val(v)).sum()
 }
 
-/// Encodes a car item's state, applied ids and outbox.
-pub fn encode_blob(item: &CarItem) -> Result<Vec<u8>, PortError> {
-    let mut out = vec![BLOB_FORMAT];
-    let body = postcard::to_stdvec(&(&item.state, &item.applied, &item.outbox))
-        .map_err(|e| PortError::Permanent(format!("car state does not encode: {e}")))?;
-    out.extend_from_slice(&body);
-    Ok(out)
-}
-
-/// Decodes [`encode_blob`]'s output.
-pub fn decode_blob(blob: &[u8], version: u64) -> Result<CarItem, PortError> {
-    match blob.split_first() {
-        Some((&BLOB_FORMAT, body)) => {
-            let (state, applied, outbox): (CarState, Vec<String>, Vec<FuelUpdate>) =
-                postcard::from_bytes(body).map_err(|e| {
-                    PortError::Permanent(format!("stored car state does not decode: {e}"))
-                })?;
-            Ok(CarItem {
-                state,
-                applied,
-                outbox,
-                version,
-            })
-        }
-        Some((f, _)) => Err(PortError::Permanent(format!(
-            "stored car state has format {f}, this build reads {BLOB_FORMAT}"
-        ))),
-        None => Err(PortError::Permanent("stored car state is empty".into())),
-    }
-}
-
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> DynamoStore {
         DynamoStore {
@@ -189,6 +163,17 @@ impl DynamoStore {
             .ok_or_else(|| PortError::Permanent(format!("bad car key {}", row.sk)))?;
         Ok((car, decode_blob(&row.blob, row.ver)?))
     }
+}
+
+/// The row that saving `item` writes (the stored version is `item.version + 1`).
+fn car_row(race_id: &str, item: &CarItem, expires_at: i64) -> Result<CarRow, PortError> {
+    Ok(CarRow {
+        pk: race_pk(race_id),
+        sk: format!("car#{}", item.state.car.as_str()),
+        ver: item.version + 1,
+        expires_at,
+        blob: encode_blob(item)?,
+    })
 }
 
 impl CarStore for DynamoStore {
@@ -262,14 +247,7 @@ impl CarStore for DynamoStore {
         item: &CarItem,
         deadline: Instant,
     ) -> Result<Saved, PortError> {
-        let row = CarRow {
-            pk: race_pk(race_id),
-            sk: format!("car#{}", item.state.car.as_str()),
-            ver: item.version + 1,
-            expires_at: self.expires_at(),
-            blob: encode_blob(item)?,
-        };
-        let attrs = Self::to_item(&row)?;
+        let attrs = Self::to_item(&car_row(race_id, item, self.expires_at())?)?;
         let size = item_size(&attrs);
         let mut put = self
             .client
@@ -307,7 +285,7 @@ impl CarStore for DynamoStore {
                 write_units: r
                     .consumed_capacity()
                     .and_then(|c| c.capacity_units())
-                    .unwrap_or((size as f64 / 1024.0).ceil().max(1.0)),
+                    .unwrap_or(write_units(size)),
             },
         })
     }
@@ -390,6 +368,7 @@ impl RaceStore for DynamoStore {
                                 figures: row.figures,
                                 pos: row.pos,
                                 retired: row.retired,
+                                last_ts: row.last_ts,
                             },
                         );
                     }
@@ -491,6 +470,7 @@ impl RaceStore for DynamoStore {
             figures: summary.figures.clone(),
             pos: summary.pos,
             retired: summary.retired,
+            last_ts: summary.last_ts,
             expires_at: self.expires_at(),
         };
         let put = self
@@ -511,6 +491,26 @@ impl RaceStore for DynamoStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burnbar_core::FuelUpdate;
+    use burnbar_core::car::CarState;
+    use burnbar_pipeline::item::{blob_len, car_item_bytes};
+
+    #[test]
+    fn the_item_size_is_the_one_the_memory_store_charges() {
+        let mut item = CarItem::new(CarState::new(CarId::parse("24").unwrap(), 20.0));
+        item.applied = vec!["000000000000001#00ff".into(); 3];
+        for version in [0, 9, 99, 12_345] {
+            item.version = version;
+            let row = car_row("2026-pocono", &item, now_s() + 7 * 24 * 3600).unwrap();
+            assert_eq!(row.blob.len(), blob_len(&item).unwrap());
+            let attrs = DynamoStore::to_item(&row).unwrap();
+            assert_eq!(
+                item_size(&attrs),
+                car_item_bytes("2026-pocono", &item, row.blob.len()),
+                "version {version}"
+            );
+        }
+    }
 
     #[test]
     fn the_blob_round_trips_and_refuses_other_formats() {

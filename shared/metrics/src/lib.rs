@@ -80,8 +80,12 @@ impl MetricSet {
 
     /// Adds `v` to a metric of any unit.
     pub fn add(&mut self, name: &str, unit: Unit, v: f64) {
-        let e = self.values.entry(name.to_owned()).or_insert((unit, 0.0));
-        e.1 += v;
+        // Look up before inserting: a metric already recorded costs no allocation.
+        if let Some(e) = self.values.get_mut(name) {
+            e.1 += v;
+        } else {
+            self.values.insert(name.to_owned(), (unit, v));
+        }
     }
 
     /// Sets a gauge (a latency, a size, a depth): the last value wins.

@@ -183,7 +183,7 @@ where
                         continue;
                     }
                 };
-                let mut race_ref = race.newest_event_ts();
+                let mut race_ref = race.newest_ts();
                 let committed = commit_car(
                     &self.store,
                     Commit {

@@ -5,6 +5,7 @@
 //!
 //! - [`ports`]: the traits (car store, race store, predictor, publisher, quarantine) and
 //!   the items kept between invocations.
+//! - [`item`]: a car item as stored (the blob) and the size it is charged at.
 //! - [`race`]: a race as stored (events, car summaries) and the per-car fold.
 //! - [`processor`]: the telemetry batch.
 //! - [`control`]: the race-control batch.
@@ -17,6 +18,7 @@
 pub mod breaker;
 mod commit;
 pub mod control;
+pub mod item;
 pub mod memory;
 pub mod ports;
 pub mod processor;

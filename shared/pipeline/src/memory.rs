@@ -10,6 +10,7 @@ use burnbar_core::car::WindowFeatures;
 use burnbar_core::{CarId, FuelUpdate, RaceState};
 use tokio::time::Instant;
 
+use crate::item::{blob_len, car_item_bytes, write_units};
 use crate::ports::{
     CarItem, CarStore, CarSummary, PortError, Predictor, Publisher, Quarantine, Quarantined,
     RaceStore, RaceView, Saved, StoredEvent,
@@ -150,13 +151,15 @@ impl CarStore for MemoryStore {
         if stored_version != item.version {
             return Ok(Saved::Conflict);
         }
+        // Measured as the DynamoDB adapter writes it (the blob's length, counted without
+        // encoding it, plus the key, version and TTL attributes).
+        let bytes = car_item_bytes(race_id, item, blob_len(item)?);
         let mut next = item.clone();
         next.version += 1;
-        let bytes = serde_json::to_vec(&next).map(|v| v.len()).unwrap_or(0);
         inner.cars.insert(key, next);
         Ok(Saved::Ok {
             item_bytes: bytes,
-            write_units: (bytes as f64 / 1024.0).ceil().max(1.0),
+            write_units: write_units(bytes),
         })
     }
 }

@@ -81,6 +81,11 @@ pub struct CarSummary {
     /// Largest `lap + lap_frac` seen.
     pub pos: f64,
     pub retired: bool,
+    /// The car's newest sample `ts`: with the race's events, the race-wide reference of
+    /// `ts_in_future` for every shard (a car's first samples are judged against the
+    /// whole race, not only the cars in their invocation).
+    #[serde(default)]
+    pub last_ts: Option<i64>,
 }
 
 /// Everything race-level, read in one round trip.

@@ -88,9 +88,59 @@ pub struct Outcome {
 struct Pending {
     rec: usize,
     line_no: usize,
-    race: Option<String>,
+    /// Index of the race in the batch's list of race ids (few distinct ones per batch:
+    /// one string each, not one per sample).
+    race: usize,
     car: CarId,
     sample: CarSample,
+}
+
+/// The race ids a batch names, each once; `None` stands for the current race.
+#[derive(Default)]
+struct RaceIds {
+    ids: Vec<Option<String>>,
+    index: HashMap<Option<String>, usize>,
+    last: Option<usize>,
+}
+
+impl RaceIds {
+    fn index_of(&mut self, id: Option<&str>) -> usize {
+        if let Some(i) = self.last
+            && self.ids[i].as_deref() == id
+        {
+            return i;
+        }
+        let key = id.map(str::to_owned);
+        let i = match self.index.get(&key) {
+            Some(&i) => i,
+            None => {
+                self.ids.push(key.clone());
+                self.index.insert(key, self.ids.len() - 1);
+                self.ids.len() - 1
+            }
+        };
+        self.last = Some(i);
+        i
+    }
+}
+
+/// The lines of a record: split at every `\n` as `<[u8]>::split` splits (a trailing
+/// empty line included), with a vectorised search.
+fn lines(data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Some(data);
+    std::iter::from_fn(move || {
+        let d = rest?;
+        match memchr::memchr(b'\n', d) {
+            Some(i) => {
+                rest = Some(&d[i + 1..]);
+                Some(&d[..i])
+            }
+            None => {
+                rest = None;
+                Some(d)
+            }
+        }
+    })
 }
 
 struct Factors(HashMap<(CarId, i64), f64>);
@@ -174,17 +224,19 @@ where
         m.count("kinesis_records_total", records.len() as u64);
 
         // 1. Decode.
+        let mut race_ids = RaceIds::default();
+        let mut lines_in = 0;
         for (ri, r) in records.iter().enumerate() {
-            for (li, line) in r.data.split(|&b| b == b'\n').enumerate() {
+            for (li, line) in lines(r.data).enumerate() {
                 if line.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
-                m.count("records_in_total", 1);
+                lines_in += 1;
                 match decode_line(line) {
                     Ok(Record::Sample(s)) => pending.push(Pending {
                         rec: ri,
                         line_no: li,
-                        race: s.race_id.map(|r| r.into_owned()),
+                        race: race_ids.index_of(s.race_id.as_deref()),
                         car: s.car,
                         sample: CarSample { ts: s.ts, ch: s.ch },
                     }),
@@ -207,35 +259,42 @@ where
             }
         }
 
+        m.count("records_in_total", lines_in);
+
         // Records without a race_id belong to the current race.
-        if pending.iter().any(|p| p.race.is_none()) {
+        let mut names = race_ids.ids;
+        if let Some(cur_at) = names.iter().position(Option::is_none) {
             match self.current_race(deadline).await {
-                Ok(cur) => {
-                    let cur = cur.unwrap_or_else(|| UNKNOWN_RACE.to_owned());
-                    for p in pending.iter_mut().filter(|p| p.race.is_none()) {
-                        p.race = Some(cur.clone());
-                    }
-                }
+                Ok(cur) => names[cur_at] = Some(cur.unwrap_or_else(|| UNKNOWN_RACE.to_owned())),
                 Err(e) => {
                     store_error(m, "current race", &e);
-                    for p in pending.iter().filter(|p| p.race.is_none()) {
+                    for p in pending.iter().filter(|p| p.race == cur_at) {
                         failed[p.rec] = true;
                     }
-                    pending.retain(|p| p.race.is_some());
+                    pending.retain(|p| p.race != cur_at);
                 }
             }
         }
 
-        // 2. Group, read races and cars.
-        let mut groups: BTreeMap<String, BTreeMap<CarId, Vec<usize>>> = BTreeMap::new();
-        for (i, p) in pending.iter().enumerate() {
-            let race = p.race.clone().expect("race resolved");
-            groups
-                .entry(race)
-                .or_default()
-                .entry(p.car)
-                .or_default()
-                .push(i);
+        // 2. Group (by race name, then car; each car's samples in arrival order), read
+        // races and cars.
+        let mut groups: BTreeMap<String, BTreeMap<CarId, Vec<usize>>> = names
+            .iter()
+            .flatten()
+            .map(|n| (n.clone(), BTreeMap::new()))
+            .collect();
+        // Each race index's group, in the map's order (the current race may also be
+        // named by some records: both are one group).
+        let group_of: Vec<Option<usize>> = names
+            .iter()
+            .map(|n| n.as_ref().map(|n| groups.range::<String, _>(..n).count()))
+            .collect();
+        {
+            let mut slots: Vec<&mut BTreeMap<CarId, Vec<usize>>> = groups.values_mut().collect();
+            for (i, p) in pending.iter().enumerate() {
+                let g = group_of[p.race].expect("race resolved");
+                slots[g].entry(p.car).or_default().push(i);
+            }
         }
         struct RaceWork {
             id: String,
@@ -258,8 +317,10 @@ where
                 Ok((view, items)) => {
                     let race = Race::from_view(&view);
                     m.count("stored_events_undecodable_total", race.undecodable as u64);
+                    // The race's newest ts: its events, every car's summary, and the
+                    // batch's cars as stored (their summaries may lag a failed write).
                     let race_ref = race
-                        .newest_event_ts()
+                        .newest_ts()
                         .into_iter()
                         .chain(items.values().filter_map(|i| i.state.max_ts))
                         .max();
@@ -380,7 +441,7 @@ where
                     for (si, rej) in &rep.rejected {
                         let p = &pending[idxs[*si]];
                         let r = &records[p.rec];
-                        let line = r.data.split(|&b| b == b'\n').nth(p.line_no).unwrap_or(b"");
+                        let line = lines(r.data).nth(p.line_no).unwrap_or(b"");
                         quarantined.push((p.rec, reject_entry(r, p.line_no, line, rej)));
                     }
                     item
@@ -544,5 +605,43 @@ pub(crate) async fn quarantine_all<Q: Quarantine>(
                 &[("error", json!(e.to_string())), ("records", json!(items))],
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_split_as_the_slice_split_does() {
+        for data in [
+            &b""[..],
+            b"\n",
+            b"a",
+            b"a\n",
+            b"a\nb",
+            b"\n\na\n\nbc\n",
+            b"{\"v\":1}\r\n{\"v\":2}",
+        ] {
+            let want: Vec<&[u8]> = data.split(|&b| b == b'\n').collect();
+            assert_eq!(lines(data).collect::<Vec<_>>(), want, "{data:?}");
+        }
+    }
+
+    #[test]
+    fn race_ids_are_kept_once_each() {
+        let mut ids = RaceIds::default();
+        let seq = [
+            Some("a"),
+            Some("a"),
+            None,
+            Some("b"),
+            Some("a"),
+            None,
+            Some("b"),
+        ];
+        let got: Vec<usize> = seq.iter().map(|id| ids.index_of(*id)).collect();
+        assert_eq!(got, [0, 0, 1, 2, 0, 1, 2]);
+        assert_eq!(ids.ids, [Some("a".into()), None, Some("b".into())]);
     }
 }

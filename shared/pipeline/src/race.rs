@@ -166,9 +166,20 @@ impl Race {
         race
     }
 
-    /// The newest event time of the race (a reference for `ts_in_future`).
+    /// The newest event time of the race.
     pub fn newest_event_ts(&self) -> Option<i64> {
         self.events.iter().map(|e| e.0).chain(self.start_ts).max()
+    }
+
+    /// The race's newest `ts` as stored (its events and every car's newest sample, from
+    /// the cars' summaries): the reference of `ts_in_future`, whichever shards the cars
+    /// are on.
+    pub fn newest_ts(&self) -> Option<i64> {
+        self.summaries
+            .values()
+            .filter_map(|s| s.last_ts)
+            .chain(self.newest_event_ts())
+            .max()
     }
 
     /// The flag in force at `ts` by the race's history (green before the first).
@@ -407,6 +418,7 @@ pub fn summary_of(state: &CarState) -> CarSummary {
         figures: state.recent_green_figures(),
         pos: round4(state.arrival_pos),
         retired: state.retired,
+        last_ts: state.max_ts,
     }
 }
 

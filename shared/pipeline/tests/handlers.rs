@@ -268,6 +268,109 @@ async fn the_pipeline_agrees_with_the_local_engine_on_every_car_field() {
     assert!(lambda.values().any(|u| u.burn_index.is_some()));
 }
 
+/// The line without its `race_id` (it then belongs to the current race).
+fn without_race_id(line: &str) -> String {
+    let at = line.find("\"race_id\":\"").expect("a race_id");
+    let end = at + line[at..].find("\",").expect("more fields") + 2;
+    format!("{}{}", &line[..at], &line[end..])
+}
+
+#[tokio::test]
+async fn samples_without_a_race_id_join_the_named_samples_of_the_current_race() {
+    let steps = race(4, 2, 15);
+    // The race is current before its first sample (race control stores it: sent again
+    // in its step, it changes nothing).
+    let named = processor();
+    assert_eq!(send_events(&named, &steps[0].events, 1).await, None);
+    run(&steps, &named, |recs| {
+        let p = &named;
+        async move {
+            assert_eq!(send(p, &recs).await.0, None);
+        }
+    })
+    .await;
+    // Every other line without its race_id: the same race, one group, arrival order.
+    let mixed = processor();
+    assert_eq!(send_events(&mixed, &steps[0].events, 1).await, None);
+    run(&steps, &mixed, |mut recs| {
+        let p = &mixed;
+        for (i, (_, data)) in recs.iter_mut().enumerate() {
+            if i % 2 == 1 {
+                *data = without_race_id(std::str::from_utf8(data).unwrap()).into_bytes();
+            }
+        }
+        async move {
+            assert_eq!(send(p, &recs).await.0, None);
+        }
+    })
+    .await;
+    assert!(!shown(&named).is_empty());
+    assert_eq!(shown(&mixed), shown(&named));
+    assert_eq!(states(&mixed), states(&named));
+}
+
+/// A flat sample line of race `r` (a car lapping Iowa at a steady pace).
+fn sample(car: &str, ts: i64, t0: i64) -> String {
+    let laps = (ts - t0) as f64 / 24_000.0;
+    format!(
+        r#"{{"v":1,"race_id":"r","car":"{car}","ts":{ts},"lap":{},"lap_frac":{:.4},"speed_mph":140.0,"rpm":9000,"throttle_pct":90.0}}"#,
+        laps.floor(),
+        laps.fract()
+    )
+}
+
+#[tokio::test]
+async fn ts_in_future_is_judged_against_the_whole_race_not_the_batch() {
+    // Each car on its own shard: every invocation holds one car's samples.
+    let t0 = 1_750_593_600_000i64;
+    let p = processor();
+    let start = format!(
+        r#"{{"v":1,"kind":"race_start","ts":{t0},"race_id":"r","track":"iowa","cars":["1","2","3"]}}"#
+    );
+    assert_eq!(send_events(&p, &[start], 1).await, None);
+    // Car 1 runs two minutes at 1 Hz, ten seconds an invocation; no event since the start.
+    for b in 0..12 {
+        let lines: Vec<String> = (1..=10)
+            .map(|i| sample("1", t0 + (b * 10 + i) * 1000, t0))
+            .collect();
+        assert_eq!(
+            send(&p, &records(&lines, 100 + b as u64 * 10)).await.0,
+            None
+        );
+    }
+    let newest = t0 + 120_000;
+    // Car 2's first samples, alone in their invocation, two minutes after the last event:
+    // within 60 s of the race's newest ts (car 1's), so they count.
+    let lines: Vec<String> = (0..5)
+        .map(|i| sample("2", newest - 4000 + i * 1000, t0))
+        .collect();
+    let (failed, m) = send(&p, &records(&lines, 1000)).await;
+    assert_eq!(failed, None);
+    assert_eq!(m.get("records_rejected_total"), Some(0.0));
+    assert_eq!(
+        p.store
+            .car("r", CarId::parse("2").unwrap())
+            .unwrap()
+            .state
+            .held(),
+        5
+    );
+    // Car 3's clock runs 61 s ahead of the race: rejected, though nothing of car 3 (and
+    // nothing in its invocation) says so.
+    let lines = vec![sample("3", newest + 61_000, t0)];
+    let (failed, m) = send(&p, &records(&lines, 2000)).await;
+    assert_eq!(failed, None);
+    assert_eq!(m.get("records_rejected_ts_in_future_total"), Some(1.0));
+    let q = p.quarantine.items.lock().unwrap().clone();
+    assert_eq!(q.len(), 1);
+    assert_eq!(q[0].code, "ts_in_future");
+    assert_eq!(q[0].sequence_number, format!("{:020}", 2000));
+    // And 59 s ahead is in time.
+    let lines = vec![sample("3", newest + 59_000, t0)];
+    let (_, m) = send(&p, &records(&lines, 3000)).await;
+    assert_eq!(m.get("records_rejected_total"), Some(0.0));
+}
+
 #[tokio::test]
 async fn a_malformed_record_is_quarantined_and_the_rest_applied() {
     let steps = race(3, 2, 13);
