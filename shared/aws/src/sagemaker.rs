@@ -11,22 +11,13 @@ use aws_sdk_sagemakerruntime::Client;
 use aws_sdk_sagemakerruntime::primitives::Blob;
 use burnbar_core::car::WindowFeatures;
 use burnbar_pipeline::ports::{PortError, Predictor};
-use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use crate::errors::{classify, within};
 
-/// The request body.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct PredictRequest {
-    pub windows: Vec<WindowFeatures>,
-}
-
-/// The response body.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct PredictResponse {
-    pub factors: Vec<f64>,
-}
+/// The request and response bodies: defined in the core, beside the model, so that the
+/// container (`burnbar-model`) and this client share one definition.
+pub use burnbar_core::correction::{PredictRequest, PredictResponse};
 
 /// A SageMaker endpoint as a predictor.
 #[derive(Debug, Clone)]

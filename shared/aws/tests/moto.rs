@@ -185,10 +185,13 @@ fn features(n: usize) -> Vec<WindowFeatures> {
     (0..n)
         .map(|i| WindowFeatures {
             car: car("1"),
+            package: burnbar_core::tracks::EnginePackage::Hp670,
             window_start: 1_750_000_000_000 + 5000 * i as i64,
             physics_gph: 30.0,
             throttle: 0.8,
             rpm: 8000.0,
+            wot_share: 0.5,
+            closed_share: 0.05,
             mph: 160.0,
             caution_share: 0.0,
             in_pit: false,

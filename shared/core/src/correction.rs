@@ -238,6 +238,19 @@ impl CorrectionModel {
     }
 }
 
+/// The body of a scoring request (the inference container's `/invocations`, and what
+/// the SageMaker runtime predictor sends): the windows to score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictRequest {
+    pub windows: Vec<WindowFeatures>,
+}
+
+/// The body of a scoring answer: one factor per window of the request, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictResponse {
+    pub factors: Vec<f64>,
+}
+
 /// One measured stint as training sees it: the label and its windows' features.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainingStint {
