@@ -120,6 +120,15 @@ try {
   check(chart.chosen.a === CHART[0] && chart.chosen.b === CHART[1], `the chart compares #${CHART[0]} and #${CHART[1]}`);
   check(chart.a > 30 && chart.b > 30, `the comparison chart draws both cars (${chart.a} and ${chart.b} pixels)`);
 
+  // Latency in a quiet phase: the page in front and nothing else asked of the browser
+  // (no screenshot, no second page, which pause or throttle a page's frames), as a
+  // commentator's screen runs. The whole test's figures are reported beside it.
+  const quietFrom = (await page.evaluate(() => window.__burnbar.latency())).length;
+  await page.bringToFront();
+  await page.waitForTimeout(10000);
+  const quiet = (await page.evaluate(() => window.__burnbar.latency())).slice(quietFrom)
+    .sort((x, y) => x - y);
+
   // The silenced car greys; a running car does not.
   await waitFor(page, (car) => document.querySelector(`#rows tr[data-car="${car}"]`)?.classList.contains('stale'),
     SILENT_CAR, `car ${SILENT_CAR} is greyed after its telemetry stops`, 60000);
@@ -163,7 +172,12 @@ try {
   // Without the first batches, which arrive while the page is still building its rows.
   const steady = inOrder.slice(5).sort((x, y) => x - y);
   check(lat.length > 20, `latency measured over ${lat.length} batches`);
+  check(quiet.length > 20, `quiet-phase latency measured over ${quiet.length} batches`);
   const figures = {
+    quiet_batches: quiet.length,
+    quiet_median_ms: Number(quantile(quiet, 0.5).toFixed(1)),
+    quiet_p99_ms: Number(quantile(quiet, 0.99).toFixed(1)),
+    quiet_max_ms: Number(quiet[quiet.length - 1].toFixed(1)),
     batches: lat.length,
     median_ms: Number(quantile(lat, 0.5).toFixed(1)),
     p99_ms: Number(quantile(lat, 0.99).toFixed(1)),
@@ -175,7 +189,8 @@ try {
     speed: SPEED,
   };
   writeFileSync(join(ARTIFACTS, 'latency.json'), `${JSON.stringify(figures, null, 2)}\n`);
-  console.log(`LATENCY window close -> on page: median ${figures.median_ms} ms, p99 ${figures.p99_ms} ms, max ${figures.max_ms} ms over ${figures.batches} batches (speed ${SPEED}); target p99 <= 250 ms; received (before render): median ${figures.received_median_ms} ms, p99 ${figures.received_p99_ms} ms; after the first 5 batches: median ${figures.steady_median_ms} ms, p99 ${figures.steady_p99_ms} ms`);
+  console.log(`LATENCY window close -> on page, quiet phase: median ${figures.quiet_median_ms} ms, p99 ${figures.quiet_p99_ms} ms, max ${figures.quiet_max_ms} ms over ${figures.quiet_batches} batches; target p99 <= 250 ms`);
+  console.log(`LATENCY window close -> on page, whole test: median ${figures.median_ms} ms, p99 ${figures.p99_ms} ms, max ${figures.max_ms} ms over ${figures.batches} batches (speed ${SPEED}); target p99 <= 250 ms; received (before render): median ${figures.received_median_ms} ms, p99 ${figures.received_p99_ms} ms; after the first 5 batches: median ${figures.steady_median_ms} ms, p99 ${figures.steady_p99_ms} ms`);
 
   // The server goes away: the page says so; it comes back: the page recovers by itself.
   const port = demo.port;
