@@ -6,7 +6,7 @@
 //! | car | `race#<race>` | `car#<car>` | `ver`, `blob`: the car's state, applied event ids and outbox |
 //! | race start | `race#<race>` | `start` | the `race_start` line |
 //! | event | `race#<race>` | `ev#<ts>#<hash>` | a race-control line |
-//! | summary | `race#<race>` | `sum#<car>` | the car's figures, position, retired |
+//! | summary | `race#<race>` | `sum#<car>` | the car's figures, position, retired, newest sample ts, open windows, when written |
 //! | current race | `current` | `current` | the race of the latest `race_start` |
 //!
 //! One query (`sk > "d"`) reads a race's start, events and summaries; one `BatchGetItem`
@@ -78,6 +78,10 @@ struct SummaryRow {
     /// Absent in items written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     last_ts: Option<i64>,
+    #[serde(default)]
+    open: bool,
+    #[serde(default)]
+    written_ms: i64,
     expires_at: i64,
 }
 
@@ -369,6 +373,8 @@ impl RaceStore for DynamoStore {
                                 pos: row.pos,
                                 retired: row.retired,
                                 last_ts: row.last_ts,
+                                open: row.open,
+                                written_ms: row.written_ms,
                             },
                         );
                     }
@@ -471,6 +477,8 @@ impl RaceStore for DynamoStore {
             pos: summary.pos,
             retired: summary.retired,
             last_ts: summary.last_ts,
+            open: summary.open,
+            written_ms: summary.written_ms,
             expires_at: self.expires_at(),
         };
         let put = self

@@ -160,6 +160,8 @@ async fn race_items_events_once_current_race_forward_only_and_summaries() {
         pos: 3.5,
         retired: false,
         last_ts: Some(1_750_593_600_000),
+        open: true,
+        written_ms: 1_795_924_646_599,
     };
     store.put_summary("r2", car("5"), &s, dl()).await.unwrap();
     // A car with no sample yet (race control wrote it): no newest ts.

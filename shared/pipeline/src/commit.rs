@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use crate::ports::{CarItem, CarStore, PortError, RaceStore, Saved};
 use crate::processor::ProcessorConfig;
-use crate::race::{CarSample, FoldReport, Race, fold_car, summary_of};
+use crate::race::{CarSample, FoldReport, Race, close_silent, fold_car, summary_of};
 
 /// What to commit for one car.
 pub(crate) struct Commit<'a> {
@@ -26,6 +26,8 @@ pub(crate) struct Commit<'a> {
     pub cfg: &'a ProcessorConfig,
     pub correction: Option<&'a dyn WindowCorrection>,
     pub deadline: Instant,
+    /// For a silent car: close its windows up to this boundary after the fold.
+    pub sweep: Option<i64>,
 }
 
 /// Folds the car's samples and race-control events into its item and writes it with a
@@ -74,6 +76,9 @@ pub(crate) async fn commit_car<S: CarStore>(
             &mut rr,
             &mut out,
         );
+        if let Some(b) = c.sweep {
+            close_silent(c.race, &mut next, b, &ctx, &mut out);
+        }
         let windows = out.len();
         next.outbox.extend(out);
         if next.outbox.len() > cfg.outbox_max {
@@ -141,10 +146,14 @@ pub(crate) async fn update_summary<S: RaceStore>(
     m: &mut MetricSet,
 ) {
     let car = item.state.car;
-    let summary = summary_of(&item.state);
-    if race.summaries.get(&car) == Some(&summary) {
-        return;
+    let mut summary = summary_of(&item.state);
+    if let Some(old) = race.summaries.get(&car) {
+        summary.written_ms = old.written_ms;
+        if *old == summary {
+            return;
+        }
     }
+    summary.written_ms = now_ms();
     if let Err(e) = store
         .put_summary(race_id, car, &summary, call_deadline(deadline, cfg.reserve))
         .await
@@ -153,6 +162,13 @@ pub(crate) async fn update_summary<S: RaceStore>(
         m.count("summary_write_failures_total", 1);
     }
     race.set_summary(car, summary);
+}
+
+/// The wall clock in epoch milliseconds.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// The deadline for one call: the invocation's, less the reserve kept for reporting.

@@ -196,6 +196,7 @@ where
                         cfg,
                         correction: None,
                         deadline,
+                        sweep: None,
                     },
                     &mut race_ref,
                     m,

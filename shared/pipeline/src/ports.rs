@@ -86,6 +86,15 @@ pub struct CarSummary {
     /// whole race, not only the cars in their invocation).
     #[serde(default)]
     pub last_ts: Option<i64>,
+    /// Whether the car holds samples in open windows: a car gone silent has them closed
+    /// by any invocation of the race (the silent-car rule).
+    #[serde(default)]
+    pub open: bool,
+    /// When the summary was last written (epoch ms, wall clock; 0: unknown). A car whose
+    /// shard is merely behind still commits and keeps this fresh, so only a car whose
+    /// summary has not been written for a while is taken for silent.
+    #[serde(default)]
+    pub written_ms: i64,
 }
 
 /// Everything race-level, read in one round trip.

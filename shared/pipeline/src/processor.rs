@@ -14,6 +14,14 @@
 //! 5. Publish every committed update (and the race states) in one call; the outbox makes
 //!    a failed publish a retry, never a loss.
 //!
+//! The silent-car rule spans shards: a car whose telemetry stopped gets no invocation of
+//! its own, so any invocation of its race closes its windows once the race's newest
+//! sample (from the cars' summaries) is `silent_ms` past them and the car's summary has
+//! gone unwritten for `silent_quiet`. It is read with the batch's cars, folded like
+//! them (the correction included), committed with the same conditional write (a
+//! concurrent writer, the car's own shard or another sweep, makes it read again and
+//! find the windows closed), and its summary is written after the publish.
+//!
 //! A record is reported failed (Lambda resumes the shard at the first one) when a car it
 //! feeds could not be committed or published in time. Redelivery is harmless: a sample
 //! already counted is a duplicate in an open window or late in a closed one.
@@ -33,11 +41,11 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use crate::breaker::{Breaker, Fallback};
-use crate::commit::{Commit, call_deadline, commit_car, store_error, update_summary};
+use crate::commit::{Commit, call_deadline, commit_car, now_ms, store_error, update_summary};
 use crate::ports::{
     CarItem, CarStore, PortError, Predictor, Publisher, Quarantine, Quarantined, RaceStore,
 };
-use crate::race::{CarSample, Race, fold_car};
+use crate::race::{CarSample, Race, close_silent, fold_car};
 
 /// One Kinesis record: its sequence number and its data (one or more NDJSON lines).
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +70,12 @@ pub struct ProcessorConfig {
     /// Time kept back from the deadline to report what could not finish. 500 ms: a
     /// response and the metrics line, with room for a slow last write.
     pub reserve: Duration,
+    /// Wall time a car's race-level summary must have gone unwritten before another
+    /// shard's invocation closes its windows by the silent-car rule. 60 s: a car on a
+    /// shard that is only behind still commits (its summary stays fresh) and keeps its
+    /// windows open for its own late samples; a car gone silent, or on a shard that has
+    /// stopped, has them closed.
+    pub silent_quiet: Duration,
 }
 
 impl Default for ProcessorConfig {
@@ -72,6 +86,7 @@ impl Default for ProcessorConfig {
             save_attempts: 3,
             outbox_max: 720,
             reserve: Duration::from_millis(500),
+            silent_quiet: Duration::from_secs(60),
         }
     }
 }
@@ -218,6 +233,7 @@ where
             "predictor_fallbacks_total",
             "conditional_write_retries_total",
             "publish_failures_total",
+            "cars_swept_total",
         ] {
             m.count(name, 0);
         }
@@ -302,21 +318,36 @@ where
             items: BTreeMap<CarId, CarItem>,
             cars: BTreeMap<CarId, Vec<usize>>,
             race_ref: Option<i64>,
+            /// Silent cars of the race to close up to the boundary (read with the
+            /// batch's cars, in the same round trip).
+            silent: Option<(i64, Vec<CarId>)>,
         }
         let mut work = Vec::new();
+        let quiet_ms = cfg.silent_quiet.as_millis() as i64;
         for (id, cars) in groups {
-            let keys: Vec<CarId> = cars.keys().copied().collect();
+            let mut keys: Vec<CarId> = cars.keys().copied().collect();
             let loaded = match self.store.load_race(&id, deadline).await {
-                Ok(view) => match self.store.load_cars(&id, &keys, deadline).await {
-                    Ok(items) => Ok((view, items)),
-                    Err(e) => Err(e),
-                },
+                Ok(view) => {
+                    let race = Race::from_view(&view);
+                    let silent = race.silent_cars(&cfg.engine, now_ms(), quiet_ms, &cars);
+                    keys.extend(silent.iter().flat_map(|(_, c)| c));
+                    match self.store.load_cars(&id, &keys, deadline).await {
+                        Ok(items) => Ok((race, items, silent)),
+                        Err(e) => Err(e),
+                    }
+                }
                 Err(e) => Err(e),
             };
             match loaded {
-                Ok((view, items)) => {
-                    let race = Race::from_view(&view);
+                Ok((race, items, silent)) => {
                     m.count("stored_events_undecodable_total", race.undecodable as u64);
+                    // A silent car read as absent (expired) has nothing to close.
+                    let silent = silent.map(|(b, cs)| {
+                        (
+                            b,
+                            cs.into_iter().filter(|c| items.contains_key(c)).collect(),
+                        )
+                    });
                     // The race's newest ts: its events, every car's summary, and the
                     // batch's cars as stored (their summaries may lag a failed write).
                     let race_ref = race
@@ -330,6 +361,7 @@ where
                         items,
                         cars,
                         race_ref,
+                        silent,
                     });
                 }
                 Err(e) => {
@@ -369,6 +401,24 @@ where
                             &mut rr,
                             &mut sink,
                         );
+                    }
+                    if let Some((boundary, cars)) = &w.silent {
+                        for car in cars {
+                            let Some(stored) = w.items.get(car) else {
+                                continue;
+                            };
+                            let mut item = stored.clone();
+                            fold_car(
+                                &w.race,
+                                &mut item,
+                                &[],
+                                &ctx,
+                                &cfg.engine,
+                                &mut rr,
+                                &mut sink,
+                            );
+                            close_silent(&w.race, &mut item, *boundary, &ctx, &mut sink);
+                        }
                     }
                 }
                 let feats = feats.into_inner();
@@ -414,7 +464,9 @@ where
         let mut states = Vec::new();
         // Per car with updates to publish: its race, its records, its newest seq.
         let mut publishing: Vec<(String, CarId, Vec<usize>, i64)> = Vec::new();
-        for w in &mut work {
+        // Silent cars committed, by race (index in `work`).
+        let mut swept: Vec<(usize, CarItem)> = Vec::new();
+        for (wi, w) in work.iter_mut().enumerate() {
             for (car, idxs) in &w.cars {
                 let samples: Vec<CarSample> = idxs.iter().map(|&i| pending[i].sample).collect();
                 // Taken, not cloned: nothing reads the batch's items after its commit.
@@ -432,6 +484,7 @@ where
                         cfg,
                         correction,
                         deadline,
+                        sweep: None,
                     },
                     &mut w.race_ref,
                     m,
@@ -459,11 +512,48 @@ where
                     publishing.push((w.id.clone(), *car, recs, newest));
                 }
             }
+            // Silent cars: no records of their own. Their summaries are written after
+            // the publish, so that a failed publish leaves them open and the next
+            // invocation of the race publishes their outbox again.
+            if let Some((boundary, cars)) = &w.silent {
+                for car in cars {
+                    let stored = w.items.remove(car);
+                    let acked = self.acked_seq(&w.id, *car);
+                    let committed = commit_car(
+                        &self.store,
+                        Commit {
+                            race: &w.race,
+                            race_id: &w.id,
+                            car: *car,
+                            stored,
+                            acked,
+                            samples: &[],
+                            cfg,
+                            correction,
+                            deadline,
+                            sweep: Some(*boundary),
+                        },
+                        &mut w.race_ref,
+                        m,
+                    )
+                    .await;
+                    let Some((mut item, _)) = committed else {
+                        continue;
+                    };
+                    m.count("cars_swept_total", 1);
+                    if let Some(newest) = item.outbox.iter().map(|u| u.seq).max() {
+                        to_publish.append(&mut item.outbox);
+                        publishing.push((w.id.clone(), *car, Vec::new(), newest));
+                    }
+                    swept.push((wi, item));
+                }
+            }
             states.push(w.race.state());
         }
 
         // 5. Publish.
         let mut published = 0;
+        let mut publish_ok = true;
         if !to_publish.is_empty() {
             to_publish.sort_by_key(|u| (u.window_end, u.car));
             match self
@@ -483,6 +573,7 @@ where
                     }
                 }
                 Err(e) => {
+                    publish_ok = false;
                     m.count("publish_failures_total", 1);
                     log(
                         "error",
@@ -496,6 +587,14 @@ where
                         }
                     }
                 }
+            }
+        }
+
+        // The silent cars' summaries, once their updates are out.
+        if publish_ok {
+            for (wi, item) in &swept {
+                let w = &mut work[*wi];
+                update_summary(&self.store, &mut w.race, &w.id, item, deadline, cfg, m).await;
             }
         }
 

@@ -182,6 +182,38 @@ impl Race {
             .max()
     }
 
+    /// The silent-car rule across shards: the boundary (the race's newest sample as the
+    /// cars' summaries tell it, less `silent_ms`, on a window edge) and the cars to close
+    /// up to it. A car is taken for silent when its newest sample is before the boundary,
+    /// it still holds samples in open windows, and its summary has not been written for
+    /// `quiet_ms` of wall time (a car whose shard is only behind keeps committing). Cars
+    /// in `busy` (this invocation's own) close by their own samples.
+    pub fn silent_cars(
+        &self,
+        cfg: &EngineConfig,
+        now_ms: i64,
+        quiet_ms: i64,
+        busy: &BTreeMap<CarId, Vec<usize>>,
+    ) -> Option<(i64, Vec<CarId>)> {
+        let newest = self.summaries.values().filter_map(|s| s.last_ts).max()?;
+        let w = cfg.window_ms;
+        let boundary = newest.saturating_sub(cfg.silent_ms).div_euclid(w) * w;
+        let cars: Vec<CarId> = self
+            .summaries
+            .iter()
+            .filter(|(c, s)| {
+                s.open
+                    && !s.retired
+                    && s.last_ts.is_some_and(|t| t < boundary)
+                    && now_ms.saturating_sub(s.written_ms) >= quiet_ms
+                    && !busy.contains_key(c)
+                    && !self.car_out(**c)
+            })
+            .map(|(c, _)| *c)
+            .collect();
+        (!cars.is_empty()).then_some((boundary, cars))
+    }
+
     /// The flag in force at `ts` by the race's history (green before the first).
     pub fn flag_at(&self, ts: i64) -> Flag {
         let i = self.flags.partition_point(|&(t, _)| t <= ts);
@@ -412,13 +444,29 @@ pub fn fold_car(
     rep
 }
 
-/// A car's summary from its state.
+/// Closes a silent car's windows that end at or before `boundary` (after [`fold_car`]
+/// has applied its race-control events).
+pub fn close_silent(
+    race: &Race,
+    item: &mut CarItem,
+    boundary: i64,
+    ctx: &RaceCtx,
+    out: &mut Vec<FuelUpdate>,
+) {
+    if !item.state.retired {
+        item.state.close_until(boundary, ctx, &race.field(), out);
+    }
+}
+
+/// A car's summary from its state (`written_ms` is set when it is written).
 pub fn summary_of(state: &CarState) -> CarSummary {
     CarSummary {
         figures: state.recent_green_figures(),
         pos: round4(state.arrival_pos),
         retired: state.retired,
         last_ts: state.max_ts,
+        open: state.has_open_windows(),
+        written_ms: 0,
     }
 }
 
