@@ -276,19 +276,13 @@ pub fn run(a: AccuracyArgs) -> Result<(), Failure> {
             "variants": figures,
             "correction_beats_physics": beats,
         });
-        let text = serde_json::to_string_pretty(&doc).expect("figures serialize");
-        std::fs::write(p, text + "\n")
-            .map_err(|e| Failure::other(format!("cannot write {}: {e}", p.display())))?;
+        crate::write_json(p, &doc)?;
     }
     if let Some(p) = &a.calibration_out {
-        let text = serde_json::to_string_pretty(&params).expect("parameters serialize");
-        std::fs::write(p, text + "\n")
-            .map_err(|e| Failure::other(format!("cannot write {}: {e}", p.display())))?;
+        crate::write_json(p, &params)?;
     }
     if let Some(p) = &a.correction_out {
-        let text = serde_json::to_string_pretty(&model).expect("the model serializes");
-        std::fs::write(p, text + "\n")
-            .map_err(|e| Failure::other(format!("cannot write {}: {e}", p.display())))?;
+        crate::write_json(p, &model)?;
     }
     Ok(())
 }

@@ -303,6 +303,29 @@ fn load_correction(path: &Path) -> Result<CorrectionModel, Failure> {
         .map_err(|e| Failure::usage(format!("correction model {}: {e}", path.display())))
 }
 
+/// The parameters of `path`, or the embedded defaults without one.
+fn calibration_or_default(path: Option<&Path>) -> Result<ModelParams, Failure> {
+    path.map_or_else(|| Ok(ModelParams::default()), load_calibration)
+}
+
+/// Refuses an `--out` that is also an input: creating it would truncate it unread.
+fn refuse_output_among_inputs(files: &[PathBuf], out: &Path) -> Result<(), Failure> {
+    if files.iter().any(|f| same_file(f, out)) {
+        return Err(Failure::usage(format!(
+            "--out {} is also an input: it would be overwritten before it is read",
+            out.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Writes `value` as pretty JSON and a newline to `path`.
+pub(crate) fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(value).expect("plain data serializes");
+    std::fs::write(path, text + "\n")
+        .map_err(|e| Failure::other(format!("cannot write {}: {e}", path.display())))
+}
+
 /// Reads the calibration file, or says in one line why it cannot.
 fn load_calibration(path: &Path) -> Result<ModelParams, Failure> {
     let text = std::fs::read_to_string(path).map_err(|e| {
@@ -327,10 +350,7 @@ fn load_calibration(path: &Path) -> Result<ModelParams, Failure> {
 }
 
 fn replay(a: ReplayArgs) -> Result<(), Failure> {
-    let params = match &a.calibration {
-        Some(p) => load_calibration(p)?,
-        None => ModelParams::default(),
-    };
+    let params = calibration_or_default(a.calibration.as_deref())?;
     let cfg = EngineConfig {
         window_ms: a.window_ms,
         lateness_ms: a.lateness_ms,
@@ -557,16 +577,8 @@ fn feed(
 }
 
 fn calibrate(a: CalibrateArgs) -> Result<(), Failure> {
-    let base = match &a.from {
-        Some(p) => load_calibration(p)?,
-        None => ModelParams::default(),
-    };
-    if a.files.iter().any(|f| same_file(f, &a.out)) {
-        return Err(Failure::usage(format!(
-            "--out {} is also an input: it would be overwritten before it is read",
-            a.out.display()
-        )));
-    }
+    let base = calibration_or_default(a.from.as_deref())?;
+    refuse_output_among_inputs(&a.files, &a.out)?;
     let inputs = open_inputs(&a.files)?;
     let mut engine = Engine::new(EngineConfig::default(), base.clone());
     engine.record_stints();
@@ -648,23 +660,13 @@ fn calibrate(a: CalibrateArgs) -> Result<(), Failure> {
         fit.params.car_rel_sd
     )
     .map_err(w)?;
-    let text = serde_json::to_string_pretty(&fit.params).expect("parameters serialize");
-    std::fs::write(&a.out, text + "\n")
-        .map_err(|e| Failure::other(format!("cannot write {}: {e}", a.out.display())))?;
+    write_json(&a.out, &fit.params)?;
     Ok(())
 }
 
 fn train(a: TrainArgs) -> Result<(), Failure> {
-    let params = match &a.calibration {
-        Some(p) => load_calibration(p)?,
-        None => ModelParams::default(),
-    };
-    if a.files.iter().any(|f| same_file(f, &a.out)) {
-        return Err(Failure::usage(format!(
-            "--out {} is also an input: it would be overwritten before it is read",
-            a.out.display()
-        )));
-    }
+    let params = calibration_or_default(a.calibration.as_deref())?;
+    refuse_output_among_inputs(&a.files, &a.out)?;
     let cfg = EngineConfig::default();
     let mut stints = Vec::new();
     let mut left_out = 0;
@@ -726,9 +728,7 @@ fn train(a: TrainArgs) -> Result<(), Failure> {
         }
     )
     .map_err(w)?;
-    let text = serde_json::to_string_pretty(&model).expect("the model serializes");
-    std::fs::write(&a.out, text + "\n")
-        .map_err(|e| Failure::other(format!("cannot write {}: {e}", a.out.display())))?;
+    write_json(&a.out, &model)?;
     Ok(())
 }
 

@@ -364,10 +364,11 @@ pub fn train(stints: &[TrainingStint]) -> Result<CorrectionModel, CorrectionErro
         if rows.len() < MIN_STINTS || races.len() < 2 {
             continue;
         }
-        // Cross-validation over races: every λ, every race held out in turn.
-        let mut best: Option<(f64, f64)> = None;
+        // Cross-validation over races: every λ, every race held out in turn; the
+        // chosen λ's errors (and physics' on the same stints) go to the report.
+        let mut best: Option<(f64, f64, Vec<f64>, Vec<f64>)> = None;
         for &lambda in &RIDGES {
-            let mut errs = Vec::new();
+            let (mut corr, mut phys) = (Vec::new(), Vec::new());
             for held in &races {
                 let train_rows: Vec<_> = rows.iter().filter(|r| r.0.race != *held).collect();
                 let Some(coef) = fit_rows(&train_rows, lambda) else {
@@ -375,26 +376,20 @@ pub fn train(stints: &[TrainingStint]) -> Result<CorrectionModel, CorrectionErro
                 };
                 let m = with_coef(&model, pkg, coef, train_rows.len());
                 for r in rows.iter().filter(|r| r.0.race == *held) {
-                    errs.push(rel_err(r.0.corrected_gal(&m), r.0.measured_gal));
+                    corr.push(rel_err(r.0.corrected_gal(&m), r.0.measured_gal));
+                    phys.push(rel_err(r.0.physics_gal(), r.0.measured_gal));
                 }
             }
-            let e = mean(&errs);
-            if best.is_none_or(|(_, b)| e < b) {
-                best = Some((lambda, e));
+            let e = mean(&corr);
+            if best.as_ref().is_none_or(|b| e < b.1) {
+                best = Some((lambda, e, corr, phys));
             }
         }
-        let Some((lambda, _)) = best else { continue };
-        // The cross-validated errors at the chosen λ, for the report.
-        for held in &races {
-            let train_rows: Vec<_> = rows.iter().filter(|r| r.0.race != *held).collect();
-            if let Some(coef) = fit_rows(&train_rows, lambda) {
-                let m = with_coef(&model, pkg, coef, train_rows.len());
-                for r in rows.iter().filter(|r| r.0.race == *held) {
-                    cv_corr.push(rel_err(r.0.corrected_gal(&m), r.0.measured_gal));
-                    cv_phys.push(rel_err(r.0.physics_gal(), r.0.measured_gal));
-                }
-            }
-        }
+        let Some((lambda, _, corr, phys)) = best else {
+            continue;
+        };
+        cv_corr.extend(corr);
+        cv_phys.extend(phys);
         let all: Vec<_> = rows.iter().collect();
         if let Some(coef) = fit_rows(&all, lambda) {
             model = with_coef(&model, pkg, coef, rows.len());
