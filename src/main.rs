@@ -97,6 +97,10 @@ struct CalibrateArgs {
     /// Start from these parameters instead of the embedded defaults.
     #[arg(long)]
     from: Option<PathBuf>,
+    /// Accept races from one track only: the file is then meant for that track alone
+    /// (by default a calibration needs two tracks, as every track of a package uses it).
+    #[arg(long)]
+    single_track: bool,
 }
 
 #[derive(Args, Debug)]
@@ -590,8 +594,8 @@ fn calibrate(a: CalibrateArgs) -> Result<(), Failure> {
     )?;
     engine.finish(&mut Vec::new());
     let stints = engine.take_stints();
-    let fit =
-        burnbar_core::calibrate::fit(&stints, &base).map_err(|e| Failure::other(e.to_string()))?;
+    let fit = burnbar_core::calibrate::fit(&stints, &base, a.single_track)
+        .map_err(|e| Failure::other(e.to_string()))?;
     let mut stdout = io::stdout().lock();
     let w = |e: io::Error| Failure::other(format!("writing the fit failed: {e}"));
     writeln!(
@@ -660,6 +664,7 @@ fn calibrate(a: CalibrateArgs) -> Result<(), Failure> {
         fit.params.car_rel_sd
     )
     .map_err(w)?;
+    writeln!(stdout, "fitted on: {}", fit.params.fitted_on.join(", ")).map_err(w)?;
     write_json(&a.out, &fit.params)?;
     Ok(())
 }

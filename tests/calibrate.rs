@@ -54,6 +54,40 @@ fn a_live_feed_cannot_be_calibrated_and_says_why() {
 }
 
 #[test]
+fn one_track_is_refused_unless_the_file_is_meant_for_that_track_alone() {
+    let race = simulate("michigan", 51, false);
+    let cal = tmp("one-track.json");
+    let args = [
+        "calibrate",
+        race.to_str().unwrap(),
+        "--out",
+        cal.to_str().unwrap(),
+    ];
+    let o = burnbar(&args);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("one track (michigan)") && err.contains("--single-track"),
+        "{err}"
+    );
+    assert!(!cal.exists(), "nothing written");
+
+    let mut single = args.to_vec();
+    single.push("--single-track");
+    let o = burnbar(&single);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("fitted on: michigan"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let fitted: burnbar_core::ModelParams =
+        serde_json::from_str(&std::fs::read_to_string(&cal).unwrap()).unwrap();
+    assert_eq!(fitted.fitted_on, ["michigan"]);
+}
+
+#[test]
 fn a_fit_from_wrong_parameters_recovers_the_burn_and_replays_deterministically() {
     // Start 15 % high on air flow and with a wrong throttle curve for both packages.
     let mut wrong = burnbar_core::ModelParams::default();
@@ -94,6 +128,7 @@ fn a_fit_from_wrong_parameters_recovers_the_burn_and_replays_deterministically()
     let fitted: burnbar_core::ModelParams =
         serde_json::from_str(&std::fs::read_to_string(&cal).unwrap()).unwrap();
     fitted.validate().unwrap();
+    assert_eq!(fitted.fitted_on, ["daytona", "michigan", "pocono"]);
     assert!(
         fitted.fill_rate_gps > 1.0 && fitted.fill_rate_gps < 2.0,
         "{fitted:?}"

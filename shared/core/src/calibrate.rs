@@ -40,6 +40,10 @@ use crate::tracks::EnginePackage;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StintObs {
     pub race_id: String,
+    /// The race's track key (`race_start.track`): a fit meant for every track needs more
+    /// than one.
+    #[serde(default)]
+    pub track: String,
     pub car: String,
     pub package: EnginePackage,
     pub start_ts: i64,
@@ -117,6 +121,8 @@ impl StintRecorder {
         if self.started {
             self.done.push(StintObs {
                 race_id: ctx.race_id.to_owned(),
+                // Filled in by the engine, which knows the race's track.
+                track: String::new(),
                 car: car.as_str().to_owned(),
                 package: ctx.package,
                 start_ts: self.start_ts.unwrap_or(i64::MIN),
@@ -146,6 +152,10 @@ pub enum FitError {
         "no measured stint: calibration needs stints that end in a pit_out with fuel_added_gal and full: true, after a known level (a live feed has neither); {0} stints seen"
     )]
     NoMeasuredStint(usize),
+    #[error(
+        "every measured stint ({stints}) comes from one track ({track}): a calibration that other tracks will use needs races from at least two, or pass --single-track for a file meant for {track} alone"
+    )]
+    OneTrack { track: String, stints: usize },
 }
 
 /// The result of a fit.
@@ -161,12 +171,34 @@ pub struct Fit {
 }
 
 /// Fits the package parameters and the fill rate to `stints`, starting from `base`.
-pub fn fit(stints: &[StintObs], base: &ModelParams) -> Result<Fit, FitError> {
+///
+/// A calibration is used on every track of its packages, so by default its measured
+/// stints must come from at least two tracks: one track's operating points (its own
+/// throttle and RPM shape, its caution share) cannot tell the package's air scale from
+/// its throttle curve for the others. `single_track` accepts one track, for a file
+/// meant for that track alone. The tracks fitted on are written in `fitted_on`.
+pub fn fit(stints: &[StintObs], base: &ModelParams, single_track: bool) -> Result<Fit, FitError> {
     let measured: Vec<&StintObs> = stints.iter().filter(|s| s.measured_gal.is_some()).collect();
     if measured.is_empty() {
         return Err(FitError::NoMeasuredStint(stints.len()));
     }
+    let mut tracks: Vec<String> = measured.iter().map(|s| s.track.clone()).collect();
+    tracks.sort();
+    tracks.dedup();
+    if let [track] = tracks.as_slice()
+        && !single_track
+    {
+        return Err(FitError::OneTrack {
+            track: if track.is_empty() {
+                "unknown".to_owned()
+            } else {
+                track.clone()
+            },
+            stints: measured.len(),
+        });
+    }
     let mut params = base.clone();
+    params.fitted_on = tracks;
     let mut used = Vec::new();
     for pkg in EnginePackage::ALL {
         let of_pkg: Vec<&StintObs> = measured
@@ -411,7 +443,9 @@ mod tests {
                     (0.12, 3800.0, 0.1 * caution),
                 ];
                 let mut s = StintObs {
-                    race_id: "r".into(),
+                    race_id: format!("r{}", i % 2),
+                    // Two tracks, alternating.
+                    track: ["pocono", "michigan"][i % 2].into(),
                     car: format!("{i}"),
                     package: EnginePackage::Hp670,
                     start_ts: 0,
@@ -437,7 +471,7 @@ mod tests {
             ..base.hp670
         };
         let stints = synthetic(&truth, 20);
-        let fit = fit(&stints, &base).unwrap();
+        let fit = fit(&stints, &base, false).unwrap();
         let got = fit.params.hp670;
         assert!(
             (got.wot_gph_per_krpm / truth.wot_gph_per_krpm - 1.0).abs() < 0.01,
@@ -449,6 +483,47 @@ mod tests {
         );
         assert_eq!(fit.used, vec![(EnginePackage::Hp670, 20)]);
         assert_eq!(fit.params.hp510, base.hp510, "no 510 data: unchanged");
+        assert_eq!(fit.params.fitted_on, ["michigan", "pocono"]);
+    }
+
+    #[test]
+    fn one_track_is_refused_for_a_fit_every_track_will_use_unless_asked_for() {
+        let base = ModelParams::default();
+        let mut stints = synthetic(&base.hp670, 12);
+        for s in &mut stints {
+            s.track = "pocono".into();
+        }
+        let e = fit(&stints, &base, false).unwrap_err();
+        assert_eq!(
+            e,
+            FitError::OneTrack {
+                track: "pocono".into(),
+                stints: 12
+            }
+        );
+        let msg = e.to_string();
+        assert!(
+            msg.contains("pocono") && msg.contains("--single-track"),
+            "{msg}"
+        );
+        let fit = fit(&stints, &base, true).unwrap();
+        assert_eq!(fit.params.fitted_on, ["pocono"]);
+    }
+
+    #[test]
+    fn a_calibration_file_round_trips_with_its_tracks_and_old_files_still_read() {
+        let base = ModelParams::default();
+        let stints = synthetic(&base.hp670, 12);
+        let p = fit(&stints, &base, false).unwrap().params;
+        let json = serde_json::to_string(&p).unwrap();
+        let back: ModelParams = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, p);
+        // A file written before `fitted_on` existed reads as fitted on no track.
+        let mut old: serde_json::Value = serde_json::from_str(&json).unwrap();
+        old.as_object_mut().unwrap().remove("fitted_on");
+        let back: ModelParams = serde_json::from_value(old).unwrap();
+        assert!(back.fitted_on.is_empty());
+        assert_eq!(back.hp670, p.hp670);
     }
 
     #[test]
@@ -459,7 +534,7 @@ mod tests {
             s.standing_s = 4.0 + i as f64 * 2.0;
             s.fuel_added_gal = Some(1.4 * (s.standing_s - 0.6));
         }
-        let fit = fit(&stints, &base).unwrap();
+        let fit = fit(&stints, &base, false).unwrap();
         assert!(
             (fit.params.fill_rate_gps - 1.4).abs() < 1e-9,
             "{:?}",
@@ -480,7 +555,7 @@ mod tests {
         for s in &mut stints {
             s.measured_gal = None;
         }
-        let e = fit(&stints, &base).unwrap_err();
+        let e = fit(&stints, &base, false).unwrap_err();
         assert!(e.to_string().contains("fuel_added_gal"), "{e}");
     }
 }

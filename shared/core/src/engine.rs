@@ -368,12 +368,18 @@ impl Engine {
 
     /// The stints recorded so far (each ends in a fill), in race and car order.
     pub fn take_stints(&mut self) -> Vec<StintObs> {
-        self.races
-            .iter_mut()
-            .flat_map(|r| r.cars.iter_mut())
-            .filter_map(|c| c.recorder.as_deref_mut())
-            .flat_map(StintRecorder::take)
-            .collect()
+        let mut out = Vec::new();
+        for r in &mut self.races {
+            for c in &mut r.cars {
+                if let Some(rec) = c.recorder.as_deref_mut() {
+                    out.extend(rec.take().into_iter().map(|mut s| {
+                        s.track.clone_from(&r.track);
+                        s
+                    }));
+                }
+            }
+        }
+        out
     }
 
     /// Counts a record that could not even be read (a line too long to hold), as

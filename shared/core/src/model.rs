@@ -97,6 +97,10 @@ pub struct ModelParams {
     /// error within a car, which no learning removes.
     #[serde(default = "default_car_rel_sd")]
     pub car_rel_sd: f64,
+    /// The tracks whose weighed stints a calibration was fitted on (empty for the
+    /// embedded defaults): where the file can be trusted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fitted_on: Vec<String>,
 }
 
 fn default_car_rel_sd() -> f64 {
@@ -135,6 +139,7 @@ impl Default for ModelParams {
             fill_abs_sd: 0.0,
             burn_rel_sd: 0.04,
             car_rel_sd: default_car_rel_sd(),
+            fitted_on: Vec::new(),
         }
     }
 }
