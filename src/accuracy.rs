@@ -24,7 +24,12 @@
 //! - **Run-dry calls**: a car that ran dry is called when an update of its last stint
 //!   says `save_needed_pct` ≥ 10 (`fuel-update-v1`'s "can't make it") at least 5 laps
 //!   before it ran dry. A **false call** is a car called in the last 20 laps that
-//!   finished without a stop in them and without running dry.
+//!   finished without a stop in them and without running dry. The table also says how
+//!   many of those cars finished laps down, and what both judgements would be with laps
+//!   left counted from the leader's lap rather than the car's own (`fuel-update-v1`
+//!   counts a lapped car's laps left from its own lap, so laps it will never run count
+//!   against its fuel). The proposal rows re-derive `save_needed_pct` from the published
+//!   `laps_to_empty`; what the updates say is unchanged.
 //!
 //! Races are simulated twice (once per pass that needs them) rather than kept: a full
 //! 40-car race is about half a gigabyte of NDJSON, and the simulator is deterministic.
@@ -422,6 +427,13 @@ struct Metrics {
     dry: u32,
     dry_called: u32,
     false_calls: u32,
+    /// False calls of cars that finished laps down: `fuel-update-v1` counts their laps
+    /// left from their own lap, so laps they never run count against their fuel.
+    false_calls_lapped: u32,
+    /// The same two judgements with laps left counted from the leader's lap instead (a
+    /// proposed contract change; what the dashboard shows is unchanged).
+    dry_called_leader: u32,
+    false_calls_leader: u32,
     /// One line per false call and per car that ran dry, for the curious.
     notes: Vec<String>,
 }
@@ -436,6 +448,9 @@ impl Metrics {
         self.dry += o.dry;
         self.dry_called += o.dry_called;
         self.false_calls += o.false_calls;
+        self.false_calls_lapped += o.false_calls_lapped;
+        self.dry_called_leader += o.dry_called_leader;
+        self.false_calls_leader += o.false_calls_leader;
         self.notes.extend(o.notes);
     }
     fn to_json(&self, name: &str, races: usize) -> serde_json::Value {
@@ -456,6 +471,9 @@ impl Metrics {
             "ran_dry": self.dry,
             "ran_dry_called": self.dry_called,
             "false_calls": self.false_calls,
+            "false_calls_lapped": self.false_calls_lapped,
+            "ran_dry_called_leader_laps": self.dry_called_leader,
+            "false_calls_leader_laps": self.false_calls_leader,
             "races": races,
         })
     }
@@ -486,6 +504,28 @@ fn measure(truth: &Truth, updates: &[FuelUpdate], pits: &[(String, i64)], sched:
     for v in by_car.values_mut() {
         v.sort_by_key(|u| u.window_start);
     }
+    // The leader's lap at each window end: the largest lap any car published for it.
+    let mut leader: HashMap<i64, f64> = HashMap::new();
+    for u in updates {
+        let l = leader.entry(u.window_end).or_insert(u.lap);
+        *l = l.max(u.lap);
+    }
+    // "Can't make it" with laps left counted from the leader's lap: the same formula
+    // as `save_needed_pct`, its fuel per green lap recovered from `laps_to_empty`.
+    let called_leader = |u: &FuelUpdate| -> bool {
+        if u.save_needed_pct.is_none() {
+            return false;
+        }
+        let left = sched as f64 - leader.get(&u.window_end).map_or(u.lap, |l| l.max(u.lap));
+        if left <= 0.0 {
+            return false;
+        }
+        match u.laps_to_empty {
+            Some(lte) if lte > 0.0 => 100.0 * (1.0 - lte / left) >= 10.0,
+            // Nothing left: any lap left is a call.
+            _ => u.remaining_gal <= 0.0,
+        }
+    };
     let mut m = Metrics::default();
     let empty = Vec::new();
     for (car, stints) in &truth.stints {
@@ -553,6 +593,14 @@ fn measure(truth: &Truth, updates: &[FuelUpdate], pits: &[(String, i64)], sched:
                 if first_call.is_some_and(|u| u.lap <= dry.lap - 5.0) {
                     m.dry_called += 1;
                 }
+                if ups
+                    .iter()
+                    .filter(|u| u.window_start > from && u.window_end <= dry.ts)
+                    .find(|u| called_leader(u))
+                    .is_some_and(|u| u.lap <= dry.lap - 5.0)
+                {
+                    m.dry_called_leader += 1;
+                }
                 m.notes.push(format!(
                     "car {car} ran dry on lap {:.1}; first called on lap {}",
                     dry.lap,
@@ -574,8 +622,19 @@ fn measure(truth: &Truth, updates: &[FuelUpdate], pits: &[(String, i64)], sched:
                 let finished = tw.last().is_some_and(|w| w.lap >= sched as f64 - 1.0);
                 let stopped = ups.iter().any(|u| u.lap >= last20 && u.in_pit);
                 let was_called = ups.iter().filter(|u| u.lap >= last20).any(|u| called(&u));
+                let lapped = tw.last().is_some_and(|w| w.lap < sched as f64 - 0.5);
+                if finished
+                    && !stopped
+                    && ups
+                        .iter()
+                        .filter(|u| u.lap >= last20)
+                        .any(|u| called_leader(u))
+                {
+                    m.false_calls_leader += 1;
+                }
                 if finished && !stopped && was_called {
                     m.false_calls += 1;
+                    m.false_calls_lapped += u32::from(lapped);
                     if let Some(u) = ups.iter().filter(|u| u.lap >= last20).find(|u| called(u)) {
                         let t = at(car, u.window_end);
                         m.notes.push(format!(
@@ -666,6 +725,27 @@ fn write_table(
                     "{:.1} ({} in {races})",
                     10.0 * m.false_calls as f64 / races as f64,
                     m.false_calls
+                )
+            }),
+        ),
+        (
+            "  of which cars that finished laps down",
+            "",
+            Box::new(move |m| format!("{}", m.false_calls_lapped)),
+        ),
+        (
+            "leader's laps left: cars run dry, called",
+            "(proposal)",
+            Box::new(move |m| format!("{}/{}", m.dry_called_leader, m.dry)),
+        ),
+        (
+            "leader's laps left: false calls per 10",
+            "(proposal)",
+            Box::new(move |m| {
+                format!(
+                    "{:.1} ({} in {races})",
+                    10.0 * m.false_calls_leader as f64 / races as f64,
+                    m.false_calls_leader
                 )
             }),
         ),

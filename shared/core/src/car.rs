@@ -255,6 +255,13 @@ pub struct Fuel {
     /// Weighed stints learned from, and the sum of their log ratios measured / model.
     pub learn_n: u32,
     pub learn_sum: f64,
+    /// The stint began with the cell read as full (for certain, or a stop as long as a
+    /// full fill needs): a fill to the top that ends it says what it burned.
+    pub start_at_cap: bool,
+    /// Fills sized from standing time learned from: the sums of their precisions and
+    /// of their log ratios implied / model weighted by precision ([`Fuel::learn_standing`]).
+    pub fill_prec: f64,
+    pub fill_sum: f64,
 }
 
 impl Fuel {
@@ -272,6 +279,9 @@ impl Fuel {
             start_full: true,
             learn_n: 0,
             learn_sum: 0.0,
+            start_at_cap: true,
+            fill_prec: 0.0,
+            fill_sum: 0.0,
         }
     }
 
@@ -281,8 +291,69 @@ impl Fuel {
     }
 
     fn variance(&self, p: &ModelParams) -> f64 {
-        let b = p.car_burn_rel_sd(self.learn_n) * self.used_stint;
+        let b = self.burn_rel_sd(p) * self.used_stint;
         self.stint_start_var + b * b
+    }
+
+    /// The relative doubt of this car's burn: what remains unknown of its efficiency
+    /// after what it has taught, plus the model's error within a car. Before any lesson
+    /// this is `burn_rel_sd`.
+    fn burn_rel_sd(&self, p: &ModelParams) -> f64 {
+        let (_, w2) = p.car_variances();
+        (self.eff_posterior(p).1 + w2).sqrt()
+    }
+
+    /// The posterior of the log of this car's efficiency factor, `(mean, variance)`.
+    /// Prior: the fleet, `N(0, τ²)` with τ = `car_rel_sd`. Each weighed stint observes
+    /// it with the model's within-car error `w²`. Fills sized from standing time observe
+    /// it only through the crew's rate, which is the same at every stop of the car's race
+    /// (between-car fill variance `ρ²`), so their precision-weighted mean `ȳ` counts as
+    /// one observation of variance `ρ² + 1/Σ(1/σⱼ²)`, however many stops there were.
+    fn eff_posterior(&self, p: &ModelParams) -> (f64, f64) {
+        let (tau2, w2) = p.car_variances();
+        if tau2 <= 0.0 {
+            return (0.0, 0.0);
+        }
+        let mut precision = 1.0 / tau2 + self.learn_n as f64 / w2;
+        let mut weighted = self.learn_sum / w2;
+        if self.fill_prec > 0.0 {
+            let (rho2, _) = p.fill_variances();
+            let v = rho2 + 1.0 / self.fill_prec;
+            precision += 1.0 / v;
+            weighted += (self.fill_sum / self.fill_prec) / v;
+        }
+        (weighted / precision, 1.0 / precision)
+    }
+
+    /// What a fill sized from standing time says of this car, when the stint began
+    /// with the cell read as full and the stop was as long as a full fill needs: the
+    /// cell held `capacity − poured` at the stop, so the stint burned about `poured`
+    /// (less any shortfall of its start). Against the model's raw burn that observes
+    /// the car's efficiency, with the doubt of the pour (the stop-to-stop part of the
+    /// fill's doubt, and its absolute part), of the start level, and the model's error
+    /// within a car. The crew's own rate is the shared part [`Fuel::eff_posterior`]
+    /// accounts for. Short stints and absurd ratios teach nothing, as with weighed ones.
+    fn learn_standing(&mut self, poured: f64, p: &ModelParams) {
+        if !self.start_at_cap || self.stint_eff.is_nan() || self.stint_eff <= 0.0 {
+            return;
+        }
+        let raw = self.used_stint / self.stint_eff;
+        let burned = poured - (self.capacity - self.stint_start_gal);
+        if raw.is_nan() || raw < 3.0 || burned.is_nan() || burned <= 0.0 || poured <= 0.0 {
+            return;
+        }
+        let y = (burned / raw).ln();
+        if y.abs() > 0.25 {
+            return;
+        }
+        let (_, within) = p.fill_variances();
+        let (_, w2) = p.car_variances();
+        let var =
+            within + (p.fill_abs_sd / poured).powi(2) + w2 + self.stint_start_var / (raw * raw);
+        if var.is_finite() && var > 0.0 {
+            self.fill_prec += 1.0 / var;
+            self.fill_sum += y / var;
+        }
     }
 
     /// What a weighed stint says of this car. A stint that started with a full cell
@@ -320,12 +391,7 @@ impl Fuel {
     /// This car's efficiency factor after what it has taught (1 before any weighed
     /// stint, or when calibration found no spread between cars).
     fn learned_eff(&self, p: &ModelParams) -> f64 {
-        let (tau2, w2) = p.car_variances();
-        if self.learn_n == 0 || tau2 <= 0.0 {
-            return 1.0;
-        }
-        let precision = 1.0 / tau2 + self.learn_n as f64 / w2;
-        ((self.learn_sum / w2) / precision).exp()
+        self.eff_posterior(p).0.exp()
     }
 
     /// A fill at `pit_out`, exactly as the spec's Fills paragraph says.
@@ -359,8 +425,10 @@ impl Fuel {
             let doubt = Z90 * var.sqrt();
             if want - cap > doubt {
                 // Surely full: poured past the top by more than the doubt.
+                self.learn_standing(est, p);
                 (cap, 0.0)
             } else if want >= cap - doubt {
+                self.learn_standing(est, p);
                 // Probably full. The cell holds min(X, capacity) with X ~ N(want, var):
                 // reading it as full errs only on the short side, by the expected
                 // squared shortfall, which is what the band keeps (keeping all of `var`
@@ -374,6 +442,7 @@ impl Fuel {
         self.stint_start_gal = level;
         self.stint_start_var = var;
         self.start_full = full == Some(true);
+        self.start_at_cap = level >= cap;
         self.used_stint = 0.0;
         self.stint_miles = 0.0;
         self.standing_ms = 0;
@@ -1199,6 +1268,110 @@ mod tests {
             assert!(v < last);
             last = v;
         }
+    }
+
+    /// A stint from a cell read as full in which the model counted `model_gal` while the
+    /// car really burned `model_gal × truth`, ended by a live stop (no weight) whose
+    /// crew poured `pour` gallons at `crew` times the fleet's fill rate.
+    fn standing_stint(
+        fuel: &mut Fuel,
+        p: &ModelParams,
+        model_gal: f64,
+        truth: f64,
+        pour: Option<f64>,
+        crew: f64,
+    ) {
+        fuel.used_stint = model_gal * fuel.stint_eff;
+        let poured = pour.unwrap_or(model_gal * truth);
+        let secs = poured / (p.fill_rate_gps * crew) + p.fill_dead_s;
+        fuel.standing_ms = (secs * 1000.0).round() as i64;
+        fuel.fill(None, None, p);
+        fuel.stint_eff = fuel.learned_eff(p);
+    }
+
+    /// Calibrated doubts of a fill sized from standing time: 3 % relative, of which
+    /// `crew_sd` is each crew's own rate.
+    fn live_params(crew_sd: f64) -> ModelParams {
+        ModelParams {
+            burn_rel_sd: 0.021,
+            car_rel_sd: 0.02,
+            fill_rel_sd: 0.032,
+            fill_abs_sd: 0.15,
+            fill_car_rel_sd: Some(crew_sd),
+            ..ModelParams::default()
+        }
+    }
+
+    #[test]
+    fn full_stops_sized_from_standing_time_teach_a_car_its_efficiency_up_to_its_crew() {
+        // Fills that standing time sizes to 1 %, of which 0.5 % is the crew: standing
+        // time all but weighs them, and a 4 % thrifty car is learned nearly as from
+        // weighed stints.
+        let p = ModelParams {
+            fill_rel_sd: 0.01,
+            ..live_params(0.005)
+        };
+        let mut fuel = Fuel::full(20.0);
+        for _ in 0..6 {
+            standing_stint(&mut fuel, &p, 18.0, 0.96, None, 1.0);
+        }
+        let eff = fuel.stint_eff;
+        assert!(eff > 0.96 && eff < 0.975, "{eff}");
+        assert_eq!(fuel.learn_n, 0, "nothing was weighed");
+        assert!(fuel.start_at_cap);
+        assert!(fuel.burn_rel_sd(&p) < 0.015, "{}", fuel.burn_rel_sd(&p));
+
+        // Crews that differ by 3 %: however many stops, the car's own rate hides part of
+        // its efficiency, and the factor moves only part of the way.
+        let p = live_params(0.03);
+        let mut fuel = Fuel::full(20.0);
+        for _ in 0..20 {
+            standing_stint(&mut fuel, &p, 18.0, 0.96, None, 1.0);
+        }
+        let eff = fuel.stint_eff;
+        assert!(eff > 0.98 && eff < 0.995, "{eff}");
+        let sd = fuel.burn_rel_sd(&p);
+        assert!(sd > 0.015 && sd < 0.021, "{sd}");
+
+        // And a fast crew reads as a thrifty car by the same amount as a thrifty car
+        // reads with an average crew: standing time cannot tell the two apart.
+        let mut fast = Fuel::full(20.0);
+        for _ in 0..20 {
+            standing_stint(&mut fast, &p, 18.0, 1.0, None, 1.0 / 0.96);
+        }
+        assert!(
+            (fast.stint_eff - eff).abs() < 0.002,
+            "{} vs {eff}",
+            fast.stint_eff
+        );
+    }
+
+    #[test]
+    fn a_stop_short_of_full_teaches_nothing_nor_does_the_stint_after_it() {
+        let p = live_params(0.005);
+        let mut fuel = Fuel::full(20.0);
+        // A splash: 6 gal into a cell 15 gal down, far short of the top.
+        standing_stint(&mut fuel, &p, 15.0, 1.0, Some(6.0), 1.0);
+        assert_eq!(fuel.fill_prec, 0.0);
+        assert!(!fuel.start_at_cap);
+        assert!(
+            (fuel.remaining() - 11.0).abs() < 0.2,
+            "{}",
+            fuel.remaining()
+        );
+        // The next stop fills it to the top, but the stint began from a level that
+        // was itself only estimated.
+        standing_stint(
+            &mut fuel,
+            &p,
+            8.0,
+            0.96,
+            Some(20.0 - 11.0 + 8.0 * 0.96),
+            1.0,
+        );
+        assert_eq!(fuel.fill_prec, 0.0);
+        assert_eq!(fuel.stint_eff, 1.0);
+        assert!(fuel.start_at_cap);
     }
 
     #[test]

@@ -89,6 +89,13 @@ pub struct ModelParams {
     /// estimated fill is `√((fill_rel_sd · est)² + fill_abs_sd²)`.
     #[serde(default)]
     pub fill_abs_sd: f64,
+    /// The part of `fill_rel_sd` that is the spread between cars (each crew's own
+    /// fueler rate, the same at every stop of a race): a fill sized from standing time
+    /// says how much a car really burned only up to it. `None` (the embedded defaults,
+    /// and files from before calibration measured it): all of `fill_rel_sd`, so that
+    /// standing time teaches a car next to nothing about its efficiency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fill_car_rel_sd: Option<f64>,
     /// Relative standard deviation of the model's burn over a stint, over the fleet
     /// (a car's own efficiency included).
     pub burn_rel_sd: f64,
@@ -137,6 +144,7 @@ impl Default for ModelParams {
             fill_dead_s: 0.0,
             fill_rel_sd: 0.1,
             fill_abs_sd: 0.0,
+            fill_car_rel_sd: None,
             burn_rel_sd: 0.04,
             car_rel_sd: default_car_rel_sd(),
             fitted_on: Vec::new(),
@@ -160,6 +168,14 @@ impl ModelParams {
         let total = self.burn_rel_sd * self.burn_rel_sd;
         let tau2 = (self.car_rel_sd * self.car_rel_sd).min(total);
         (tau2, (total - tau2).max(0.005 * 0.005))
+    }
+
+    /// `(between cars, within a car)` relative variances of a fill sized from standing
+    /// time: the crew's own rate, and what varies from stop to stop.
+    pub fn fill_variances(&self) -> (f64, f64) {
+        let total = self.fill_rel_sd * self.fill_rel_sd;
+        let between = self.fill_car_rel_sd.map_or(total, |c| (c * c).min(total));
+        (between, total - between)
     }
 
     /// The relative standard deviation of a stint's burn for a car that has learned
@@ -210,6 +226,9 @@ impl ModelParams {
         non_negative("fill_dead_s", self.fill_dead_s)?;
         non_negative("fill_rel_sd", self.fill_rel_sd)?;
         non_negative("fill_abs_sd", self.fill_abs_sd)?;
+        if let Some(c) = self.fill_car_rel_sd {
+            non_negative("fill_car_rel_sd", c)?;
+        }
         non_negative("burn_rel_sd", self.burn_rel_sd)?;
         non_negative("car_rel_sd", self.car_rel_sd)?;
         Ok(())

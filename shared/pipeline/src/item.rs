@@ -12,8 +12,9 @@ use crate::ports::{CarItem, PortError};
 /// Format of the car blob; a blob of another format is refused, never guessed at.
 /// Postcard is not self-describing, so any change to the layout of `CarState` (or the
 /// applied ids and outbox) must bump it. 2: the fuel cell learns the car's efficiency
-/// (`Fuel::stint_eff`, `start_full`, `learn_n`, `learn_sum`).
-pub const BLOB_FORMAT: u8 = 2;
+/// (`Fuel::stint_eff`, `start_full`, `learn_n`, `learn_sum`). 3: it also learns from
+/// fills sized from standing time (`start_at_cap`, `fill_prec`, `fill_sum`).
+pub const BLOB_FORMAT: u8 = 3;
 
 /// Encodes a car item's state, applied ids and outbox.
 pub fn encode_blob(item: &CarItem) -> Result<Vec<u8>, PortError> {
