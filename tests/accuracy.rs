@@ -163,4 +163,25 @@ fn the_accuracy_report_runs_end_to_end_and_its_band_is_honest() {
     // About 90 %: a band that is too narrow or uselessly wide fails.
     let cov = calibrated["band_coverage"].as_f64().unwrap();
     assert!((0.8..=0.98).contains(&cov), "coverage {cov}");
+    // The calls: those of cars laps down are among the false ones, and counting laps
+    // left from the leader's lap (never more than from the car's own) can only call
+    // fewer cars, dry or not.
+    let n = |k: &str| {
+        calibrated[k]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{k}: {calibrated}"))
+    };
+    assert!(n("false_calls_lapped") <= n("false_calls"), "{calibrated}");
+    assert!(
+        n("false_calls_leader_laps") <= n("false_calls"),
+        "{calibrated}"
+    );
+    assert!(
+        n("ran_dry_called_leader_laps") <= n("ran_dry_called"),
+        "{calibrated}"
+    );
+    assert!(
+        table.contains("leader's laps left: false calls per 10"),
+        "{table}"
+    );
 }

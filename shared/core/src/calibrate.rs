@@ -55,6 +55,13 @@ pub struct StintObs {
     pub full: Option<bool>,
     /// Seconds the car stood still in its box before that fill.
     pub standing_s: f64,
+    /// Fuel in the cell when the stint began, when known (the start, or a fill with
+    /// `full: true`), and the cell's capacity: with the model's burn they say how far
+    /// short of the top a fill with `full: false` stopped.
+    #[serde(default)]
+    pub start_gal: Option<f64>,
+    #[serde(default)]
+    pub capacity_gal: f64,
     /// (throttle fraction, rpm, hours) of the stint's operating points.
     pub points: Vec<(f32, f32, f64)>,
 }
@@ -131,6 +138,8 @@ impl StintRecorder {
                 fuel_added_gal: added,
                 full,
                 standing_s,
+                start_gal: self.start_level,
+                capacity_gal: ctx.capacity_gal,
                 points,
             });
         }
@@ -263,6 +272,28 @@ pub fn fit(stints: &[StintObs], base: &ModelParams, single_track: bool) -> Resul
         }
         params.fill_car_rel_sd =
             between_groups(by_car.values()).map(|between| between.min(params.fill_rel_sd));
+    }
+    // Fills that stopped short of the top: how often a weighed stop does, and how far
+    // short on average (the start level less the fitted model's burn plus what went in,
+    // against the capacity). A live stop about as long as a full fill needs is then
+    // judged full or short by how likely each is (`Fuel::fill`).
+    let reported: Vec<&StintObs> = stints
+        .iter()
+        .filter(|s| s.full.is_some() && s.fuel_added_gal.is_some())
+        .collect();
+    if reported.len() >= 10 {
+        let short: Vec<&&StintObs> = reported.iter().filter(|s| s.full == Some(false)).collect();
+        params.fill_partial_share = Some(short.len() as f64 / reported.len() as f64);
+        let rooms: Vec<f64> = short
+            .iter()
+            .filter_map(|s| {
+                let level =
+                    s.start_gal? - s.estimate(params.package(s.package)) + s.fuel_added_gal?;
+                Some((s.capacity_gal - level).max(0.05))
+            })
+            .collect();
+        params.fill_partial_room_gal =
+            (!rooms.is_empty()).then(|| rooms.iter().sum::<f64>() / rooms.len() as f64);
     }
     // The burn's spread after the fit: its relative standard deviation over stints.
     let errors: Vec<f64> = measured
@@ -478,6 +509,8 @@ mod tests {
                     fuel_added_gal: Some(15.0),
                     full: Some(true),
                     standing_s: 10.0,
+                    start_gal: Some(20.0),
+                    capacity_gal: 20.0,
                     points,
                 };
                 s.measured_gal = Some(s.estimate(truth));
@@ -598,6 +631,25 @@ mod tests {
         assert!((between - 0.03).abs() < 0.008, "{between} {:?}", fit.params);
         assert!(w2.sqrt() < 0.015, "stop to stop {}", w2.sqrt());
         assert!((b2 - between * between).abs() < 1e-12);
+    }
+
+    #[test]
+    fn how_often_and_how_far_crews_stop_short_comes_from_weighed_stops() {
+        let base = ModelParams::default();
+        let mut stints = synthetic(&base.hp670, 40);
+        // Every fourth stop ends short of the top, by 2 or 4 gal.
+        for (i, s) in stints.iter_mut().enumerate().filter(|(i, _)| i % 4 == 3) {
+            let burned = s.estimate(&base.hp670);
+            let room = if i % 8 == 3 { 2.0 } else { 4.0 };
+            s.full = Some(false);
+            s.measured_gal = None;
+            s.fuel_added_gal = Some(burned - room);
+        }
+        let fit = fit(&stints, &base, false).unwrap();
+        assert_eq!(fit.params.fill_partial_share, Some(0.25));
+        let room = fit.params.fill_partial_room_gal.unwrap();
+        assert!((room - 3.0).abs() < 0.05, "{room}");
+        fit.params.validate().unwrap();
     }
 
     #[test]

@@ -262,6 +262,10 @@ pub struct Fuel {
     /// of their log ratios implied / model weighted by precision ([`Fuel::learn_standing`]).
     pub fill_prec: f64,
     pub fill_sum: f64,
+    /// Burned since the car last stood still in its pit box: a fill counts from
+    /// `pit_out` (`telemetry-v1`), while the crew filled the cell before the car drove
+    /// off, so a cell read as full at `pit_out` is that much less full.
+    pub since_box: f64,
 }
 
 impl Fuel {
@@ -282,6 +286,7 @@ impl Fuel {
             start_at_cap: true,
             fill_prec: 0.0,
             fill_sum: 0.0,
+            since_box: 0.0,
         }
     }
 
@@ -423,18 +428,37 @@ impl Fuel {
             // fill needs is a full fill. (Sizing it at `want` would carry any error of
             // the level at pit_in, which the fill itself erased, through the next stint.)
             let doubt = Z90 * var.sqrt();
-            if want - cap > doubt {
+            // What the car burned leaving its box after the crew filled it: the cell
+            // is that much short of the top at `pit_out`, where the fill counts.
+            let drive_off = self.since_box * self.since_box;
+            let margin = want - cap;
+            // How likely a stop this long ended short of the top, when calibration
+            // measured how often crews stop short and by how much.
+            let short = match (p.fill_partial_share, p.fill_partial_room_gal) {
+                (Some(share), Some(room)) => Some(short_odds(margin, var, share, room)),
+                _ => None,
+            };
+            if margin > doubt {
                 // Surely full: poured past the top by more than the doubt.
                 self.learn_standing(est, p);
-                (cap, 0.0)
-            } else if want >= cap - doubt {
+                (cap, drive_off)
+            } else if let Some(short) = short {
+                if short < 0.5 {
+                    // Read as full: exact if it was, off by the margin and its doubt
+                    // if the crew stopped short.
+                    self.learn_standing(est, p);
+                    (cap, short * (margin * margin + var) + drive_off)
+                } else {
+                    (want, var)
+                }
+            } else if margin >= -doubt {
                 self.learn_standing(est, p);
-                // Probably full. The cell holds min(X, capacity) with X ~ N(want, var):
-                // reading it as full errs only on the short side, by the expected
-                // squared shortfall, which is what the band keeps (keeping all of `var`
-                // would make the band after every full stop far wider than the truth
-                // needs; the accuracy report measured 99 % coverage that way).
-                (cap, shortfall_var(want - cap, var))
+                // Probably full. The cell holds min(X, capacity) with X ~ N(want,
+                // var): reading it as full errs only on the short side, by the
+                // expected squared shortfall (keeping all of `var` would make the band
+                // after every full stop far wider than the truth needs; the accuracy
+                // report measured 99 % coverage that way).
+                (cap, shortfall_var(margin, var) + drive_off)
             } else {
                 (want, var)
             }
@@ -442,11 +466,33 @@ impl Fuel {
         self.stint_start_gal = level;
         self.stint_start_var = var;
         self.start_full = full == Some(true);
-        self.start_at_cap = level >= cap;
+        // Read as full, or weighed and reported full by the crew.
+        self.start_at_cap = level >= cap || full == Some(true);
         self.used_stint = 0.0;
         self.stint_miles = 0.0;
         self.standing_ms = 0;
     }
+}
+
+/// The probability that a stop ended short of the top rather than at it, given that
+/// what it would have poured at the fleet's rate, on top of the level at pit entry,
+/// reaches `margin` past the capacity with variance `var`: at the top, the margin is
+/// `N(0, var)`; short of it by `s ~ Exp(mean room)`, it is `−s + N(0, var)` (an
+/// exponentially modified normal), and `share` of stops end short.
+fn short_odds(margin: f64, var: f64, share: f64, room: f64) -> f64 {
+    if var <= 0.0 || share <= 0.0 {
+        return 0.0;
+    }
+    if share >= 1.0 {
+        return 1.0;
+    }
+    let sd = var.sqrt();
+    let lambda = 1.0 / room;
+    let at_top = norm_pdf(margin / sd) / sd;
+    let exponent = lambda * margin + 0.5 * lambda * lambda * var;
+    let short = lambda * exponent.exp() * norm_cdf(-margin / sd - lambda * sd);
+    let (a, b) = (share * short, (1.0 - share) * at_top);
+    if a + b > 0.0 { a / (a + b) } else { 0.0 }
 }
 
 /// `E[(c − min(X, c))²]` for `X ~ N(c + margin, var)`: the mean squared error of reading
@@ -853,6 +899,9 @@ impl CarState {
         self.fuel.stint_miles += miles;
         if c.still && on_pit_road {
             self.fuel.standing_ms += end - a;
+            self.fuel.since_box = 0.0;
+        } else {
+            self.fuel.since_box += gal;
         }
         if let Some(r) = self.recorder.as_deref_mut()
             && c.gph > 0.0
@@ -1372,6 +1421,38 @@ mod tests {
         assert_eq!(fuel.fill_prec, 0.0);
         assert_eq!(fuel.stint_eff, 1.0);
         assert!(fuel.start_at_cap);
+    }
+
+    #[test]
+    fn a_stop_as_long_as_a_full_fill_is_judged_full_or_short_by_how_often_crews_stop_short() {
+        // 5 % of stops end short, by 3 gal on average; the margin's doubt is 0.7 gal.
+        let odds = |m: f64| short_odds(m, 0.49, 0.05, 3.0);
+        assert!(odds(0.0) < 0.02, "{}", odds(0.0));
+        assert!(odds(-1.5) > 0.1, "{}", odds(-1.5));
+        assert!(odds(-3.0) > 0.9, "{}", odds(-3.0));
+        let mut last = 1.0;
+        for k in -30..=20 {
+            let o = odds(k as f64 / 10.0);
+            assert!(o <= last && (0.0..=1.0).contains(&o), "{k}: {o}");
+            last = o;
+        }
+        assert_eq!(short_odds(-1.0, 0.49, 0.0, 3.0), 0.0);
+
+        // A full stop of a car burning as the model says: with the crews' habits known
+        // its band after the stop is a fraction of the shortfall doubt kept without.
+        let stop = |p: &ModelParams| {
+            let mut fuel = Fuel::full(20.0);
+            standing_stint(&mut fuel, p, 18.0, 1.0, None, 1.0);
+            assert_eq!(fuel.remaining(), 20.0);
+            fuel.variance(p).sqrt()
+        };
+        let known = ModelParams {
+            fill_partial_share: Some(0.05),
+            fill_partial_room_gal: Some(3.0),
+            ..live_params(0.03)
+        };
+        let (with, without) = (stop(&known), stop(&live_params(0.03)));
+        assert!(with < 0.25 * without, "{with} vs {without}");
     }
 
     #[test]

@@ -96,6 +96,15 @@ pub struct ModelParams {
     /// standing time teaches a car next to nothing about its efficiency.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fill_car_rel_sd: Option<f64>,
+    /// The share of stops whose crew stopped short of the top (weighed `full: false`),
+    /// and how far short on average, gal. With both, a live stop about as long as a full
+    /// fill needs is judged full or short by how likely each is given its length; a
+    /// stop that ends at the top then carries next to no doubt. `None` (the embedded
+    /// defaults): every such stop keeps the doubt of a possible shortfall.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fill_partial_share: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fill_partial_room_gal: Option<f64>,
     /// Relative standard deviation of the model's burn over a stint, over the fleet
     /// (a car's own efficiency included).
     pub burn_rel_sd: f64,
@@ -145,6 +154,8 @@ impl Default for ModelParams {
             fill_rel_sd: 0.1,
             fill_abs_sd: 0.0,
             fill_car_rel_sd: None,
+            fill_partial_share: None,
+            fill_partial_room_gal: None,
             burn_rel_sd: 0.04,
             car_rel_sd: default_car_rel_sd(),
             fitted_on: Vec::new(),
@@ -228,6 +239,16 @@ impl ModelParams {
         non_negative("fill_abs_sd", self.fill_abs_sd)?;
         if let Some(c) = self.fill_car_rel_sd {
             non_negative("fill_car_rel_sd", c)?;
+        }
+        if let Some(share) = self.fill_partial_share
+            && !(share.is_finite() && (0.0..=1.0).contains(&share))
+        {
+            return Err(format!(
+                "fill_partial_share must be within 0..=1, found {share}"
+            ));
+        }
+        if let Some(room) = self.fill_partial_room_gal {
+            positive("fill_partial_room_gal", room)?;
         }
         non_negative("burn_rel_sd", self.burn_rel_sd)?;
         non_negative("car_rel_sd", self.car_rel_sd)?;

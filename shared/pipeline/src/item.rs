@@ -13,7 +13,8 @@ use crate::ports::{CarItem, PortError};
 /// Postcard is not self-describing, so any change to the layout of `CarState` (or the
 /// applied ids and outbox) must bump it. 2: the fuel cell learns the car's efficiency
 /// (`Fuel::stint_eff`, `start_full`, `learn_n`, `learn_sum`). 3: it also learns from
-/// fills sized from standing time (`start_at_cap`, `fill_prec`, `fill_sum`).
+/// fills sized from standing time (`start_at_cap`, `fill_prec`, `fill_sum`) and keeps
+/// what the car burned since it left its box (`since_box`).
 pub const BLOB_FORMAT: u8 = 3;
 
 /// Encodes a car item's state, applied ids and outbox.
