@@ -29,7 +29,10 @@
 //!   left counted from the leader's lap rather than the car's own (`fuel-update-v1`
 //!   counts a lapped car's laps left from its own lap, so laps it will never run count
 //!   against its fuel). The proposal rows re-derive `save_needed_pct` from the published
-//!   `laps_to_empty`; what the updates say is unchanged.
+//!   `laps_to_empty`; what the updates say is unchanged. And it says how many false
+//!   calls the true fuel makes too: the contract's formula with the simulator's fuel in
+//!   place of the estimate also says ≥ 10 % at a window the car was called at (the
+//!   driver then saved more than the 10 % the contract takes as more than one finds).
 //!
 //! Races are simulated twice (once per pass that needs them) rather than kept: a full
 //! 40-car race is about half a gigabyte of NDJSON, and the simulator is deterministic.
@@ -430,6 +433,13 @@ struct Metrics {
     /// False calls of cars that finished laps down: `fuel-update-v1` counts their laps
     /// left from their own lap, so laps they never run count against their fuel.
     false_calls_lapped: u32,
+    /// False calls that the true fuel makes too: the contract's formula on the
+    /// simulator's fuel in place of the estimate also says ≥ 10 % (the driver then
+    /// saved more than the 10 % the contract takes as more than a driver finds).
+    false_calls_truth: u32,
+    /// False calls of cars on the lead lap that the true fuel does not make: the
+    /// estimate's own error.
+    false_calls_estimate: u32,
     /// The same two judgements with laps left counted from the leader's lap instead (a
     /// proposed contract change; what the dashboard shows is unchanged).
     dry_called_leader: u32,
@@ -449,6 +459,8 @@ impl Metrics {
         self.dry_called += o.dry_called;
         self.false_calls += o.false_calls;
         self.false_calls_lapped += o.false_calls_lapped;
+        self.false_calls_truth += o.false_calls_truth;
+        self.false_calls_estimate += o.false_calls_estimate;
         self.dry_called_leader += o.dry_called_leader;
         self.false_calls_leader += o.false_calls_leader;
         self.notes.extend(o.notes);
@@ -472,6 +484,8 @@ impl Metrics {
             "ran_dry_called": self.dry_called,
             "false_calls": self.false_calls,
             "false_calls_lapped": self.false_calls_lapped,
+            "false_calls_truth_too": self.false_calls_truth,
+            "false_calls_estimate": self.false_calls_estimate,
             "ran_dry_called_leader_laps": self.dry_called_leader,
             "false_calls_leader_laps": self.false_calls_leader,
             "races": races,
@@ -635,10 +649,28 @@ fn measure(truth: &Truth, updates: &[FuelUpdate], pits: &[(String, i64)], sched:
                 if finished && !stopped && was_called {
                     m.false_calls += 1;
                     m.false_calls_lapped += u32::from(lapped);
+                    // The same formula on the true fuel, with the update's own laps
+                    // left and fuel per green lap (from `laps_to_empty`).
+                    let truth_calls = |u: &FuelUpdate| {
+                        let left = sched as f64 - u.lap;
+                        match (at(car, u.window_end), u.laps_to_empty) {
+                            (Some(t), Some(lte)) if lte > 0.0 && left > 0.0 => {
+                                let per_lap = u.remaining_gal / lte;
+                                100.0 * (1.0 - t.remaining_gal / (left * per_lap)) >= 10.0
+                            }
+                            _ => false,
+                        }
+                    };
+                    let truth_too = ups
+                        .iter()
+                        .filter(|u| u.lap >= last20)
+                        .any(|u| called(&u) && truth_calls(u));
+                    m.false_calls_truth += u32::from(truth_too);
+                    m.false_calls_estimate += u32::from(!truth_too && !lapped);
                     if let Some(u) = ups.iter().filter(|u| u.lap >= last20).find(|u| called(u)) {
                         let t = at(car, u.window_end);
                         m.notes.push(format!(
-                            "false call: car {car} on lap {:.1}, save {:.1}%, remaining {:.2} gal (truth {}), laps_to_empty {}; finished lap {:.1} with {:.2} gal",
+                            "false call: car {car} on lap {:.1}, save {:.1}%, remaining {:.2} gal (truth {}), laps_to_empty {}; finished lap {:.1} with {:.2} gal{}{}",
                             u.lap,
                             u.save_needed_pct.unwrap_or(0.0),
                             u.remaining_gal,
@@ -646,6 +678,8 @@ fn measure(truth: &Truth, updates: &[FuelUpdate], pits: &[(String, i64)], sched:
                             u.laps_to_empty.map_or("-".to_owned(), |l| format!("{l:.1}")),
                             tw.last().map_or(0.0, |w| w.lap),
                             tw.last().map_or(0.0, |w| w.remaining_gal),
+                            if lapped { "; laps down" } else { "" },
+                            if truth_too { "; the true fuel calls too" } else { "" },
                         ));
                     }
                 }
@@ -732,6 +766,16 @@ fn write_table(
             "  of which cars that finished laps down",
             "",
             Box::new(move |m| format!("{}", m.false_calls_lapped)),
+        ),
+        (
+            "  of which the true fuel calls too",
+            "",
+            Box::new(move |m| format!("{}", m.false_calls_truth)),
+        ),
+        (
+            "  of which neither (the estimate's error)",
+            "",
+            Box::new(move |m| format!("{}", m.false_calls_estimate)),
         ),
         (
             "leader's laps left: cars run dry, called",

@@ -173,6 +173,10 @@ fn the_accuracy_report_runs_end_to_end_and_its_band_is_honest() {
     };
     assert!(n("false_calls_lapped") <= n("false_calls"), "{calibrated}");
     assert!(
+        n("false_calls_truth_too") <= n("false_calls"),
+        "{calibrated}"
+    );
+    assert!(
         n("false_calls_leader_laps") <= n("false_calls"),
         "{calibrated}"
     );
