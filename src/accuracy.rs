@@ -169,7 +169,8 @@ pub fn run(a: AccuracyArgs) -> Result<(), Failure> {
     .into_iter()
     .flatten()
     .collect();
-    let fit = calibrate::fit(&stints, &base, false).map_err(|e| Failure::other(e.to_string()))?;
+    let fit = calibrate::fit(&stints, &base, a.tracks.len() == 1)
+        .map_err(|e| Failure::other(e.to_string()))?;
     let params = fit.params.clone();
 
     // 2. Train the correction on the calibrated physics.

@@ -191,18 +191,20 @@ pub fn fit(stints: &[StintObs], base: &ModelParams, single_track: bool) -> Resul
     if measured.is_empty() {
         return Err(FitError::NoMeasuredStint(stints.len()));
     }
-    let mut tracks: Vec<String> = measured.iter().map(|s| s.track.clone()).collect();
+    // Stints of a race without a `race_start` have no track: they count for none.
+    let mut tracks: Vec<String> = measured
+        .iter()
+        .filter(|s| !s.track.is_empty())
+        .map(|s| s.track.clone())
+        .collect();
     tracks.sort();
     tracks.dedup();
-    if let [track] = tracks.as_slice()
-        && !single_track
-    {
+    if tracks.len() < 2 && !single_track {
         return Err(FitError::OneTrack {
-            track: if track.is_empty() {
-                "unknown".to_owned()
-            } else {
-                track.clone()
-            },
+            track: tracks
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "unknown".to_owned()),
             stints: measured.len(),
         });
     }
@@ -565,6 +567,12 @@ mod tests {
         );
         let fit = fit(&stints, &base, true).unwrap();
         assert_eq!(fit.params.fitted_on, ["pocono"]);
+        // A race without a `race_start` names no track: it makes no second one.
+        stints[0].track = String::new();
+        assert!(matches!(
+            super::fit(&stints, &base, false),
+            Err(FitError::OneTrack { .. })
+        ));
     }
 
     #[test]

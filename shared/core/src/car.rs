@@ -439,14 +439,18 @@ impl Fuel {
                 _ => None,
             };
             if margin > doubt {
-                // Surely full: poured past the top by more than the doubt.
-                self.learn_standing(est, p);
+                // Surely full: poured past the top by more than the doubt. The crew
+                // stopped at the top and the car stood longer (tyres, a repair), so
+                // the standing time overstates the pour: it teaches nothing.
                 (cap, drive_off)
             } else if let Some(short) = short {
-                if short < 0.5 {
+                if margin >= 0.0 || short < 0.5 {
                     // Read as full: exact if it was, off by the margin and its doubt
-                    // if the crew stopped short.
-                    self.learn_standing(est, p);
+                    // if the crew stopped short. Only a stop that was full all but
+                    // surely teaches (a short one would pull the car the other way).
+                    if short < 0.1 {
+                        self.learn_standing(est, p);
+                    }
                     (cap, short * (margin * margin + var) + drive_off)
                 } else {
                     (want, var)
@@ -480,19 +484,42 @@ impl Fuel {
 /// `N(0, var)`; short of it by `s ~ Exp(mean room)`, it is `−s + N(0, var)` (an
 /// exponentially modified normal), and `share` of stops end short.
 fn short_odds(margin: f64, var: f64, share: f64, room: f64) -> f64 {
-    if var <= 0.0 || share <= 0.0 {
+    if share <= 0.0 {
         return 0.0;
     }
     if share >= 1.0 {
         return 1.0;
     }
+    if var <= 0.0 {
+        return if margin < 0.0 { 1.0 } else { 0.0 };
+    }
+    // The two densities share a factor φ(margin/sd): their ratio short / at the top is
+    // λ·sd·R(x) with x = margin/sd + λ·sd and R the Mills ratio Φ(−x)/φ(x), which
+    // stays finite where the densities themselves overflow or underflow.
     let sd = var.sqrt();
-    let lambda = 1.0 / room;
-    let at_top = norm_pdf(margin / sd) / sd;
-    let exponent = lambda * margin + 0.5 * lambda * lambda * var;
-    let short = lambda * exponent.exp() * norm_cdf(-margin / sd - lambda * sd);
-    let (a, b) = (share * short, (1.0 - share) * at_top);
-    if a + b > 0.0 { a / (a + b) } else { 0.0 }
+    let lambda_sd = sd / room;
+    let ratio = lambda_sd * mills(margin / sd + lambda_sd);
+    if !ratio.is_finite() {
+        return 1.0;
+    }
+    let short = share * ratio;
+    short / (short + (1.0 - share))
+}
+
+/// The Mills ratio `Φ(−x)/φ(x)`: its asymptotic series where `Φ(−x)` is too small for
+/// [`norm_cdf`]'s absolute error, and infinite where `φ(x)` underflows.
+fn mills(x: f64) -> f64 {
+    if x > 5.0 {
+        let x2 = x * x;
+        (1.0 - 1.0 / x2 + 3.0 / (x2 * x2)) / x
+    } else {
+        let pdf = norm_pdf(x);
+        if pdf > 0.0 {
+            norm_cdf(-x) / pdf
+        } else {
+            f64::INFINITY
+        }
+    }
 }
 
 /// `E[(c − min(X, c))²]` for `X ~ N(c + margin, var)`: the mean squared error of reading
@@ -1437,6 +1464,23 @@ mod tests {
             last = o;
         }
         assert_eq!(short_odds(-1.0, 0.49, 0.0, 3.0), 0.0);
+        // Far out in either tail, and with tiny rooms, it stays a probability.
+        for (m, v, room) in [
+            (0.5, 4.0, 0.05),
+            (-50.0, 0.01, 3.0),
+            (50.0, 0.01, 3.0),
+            (0.0, 4.0, 0.001),
+        ] {
+            let o = short_odds(m, v, 0.1, room);
+            assert!(
+                o.is_finite() && (0.0..=1.0).contains(&o),
+                "{m} {v} {room}: {o}"
+            );
+        }
+        assert_eq!(short_odds(-0.5, 0.0, 0.1, 3.0), 1.0);
+        assert_eq!(short_odds(0.5, 0.0, 0.1, 3.0), 0.0);
+        // The Mills ratio on both sides of its switch to the series.
+        assert!((mills(4.99) / mills(5.01) - 5.01 / 4.99).abs() < 0.01);
 
         // A full stop of a car burning as the model says: with the crews' habits known
         // its band after the stop is a fraction of the shortfall doubt kept without.
