@@ -699,6 +699,7 @@ fn write_table(
     let pct = |v: f64| format!("{:.2}%", 100.0 * v);
     let gal = |v: f64| format!("{v:.2} gal");
     let laps = |v: f64| format!("{v:.2} laps");
+    let per_10 = move |n: u32| format!("{:.1} ({n} in {races})", 10.0 * n as f64 / races as f64);
     type Row<'a> = (&'a str, &'a str, Box<dyn Fn(&Metrics) -> String + 'a>);
     let rows: Vec<Row> = vec![
         (
@@ -755,13 +756,7 @@ fn write_table(
         (
             "false calls per 10 races",
             "<= 1",
-            Box::new(move |m| {
-                format!(
-                    "{:.1} ({} in {races})",
-                    10.0 * m.false_calls as f64 / races as f64,
-                    m.false_calls
-                )
-            }),
+            Box::new(move |m| per_10(m.false_calls)),
         ),
         (
             "  of which cars that finished laps down",
@@ -786,13 +781,7 @@ fn write_table(
         (
             "leader's laps left: false calls per 10",
             "(proposal)",
-            Box::new(move |m| {
-                format!(
-                    "{:.1} ({} in {races})",
-                    10.0 * m.false_calls_leader as f64 / races as f64,
-                    m.false_calls_leader
-                )
-            }),
+            Box::new(move |m| per_10(m.false_calls_leader)),
         ),
         (
             "samples: stints / pit entries / dry cars",
