@@ -525,21 +525,10 @@ fn measure(truth: &Truth, updates: &[FuelUpdate], pits: &[(String, i64)], sched:
         let l = leader.entry(u.window_end).or_insert(u.lap);
         *l = l.max(u.lap);
     }
-    // "Can't make it" with laps left counted from the leader's lap: the same formula
-    // as `save_needed_pct`, its fuel per green lap recovered from `laps_to_empty`.
-    let called_leader = |u: &FuelUpdate| -> bool {
-        if u.save_needed_pct.is_none() {
-            return false;
-        }
-        let left = sched as f64 - leader.get(&u.window_end).map_or(u.lap, |l| l.max(u.lap));
-        if left <= 0.0 {
-            return false;
-        }
-        match u.laps_to_empty {
-            Some(lte) if lte > 0.0 => 100.0 * (1.0 - lte / left) >= 10.0,
-            // Nothing left: any lap left is a call.
-            _ => u.remaining_gal <= 0.0,
-        }
+    // "Can't make it" with laps left counted from the leader's lap.
+    let called_leader = |u: &FuelUpdate| {
+        let leader_lap = leader.get(&u.window_end).map_or(u.lap, |l| l.max(u.lap));
+        calls_with(u, sched as f64 - leader_lap, u.remaining_gal)
     };
     let mut m = Metrics::default();
     let empty = Vec::new();
@@ -634,41 +623,28 @@ fn measure(truth: &Truth, updates: &[FuelUpdate], pits: &[(String, i64)], sched:
             }
             None => {
                 let last20 = sched as f64 - 20.0;
+                let late: Vec<&FuelUpdate> =
+                    ups.iter().copied().filter(|u| u.lap >= last20).collect();
                 let finished = tw.last().is_some_and(|w| w.lap >= sched as f64 - 1.0);
-                let stopped = ups.iter().any(|u| u.lap >= last20 && u.in_pit);
-                let was_called = ups.iter().filter(|u| u.lap >= last20).any(|u| called(&u));
+                let stopped = late.iter().any(|u| u.in_pit);
                 let lapped = tw.last().is_some_and(|w| w.lap < sched as f64 - 0.5);
-                if finished
-                    && !stopped
-                    && ups
-                        .iter()
-                        .filter(|u| u.lap >= last20)
-                        .any(|u| called_leader(u))
-                {
+                if finished && !stopped && late.iter().any(|u| called_leader(u)) {
                     m.false_calls_leader += 1;
                 }
-                if finished && !stopped && was_called {
+                let first_call = late.iter().find(|u| called(u));
+                if finished && !stopped && first_call.is_some() {
                     m.false_calls += 1;
                     m.false_calls_lapped += u32::from(lapped);
-                    // The same formula on the true fuel, with the update's own laps
-                    // left and fuel per green lap (from `laps_to_empty`).
-                    let truth_calls = |u: &FuelUpdate| {
-                        let left = sched as f64 - u.lap;
-                        match (at(car, u.window_end), u.laps_to_empty) {
-                            (Some(t), Some(lte)) if lte > 0.0 && left > 0.0 => {
-                                let per_lap = u.remaining_gal / lte;
-                                100.0 * (1.0 - t.remaining_gal / (left * per_lap)) >= 10.0
-                            }
-                            _ => false,
-                        }
-                    };
-                    let truth_too = ups
-                        .iter()
-                        .filter(|u| u.lap >= last20)
-                        .any(|u| called(&u) && truth_calls(u));
+                    // The same formula on the true fuel, with the update's own laps left.
+                    let truth_too = late.iter().any(|u| {
+                        called(&u)
+                            && at(car, u.window_end).is_some_and(|t| {
+                                calls_with(u, sched as f64 - u.lap, t.remaining_gal)
+                            })
+                    });
                     m.false_calls_truth += u32::from(truth_too);
                     m.false_calls_estimate += u32::from(!truth_too && !lapped);
-                    if let Some(u) = ups.iter().filter(|u| u.lap >= last20).find(|u| called(u)) {
+                    if let Some(u) = first_call {
                         let t = at(car, u.window_end);
                         m.notes.push(format!(
                             "false call: car {car} on lap {:.1}, save {:.1}%, remaining {:.2} gal (truth {}), laps_to_empty {}; finished lap {:.1} with {:.2} gal{}{}",
@@ -688,6 +664,20 @@ fn measure(truth: &Truth, updates: &[FuelUpdate], pits: &[(String, i64)], sched:
         }
     }
     m
+}
+
+/// `fuel-update-v1`'s "can't make it" (`save_needed_pct` ≥ 10) recomputed for `left`
+/// laps and `fuel` gallons, the update's fuel per green lap recovered from its
+/// `laps_to_empty`.
+fn calls_with(u: &FuelUpdate, left: f64, fuel: f64) -> bool {
+    if u.save_needed_pct.is_none() || left <= 0.0 {
+        return false;
+    }
+    match u.laps_to_empty {
+        Some(lte) if lte > 0.0 => 100.0 * (1.0 - fuel * lte / (u.remaining_gal * left)) >= 10.0,
+        // No fuel per lap to recover (the estimate is empty): any fuel short is a call.
+        _ => fuel <= 0.0,
+    }
 }
 
 fn write_table(

@@ -393,8 +393,9 @@ impl Fuel {
         self.learn_sum += y;
     }
 
-    /// This car's efficiency factor after what it has taught (1 before any weighed
-    /// stint, or when calibration found no spread between cars).
+    /// This car's efficiency factor after what it has taught (1 before any weighed stint
+    /// or full stop sized from standing time, or when calibration found no spread
+    /// between cars).
     fn learned_eff(&self, p: &ModelParams) -> f64 {
         self.eff_posterior(p).0.exp()
     }
@@ -1309,10 +1310,15 @@ mod tests {
             ..ModelParams::default()
         };
         let (tau2, w2) = p.car_variances();
-        assert!((p.car_burn_rel_sd(0) - 0.03).abs() < 1e-12);
-        let mut last = p.car_burn_rel_sd(0);
+        let after = |n: u32| {
+            let mut fuel = Fuel::full(20.0);
+            fuel.learn_n = n;
+            fuel.burn_rel_sd(&p)
+        };
+        assert!((after(0) - 0.03).abs() < 1e-12);
+        let mut last = after(0);
         for n in 1..20 {
-            let sd = p.car_burn_rel_sd(n);
+            let sd = after(n);
             assert!(sd < last, "{n}: {sd} !< {last}");
             assert!(sd > w2.sqrt());
             last = sd;

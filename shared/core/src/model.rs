@@ -189,18 +189,6 @@ impl ModelParams {
         (between, total - between)
     }
 
-    /// The relative standard deviation of a stint's burn for a car that has learned
-    /// from `n` weighed stints: its efficiency's remaining doubt plus the error within a
-    /// car. With `n = 0` this is `burn_rel_sd` (up to the 0.5 % floor).
-    pub fn car_burn_rel_sd(&self, n: u32) -> f64 {
-        let (tau2, w2) = self.car_variances();
-        if n == 0 || tau2 <= 0.0 {
-            return (tau2 + w2).sqrt();
-        }
-        let post = 1.0 / (1.0 / tau2 + n as f64 / w2);
-        (post + w2).sqrt()
-    }
-
     /// Checks that every parameter is finite and physically meaningful, so that a
     /// hand-edited or corrupt calibration file is refused with the name of the field.
     pub fn validate(&self) -> Result<(), String> {
