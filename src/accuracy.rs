@@ -33,6 +33,13 @@
 //!   calls the true fuel makes too: the contract's formula with the simulator's fuel in
 //!   place of the estimate also says ≥ 10 % at a window the car was called at (the
 //!   driver then saved more than the 10 % the contract takes as more than one finds).
+//! - **The floor**: both judgements once more, made by the contract's formula on the
+//!   simulator's own fuel, lap and fuel per green lap (the mean true burn of the car's
+//!   last three green laps) instead of the estimate's: what a perfect fuel estimate
+//!   would be charged with, with laps left from the car's own lap and from the
+//!   leader's. No estimate that follows the contract can call fewer cars falsely than
+//!   the truth does, whatever its accuracy, so this row says how much of the target the
+//!   contract leaves reachable.
 //!
 //! Races are simulated twice (once per pass that needs them) rather than kept: a full
 //! 40-car race is about half a gigabyte of NDJSON, and the simulator is deterministic.
@@ -374,6 +381,7 @@ fn pit_entries(race: &[u8]) -> Vec<(String, i64)> {
 #[derive(Debug, Clone, Copy, Deserialize)]
 struct TruthWindow {
     ts: i64,
+    burned_gal: f64,
     remaining_gal: f64,
     lap: f64,
 }
@@ -445,6 +453,14 @@ struct Metrics {
     /// proposed contract change; what the dashboard shows is unchanged).
     dry_called_leader: u32,
     false_calls_leader: u32,
+    /// Both judgements made by the contract's formula on the simulator's own fuel (its
+    /// remaining fuel, laps and fuel per green lap) instead of the estimate: what a
+    /// perfect estimate of the fuel would be charged with. The same for every variant.
+    dry_called_true_fuel: u32,
+    false_calls_true_fuel: u32,
+    /// The same with laps left counted from the leader's lap (the proposal).
+    dry_called_true_fuel_leader: u32,
+    false_calls_true_fuel_leader: u32,
     /// One line per false call and per car that ran dry, for the curious.
     notes: Vec<String>,
 }
@@ -464,6 +480,10 @@ impl Metrics {
         self.false_calls_estimate += o.false_calls_estimate;
         self.dry_called_leader += o.dry_called_leader;
         self.false_calls_leader += o.false_calls_leader;
+        self.dry_called_true_fuel += o.dry_called_true_fuel;
+        self.false_calls_true_fuel += o.false_calls_true_fuel;
+        self.dry_called_true_fuel_leader += o.dry_called_true_fuel_leader;
+        self.false_calls_true_fuel_leader += o.false_calls_true_fuel_leader;
         self.notes.extend(o.notes);
     }
     fn to_json(&self, name: &str, races: usize) -> serde_json::Value {
@@ -489,6 +509,10 @@ impl Metrics {
             "false_calls_estimate": self.false_calls_estimate,
             "ran_dry_called_leader_laps": self.dry_called_leader,
             "false_calls_leader_laps": self.false_calls_leader,
+            "ran_dry_called_true_fuel": self.dry_called_true_fuel,
+            "false_calls_true_fuel": self.false_calls_true_fuel,
+            "ran_dry_called_true_fuel_leader_laps": self.dry_called_true_fuel_leader,
+            "false_calls_true_fuel_leader_laps": self.false_calls_true_fuel_leader,
             "races": races,
         })
     }
@@ -580,6 +604,22 @@ fn measure(truth: &Truth, updates: &[FuelUpdate], pits: &[(String, i64)], sched:
             .map(|(_, ts)| *ts)
             .collect();
         let called = |u: &&&FuelUpdate| u.save_needed_pct.is_some_and(|s| s >= 10.0);
+        // The contract's call on the simulator's own fuel, laps and fuel per green lap.
+        let true_fpl = true_fuel_per_green_lap(tw, ups);
+        // With `from_leader`, laps left are counted from the leader's lap instead.
+        let called_true_with = |u: &FuelUpdate, from_leader: bool| {
+            let (Some(t), Some(&fpl)) = (at(car, u.window_end), true_fpl.get(&u.window_end)) else {
+                return false;
+            };
+            let lap = if from_leader {
+                leader.get(&u.window_end).map_or(t.lap, |l| l.max(t.lap))
+            } else {
+                t.lap
+            };
+            let left = sched as f64 - lap;
+            left > 0.0 && t.remaining_gal <= 0.9 * left * fpl
+        };
+        let called_true = |u: &FuelUpdate| called_true_with(u, false);
         match tw.iter().find(|w| w.remaining_gal <= 0.0) {
             Some(dry) => {
                 m.dry += 1;
@@ -597,13 +637,22 @@ fn measure(truth: &Truth, updates: &[FuelUpdate], pits: &[(String, i64)], sched:
                 if first_call.is_some_and(|u| u.lap <= dry.lap - 5.0) {
                     m.dry_called += 1;
                 }
-                if ups
-                    .iter()
-                    .filter(|u| u.window_start > from && u.window_end <= dry.ts)
-                    .find(|u| called_leader(u))
-                    .is_some_and(|u| u.lap <= dry.lap - 5.0)
-                {
+                let last_stint = || {
+                    ups.iter()
+                        .filter(move |u| u.window_start > from && u.window_end <= dry.ts)
+                };
+                let in_time = |u: &&FuelUpdate| u.lap <= dry.lap - 5.0;
+                if last_stint().find(|u| called_leader(u)).is_some_and(in_time) {
                     m.dry_called_leader += 1;
+                }
+                if last_stint().find(|u| called_true(u)).is_some_and(in_time) {
+                    m.dry_called_true_fuel += 1;
+                }
+                if last_stint()
+                    .find(|u| called_true_with(u, true))
+                    .is_some_and(in_time)
+                {
+                    m.dry_called_true_fuel_leader += 1;
                 }
                 m.notes.push(format!(
                     "car {car} ran dry on lap {:.1}; first called on lap {}",
@@ -630,6 +679,12 @@ fn measure(truth: &Truth, updates: &[FuelUpdate], pits: &[(String, i64)], sched:
                 let lapped = tw.last().is_some_and(|w| w.lap < sched as f64 - 0.5);
                 if finished && !stopped && late.iter().any(|u| called_leader(u)) {
                     m.false_calls_leader += 1;
+                }
+                if finished && !stopped && late.iter().any(|u| called_true(u)) {
+                    m.false_calls_true_fuel += 1;
+                }
+                if finished && !stopped && late.iter().any(|u| called_true_with(u, true)) {
+                    m.false_calls_true_fuel_leader += 1;
                 }
                 let first_call = late.iter().find(|u| called(u));
                 if finished && !stopped && first_call.is_some() {
@@ -664,6 +719,53 @@ fn measure(truth: &Truth, updates: &[FuelUpdate], pits: &[(String, i64)], sched:
         }
     }
     m
+}
+
+/// The simulator's own fuel per green lap at each of the car's window ends: the mean
+/// true burn of its last three green laps (`fuel-update-v1`'s definition), a lap being
+/// green when every window it spans is green or white and off pit road by the car's
+/// updates. Lap ends are placed within their window by the true lap, pro rata.
+fn true_fuel_per_green_lap(tw: &[TruthWindow], ups: &[&FuelUpdate]) -> HashMap<i64, f64> {
+    let clean: HashMap<i64, bool> = ups
+        .iter()
+        .map(|u| (u.window_end, !u.flag.is_caution() && !u.in_pit))
+        .collect();
+    let mut out = HashMap::new();
+    let mut green_laps: Vec<f64> = Vec::new();
+    // Burn so far, and at the last line crossing (None before the first).
+    let mut burned = 0.0;
+    let mut at_line: Option<f64> = None;
+    let mut lap_clean = true;
+    let mut prev: Option<&TruthWindow> = None;
+    for w in tw {
+        let before = burned;
+        burned += w.burned_gal;
+        let this_clean = clean.get(&w.ts).copied().unwrap_or(false);
+        lap_clean &= this_clean;
+        if let Some(p) = prev
+            && w.lap.floor() > p.lap.floor()
+            && w.lap > p.lap
+        {
+            let share = (w.lap.floor() - p.lap) / (w.lap - p.lap);
+            let line = before + share * w.burned_gal;
+            if let Some(start) = at_line
+                && lap_clean
+            {
+                green_laps.push(line - start);
+            }
+            at_line = Some(line);
+            lap_clean = this_clean;
+        }
+        let n = green_laps.len().min(3);
+        if n > 0 {
+            out.insert(
+                w.ts,
+                green_laps[green_laps.len() - n..].iter().sum::<f64>() / n as f64,
+            );
+        }
+        prev = Some(w);
+    }
+    out
 }
 
 /// `fuel-update-v1`'s "can't make it" (`save_needed_pct` ≥ 10) recomputed for `left`
@@ -774,28 +876,149 @@ fn write_table(
             Box::new(move |m| per_10(m.false_calls_leader)),
         ),
         (
+            "true fuel's own call: cars run dry, called",
+            "(floor)",
+            Box::new(move |m| format!("{}/{}", m.dry_called_true_fuel, m.dry)),
+        ),
+        (
+            "true fuel's own call: false calls per 10",
+            "(floor)",
+            Box::new(move |m| per_10(m.false_calls_true_fuel)),
+        ),
+        (
+            "true fuel, leader's laps: cars run dry, called",
+            "(floor)",
+            Box::new(move |m| format!("{}/{}", m.dry_called_true_fuel_leader, m.dry)),
+        ),
+        (
+            "true fuel, leader's laps: false calls per 10",
+            "(floor)",
+            Box::new(move |m| per_10(m.false_calls_true_fuel_leader)),
+        ),
+        (
             "samples: stints / pit entries / dry cars",
             "",
             Box::new(move |m| format!("{} / {} / {}", m.stint_err.len(), m.pit_err.len(), m.dry)),
         ),
     ];
     let widths: Vec<usize> = names.iter().map(|n| n.len().max(18)).collect();
-    write!(out, "| {:<42} |", "held-out live races")?;
+    let lw = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
+    write!(out, "| {:<lw$} |", "held-out live races")?;
     for (n, w) in names.iter().zip(&widths) {
         write!(out, " {n:<w$} |")?;
     }
     writeln!(out, " target     |")?;
-    write!(out, "|{}|", "-".repeat(44))?;
+    write!(out, "|{}|", "-".repeat(lw + 2))?;
     for w in &widths {
         write!(out, "{}|", "-".repeat(w + 2))?;
     }
     writeln!(out, "------------|")?;
     for (label, target, f) in &rows {
-        write!(out, "| {label:<42} |")?;
+        write!(out, "| {label:<lw$} |")?;
         for (m, w) in totals.iter().zip(&widths) {
             write!(out, " {:<w$} |", f(m))?;
         }
         writeln!(out, " {target:<10} |")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn update(window_end: i64, flag: &str, in_pit: bool) -> FuelUpdate {
+        serde_json::from_value(serde_json::json!({
+            "v": 1, "race_id": "r", "car": "9", "seq": window_end / 5000 - 1,
+            "window_start": window_end - 5000, "window_end": window_end,
+            "lap": 0.0, "flag": flag, "in_pit": in_pit, "samples": 50, "miles": 0.2,
+            "burn_gal": 0.1, "burn_rate_gph": 72.0, "mpg_window": null, "mpg_lap": null,
+            "mpg_stint": null, "used_stint_gal": 0.1, "used_race_gal": 0.1,
+            "remaining_gal": 19.9, "remaining_low_gal": 19.8, "remaining_high_gal": 20.0,
+            "laps_to_empty": null, "save_needed_pct": null, "burn_index": null,
+            "mode": "normal", "model": "physics"
+        }))
+        .expect("a valid update")
+    }
+
+    /// Laps of 10 windows each, the line crossed 40 % into a window, plus one window
+    /// past the last line; lap k burns `per_lap[k]` at an even rate, and the car's
+    /// update for a window carries the flag of the lap the window ends in.
+    fn race(per_lap: &[f64], flags: &[&str]) -> (Vec<TruthWindow>, Vec<FuelUpdate>) {
+        let lap_at = |i: usize| if i == 0 { 0.0 } else { (i as f64 - 0.4) / 10.0 };
+        let rate = |l: f64| per_lap[(l.floor() as usize).min(per_lap.len() - 1)];
+        let (mut tw, mut ups) = (Vec::new(), Vec::new());
+        let mut remaining = 20.0;
+        for i in 1..=per_lap.len() * 10 + 1 {
+            let (a, b) = (lap_at(i - 1), lap_at(i));
+            // The burn between laps a and b, split at the line between them if any.
+            let line = b.floor().max(a);
+            let burned = rate(a) * (line - a) + rate(b) * (b - line);
+            remaining -= burned;
+            let ts = 5000 * i as i64;
+            tw.push(TruthWindow {
+                ts,
+                burned_gal: burned,
+                remaining_gal: remaining,
+                lap: b,
+            });
+            let k = (b.floor() as usize).min(flags.len() - 1);
+            ups.push(update(ts, flags[k], false));
+        }
+        (tw, ups)
+    }
+
+    #[test]
+    fn true_fuel_per_green_lap_is_the_mean_of_the_last_three_green_laps() {
+        // Lap 3 is under caution.
+        let per_lap = [0.5, 0.6, 0.7, 0.2, 0.8, 0.9, 1.0];
+        let flags = [
+            "green", "green", "green", "yellow", "green", "green", "green",
+        ];
+        let (tw, ups) = race(&per_lap, &flags);
+        let refs: Vec<&FuelUpdate> = ups.iter().collect();
+        let fpl = true_fuel_per_green_lap(&tw, &refs);
+        // Lap 0 has no line before it: no figure until lap 1 is done.
+        assert!(!fpl.contains_key(&tw[5].ts));
+        assert!(!fpl.contains_key(&tw[15].ts));
+        // Lap 2 shares a window with the caution lap, so after it only lap 1 counts.
+        let after_caution = tw[45].ts;
+        assert!(
+            (fpl[&after_caution] - 0.6).abs() < 0.01,
+            "{}",
+            fpl[&after_caution]
+        );
+        // At the end: laps 4, 5 and 6 (the line's window split pro rata, about right).
+        let last = tw.last().unwrap().ts;
+        assert!((fpl[&last] - 0.9).abs() < 0.01, "{}", fpl[&last]);
+    }
+
+    #[test]
+    fn a_lap_on_pit_road_or_with_a_window_missing_is_not_a_green_lap() {
+        let per_lap = [0.5, 0.6, 0.7, 0.8, 0.9];
+        let (tw, mut ups) = race(&per_lap, &["green"; 5]);
+        // Lap 2 passes pit road at its middle.
+        ups[25].in_pit = true;
+        let refs: Vec<&FuelUpdate> = ups.iter().collect();
+        let fpl = true_fuel_per_green_lap(&tw, &refs);
+        let (after_lap2, after_lap3) = (tw[31].ts, tw[45].ts);
+        assert!(
+            (fpl[&after_lap2] - 0.6).abs() < 0.01,
+            "{}",
+            fpl[&after_lap2]
+        );
+        assert!(
+            (fpl[&after_lap3] - 0.7).abs() < 0.01,
+            "{}",
+            fpl[&after_lap3]
+        );
+        // A window of lap 3 with no update (the car sent no samples) leaves lap 3 out.
+        let refs: Vec<&FuelUpdate> = ups.iter().filter(|u| u.window_end != tw[35].ts).collect();
+        let fpl = true_fuel_per_green_lap(&tw, &refs);
+        assert!(
+            (fpl[&after_lap3] - 0.6).abs() < 0.01,
+            "{}",
+            fpl[&after_lap3]
+        );
+    }
 }

@@ -188,4 +188,19 @@ fn the_accuracy_report_runs_end_to_end_and_its_band_is_honest() {
         table.contains("leader's laps left: false calls per 10"),
         "{table}"
     );
+    // The contract's call on the simulator's own fuel is the floor any estimate is
+    // held to: it reads the truth alone, so every variant reports the same.
+    assert!(
+        n("ran_dry_called_true_fuel") <= n("ran_dry"),
+        "{calibrated}"
+    );
+    for v in variants {
+        for k in ["ran_dry_called_true_fuel", "false_calls_true_fuel"] {
+            assert_eq!(v[k], calibrated[k], "{k}: {v} vs {calibrated}");
+        }
+    }
+    assert!(
+        table.contains("true fuel's own call: false calls per 10"),
+        "{table}"
+    );
 }
