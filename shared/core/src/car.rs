@@ -330,6 +330,12 @@ impl Fuel {
         (weighted / precision, 1.0 / precision)
     }
 
+    /// What a crew can have poured in the standing time of the stop under way (none
+    /// off pit road: the time resets at `pit_out`).
+    fn pour_so_far(&self, p: &ModelParams) -> f64 {
+        (self.standing_ms as f64 / 1000.0 - p.fill_dead_s).max(0.0) * p.fill_rate_gps
+    }
+
     /// What a fill sized from standing time says of this car, when the stint began
     /// with the cell read as full and the stop was as long as a full fill needs: the
     /// cell held `capacity − poured` at the stop, so the stint burned about `poured`
@@ -420,8 +426,7 @@ impl Fuel {
         } else if full == Some(true) {
             (cap, 0.0)
         } else {
-            let pouring_s = (self.standing_ms as f64 / 1000.0 - p.fill_dead_s).max(0.0);
-            let est = pouring_s * p.fill_rate_gps;
+            let est = self.pour_so_far(p);
             let rel = p.fill_rel_sd * est;
             let var = base_var + rel * rel + p.fill_abs_sd * p.fill_abs_sd;
             let want = base + est;
@@ -1129,7 +1134,12 @@ impl CarState {
         let remaining = remaining_raw.clamp(0.0, cap);
         let half = Z90 * self.fuel.variance(p).sqrt();
         let low = (remaining_raw - half).clamp(0.0, cap);
-        let high = (remaining_raw + half).clamp(0.0, cap);
+        // Standing in the box, the crew may be pouring. The contract counts a fill at
+        // `pit_out`, when its size is known, so `remaining_gal` keeps the level of
+        // `pit_in`; but the cell may already hold what the standing time so far lets
+        // a crew pour (at the fill rate's upper bound), and the band's top says so.
+        let pouring = self.fuel.pour_so_far(p) * (1.0 + Z90 * p.fill_rel_sd);
+        let high = (remaining_raw + half + pouring).clamp(0.0, cap);
         let lap = self.last_pos.unwrap_or(0.0).max(0.0);
         let fpgl = self.laps.fuel_per_green_lap();
         let laps_to_empty = fpgl.map(|f| remaining / f);

@@ -1358,6 +1358,65 @@ fn a_late_pit_in_keeps_the_standing_time_measured_before_it() {
 }
 
 #[test]
+fn while_the_car_stands_in_its_box_the_band_holds_what_the_crew_may_have_poured() {
+    // Wide open for 300 s; pit_in at 300 s; on pit road at idle (1.0 gal/h), rolling
+    // 300.0 → 302.9 s, standing 303.0 → 304.9 s, rolling again; pit_out at 308 s
+    // (amount unknown); wide open from 308 s. The window [300, 305) closes with the car
+    // 2 s into its stop: the contract counts the fill at pit_out, so `remaining_gal`
+    // is still the level at pit_in less the idle burn, but the cell may already hold up
+    // to 2 s × 1.5 gal/s (at the rate's upper bound, 1 + 1.645 × 10 %) more, and the
+    // band's top says so. Its bottom does not move: the crew may not have started.
+    let mut lines = vec![race_start(T0, "s", "")];
+    for ts in ticks(T0, T0 + 319_900) {
+        if ts == T0 + 300_000 {
+            lines.push(pit_in(ts, "1"));
+        }
+        if ts == T0 + 308_000 {
+            lines.push(pit_out(ts, "1", r#","fuel_added_gal":null,"full":null"#));
+        }
+        let ms = ts - T0;
+        lines.push(match ms {
+            0..300_000 | 308_000.. => wot("1", ts),
+            303_000..305_000 => idle_in_pit("1", ts, 0.0),
+            _ => idle_in_pit("1", ts, 40.0),
+        });
+    }
+    let r = run(&lines);
+    assert!(r.rejects.is_empty(), "{:?}", r.rejects);
+    let c = r.car("1");
+    let stop = &c[60];
+    assert_eq!(stop["window_start"], T0 + 300_000);
+    let used = gal(WOT_GPH, 300.0) + gal(IDLE_GPH, 5.0);
+    let half = half_band(0.0, used);
+    approx(stop, "remaining_gal", 20.0 - used);
+    approx(stop, "remaining_low_gal", 20.0 - used - half);
+    let pour = 2.0 * FILL_RATE_GPS * (1.0 + Z90 * FILL_REL_SD);
+    approx(stop, "remaining_high_gal", 20.0 - used + half + pour);
+
+    // The window before the stop has no pour in its band.
+    approx(
+        &c[59],
+        "remaining_high_gal",
+        20.0 - gal(WOT_GPH, 300.0) + half_band(0.0, gal(WOT_GPH, 300.0)),
+    );
+
+    // After pit_out the fill is counted on the level at pit_in (2 s × 1.5 = 3 gal,
+    // short of the top) and the band is the fill's own doubt again, without the pour
+    // of a stop under way.
+    let after = &c[61];
+    assert_eq!(after["window_start"], T0 + 305_000);
+    let used_after = gal(WOT_GPH, 2.0);
+    let level = 20.0 - gal(WOT_GPH, 300.0) + 3.0;
+    let fill_var = (BURN_REL_SD * gal(WOT_GPH, 300.0)).powi(2) + (FILL_REL_SD * 3.0).powi(2);
+    approx(after, "remaining_gal", level - used_after);
+    approx(
+        after,
+        "remaining_high_gal",
+        level - used_after + half_band(fill_var, used_after),
+    );
+}
+
+#[test]
 fn a_race_control_clock_a_day_ahead_does_not_make_the_race_late() {
     let mut lines = vec![race_start(T0, "c", "")];
     for ts in ticks(T0, T0 + 19_900) {
