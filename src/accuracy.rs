@@ -37,9 +37,9 @@
 //!   simulator's own fuel, lap and fuel per green lap (the mean true burn of the car's
 //!   last three green laps) instead of the estimate's: what a perfect fuel estimate
 //!   would be charged with, with laps left from the car's own lap and from the
-//!   leader's. No estimate that follows the contract can call fewer cars falsely than
-//!   the truth does, whatever its accuracy, so this row says how much of the target the
-//!   contract leaves reachable.
+//!   leader's. An estimate can only call fewer cars falsely than the truth does by
+//!   erring on the side of more fuel, which costs calls of cars that do run dry; so
+//!   these rows say what the contract's definitions charge a perfect estimate with.
 //!
 //! Races are simulated twice (once per pass that needs them) rather than kept: a full
 //! 40-car race is about half a gigabyte of NDJSON, and the simulator is deterministic.
@@ -725,7 +725,15 @@ fn measure(truth: &Truth, updates: &[FuelUpdate], pits: &[(String, i64)], sched:
 /// true burn of its last three green laps (`fuel-update-v1`'s definition), a lap being
 /// green when every window it spans is green or white and off pit road by the car's
 /// updates. Lap ends are placed within their window by the true lap, pro rata.
+///
+/// Two small departures from the engine's own green laps: a window's flag is the one
+/// in force for most of it, so a caution shorter than half a window does not spoil a
+/// lap, and the first lap never counts (no line before it). Both matter little to the
+/// judgements of the last 20 laps, which read the last three green laps.
 fn true_fuel_per_green_lap(tw: &[TruthWindow], ups: &[&FuelUpdate]) -> HashMap<i64, f64> {
+    // The simulator writes no truth line for a window the car sent nothing in, and
+    // its burn is lost with it: a lap with a gap is not measured.
+    let window_ms = ups.first().map_or(0, |u| u.window_end - u.window_start);
     let clean: HashMap<i64, bool> = ups
         .iter()
         .map(|u| (u.window_end, !u.flag.is_caution() && !u.in_pit))
@@ -740,7 +748,8 @@ fn true_fuel_per_green_lap(tw: &[TruthWindow], ups: &[&FuelUpdate]) -> HashMap<i
     for w in tw {
         let before = burned;
         burned += w.burned_gal;
-        let this_clean = clean.get(&w.ts).copied().unwrap_or(false);
+        let this_clean = clean.get(&w.ts).copied().unwrap_or(false)
+            && prev.is_none_or(|p| w.ts - p.ts == window_ms);
         lap_clean &= this_clean;
         if let Some(p) = prev
             && w.lap.floor() > p.lap.floor()
@@ -941,15 +950,18 @@ mod tests {
         .expect("a valid update")
     }
 
-    /// Laps of 10 windows each, the line crossed 40 % into a window, plus one window
-    /// past the last line; lap k burns `per_lap[k]` at an even rate, and the car's
-    /// update for a window carries the flag of the lap the window ends in.
-    fn race(per_lap: &[f64], flags: &[&str]) -> (Vec<TruthWindow>, Vec<FuelUpdate>) {
+    /// `laps` laps of 10 windows each, the line crossed 40 % into a window, plus one
+    /// window past the last line. Lap k burns `0.5 + 0.1 k` at an even rate: with a
+    /// burn rising evenly from lap to lap, placing each line pro rata within its window
+    /// gives every lap's burn exactly (what one lap gains at a line, the next loses
+    /// at the other), while a line placed at a window's edge would be 0.6 % off. The
+    /// car's update for a window carries the flag of the lap the window ends in.
+    fn race(laps: usize, flags: &[&str]) -> (Vec<TruthWindow>, Vec<FuelUpdate>) {
         let lap_at = |i: usize| if i == 0 { 0.0 } else { (i as f64 - 0.4) / 10.0 };
-        let rate = |l: f64| per_lap[(l.floor() as usize).min(per_lap.len() - 1)];
+        let rate = |l: f64| 0.5 + 0.1 * l.floor();
         let (mut tw, mut ups) = (Vec::new(), Vec::new());
         let mut remaining = 20.0;
-        for i in 1..=per_lap.len() * 10 + 1 {
+        for i in 1..=laps * 10 + 1 {
             let (a, b) = (lap_at(i - 1), lap_at(i));
             // The burn between laps a and b, split at the line between them if any.
             let line = b.floor().max(a);
@@ -968,57 +980,68 @@ mod tests {
         (tw, ups)
     }
 
+    #[track_caller]
+    fn exactly(fpl: &HashMap<i64, f64>, ts: i64, want: f64) {
+        let got = fpl.get(&ts).copied();
+        assert!(
+            got.is_some_and(|g| (g - want).abs() < 1e-9),
+            "at {ts}: {got:?}, want {want}"
+        );
+    }
+
     #[test]
     fn true_fuel_per_green_lap_is_the_mean_of_the_last_three_green_laps() {
         // Lap 3 is under caution.
-        let per_lap = [0.5, 0.6, 0.7, 0.2, 0.8, 0.9, 1.0];
         let flags = [
             "green", "green", "green", "yellow", "green", "green", "green",
         ];
-        let (tw, ups) = race(&per_lap, &flags);
+        let (tw, ups) = race(7, &flags);
         let refs: Vec<&FuelUpdate> = ups.iter().collect();
         let fpl = true_fuel_per_green_lap(&tw, &refs);
         // Lap 0 has no line before it: no figure until lap 1 is done.
         assert!(!fpl.contains_key(&tw[5].ts));
         assert!(!fpl.contains_key(&tw[15].ts));
+        exactly(&fpl, tw[25].ts, 0.6);
         // Lap 2 shares a window with the caution lap, so after it only lap 1 counts.
-        let after_caution = tw[45].ts;
-        assert!(
-            (fpl[&after_caution] - 0.6).abs() < 0.01,
-            "{}",
-            fpl[&after_caution]
-        );
-        // At the end: laps 4, 5 and 6 (the line's window split pro rata, about right).
-        let last = tw.last().unwrap().ts;
-        assert!((fpl[&last] - 0.9).abs() < 0.01, "{}", fpl[&last]);
+        exactly(&fpl, tw[45].ts, 0.6);
+        // Laps 1 and 4, then the last three green laps: 4, 5 and 6.
+        exactly(&fpl, tw[55].ts, 0.75);
+        exactly(&fpl, tw.last().unwrap().ts, 1.0);
     }
 
     #[test]
-    fn a_lap_on_pit_road_or_with_a_window_missing_is_not_a_green_lap() {
-        let per_lap = [0.5, 0.6, 0.7, 0.8, 0.9];
-        let (tw, mut ups) = race(&per_lap, &["green"; 5]);
-        // Lap 2 passes pit road at its middle.
-        ups[25].in_pit = true;
-        let refs: Vec<&FuelUpdate> = ups.iter().collect();
-        let fpl = true_fuel_per_green_lap(&tw, &refs);
-        let (after_lap2, after_lap3) = (tw[31].ts, tw[45].ts);
-        assert!(
-            (fpl[&after_lap2] - 0.6).abs() < 0.01,
-            "{}",
-            fpl[&after_lap2]
-        );
-        assert!(
-            (fpl[&after_lap3] - 0.7).abs() < 0.01,
-            "{}",
-            fpl[&after_lap3]
-        );
-        // A window of lap 3 with no update (the car sent no samples) leaves lap 3 out.
+    fn a_lap_on_pit_road_or_with_a_gap_is_not_a_green_lap() {
+        let (tw, ups) = race(6, &["green"; 6]);
+        let fpl_with = |ups: &[&FuelUpdate], tw: &[TruthWindow]| true_fuel_per_green_lap(tw, ups);
+        let (after_lap2, after_lap3, after_lap4) = (tw[31].ts, tw[45].ts, tw[55].ts);
+
+        // Lap 2 passes pit road at its middle: after it, lap 1 alone; after lap 3, laps
+        // 1 and 3.
+        let mut pit = ups.clone();
+        pit[25].in_pit = true;
+        let refs: Vec<&FuelUpdate> = pit.iter().collect();
+        let fpl = fpl_with(&refs, &tw);
+        exactly(&fpl, after_lap2, 0.6);
+        exactly(&fpl, after_lap3, 0.7);
+
+        // On pit road in the window that holds line 3 only: both laps 2 and 3 touch it.
+        let mut pit = ups.clone();
+        pit[30].in_pit = true;
+        let refs: Vec<&FuelUpdate> = pit.iter().collect();
+        exactly(&fpl_with(&refs, &tw), after_lap4, 0.75);
+
+        // A window of lap 3 with no update (the car sent no samples) leaves lap 3 out,
+        // and so does a window missing from the truth (its burn is lost with it).
+        // After lap 4: laps 1, 2 and 4.
+        let without_lap3 = (0.6 + 0.7 + 0.9) / 3.0;
         let refs: Vec<&FuelUpdate> = ups.iter().filter(|u| u.window_end != tw[35].ts).collect();
-        let fpl = true_fuel_per_green_lap(&tw, &refs);
-        assert!(
-            (fpl[&after_lap3] - 0.6).abs() < 0.01,
-            "{}",
-            fpl[&after_lap3]
-        );
+        exactly(&fpl_with(&refs, &tw), after_lap4, without_lap3);
+        let mut gap = tw.clone();
+        gap.remove(35);
+        let refs: Vec<&FuelUpdate> = ups.iter().collect();
+        exactly(&fpl_with(&refs, &gap), after_lap4, without_lap3);
+        // Without any of these, laps 1 to 3 then 2 to 4.
+        exactly(&fpl_with(&refs, &tw), after_lap3, 0.7);
+        exactly(&fpl_with(&refs, &tw), after_lap4, 0.8);
     }
 }

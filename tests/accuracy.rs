@@ -188,14 +188,28 @@ fn the_accuracy_report_runs_end_to_end_and_its_band_is_honest() {
         table.contains("leader's laps left: false calls per 10"),
         "{table}"
     );
-    // The contract's call on the simulator's own fuel is the floor any estimate is
-    // held to: it reads the truth alone, so every variant reports the same.
+    // The contract's call on the simulator's own fuel: what a perfect estimate would
+    // be charged with. It reads the truth alone, so every variant reports the same,
+    // and fewer laps left from the leader's lap never make more calls.
     assert!(
         n("ran_dry_called_true_fuel") <= n("ran_dry"),
         "{calibrated}"
     );
+    assert!(
+        n("false_calls_true_fuel_leader_laps") <= n("false_calls_true_fuel"),
+        "{calibrated}"
+    );
+    assert!(
+        n("ran_dry_called_true_fuel_leader_laps") <= n("ran_dry_called_true_fuel"),
+        "{calibrated}"
+    );
     for v in variants {
-        for k in ["ran_dry_called_true_fuel", "false_calls_true_fuel"] {
+        for k in [
+            "ran_dry_called_true_fuel",
+            "false_calls_true_fuel",
+            "ran_dry_called_true_fuel_leader_laps",
+            "false_calls_true_fuel_leader_laps",
+        ] {
             assert_eq!(v[k], calibrated[k], "{k}: {v} vs {calibrated}");
         }
     }

@@ -1134,11 +1134,17 @@ impl CarState {
         let remaining = remaining_raw.clamp(0.0, cap);
         let half = Z90 * self.fuel.variance(p).sqrt();
         let low = (remaining_raw - half).clamp(0.0, cap);
-        // Standing in the box, the crew may be pouring. The contract counts a fill at
-        // `pit_out`, when its size is known, so `remaining_gal` keeps the level of
-        // `pit_in`; but the cell may already hold what the standing time so far lets
-        // a crew pour (at the fill rate's upper bound), and the band's top says so.
-        let pouring = self.fuel.pour_so_far(p) * (1.0 + Z90 * p.fill_rel_sd);
+        // Standing in the box during a stop (a `pit_in` without its `pit_out` yet), the
+        // crew may be pouring. The contract counts a fill at `pit_out`, when its size is
+        // known, so `remaining_gal` keeps the level of `pit_in`; but the cell may
+        // already hold what the standing time so far lets a crew pour (at the fill
+        // rate's upper bound), and the band's top says so. Standing on pit road with no
+        // stop open (idling before the start, parked under a red flag) pours nothing.
+        let pouring = if self.pit_road {
+            self.fuel.pour_so_far(p) * (1.0 + Z90 * p.fill_rel_sd)
+        } else {
+            0.0
+        };
         let high = (remaining_raw + half + pouring).clamp(0.0, cap);
         let lap = self.last_pos.unwrap_or(0.0).max(0.0);
         let fpgl = self.laps.fuel_per_green_lap();

@@ -1417,6 +1417,31 @@ fn while_the_car_stands_in_its_box_the_band_holds_what_the_crew_may_have_poured(
 }
 
 #[test]
+fn standing_on_pit_road_without_a_stop_pours_nothing_into_the_band() {
+    // The car idles still on pit road (its samples say `in_pit`) for the first 10 s,
+    // with no pit_in: no stop is open, so no crew pours, and the band is the burn's
+    // doubt alone.
+    let mut lines = vec![race_start(T0, "n", "")];
+    for ts in ticks(T0, T0 + 19_900) {
+        lines.push(if ts < T0 + 10_000 {
+            idle_in_pit("1", ts, 0.0)
+        } else {
+            wot("1", ts)
+        });
+    }
+    let r = run(&lines);
+    for u in r.car("1") {
+        let used = u["used_stint_gal"].as_f64().unwrap();
+        approx(
+            &u,
+            "remaining_high_gal",
+            (20.0 - used + half_band(0.0, used)).min(20.0),
+        );
+    }
+    // With a stop open, the same 10 s would have raised the top by up to 15 gal.
+}
+
+#[test]
 fn a_race_control_clock_a_day_ahead_does_not_make_the_race_late() {
     let mut lines = vec![race_start(T0, "c", "")];
     for ts in ticks(T0, T0 + 19_900) {
