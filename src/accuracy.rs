@@ -428,6 +428,31 @@ impl Truth {
     }
 }
 
+/// The other ways the report makes the run-dry and false-call judgements, besides the
+/// estimate's own `save_needed_pct`: (table label, target column, JSON key suffix).
+/// 1. laps left counted from the leader's lap rather than the car's own (a proposed
+///    contract change; what the updates say is unchanged);
+/// 2. the contract's formula on the simulator's own fuel, lap and fuel per green lap
+///    instead of the estimate's: what a perfect fuel estimate would be charged with,
+///    the same for every variant;
+/// 3. both at once.
+const ALTERNATIVES: [(&str, &str, &str); 3] = [
+    ("leader's laps left", "(proposal)", "leader_laps"),
+    ("true fuel's own call", "(floor)", "true_fuel"),
+    (
+        "true fuel, leader's laps",
+        "(floor)",
+        "true_fuel_leader_laps",
+    ),
+];
+
+/// One way of judging the calls: cars that ran dry called in time, and false calls.
+#[derive(Debug, Default, Clone, Copy)]
+struct Calls {
+    dry_called: u32,
+    false_calls: u32,
+}
+
 /// What one variant measured (over one race, then over all).
 #[derive(Debug, Default)]
 struct Metrics {
@@ -449,18 +474,8 @@ struct Metrics {
     /// False calls of cars on the lead lap that the true fuel does not make: the
     /// estimate's own error.
     false_calls_estimate: u32,
-    /// The same two judgements with laps left counted from the leader's lap instead (a
-    /// proposed contract change; what the dashboard shows is unchanged).
-    dry_called_leader: u32,
-    false_calls_leader: u32,
-    /// Both judgements made by the contract's formula on the simulator's own fuel (its
-    /// remaining fuel, laps and fuel per green lap) instead of the estimate: what a
-    /// perfect estimate of the fuel would be charged with. The same for every variant.
-    dry_called_true_fuel: u32,
-    false_calls_true_fuel: u32,
-    /// The same with laps left counted from the leader's lap (the proposal).
-    dry_called_true_fuel_leader: u32,
-    false_calls_true_fuel_leader: u32,
+    /// The two judgements made the other ways of [`ALTERNATIVES`], in its order.
+    alt: [Calls; ALTERNATIVES.len()],
     /// One line per false call and per car that ran dry, for the curious.
     notes: Vec<String>,
 }
@@ -478,18 +493,16 @@ impl Metrics {
         self.false_calls_lapped += o.false_calls_lapped;
         self.false_calls_truth += o.false_calls_truth;
         self.false_calls_estimate += o.false_calls_estimate;
-        self.dry_called_leader += o.dry_called_leader;
-        self.false_calls_leader += o.false_calls_leader;
-        self.dry_called_true_fuel += o.dry_called_true_fuel;
-        self.false_calls_true_fuel += o.false_calls_true_fuel;
-        self.dry_called_true_fuel_leader += o.dry_called_true_fuel_leader;
-        self.false_calls_true_fuel_leader += o.false_calls_true_fuel_leader;
+        for (a, b) in self.alt.iter_mut().zip(o.alt) {
+            a.dry_called += b.dry_called;
+            a.false_calls += b.false_calls;
+        }
         self.notes.extend(o.notes);
     }
     fn to_json(&self, name: &str, races: usize) -> serde_json::Value {
         // NaN (no sample) becomes null.
         let q = |v: &[f64], p: f64| serde_json::Number::from_f64(quantile(v, p));
-        serde_json::json!({
+        let mut doc = serde_json::json!({
             "name": name,
             "stints": self.stint_err.len(),
             "stint_error_median": q(&self.stint_err, 0.5),
@@ -507,14 +520,13 @@ impl Metrics {
             "false_calls_lapped": self.false_calls_lapped,
             "false_calls_truth_too": self.false_calls_truth,
             "false_calls_estimate": self.false_calls_estimate,
-            "ran_dry_called_leader_laps": self.dry_called_leader,
-            "false_calls_leader_laps": self.false_calls_leader,
-            "ran_dry_called_true_fuel": self.dry_called_true_fuel,
-            "false_calls_true_fuel": self.false_calls_true_fuel,
-            "ran_dry_called_true_fuel_leader_laps": self.dry_called_true_fuel_leader,
-            "false_calls_true_fuel_leader_laps": self.false_calls_true_fuel_leader,
             "races": races,
-        })
+        });
+        for ((_, _, key), c) in ALTERNATIVES.iter().zip(&self.alt) {
+            doc[format!("ran_dry_called_{key}").as_str()] = c.dry_called.into();
+            doc[format!("false_calls_{key}").as_str()] = c.false_calls.into();
+        }
+        doc
     }
 
     fn stint_median(&self) -> f64 {
@@ -549,10 +561,14 @@ fn measure(truth: &Truth, updates: &[FuelUpdate], pits: &[(String, i64)], sched:
         let l = leader.entry(u.window_end).or_insert(u.lap);
         *l = l.max(u.lap);
     }
+    let leader_lap = |ts: i64, own: f64| leader.get(&ts).map_or(own, |l| l.max(own));
     // "Can't make it" with laps left counted from the leader's lap.
     let called_leader = |u: &FuelUpdate| {
-        let leader_lap = leader.get(&u.window_end).map_or(u.lap, |l| l.max(u.lap));
-        calls_with(u, sched as f64 - leader_lap, u.remaining_gal)
+        calls_with(
+            u,
+            sched as f64 - leader_lap(u.window_end, u.lap),
+            u.remaining_gal,
+        )
     };
     let mut m = Metrics::default();
     let empty = Vec::new();
@@ -612,7 +628,7 @@ fn measure(truth: &Truth, updates: &[FuelUpdate], pits: &[(String, i64)], sched:
                 return false;
             };
             let lap = if from_leader {
-                leader.get(&u.window_end).map_or(t.lap, |l| l.max(t.lap))
+                leader_lap(u.window_end, t.lap)
             } else {
                 t.lap
             };
@@ -620,6 +636,9 @@ fn measure(truth: &Truth, updates: &[FuelUpdate], pits: &[(String, i64)], sched:
             left > 0.0 && t.remaining_gal <= 0.9 * left * fpl
         };
         let called_true = |u: &FuelUpdate| called_true_with(u, false);
+        let called_true_leader = |u: &FuelUpdate| called_true_with(u, true);
+        let alternatives: [&dyn Fn(&FuelUpdate) -> bool; ALTERNATIVES.len()] =
+            [&called_leader, &called_true, &called_true_leader];
         match tw.iter().find(|w| w.remaining_gal <= 0.0) {
             Some(dry) => {
                 m.dry += 1;
@@ -630,29 +649,16 @@ fn measure(truth: &Truth, updates: &[FuelUpdate], pits: &[(String, i64)], sched:
                     .filter(|&p| p < dry.ts)
                     .max()
                     .unwrap_or(i64::MIN);
-                let first_call = ups
-                    .iter()
-                    .filter(|u| u.window_start > from && u.window_end <= dry.ts)
-                    .find(called);
-                if first_call.is_some_and(|u| u.lap <= dry.lap - 5.0) {
-                    m.dry_called += 1;
-                }
                 let last_stint = || {
                     ups.iter()
                         .filter(move |u| u.window_start > from && u.window_end <= dry.ts)
                 };
                 let in_time = |u: &&FuelUpdate| u.lap <= dry.lap - 5.0;
-                if last_stint().find(|u| called_leader(u)).is_some_and(in_time) {
-                    m.dry_called_leader += 1;
-                }
-                if last_stint().find(|u| called_true(u)).is_some_and(in_time) {
-                    m.dry_called_true_fuel += 1;
-                }
-                if last_stint()
-                    .find(|u| called_true_with(u, true))
-                    .is_some_and(in_time)
-                {
-                    m.dry_called_true_fuel_leader += 1;
+                let first_call = last_stint().find(called);
+                m.dry_called += u32::from(first_call.is_some_and(in_time));
+                for (calls, called) in m.alt.iter_mut().zip(alternatives) {
+                    let in_time = last_stint().find(|u| called(u)).is_some_and(in_time);
+                    calls.dry_called += u32::from(in_time);
                 }
                 m.notes.push(format!(
                     "car {car} ran dry on lap {:.1}; first called on lap {}",
@@ -677,14 +683,10 @@ fn measure(truth: &Truth, updates: &[FuelUpdate], pits: &[(String, i64)], sched:
                 let finished = tw.last().is_some_and(|w| w.lap >= sched as f64 - 1.0);
                 let stopped = late.iter().any(|u| u.in_pit);
                 let lapped = tw.last().is_some_and(|w| w.lap < sched as f64 - 0.5);
-                if finished && !stopped && late.iter().any(|u| called_leader(u)) {
-                    m.false_calls_leader += 1;
-                }
-                if finished && !stopped && late.iter().any(|u| called_true(u)) {
-                    m.false_calls_true_fuel += 1;
-                }
-                if finished && !stopped && late.iter().any(|u| called_true_with(u, true)) {
-                    m.false_calls_true_fuel_leader += 1;
+                if finished && !stopped {
+                    for (calls, called) in m.alt.iter_mut().zip(alternatives) {
+                        calls.false_calls += u32::from(late.iter().any(|u| called(u)));
+                    }
                 }
                 let first_call = late.iter().find(|u| called(u));
                 if finished && !stopped && first_call.is_some() {
@@ -801,8 +803,17 @@ fn write_table(
     let gal = |v: f64| format!("{v:.2} gal");
     let laps = |v: f64| format!("{v:.2} laps");
     let per_10 = move |n: u32| format!("{:.1} ({n} in {races})", 10.0 * n as f64 / races as f64);
+    let alt_labels: Vec<(String, String)> = ALTERNATIVES
+        .iter()
+        .map(|(label, _, _)| {
+            (
+                format!("{label}: cars run dry, called"),
+                format!("{label}: false calls per 10"),
+            )
+        })
+        .collect();
     type Row<'a> = (&'a str, &'a str, Box<dyn Fn(&Metrics) -> String + 'a>);
-    let rows: Vec<Row> = vec![
+    let mut rows: Vec<Row> = vec![
         (
             "stint fuel |error| median",
             "<= 2%",
@@ -875,41 +886,25 @@ fn write_table(
             Box::new(move |m| format!("{}", m.false_calls_estimate)),
         ),
         (
-            "leader's laps left: cars run dry, called",
-            "(proposal)",
-            Box::new(move |m| format!("{}/{}", m.dry_called_leader, m.dry)),
-        ),
-        (
-            "leader's laps left: false calls per 10",
-            "(proposal)",
-            Box::new(move |m| per_10(m.false_calls_leader)),
-        ),
-        (
-            "true fuel's own call: cars run dry, called",
-            "(floor)",
-            Box::new(move |m| format!("{}/{}", m.dry_called_true_fuel, m.dry)),
-        ),
-        (
-            "true fuel's own call: false calls per 10",
-            "(floor)",
-            Box::new(move |m| per_10(m.false_calls_true_fuel)),
-        ),
-        (
-            "true fuel, leader's laps: cars run dry, called",
-            "(floor)",
-            Box::new(move |m| format!("{}/{}", m.dry_called_true_fuel_leader, m.dry)),
-        ),
-        (
-            "true fuel, leader's laps: false calls per 10",
-            "(floor)",
-            Box::new(move |m| per_10(m.false_calls_true_fuel_leader)),
-        ),
-        (
             "samples: stints / pit entries / dry cars",
             "",
             Box::new(move |m| format!("{} / {} / {}", m.stint_err.len(), m.pit_err.len(), m.dry)),
         ),
     ];
+    // The other judgements of the calls go before the samples row.
+    let samples = rows.pop();
+    for (i, ((_, target, _), (dry, false_calls))) in
+        ALTERNATIVES.iter().zip(&alt_labels).enumerate()
+    {
+        let dry_row = move |m: &Metrics| format!("{}/{}", m.alt[i].dry_called, m.dry);
+        rows.push((dry, target, Box::new(dry_row)));
+        rows.push((
+            false_calls,
+            target,
+            Box::new(move |m| per_10(m.alt[i].false_calls)),
+        ));
+    }
+    rows.extend(samples);
     let widths: Vec<usize> = names.iter().map(|n| n.len().max(18)).collect();
     let lw = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
     write!(out, "| {:<lw$} |", "held-out live races")?;
