@@ -2,8 +2,8 @@
 //!
 //! The container service sets environment variables; the bridge reads them once at start
 //! and refuses to run on a bad value, naming the variable (exit status 2). [`VARS`] is the
-//! single list: parsing, `--help` and the README's table all come from it (a test checks
-//! the README names every variable).
+//! single list: parsing, `--help` and the table in `docs/bridge.md` all come from it (a
+//! test checks that page names every variable).
 
 use std::net::SocketAddr;
 use std::time::Duration;

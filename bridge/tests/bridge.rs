@@ -521,13 +521,13 @@ fn bad_configuration_exits_2_naming_the_variable() {
 }
 
 #[test]
-fn the_readme_documents_every_variable() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+fn the_docs_document_every_variable() {
+    let page =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/bridge.md")).unwrap();
     for v in burnbar_bridge::config::VARS {
         assert!(
-            readme.contains(&format!("`{}`", v.name)),
-            "README.md does not document {}",
+            page.contains(&format!("`{}`", v.name)),
+            "docs/bridge.md does not document {}",
             v.name
         );
     }
