@@ -7,7 +7,8 @@
 //! (sd 0.8 %), the laps of fuel it keeps in hand (0.5 to 2), and how much saving it will try. In
 //! about a third of the races one driver is a gambler who stays out on fuel he may not have.
 
-use crate::car::{CarParams, Style, TrackCtx};
+use crate::car::{CarParams, Style};
+use crate::track::TrackCtx;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;

@@ -17,7 +17,7 @@
 //! on the car (drag, drafting, grip, braking, mass with its fuel) and each car's own
 //! efficiency spread and noise. So a test that the estimator recovers the truth is not a
 //! formula checked against itself. The numbers land inside the public figures of
-//! `shared/design/DOMAIN.md` (green ≈ 4.4–4.7 mpg at Pocono, 35–38 laps a tank there,
+//! `../shared/design/DOMAIN.md` (green ≈ 4.4–4.7 mpg at Pocono, 35–38 laps a tank there,
 //! about 105–110 at Iowa and 74 at Nashville, 12–14 mpg under caution) and the tests hold
 //! them there.
 //!
@@ -26,9 +26,12 @@
 //! - [`config`](SimConfig): what a race is asked for, and [`SimError`].
 //! - `physics`: the engine (Willans line), body and gearing: the ground truth.
 //! - `profile`: each track's lap as straights and corners; the speed trace of a lap.
-//! - `car`: a driver's controller (profile, draft, caution line, pit road, saving).
+//! - `track`: what the simulator knows about the race's track (gearing, pit road, pace).
+//! - `car`: one car: the driver's controller (profile, draft, caution line, saving), its
+//!   motion and its pit stop, a file each.
 //! - `field`: the cars, numbers, fictional drivers and how they differ.
-//! - `race`: race control and strategy, one tick at a time: [`Simulation`].
+//! - `race`: the race one tick at a time, [`Simulation`]: flags and cautions, incidents,
+//!   what is scheduled, strategy, pit stops, motion and the records written, a file each.
 //! - `faults`: what `faults` does to samples on the way.
 //! - `truth`: the truth lines.
 //! - `output`: fast writing of records.
@@ -52,6 +55,7 @@ mod output;
 mod physics;
 mod profile;
 mod race;
+mod track;
 mod truth;
 
 pub use config::{SimConfig, SimError};

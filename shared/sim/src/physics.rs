@@ -33,7 +33,7 @@
 //! final drive chosen per track for 9,300 rpm (8,400 with the spacer) at the end of the
 //! longest straight. With these, a green lap of Pocono costs ≈ 0.55 gal (≈ 4.5 mpg, a
 //! 35–38 lap tank) and caution laps 12–14 mpg, inside the public figures in
-//! `shared/design/DOMAIN.md`; the crate's tests hold them there.
+//! `../shared/design/DOMAIN.md`; the crate's tests hold them there.
 
 use burnbar_core::tracks::EnginePackage;
 use std::f64::consts::FRAC_PI_2;

@@ -8,7 +8,7 @@
 //! pass accelerates out of every corner as hard as power, drag and grip allow, a backward
 //! pass brakes into every corner as late as the brakes allow, and the trace is the
 //! lower of the two. Where the backward pass cut the trace is a braking zone; a driver
-//! saving fuel lifts some distance before one (see `car.rs`).
+//! saving fuel lifts some distance before one (see `car/driver.rs`).
 //!
 //! The corner speeds are not typed in per track: one scale factor is found by bisection
 //! so the profile's mean speed matches the track table's typical green-flag speed. At the

@@ -1,0 +1,139 @@
+//! Pit stops as race control and the teams see them: how a stop will go, drawn when it is
+//! planned (what the crew pours, how long it takes), the calls under caution, a car out
+//! of fuel coasting for pit road, and the stop's end (`pit_out`, the truth's fill, a new
+//! stint). The car's side of a stop is `car/pit.rs`.
+//!
+//! Under caution, as a car nears pit road, it pits if it has used a fair share of the
+//! tank (at a stage break nearly everyone does) or cannot otherwise finish.
+
+use super::records::Announcement;
+use super::{Simulation, normal};
+use crate::car::{FillPlan, Phase, Stop};
+use crate::physics::CAPACITY_GAL;
+use rand::RngExt;
+
+impl Simulation {
+    /// Car `i` left pit road (or the race ended with it there): the event, the truth's
+    /// fill, the team's new stint.
+    pub(super) fn pit_out(&mut self, i: usize, ts: i64, added: f64, full: bool) {
+        let lap = self.cars[i].lap();
+        self.announce(Announcement::PitOut {
+            car: i,
+            lap,
+            added,
+            full,
+        });
+        if let Some(t) = self.truth.as_mut() {
+            t.fill(i, ts, added, full);
+        }
+        let team = &mut self.teams[i];
+        team.fill_fuel = self.cars[i].fuel;
+        team.stint_burned = 0.0;
+        team.late_save = None;
+        team.gambling = false;
+        self.summary.pit_stops += 1;
+        let car = &mut self.cars[i];
+        car.save = 0.0;
+        car.push = false;
+    }
+
+    /// How a stop planned now will go: what the crew pours (a full cell, or for a late
+    /// stop what the finish needs) and its timing (the fueler's rate within 1 %, and at
+    /// most 0.7 s of jack and hose work around the pour).
+    pub(super) fn stop_for(&mut self, i: usize, plan: FillPlan) -> Stop {
+        let target = match plan {
+            FillPlan::Finish => self.finish_fill(i),
+            FillPlan::Full => f64::INFINITY,
+        };
+        let jitter = (0.01 * normal(&mut self.race_rng)).clamp(-0.03, 0.03);
+        Stop {
+            target,
+            rate: self.cars[i].p.fill_rate * (1.0 + jitter),
+            wait_s: self.race_rng.random_range(0.1..0.4),
+            post_s: self.race_rng.random_range(0.1..0.3),
+        }
+    }
+
+    /// What a late stop pours: enough for the finish with a little margin (a splash), or
+    /// a full cell when that is nearly as much. Planned at most a lap before the stop.
+    fn finish_fill(&self, i: usize) -> f64 {
+        let car = &self.cars[i];
+        let team = &self.teams[i];
+        let bias = 1.0 + car.p.team_bias;
+        let bpl = team.burn_per_lap * bias;
+        let to_entry = (self.ctx.next_entry(car.d) - car.d).max(0.0);
+        let to_go = (self.laps as f64 - car.d - to_entry).max(0.0);
+        let at_stop = (team.fill_fuel - team.stint_burned * bias - to_entry * bpl).max(0.0);
+        let need = to_go * bpl * 1.04 + 1.0;
+        let room = CAPACITY_GAL - (car.fuel - to_entry * bpl).max(0.0);
+        let amount = (need - at_stop).max(1.0);
+        if amount >= room - 0.5 {
+            f64::INFINITY
+        } else {
+            amount
+        }
+    }
+
+    /// Car `i` ran dry: noted, and unless its race is nearly run or a stop is planned, it
+    /// coasts for pit road and a full cell.
+    pub(super) fn ran_dry(&mut self, i: usize) {
+        let number = self.cars[i].p.number.clone();
+        if !self.summary.ran_dry.contains(&number) {
+            self.summary.ran_dry.push(number);
+        }
+        let car = &self.cars[i];
+        let last_lap = self.checkered_ts.is_some() || car.d >= self.laps as f64 - 1.0;
+        if car.phase == Phase::Track && !last_lap && car.plan.is_none() {
+            // Coast for pit road.
+            let stop = self.stop_for(i, FillPlan::Full);
+            self.cars[i].plan_stop(&self.ctx, FillPlan::Full, stop);
+        }
+    }
+
+    /// Under caution with pit road open: each car decides once, as it nears pit road.
+    pub(super) fn caution_pit_calls(&mut self) {
+        let Some(c) = self.caution else { return };
+        if !c.pit_open {
+            return;
+        }
+        for i in 0..self.cars.len() {
+            let car = &self.cars[i];
+            if car.phase != Phase::Track
+                || car.dry
+                || car.plan.is_some()
+                || self.teams[i].caution_decided == c.id
+            {
+                continue;
+            }
+            let to_entry = (self.ctx.next_entry(car.d) - car.d) * self.ctx.len_m;
+            if !(60.0..=500.0).contains(&to_entry) {
+                continue;
+            }
+            self.teams[i].caution_decided = c.id;
+            let team = &self.teams[i];
+            let bias = 1.0 + car.p.team_bias;
+            let bpl = team.burn_per_lap * bias;
+            let rem = (team.fill_fuel - team.stint_burned * bias).max(0.0);
+            let used = 1.0 - rem / CAPACITY_GAL;
+            let need = (self.laps as f64 - car.d).max(0.0) * bpl;
+            let roll = self.race_rng.random::<f64>();
+            let pit = if car.damaged {
+                true
+            } else if c.stage_break {
+                used > 0.12 && roll < 0.95
+            } else if need <= rem - 0.3 {
+                // Could finish as it is: some take fuel and tyres anyway.
+                used > 0.35 && roll < 0.5
+            } else {
+                used > 0.2 || roll < 0.3
+            };
+            if pit {
+                let stop = self.stop_for(i, FillPlan::Full);
+                let car = &mut self.cars[i];
+                car.plan_stop(&self.ctx, FillPlan::Full, stop);
+                car.save = 0.0;
+                car.push = false;
+            }
+        }
+    }
+}
