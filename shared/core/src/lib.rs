@@ -7,7 +7,12 @@
 //! - [`contract`]: the input records (`telemetry-v1`) and why one is rejected.
 //! - [`decode`]: one NDJSON line to a record, every rejection rule of the spec.
 //! - [`model`]: the physics fuel model and the parameters calibration fits.
-//! - [`car`]: one car's open windows, stints, fills, laps, and its `FuelUpdate`.
+//! - [`car`]: one car's state and the flow of closing its windows; one file per job:
+//!   the open-window buffer, race-control events, the sweep that integrates a window,
+//!   the fuel cell, laps and green-lap figures, and what a closed window becomes (its
+//!   features and its `FuelUpdate`).
+//! - `stats`: normal-distribution maths of the fuel band (distribution function, Mills
+//!   ratio, the squared shortfall of a level read as full).
 //! - [`engine`]: races, routing, watermarks, race control, counters.
 //! - [`update`]: the output records (`fuel-update-v1`).
 //! - [`tracks`]: the track table.
@@ -22,6 +27,7 @@ pub mod decode;
 pub mod engine;
 mod fast;
 pub mod model;
+mod stats;
 pub mod tracks;
 pub mod update;
 

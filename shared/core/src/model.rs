@@ -124,12 +124,12 @@ fn default_car_rel_sd() -> f64 {
 }
 
 impl Default for ModelParams {
-    /// The form and the starting values come from public engine facts (`DOMAIN.md`:
-    /// 5.86 L, AFR about 12.5, about 50 gal/h wide open at speed); the package numbers
-    /// were then fitted by least squares to the fuel of 5 s windows of development
-    /// simulations (seeds 2–3 at Pocono, Michigan, Martinsville and Daytona), which hit
-    /// the public mileage figures. Held-out seeds test them (`tests/accuracy.rs`);
-    /// `burnbar calibrate` fits them to real weighed stints.
+    /// The form and the starting values come from public engine facts
+    /// (`../shared/design/DOMAIN.md`: 5.86 L, AFR about 12.5, about 50 gal/h wide open at
+    /// speed); the package numbers were then fitted by least squares to the fuel of 5 s
+    /// windows of development simulations (seeds 2–3 at Pocono, Michigan, Martinsville and
+    /// Daytona), which hit the public mileage figures. Held-out seeds test them
+    /// (`tests/accuracy.rs`); `burnbar calibrate` fits them to real weighed stints.
     fn default() -> Self {
         ModelParams {
             hp670: PackageParams {

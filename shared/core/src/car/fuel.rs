@@ -1,0 +1,534 @@
+//! The fuel cell: its level and the doubt of it, fills at `pit_out`, and what a car's
+//! stints teach of its own efficiency.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::ModelParams;
+use crate::stats::{Z90, mills, shortfall_var};
+
+/// The fuel cell: what went in at the last fill and what has burned since.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Fuel {
+    pub capacity: f64,
+    /// Estimated fuel in the cell when the stint began.
+    pub stint_start_gal: f64,
+    /// Variance of `stint_start_gal` (gal²).
+    pub stint_start_var: f64,
+    pub used_stint: f64,
+    pub used_race: f64,
+    pub stint_miles: f64,
+    /// Fuel and its variance when the car entered pit road.
+    pub(super) pit_in: Option<(f64, f64)>,
+    /// Time stood still in the box since pit entry, ms.
+    pub(super) standing_ms: i64,
+    /// This car's own efficiency factor on the model's burn, in force this stint
+    /// (learned from its weighed stints, [`Fuel::learn`]).
+    pub stint_eff: f64,
+    /// The stint began with the cell full for certain (the start, or a fill with
+    /// `full: true`): its burn can be measured by the fill that ends it.
+    pub start_full: bool,
+    /// Weighed stints learned from, and the sum of their log ratios measured / model.
+    pub learn_n: u32,
+    pub learn_sum: f64,
+    /// The stint began with the cell read as full (for certain, or a stop as long as a
+    /// full fill needs): a fill to the top that ends it says what it burned.
+    pub start_at_cap: bool,
+    /// Fills sized from standing time learned from: the sums of their precisions and
+    /// of their log ratios implied / model weighted by precision ([`Fuel::learn_standing`]).
+    pub fill_prec: f64,
+    pub fill_sum: f64,
+    /// Burned since the car last stood still in its pit box: a fill counts from
+    /// `pit_out` (`telemetry-v1`), while the crew filled the cell before the car drove
+    /// off, so a cell read as full at `pit_out` is that much less full.
+    pub since_box: f64,
+}
+
+impl Fuel {
+    pub(super) fn full(capacity: f64) -> Fuel {
+        Fuel {
+            capacity,
+            stint_start_gal: capacity,
+            stint_start_var: 0.0,
+            used_stint: 0.0,
+            used_race: 0.0,
+            stint_miles: 0.0,
+            pit_in: None,
+            standing_ms: 0,
+            stint_eff: 1.0,
+            start_full: true,
+            learn_n: 0,
+            learn_sum: 0.0,
+            start_at_cap: true,
+            fill_prec: 0.0,
+            fill_sum: 0.0,
+            since_box: 0.0,
+        }
+    }
+
+    /// Fuel in the cell now (not clamped).
+    pub fn remaining(&self) -> f64 {
+        self.stint_start_gal - self.used_stint
+    }
+
+    pub(super) fn variance(&self, p: &ModelParams) -> f64 {
+        let b = self.burn_rel_sd(p) * self.used_stint;
+        self.stint_start_var + b * b
+    }
+
+    /// The relative doubt of this car's burn: what remains unknown of its efficiency
+    /// after what it has taught, plus the model's error within a car. Before any lesson
+    /// this is `burn_rel_sd`.
+    fn burn_rel_sd(&self, p: &ModelParams) -> f64 {
+        let (_, w2) = p.car_variances();
+        (self.eff_posterior(p).1 + w2).sqrt()
+    }
+
+    /// The posterior of the log of this car's efficiency factor, `(mean, variance)`.
+    /// Prior: the fleet, `N(0, τ²)` with τ = `car_rel_sd`. Each weighed stint observes
+    /// it with the model's within-car error `w²`. Fills sized from standing time observe
+    /// it only through the crew's rate, which is the same at every stop of the car's race
+    /// (between-car fill variance `ρ²`), so their precision-weighted mean `ȳ` counts as
+    /// one observation of variance `ρ² + 1/Σ(1/σⱼ²)`, however many stops there were.
+    fn eff_posterior(&self, p: &ModelParams) -> (f64, f64) {
+        let (tau2, w2) = p.car_variances();
+        if tau2 <= 0.0 {
+            return (0.0, 0.0);
+        }
+        let mut precision = 1.0 / tau2 + self.learn_n as f64 / w2;
+        let mut weighted = self.learn_sum / w2;
+        if self.fill_prec > 0.0 {
+            let (rho2, _) = p.fill_variances();
+            let v = rho2 + 1.0 / self.fill_prec;
+            precision += 1.0 / v;
+            weighted += (self.fill_sum / self.fill_prec) / v;
+        }
+        (weighted / precision, 1.0 / precision)
+    }
+
+    /// What a crew can have poured in the standing time of the stop under way (none
+    /// off pit road: the time resets at `pit_out`).
+    pub(super) fn pour_so_far(&self, p: &ModelParams) -> f64 {
+        (self.standing_ms as f64 / 1000.0 - p.fill_dead_s).max(0.0) * p.fill_rate_gps
+    }
+
+    /// What a fill sized from standing time says of this car, when the stint began
+    /// with the cell read as full and the stop was as long as a full fill needs: the
+    /// cell held `capacity − poured` at the stop, so the stint burned about `poured`
+    /// (less any shortfall of its start). Against the model's raw burn that observes
+    /// the car's efficiency, with the doubt of the pour (the stop-to-stop part of the
+    /// fill's doubt, and its absolute part), of the start level, and the model's error
+    /// within a car. The crew's own rate is the shared part [`Fuel::eff_posterior`]
+    /// accounts for. Short stints and absurd ratios teach nothing, as with weighed ones.
+    fn learn_standing(&mut self, poured: f64, p: &ModelParams) {
+        if !self.start_at_cap || self.stint_eff.is_nan() || self.stint_eff <= 0.0 {
+            return;
+        }
+        let raw = self.used_stint / self.stint_eff;
+        let burned = poured - (self.capacity - self.stint_start_gal);
+        if raw.is_nan() || raw < 3.0 || burned.is_nan() || burned <= 0.0 || poured <= 0.0 {
+            return;
+        }
+        let y = (burned / raw).ln();
+        if y.abs() > 0.25 {
+            return;
+        }
+        let (_, within) = p.fill_variances();
+        let (_, w2) = p.car_variances();
+        let var =
+            within + (p.fill_abs_sd / poured).powi(2) + w2 + self.stint_start_var / (raw * raw);
+        if var.is_finite() && var > 0.0 {
+            self.fill_prec += 1.0 / var;
+            self.fill_sum += y / var;
+        }
+    }
+
+    /// What a weighed stint says of this car. A stint that started with a full cell
+    /// (the start, or a fill with `full: true`) and ends in a weighed fill to the top
+    /// burned exactly what the fill put back; against the model's raw burn (without
+    /// this car's factor) that is one observation of the car's efficiency. The factor
+    /// is the posterior mean of a normal prior (the fleet: 1, with the spread of cars
+    /// `car_rel_sd`) updated with every observation (each with the model's within-car
+    /// error): shrunk toward the fleet while the evidence is thin. Short stints (a
+    /// splash) and absurd ratios (a mistyped weight) teach nothing.
+    pub(super) fn learn(&mut self, added: Option<f64>, full: Option<bool>) {
+        let (Some(added), Some(true)) = (added, full) else {
+            return;
+        };
+        if !self.start_full
+            || self.used_stint < 3.0
+            || self.stint_eff.is_nan()
+            || self.stint_eff <= 0.0
+        {
+            return;
+        }
+        let measured = added;
+        let raw = self.used_stint / self.stint_eff;
+        if measured.is_nan() || measured <= 0.0 || raw.is_nan() || raw <= 0.0 {
+            return;
+        }
+        let y = (measured / raw).ln();
+        if y.abs() > 0.25 {
+            return;
+        }
+        self.learn_n += 1;
+        self.learn_sum += y;
+    }
+
+    /// This car's efficiency factor after what it has taught (1 before any weighed stint
+    /// or full stop sized from standing time, or when calibration found no spread
+    /// between cars).
+    pub(super) fn learned_eff(&self, p: &ModelParams) -> f64 {
+        self.eff_posterior(p).0.exp()
+    }
+
+    /// A fill at `pit_out`, exactly as the spec's Fills paragraph says.
+    pub(super) fn fill(&mut self, added: Option<f64>, full: Option<bool>, p: &ModelParams) {
+        let (base, base_var) = self
+            .pit_in
+            .take()
+            .unwrap_or_else(|| (self.remaining(), self.variance(p)));
+        let base = base.max(0.0);
+        let cap = self.capacity;
+        let (level, var) = if let Some(added) = added {
+            let want = base + added;
+            // Poured past the top by more than the doubt: the cell is surely full.
+            let var = if want - cap > Z90 * base_var.sqrt() {
+                0.0
+            } else {
+                base_var
+            };
+            (want.min(cap), var)
+        } else if full == Some(true) {
+            (cap, 0.0)
+        } else {
+            self.standing_fill(base, base_var, p)
+        };
+        self.stint_start_gal = level;
+        self.stint_start_var = var;
+        self.start_full = full == Some(true);
+        // Read as full, or weighed and reported full by the crew.
+        self.start_at_cap = level >= cap || full == Some(true);
+        self.used_stint = 0.0;
+        self.stint_miles = 0.0;
+        self.standing_ms = 0;
+    }
+
+    /// The level and variance after a fill of unknown size (no weight, not reported
+    /// full), sized from the time the car stood in its box since `pit_in` (at `base`,
+    /// variance `base_var`).
+    fn standing_fill(&mut self, base: f64, base_var: f64, p: &ModelParams) -> (f64, f64) {
+        let cap = self.capacity;
+        let est = self.pour_so_far(p);
+        let rel = p.fill_rel_sd * est;
+        let var = base_var + rel * rel + p.fill_abs_sd * p.fill_abs_sd;
+        let want = base + est;
+        // Within the doubt of the top, the crew filled it: a stop as long as a full
+        // fill needs is a full fill. (Sizing it at `want` would carry any error of
+        // the level at pit_in, which the fill itself erased, through the next stint.)
+        let doubt = Z90 * var.sqrt();
+        // What the car burned leaving its box after the crew filled it: the cell
+        // is that much short of the top at `pit_out`, where the fill counts.
+        let drive_off = self.since_box * self.since_box;
+        let margin = want - cap;
+        // How likely a stop this long ended short of the top, when calibration
+        // measured how often crews stop short and by how much.
+        let short = match (p.fill_partial_share, p.fill_partial_room_gal) {
+            (Some(share), Some(room)) => Some(short_odds(margin, var, share, room)),
+            _ => None,
+        };
+        if margin > doubt {
+            // Surely full: poured past the top by more than the doubt. The crew
+            // stopped at the top and the car stood longer (tyres, a repair), so
+            // the standing time overstates the pour: it teaches nothing.
+            (cap, drive_off)
+        } else if let Some(short) = short {
+            if margin >= 0.0 || short < 0.5 {
+                // Read as full: exact if it was, off by the margin and its doubt
+                // if the crew stopped short. Only a stop that was full all but
+                // surely teaches (a short one would pull the car the other way).
+                if short < 0.1 {
+                    self.learn_standing(est, p);
+                }
+                (cap, short * (margin * margin + var) + drive_off)
+            } else {
+                (want, var)
+            }
+        } else if margin >= -doubt {
+            self.learn_standing(est, p);
+            // Probably full. The cell holds min(X, capacity) with X ~ N(want,
+            // var): reading it as full errs only on the short side, by the
+            // expected squared shortfall (keeping all of `var` would make the band
+            // after every full stop far wider than the truth needs; the accuracy
+            // report measured 99 % coverage that way).
+            (cap, shortfall_var(margin, var) + drive_off)
+        } else {
+            (want, var)
+        }
+    }
+}
+
+/// The probability that a stop ended short of the top rather than at it, given that
+/// what it would have poured at the fleet's rate, on top of the level at pit entry,
+/// reaches `margin` past the capacity with variance `var`: at the top, the margin is
+/// `N(0, var)`; short of it by `s ~ Exp(mean room)`, it is `−s + N(0, var)` (an
+/// exponentially modified normal), and `share` of stops end short.
+fn short_odds(margin: f64, var: f64, share: f64, room: f64) -> f64 {
+    if share <= 0.0 {
+        return 0.0;
+    }
+    if share >= 1.0 {
+        return 1.0;
+    }
+    if var <= 0.0 {
+        return if margin < 0.0 { 1.0 } else { 0.0 };
+    }
+    // The two densities share a factor φ(margin/sd): their ratio short / at the top is
+    // λ·sd·R(x) with x = margin/sd + λ·sd and R the Mills ratio Φ(−x)/φ(x), which
+    // stays finite where the densities themselves overflow or underflow.
+    let sd = var.sqrt();
+    let lambda_sd = sd / room;
+    let ratio = lambda_sd * mills(margin / sd + lambda_sd);
+    if !ratio.is_finite() {
+        return 1.0;
+    }
+    let short = share * ratio;
+    short / (short + (1.0 - share))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stint from a full cell in which the model counted `model_gal` while the car
+    /// really burned `model_gal × truth`, ended by a weighed fill to the top.
+    fn weighed_stint(fuel: &mut Fuel, p: &ModelParams, model_gal: f64, truth: f64) {
+        fuel.used_stint = model_gal * fuel.stint_eff;
+        let burned = model_gal * truth;
+        fuel.learn(Some(burned), Some(true));
+        fuel.fill(Some(burned), Some(true), p);
+        fuel.stint_eff = fuel.learned_eff(p);
+    }
+
+    #[test]
+    fn a_car_learns_its_efficiency_from_weighed_stints_shrunk_toward_the_fleet() {
+        let p = ModelParams {
+            burn_rel_sd: 0.03,
+            car_rel_sd: 0.02,
+            ..ModelParams::default()
+        };
+        let mut fuel = Fuel::full(20.0);
+        weighed_stint(&mut fuel, &p, 15.0, 1.04);
+        // One stint: the posterior mean moves toward 4 % but not all the way.
+        let one = fuel.stint_eff;
+        assert!(one > 1.01 && one < 1.04, "{one}");
+        for _ in 0..9 {
+            weighed_stint(&mut fuel, &p, 15.0, 1.04);
+        }
+        let ten = fuel.stint_eff;
+        assert!(ten > one && (ten - 1.04).abs() < 0.005, "{ten}");
+        assert_eq!(fuel.learn_n, 10);
+        assert!(fuel.start_full);
+    }
+
+    #[test]
+    fn the_band_narrows_as_a_car_teaches_and_never_below_the_within_car_error() {
+        let p = ModelParams {
+            burn_rel_sd: 0.03,
+            car_rel_sd: 0.02,
+            ..ModelParams::default()
+        };
+        let (tau2, w2) = p.car_variances();
+        let after = |n: u32| {
+            let mut fuel = Fuel::full(20.0);
+            fuel.learn_n = n;
+            fuel.burn_rel_sd(&p)
+        };
+        assert!((after(0) - 0.03).abs() < 1e-12);
+        let mut last = after(0);
+        for n in 1..20 {
+            let sd = after(n);
+            assert!(sd < last, "{n}: {sd} !< {last}");
+            assert!(sd > w2.sqrt());
+            last = sd;
+        }
+        assert!(tau2 > 0.0);
+        // The band of a car at the same point of a stint is narrower once it taught.
+        let mut fresh = Fuel::full(20.0);
+        fresh.used_stint = 10.0;
+        let mut taught = fresh;
+        taught.learn_n = 5;
+        assert!(taught.variance(&p) < fresh.variance(&p));
+    }
+
+    /// A stint from a cell read as full in which the model counted `model_gal` while the
+    /// car really burned `model_gal × truth`, ended by a live stop (no weight) whose
+    /// crew poured `pour` gallons at `crew` times the fleet's fill rate.
+    fn standing_stint(
+        fuel: &mut Fuel,
+        p: &ModelParams,
+        model_gal: f64,
+        truth: f64,
+        pour: Option<f64>,
+        crew: f64,
+    ) {
+        fuel.used_stint = model_gal * fuel.stint_eff;
+        let poured = pour.unwrap_or(model_gal * truth);
+        let secs = poured / (p.fill_rate_gps * crew) + p.fill_dead_s;
+        fuel.standing_ms = (secs * 1000.0).round() as i64;
+        fuel.fill(None, None, p);
+        fuel.stint_eff = fuel.learned_eff(p);
+    }
+
+    /// Calibrated doubts of a fill sized from standing time: 3 % relative, of which
+    /// `crew_sd` is each crew's own rate.
+    fn live_params(crew_sd: f64) -> ModelParams {
+        ModelParams {
+            burn_rel_sd: 0.021,
+            car_rel_sd: 0.02,
+            fill_rel_sd: 0.032,
+            fill_abs_sd: 0.15,
+            fill_car_rel_sd: Some(crew_sd),
+            ..ModelParams::default()
+        }
+    }
+
+    #[test]
+    fn full_stops_sized_from_standing_time_teach_a_car_its_efficiency_up_to_its_crew() {
+        // Fills that standing time sizes to 1 %, of which 0.5 % is the crew: standing
+        // time all but weighs them, and a 4 % thrifty car is learned nearly as from
+        // weighed stints.
+        let p = ModelParams {
+            fill_rel_sd: 0.01,
+            ..live_params(0.005)
+        };
+        let mut fuel = Fuel::full(20.0);
+        for _ in 0..6 {
+            standing_stint(&mut fuel, &p, 18.0, 0.96, None, 1.0);
+        }
+        let eff = fuel.stint_eff;
+        assert!(eff > 0.96 && eff < 0.975, "{eff}");
+        assert_eq!(fuel.learn_n, 0, "nothing was weighed");
+        assert!(fuel.start_at_cap);
+        assert!(fuel.burn_rel_sd(&p) < 0.015, "{}", fuel.burn_rel_sd(&p));
+
+        // Crews that differ by 3 %: however many stops, the car's own rate hides part of
+        // its efficiency, and the factor moves only part of the way.
+        let p = live_params(0.03);
+        let mut fuel = Fuel::full(20.0);
+        for _ in 0..20 {
+            standing_stint(&mut fuel, &p, 18.0, 0.96, None, 1.0);
+        }
+        let eff = fuel.stint_eff;
+        assert!(eff > 0.98 && eff < 0.995, "{eff}");
+        let sd = fuel.burn_rel_sd(&p);
+        assert!(sd > 0.015 && sd < 0.021, "{sd}");
+
+        // And a fast crew reads as a thrifty car by the same amount as a thrifty car
+        // reads with an average crew: standing time cannot tell the two apart.
+        let mut fast = Fuel::full(20.0);
+        for _ in 0..20 {
+            standing_stint(&mut fast, &p, 18.0, 1.0, None, 1.0 / 0.96);
+        }
+        assert!(
+            (fast.stint_eff - eff).abs() < 0.002,
+            "{} vs {eff}",
+            fast.stint_eff
+        );
+    }
+
+    #[test]
+    fn a_stop_short_of_full_teaches_nothing_nor_does_the_stint_after_it() {
+        let p = live_params(0.005);
+        let mut fuel = Fuel::full(20.0);
+        // A splash: 6 gal into a cell 15 gal down, far short of the top.
+        standing_stint(&mut fuel, &p, 15.0, 1.0, Some(6.0), 1.0);
+        assert_eq!(fuel.fill_prec, 0.0);
+        assert!(!fuel.start_at_cap);
+        assert!(
+            (fuel.remaining() - 11.0).abs() < 0.2,
+            "{}",
+            fuel.remaining()
+        );
+        // The next stop fills it to the top, but the stint began from a level that
+        // was itself only estimated.
+        standing_stint(
+            &mut fuel,
+            &p,
+            8.0,
+            0.96,
+            Some(20.0 - 11.0 + 8.0 * 0.96),
+            1.0,
+        );
+        assert_eq!(fuel.fill_prec, 0.0);
+        assert_eq!(fuel.stint_eff, 1.0);
+        assert!(fuel.start_at_cap);
+    }
+
+    #[test]
+    fn a_stop_as_long_as_a_full_fill_is_judged_full_or_short_by_how_often_crews_stop_short() {
+        // 5 % of stops end short, by 3 gal on average; the margin's doubt is 0.7 gal.
+        let odds = |m: f64| short_odds(m, 0.49, 0.05, 3.0);
+        assert!(odds(0.0) < 0.02, "{}", odds(0.0));
+        assert!(odds(-1.5) > 0.1, "{}", odds(-1.5));
+        assert!(odds(-3.0) > 0.9, "{}", odds(-3.0));
+        let mut last = 1.0;
+        for k in -30..=20 {
+            let o = odds(k as f64 / 10.0);
+            assert!(o <= last && (0.0..=1.0).contains(&o), "{k}: {o}");
+            last = o;
+        }
+        assert_eq!(short_odds(-1.0, 0.49, 0.0, 3.0), 0.0);
+        // Far out in either tail, and with tiny rooms, it stays a probability.
+        for (m, v, room) in [
+            (0.5, 4.0, 0.05),
+            (-50.0, 0.01, 3.0),
+            (50.0, 0.01, 3.0),
+            (0.0, 4.0, 0.001),
+        ] {
+            let o = short_odds(m, v, 0.1, room);
+            assert!(
+                o.is_finite() && (0.0..=1.0).contains(&o),
+                "{m} {v} {room}: {o}"
+            );
+        }
+        assert_eq!(short_odds(-0.5, 0.0, 0.1, 3.0), 1.0);
+        assert_eq!(short_odds(0.5, 0.0, 0.1, 3.0), 0.0);
+        // The Mills ratio on both sides of its switch to the series.
+        assert!((mills(4.99) / mills(5.01) - 5.01 / 4.99).abs() < 0.01);
+
+        // A full stop of a car burning as the model says: with the crews' habits known
+        // its band after the stop is a fraction of the shortfall doubt kept without.
+        let stop = |p: &ModelParams| {
+            let mut fuel = Fuel::full(20.0);
+            standing_stint(&mut fuel, p, 18.0, 1.0, None, 1.0);
+            assert_eq!(fuel.remaining(), 20.0);
+            fuel.variance(p).sqrt()
+        };
+        let known = ModelParams {
+            fill_partial_share: Some(0.05),
+            fill_partial_room_gal: Some(3.0),
+            ..live_params(0.03)
+        };
+        let (with, without) = (stop(&known), stop(&live_params(0.03)));
+        assert!(with < 0.25 * without, "{with} vs {without}");
+    }
+
+    #[test]
+    fn splashes_unknown_levels_and_absurd_weights_teach_nothing() {
+        let p = ModelParams::default();
+        let mut fuel = Fuel::full(20.0);
+        // A splash: too short a stint to measure a percentage.
+        fuel.used_stint = 2.0;
+        fuel.learn(Some(2.0), Some(true));
+        // Not filled to the top: the level after is unknown.
+        fuel.used_stint = 12.0;
+        fuel.learn(Some(12.0), Some(false));
+        // A mistyped weight: 40 % off.
+        fuel.learn(Some(12.0 * 1.4), Some(true));
+        // A stint that began from a level that was not surely full.
+        fuel.start_full = false;
+        fuel.learn(Some(12.0), Some(true));
+        assert_eq!(fuel.learn_n, 0);
+        assert_eq!(fuel.learned_eff(&p), 1.0);
+    }
+}

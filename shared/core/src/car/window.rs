@@ -1,0 +1,84 @@
+//! The buffer of a car's open windows: samples held until their window closes, added in
+//! any order and merged by `(car, ts)`, and whether a sample comes too late.
+
+use serde::{Deserialize, Serialize};
+
+use super::CarState;
+use crate::contract::Channels;
+
+/// A sample waiting in an open window: 40 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Held {
+    pub ts: i64,
+    pub ch: Channels,
+}
+
+/// What adding a sample did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Insert {
+    New,
+    /// Same `(car, ts)`, nothing new.
+    Duplicate,
+    /// Same `(car, ts)`, new fields added.
+    Merged,
+}
+
+impl CarState {
+    /// A car first seen after the silent-car rule closed windows up to `boundary` has
+    /// those windows closed too.
+    pub fn close_through(&mut self, boundary: i64) {
+        self.closed_through = self.closed_through.max(boundary);
+    }
+
+    /// Whether a sample at `ts` would be late (its window has closed for this car).
+    pub fn is_late(&self, ts: i64) -> bool {
+        self.retired || ts < self.closed_through
+    }
+
+    /// Number of samples held in open windows.
+    pub fn held(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Whether the car has samples waiting in open windows.
+    pub fn has_open_windows(&self) -> bool {
+        !self.buf.is_empty()
+    }
+
+    /// Adds a sample that is not late, merging by `(car, ts)`.
+    pub fn insert(&mut self, ts: i64, ch: &Channels) -> Insert {
+        if ch.has(Channels::LAP) {
+            let pos = ch.lap as f64
+                + if ch.has(Channels::LAP_FRAC) {
+                    ch.lap_frac as f64
+                } else {
+                    0.0
+                };
+            self.arrival_pos = self.arrival_pos.max(pos);
+        }
+        self.max_ts = Some(self.max_ts.map_or(ts, |m| m.max(ts)));
+        match self.buf.back() {
+            None => {
+                self.buf.push_back(Held { ts, ch: *ch });
+                Insert::New
+            }
+            Some(b) if b.ts < ts => {
+                self.buf.push_back(Held { ts, ch: *ch });
+                Insert::New
+            }
+            _ => match self.buf.binary_search_by_key(&ts, |h| h.ts) {
+                Ok(i) => {
+                    if self.buf[i].ch.merge_from(ch) {
+                        Insert::Merged
+                    } else {
+                        Insert::Duplicate
+                    }
+                }
+                Err(i) => {
+                    self.buf.insert(i, Held { ts, ch: *ch });
+                    Insert::New
+                }
+            },
+        }
+    }
+}
