@@ -906,11 +906,19 @@ async fn a_deploy_in_mid_race_reads_the_previous_versions_items() {
         got.keys().any(|k| k.1 == last_seq),
         "the race ran to its end"
     );
-    let cars = |p: &Proc| -> BTreeMap<(String, CarId), String> {
+    // A car retired before the deploy was never tested for its final window by the
+    // previous version, and never will be: it publishes nothing more.
+    let cars = |p: &Proc| -> BTreeMap<(String, CarId), serde_json::Value> {
         p.store
             .cars()
             .into_iter()
-            .map(|(k, i)| (k, serde_json::to_string(&i.state).unwrap()))
+            .map(|(k, i)| {
+                let mut v = serde_json::to_value(&i.state).unwrap();
+                if i.state.retired {
+                    v.as_object_mut().unwrap().remove("final_window");
+                }
+                (k, v)
+            })
             .collect()
     };
     assert_eq!(
