@@ -113,6 +113,9 @@ struct Race {
     max_sample_ts: Option<i64>,
     /// Every flag event so far (ts order), so that a car first seen late gets them.
     flags: Vec<(i64, Flag)>,
+    /// The leader's lap of the newest flag event that gave one (`ts`, lap): race control's
+    /// word on the leader's lap (`fuel-update-v1`, "Leader's lap").
+    flag_lap: Option<(i64, u16)>,
     stage: u32,
     changed_ts: i64,
     cars: Vec<CarState>,
@@ -142,6 +145,7 @@ impl Race {
             max_ts: None,
             max_sample_ts: None,
             flags: Vec::new(),
+            flag_lap: None,
             stage: 1,
             changed_ts: 0,
             cars: Vec::new(),
@@ -237,7 +241,11 @@ impl Race {
 
     fn state(&self) -> RaceState {
         let running = self.cars.iter().filter(|c| !c.retired);
-        let leader_lap = running.clone().map(|c| c.arrival_pos).fold(0.0, f64::max);
+        let flag_lap = self.flag_lap.map_or(0.0, |(_, lap)| f64::from(lap));
+        let leader_lap = running
+            .clone()
+            .map(|c| c.arrival_pos)
+            .fold(flag_lap, f64::max);
         RaceState {
             v: 1,
             race_id: self.id.clone(),
@@ -603,9 +611,14 @@ impl Engine {
             let mut late = false;
             match e.kind {
                 EventKind::RaceStart(_) => unreachable!("handled above"),
-                EventKind::Flag { flag, .. } => {
+                EventKind::Flag { flag, lap } => {
                     let at = race.flags.partition_point(|&(ts, _)| ts <= e.ts);
                     race.flags.insert(at, (e.ts, flag));
+                    if let Some(lap) = lap
+                        && race.flag_lap.is_none_or(|(ts, _)| ts <= e.ts)
+                    {
+                        race.flag_lap = Some((e.ts, lap));
+                    }
                     // A retired car gets no more updates: the flag changes nothing
                     // for it, so it cannot make the event late. For a car whose windows
                     // around `ts` have closed, the flag acts from its first open window,
@@ -678,4 +691,41 @@ fn event_key(e: &Event) -> (i64, u64) {
 /// Updates that close in one step go out by `window_end`, then car in byte order.
 fn sort_step(step: &mut [FuelUpdate]) {
     step.sort_by_key(|u| (u.window_end, u.car));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn push(engine: &mut Engine, line: &str) {
+        let mut out = Vec::new();
+        engine.push_line(line.as_bytes(), &mut out).unwrap();
+    }
+
+    #[test]
+    fn the_leader_lap_is_at_least_the_newest_flag_events_lap() {
+        let mut e = Engine::new(EngineConfig::default(), ModelParams::default());
+        push(
+            &mut e,
+            r#"{"v":1,"kind":"race_start","ts":1750593601000,"race_id":"r","track":"iowa","scheduled_laps":350,"cars":["1","2"]}"#,
+        );
+        assert_eq!(e.race_state("r").unwrap().laps_to_go, Some(350.0));
+        push(
+            &mut e,
+            r#"{"v":1,"kind":"flag","ts":1750593609000,"race_id":"r","flag":"yellow","lap":120}"#,
+        );
+        // An older flag arriving late does not take the leader back.
+        push(
+            &mut e,
+            r#"{"v":1,"kind":"flag","ts":1750593605000,"race_id":"r","flag":"green","lap":60}"#,
+        );
+        let s = e.race_state("r").unwrap();
+        assert_eq!((s.leader_lap, s.laps_to_go), (120.0, Some(230.0)));
+        // A car's own position beyond it counts.
+        push(
+            &mut e,
+            r#"{"v":1,"ts":1750593609500,"race_id":"r","car":"1","lap":121,"lap_frac":0.5,"speed_mph":40}"#,
+        );
+        assert_eq!(e.race_state("r").unwrap().leader_lap, 121.5);
+    }
 }
