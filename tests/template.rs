@@ -1,5 +1,6 @@
-//! `template.yaml`: clean under `cfn-lint` and `sam validate --lint`, and the reliability
-//! settings the pipeline relies on are present, so nobody drops them later.
+//! `template.yaml`: clean under `cfn-lint` and `sam validate --lint`, the reliability
+//! settings the pipeline relies on are present, and each function points `sam build` at
+//! its own crate, so nobody drops them later (`scripts/test-all` runs `sam build` itself).
 //!
 //! The template is read through cfn-lint's own decoder (it understands `!Ref`, `!GetAtt`
 //! and the other short forms); the README's test command installs cfn-lint and the SAM
@@ -142,6 +143,68 @@ fn functions_are_rust_on_al2023_with_the_architecture_parameter_and_least_privil
             "{name}: no broad managed policies"
         );
     }
+}
+
+/// `sam build` runs `cargo lambda build --bin <Binary>` in the function's `CodeUri`: at the
+/// workspace root that picks the default package (the `burnbar` command) and fails with
+/// "no bin target named ...". Each function's `CodeUri` must be its own crate's folder,
+/// a workspace member whose bin target is the `Binary` (asked of `cargo metadata`, which
+/// is how SAM's builder finds the binary too).
+#[test]
+fn each_function_builds_from_its_own_crate_folder() {
+    let t = template();
+    let out = Command::new(env!("CARGO"))
+        .args(["metadata", "--no-deps", "--format-version", "1"])
+        .current_dir(root())
+        .output()
+        .expect("cargo metadata");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let fns = resources(&t, "AWS::Serverless::Function");
+    assert_eq!(fns.len(), 3);
+    let mut dirs = Vec::new();
+    for (name, f) in &fns {
+        let binary = f["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
+        let code_uri = f["Properties"]["CodeUri"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: CodeUri is a local folder"));
+        let dir = root().join(code_uri);
+        let manifest = dir.join("Cargo.toml");
+        assert!(
+            dir != root() && manifest.is_file(),
+            "{name}: CodeUri {code_uri:?} is not a crate folder of its own"
+        );
+        let manifest = manifest.canonicalize().unwrap();
+        let package = meta["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| {
+                Path::new(p["manifest_path"].as_str().unwrap())
+                    .canonicalize()
+                    .is_ok_and(|m| m == manifest)
+            })
+            .unwrap_or_else(|| panic!("{name}: {code_uri} is not a workspace member"));
+        let bins: Vec<&str> = package["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["kind"].as_array().unwrap().iter().any(|k| k == "bin"))
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
+        assert!(
+            bins.contains(&binary),
+            "{name}: {code_uri}/Cargo.toml has no bin {binary:?} (bins: {bins:?})"
+        );
+        dirs.push(manifest);
+    }
+    dirs.sort();
+    dirs.dedup();
+    assert_eq!(dirs.len(), fns.len(), "one crate folder per function");
 }
 
 #[test]

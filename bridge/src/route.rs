@@ -6,7 +6,7 @@
 //! Reusing `burnbar_core::decode_line` keeps one definition of "valid".
 
 use burnbar_core::contract::{Channels, EventKind};
-use burnbar_core::engine::UNKNOWN_RACE;
+use burnbar_core::race::UNKNOWN_RACE;
 use burnbar_core::{CarId, Record, Reject};
 
 /// A decoded message, reduced to what routing and sampling need.

@@ -6,14 +6,15 @@
 //! output does not depend on how the input was cut into batches.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use crate::calibrate::{StintObs, StintRecorder};
-use crate::car::{CarEventKind, CarState, Field, Insert, RaceCtx, WindowFeatures};
-use crate::contract::{CarId, Event, EventKind, Flag, Record, Reject, RejectCode, Sample};
+use crate::car::{CarState, Field, Insert, RaceCtx, WindowFeatures};
+use crate::contract::{CarId, Event, EventKind, Record, Reject, RejectCode, Sample};
 use crate::correction::CorrectionModel;
 use crate::decode::decode_line;
 use crate::model::ModelParams;
+use crate::race::{self, Race, UNKNOWN_RACE};
 
 /// What estimates the burn: the physics parameters, the optional learned correction, and
 /// where closing windows report their features when someone collects them.
@@ -23,11 +24,7 @@ struct Models {
     correction: Option<CorrectionModel>,
     features: Option<RefCell<Vec<WindowFeatures>>>,
 }
-use crate::tracks::{self, EnginePackage};
 use crate::update::{FuelUpdate, RaceState};
-
-/// The race of records that name none and follow no `race_start`.
-pub const UNKNOWN_RACE: &str = "unknown";
 
 /// Races held at once. A broadcast has one; a replay of a season reads them one after
 /// the other. Past this, the race seen least recently is closed (its windows flushed)
@@ -97,63 +94,32 @@ pub struct Counters {
     pub races_evicted: u64,
 }
 
-/// One race: its parameters, its flag history and its cars.
+/// A race the engine runs: its rules ([`Race`]) and its cars, in memory.
 #[derive(Debug, Clone)]
-struct Race {
-    id: String,
-    track: String,
-    length_mi: f64,
-    package: EnginePackage,
-    capacity_gal: f64,
-    scheduled_laps: Option<u32>,
-    drivers: BTreeMap<String, String>,
-    started: bool,
-    max_ts: Option<i64>,
-    /// Largest `ts` of the race's samples (the silent-car rule).
-    max_sample_ts: Option<i64>,
-    /// Every flag event so far (ts order), so that a car first seen late gets them.
-    flags: Vec<(i64, Flag)>,
-    /// The leader's lap of the newest flag event that gave one (`ts`, lap): race control's
-    /// word on the leader's lap (`fuel-update-v1`, "Leader's lap").
-    flag_lap: Option<(i64, u16)>,
-    stage: u32,
-    changed_ts: i64,
+struct RaceRun {
+    race: Race,
     cars: Vec<CarState>,
     index: HashMap<CarId, usize>,
+    /// Largest `ts` of the race's samples (the silent-car rule).
+    max_sample_ts: Option<i64>,
     /// The last boundary the silent-car rule closed through.
     silent_through: i64,
-    /// Events already applied (by `ts` and content), so a repeated one changes nothing.
-    seen: HashSet<(i64, u64)>,
     /// When a record last came for this race (the engine's record count).
     last_seen: u64,
     /// New cars record their stints for calibration.
     recording: bool,
 }
 
-impl Race {
-    fn new(id: &str) -> Race {
-        let t = &tracks::DEFAULT_TRACK;
-        Race {
-            id: id.to_owned(),
-            track: t.key.to_owned(),
-            length_mi: t.length_mi,
-            package: t.package,
-            capacity_gal: 20.0,
-            scheduled_laps: None,
-            drivers: BTreeMap::new(),
-            started: false,
-            max_ts: None,
-            max_sample_ts: None,
-            flags: Vec::new(),
-            flag_lap: None,
-            stage: 1,
-            changed_ts: 0,
+impl RaceRun {
+    fn new(id: &str, recording: bool) -> RaceRun {
+        RaceRun {
+            race: Race::new(id),
             cars: Vec::new(),
             index: HashMap::new(),
+            max_sample_ts: None,
             silent_through: i64::MIN,
-            seen: HashSet::new(),
             last_seen: 0,
-            recording: false,
+            recording,
         }
     }
 
@@ -161,14 +127,11 @@ impl Race {
         if let Some(&i) = self.index.get(&car) {
             return i;
         }
-        let mut state = CarState::new(car, self.capacity_gal);
-        for &(ts, flag) in &self.flags {
-            state.push_event(ts, CarEventKind::Flag(flag));
-        }
+        let mut state = self.race.new_car(car);
         // Windows the silent-car rule has closed are closed for a new car too.
         state.close_through(self.silent_through);
         if self.recording {
-            state.recorder = Some(Box::new(StintRecorder::new(self.capacity_gal)));
+            state.recorder = Some(Box::new(StintRecorder::new(self.race.capacity_gal)));
         }
         self.cars.push(state);
         let i = self.cars.len() - 1;
@@ -184,18 +147,13 @@ impl Race {
         models: &Models,
         f: impl FnOnce(&mut CarState, &RaceCtx, &Field) -> R,
     ) -> R {
-        let ctx = RaceCtx {
-            race_id: &self.id,
-            length_mi: self.length_mi,
-            package: self.package,
-            capacity_gal: self.capacity_gal,
-            scheduled_laps: self.scheduled_laps,
+        let ctx = self.race.ctx(
             window_ms,
-            params: &models.params,
-            correction: None,
-            features: models.features.as_ref(),
-            model: models.correction.as_ref(),
-        };
+            &models.params,
+            None,
+            models.features.as_ref(),
+            models.correction.as_ref(),
+        );
         let (before, rest) = self.cars.split_at_mut(i);
         let (car, after) = rest.split_first_mut().expect("car index in range");
         f(car, &ctx, &Field::Cars { before, after })
@@ -223,50 +181,22 @@ impl Race {
         }
     }
 
-    /// The flag in force at `ts` by the race's history (green before the first).
-    fn flag_at(&self, ts: i64) -> Flag {
-        let i = self.flags.partition_point(|&(t, _)| t <= ts);
-        if i == 0 {
-            Flag::Green
-        } else {
-            self.flags[i - 1].1
+    /// The silent-car rule ([`race::silent_boundary`]): closes every car's windows that
+    /// end at or before the boundary, once per boundary.
+    fn close_silent(&mut self, cfg: &EngineConfig, models: &Models, out: &mut Vec<FuelUpdate>) {
+        let Some(max) = self.max_sample_ts else {
+            return;
+        };
+        let boundary = race::silent_boundary(max, cfg);
+        if boundary > self.silent_through {
+            self.silent_through = boundary;
+            self.close_all_until(boundary, cfg.window_ms, models, out);
         }
-    }
-
-    /// Advances the race's newest `ts` (samples and race-control events: the reference
-    /// of `ts_in_future`).
-    fn see_ts(&mut self, ts: i64) {
-        self.max_ts = Some(self.max_ts.map_or(ts, |m| m.max(ts)));
     }
 
     fn state(&self) -> RaceState {
-        let running = self.cars.iter().filter(|c| !c.retired);
-        let flag_lap = self.flag_lap.map_or(0.0, |(_, lap)| f64::from(lap));
-        let leader_lap = running
-            .clone()
-            .map(|c| c.arrival_pos)
-            .fold(flag_lap, f64::max);
-        RaceState {
-            v: 1,
-            race_id: self.id.clone(),
-            track: self.track.clone(),
-            // A race that no event has changed yet (`unknown`) reports its newest data.
-            ts: if self.changed_ts > 0 {
-                self.changed_ts
-            } else {
-                self.max_ts.unwrap_or(0)
-            },
-            // The flag in force after the newest flag event (the history is in ts order).
-            flag: self.flag_at(i64::MAX),
-            stage: self.stage,
-            leader_lap,
-            scheduled_laps: self.scheduled_laps,
-            laps_to_go: self
-                .scheduled_laps
-                .map(|s| (s as f64 - leader_lap).max(0.0)),
-            cars_running: running.count() as u32,
-            drivers: self.drivers.clone(),
-        }
+        self.race
+            .state(self.cars.iter().map(|c| (c.car, c.arrival_pos)))
     }
 }
 
@@ -275,7 +205,7 @@ impl Race {
 pub struct Engine {
     cfg: EngineConfig,
     models: Models,
-    races: Vec<Race>,
+    races: Vec<RaceRun>,
     /// Race of the latest `race_start`.
     current: Option<usize>,
     /// Race of the latest record (most records follow the previous one's race).
@@ -347,12 +277,15 @@ impl Engine {
 
     /// The dashboard's view of a race.
     pub fn race_state(&self, race_id: &str) -> Option<RaceState> {
-        self.races.iter().find(|r| r.id == race_id).map(Race::state)
+        self.races
+            .iter()
+            .find(|r| r.race.id == race_id)
+            .map(RaceRun::state)
     }
 
     /// The ids of the races seen, in the order they were first seen.
     pub fn race_ids(&self) -> impl Iterator<Item = &str> {
-        self.races.iter().map(|r| r.id.as_str())
+        self.races.iter().map(|r| r.race.id.as_str())
     }
 
     /// Decodes and processes one NDJSON line. A rejected line is counted and its reason
@@ -381,7 +314,7 @@ impl Engine {
             for c in &mut r.cars {
                 if let Some(rec) = c.recorder.as_deref_mut() {
                     out.extend(rec.take().into_iter().map(|mut s| {
-                        s.track.clone_from(&r.track);
+                        s.track.clone_from(&r.race.track);
                         s
                     }));
                 }
@@ -443,16 +376,14 @@ impl Engine {
     fn race_index(&mut self, id: Option<&str>, out: &mut Vec<FuelUpdate>) -> usize {
         let i = match id {
             Some(id) => {
-                if self.races.get(self.last).is_some_and(|r| r.id == id) {
+                if self.races.get(self.last).is_some_and(|r| r.race.id == id) {
                     self.last
                 } else {
-                    match self.races.iter().position(|r| r.id == id) {
+                    match self.races.iter().position(|r| r.race.id == id) {
                         Some(i) => i,
                         None => {
                             self.evict_if_full(out);
-                            let mut race = Race::new(id);
-                            race.recording = self.recording;
-                            self.races.push(race);
+                            self.races.push(RaceRun::new(id, self.recording));
                             self.races.len() - 1
                         }
                     }
@@ -490,64 +421,22 @@ impl Engine {
     fn push_sample(&mut self, s: Sample<'_>, out: &mut Vec<FuelUpdate>) -> Result<(), Reject> {
         let ri = self.race_index(s.race_id.as_deref(), out);
         let cfg = self.cfg;
-        let race = &mut self.races[ri];
-        if let Some(max) = race.max_ts
-            && s.ts > max.saturating_add(cfg.future_ms)
-        {
-            return Err(Reject::new(
-                RejectCode::TsInFuture,
-                Some("ts"),
-                format!(
-                    "{} is {} ms past the newest ts of race {} (limit {} ms)",
-                    s.ts,
-                    s.ts - max,
-                    race.id,
-                    cfg.future_ms
-                ),
-            ));
-        }
+        let run = &mut self.races[ri];
+        run.race.newest.admit(&run.race.id, s.ts, cfg.future_ms)?;
         self.counters.samples += 1;
-        race.see_ts(s.ts);
-        race.max_sample_ts = Some(race.max_sample_ts.map_or(s.ts, |m| m.max(s.ts)));
-        let ci = race.car(s.car);
-        let car = &mut race.cars[ci];
-        if car.is_late(s.ts) {
-            self.counters.late_samples += 1;
-        } else {
-            match car.insert(s.ts, &s.ch) {
-                Insert::New => {}
-                Insert::Duplicate => self.counters.duplicates += 1,
-                Insert::Merged => self.counters.merged += 1,
-            }
-            let watermark = car.max_ts.unwrap_or(s.ts) - cfg.lateness_ms;
-            race.with_car(ci, cfg.window_ms, &self.models, |car, ctx, field| {
-                car.close_until(watermark, ctx, field, out)
-            });
+        run.max_sample_ts = Some(run.max_sample_ts.map_or(s.ts, |m| m.max(s.ts)));
+        let ci = run.car(s.car);
+        let inserted = run.with_car(ci, cfg.window_ms, &self.models, |car, ctx, field| {
+            race::fold_sample(car, s.ts, &s.ch, &cfg, ctx, field, out)
+        });
+        match inserted {
+            None => self.counters.late_samples += 1,
+            Some(Insert::New) => {}
+            Some(Insert::Duplicate) => self.counters.duplicates += 1,
+            Some(Insert::Merged) => self.counters.merged += 1,
         }
-        Self::close_silent(race, &cfg, &self.models, out);
+        run.close_silent(&cfg, &self.models, out);
         Ok(())
-    }
-
-    /// The silent-car rule: windows end at most `silent_ms` before the race's newest
-    /// sample. Samples, not events: a car is silent against the other cars, and a
-    /// race-control clock that runs ahead (or the race-control stream running ahead of
-    /// telemetry, which Kinesis does not order against it) must not close anyone's
-    /// windows.
-    fn close_silent(
-        race: &mut Race,
-        cfg: &EngineConfig,
-        params: &Models,
-        out: &mut Vec<FuelUpdate>,
-    ) {
-        let Some(max) = race.max_sample_ts else {
-            return;
-        };
-        let w = cfg.window_ms;
-        let boundary = max.saturating_sub(cfg.silent_ms).div_euclid(w) * w;
-        if boundary > race.silent_through {
-            race.silent_through = boundary;
-            race.close_all_until(boundary, w, params, out);
-        }
     }
 
     fn push_event(&mut self, e: Event, out: &mut Vec<FuelUpdate>) {
@@ -558,134 +447,87 @@ impl Engine {
             _ => e.race_id.as_deref(),
         };
         let ri = self.race_index(id, out);
-        if let EventKind::RaceStart(rs) = &e.kind {
-            if self.races[ri].started {
-                // Re-sent (redelivery is normal): it changes nothing, not even which race
-                // records without a race_id belong to.
-                self.counters.duplicate_events += 1;
-                return;
+        if let EventKind::RaceStart(_) = &e.kind {
+            self.start_race(ri, &e, out);
+            return;
+        }
+        let run = &mut self.races[ri];
+        if !run.race.apply(&e) {
+            // Re-sent (redelivery is normal): it changes nothing.
+            self.counters.duplicate_events += 1;
+            return;
+        }
+        let mut late = false;
+        match &e.kind {
+            EventKind::CarOut { car, .. } => {
+                let ci = run.car(*car);
+                run.with_car(ci, cfg.window_ms, &self.models, |car, ctx, field| {
+                    car.flush(ctx, field, out);
+                    car.retired = true;
+                });
             }
-            // A new race closes every open window of the race before it.
-            let before = self.current.or_else(|| {
-                self.races
-                    .iter()
-                    .position(|r| r.id == UNKNOWN_RACE)
-                    .filter(|&u| u != ri)
-            });
-            if let Some(b) = before.filter(|&b| b != ri) {
-                self.races[b].flush_all(cfg.window_ms, &self.models, out);
+            // A pit event acts on its car (which it makes known), a flag on every car.
+            EventKind::PitIn { car, .. } | EventKind::PitOut { car, .. } => {
+                let ci = run.car(*car);
+                late = run.push_car_event(ci, &e);
             }
-            self.current = Some(ri);
-            let race = &mut self.races[ri];
-            let track = tracks::lookup_or_default(&rs.track);
-            race.track = rs.track.clone();
-            race.length_mi = rs.track_length_mi.unwrap_or(track.length_mi);
-            race.package = track.package;
-            race.capacity_gal = rs.fuel_capacity_gal.unwrap_or(20.0);
-            race.scheduled_laps = rs.scheduled_laps;
-            race.drivers = rs
-                .drivers
+            EventKind::Flag { .. } => {
+                for ci in 0..run.cars.len() {
+                    late |= run.push_car_event(ci, &e);
+                }
+            }
+            EventKind::RaceStart(_) | EventKind::Incident { .. } | EventKind::StageEnd { .. } => {}
+        }
+        if late {
+            self.counters.late_events += 1;
+        }
+        run.close_silent(&cfg, &self.models, out);
+    }
+
+    /// A `race_start`: the race's parameters, its cars, and the end of the race before.
+    /// One delivered again changes nothing, not even which race records without a
+    /// `race_id` belong to.
+    fn start_race(&mut self, ri: usize, e: &Event, out: &mut Vec<FuelUpdate>) {
+        if self.races[ri].race.started() {
+            self.counters.duplicate_events += 1;
+            return;
+        }
+        // A new race closes every open window of the race before it.
+        let before = self.current.or_else(|| {
+            self.races
                 .iter()
-                .map(|(c, n)| (c.as_str().to_owned(), n.clone()))
-                .collect();
-            race.started = true;
-            race.changed_ts = e.ts;
-            race.see_ts(e.ts);
-            for c in &mut race.cars {
-                // Cars seen before the race_start (a race_id given first) start full of
-                // this race's cell.
-                if c.fuel.used_race == 0.0 {
-                    c.fuel = CarState::new(c.car, race.capacity_gal).fuel;
-                }
+                .position(|r| r.race.id == UNKNOWN_RACE)
+                .filter(|&u| u != ri)
+        });
+        if let Some(b) = before.filter(|&b| b != ri) {
+            self.races[b].flush_all(self.cfg.window_ms, &self.models, out);
+        }
+        self.current = Some(ri);
+        let run = &mut self.races[ri];
+        run.race.apply(e);
+        let capacity = run.race.capacity_gal;
+        for c in &mut run.cars {
+            // Cars seen before the race_start (a race_id given first) start full of
+            // this race's cell.
+            if c.fuel.used_race == 0.0 {
+                c.fuel = CarState::new(c.car, capacity).fuel;
             }
-            for &c in &rs.cars {
-                race.car(c);
-            }
-        } else {
-            let race = &mut self.races[ri];
-            race.see_ts(e.ts);
-            if !race.seen.insert(event_key(&e)) {
-                self.counters.duplicate_events += 1;
-                return;
-            }
-            let mut late = false;
-            match e.kind {
-                EventKind::RaceStart(_) => unreachable!("handled above"),
-                EventKind::Flag { flag, lap } => {
-                    let at = race.flags.partition_point(|&(ts, _)| ts <= e.ts);
-                    race.flags.insert(at, (e.ts, flag));
-                    if let Some(lap) = lap
-                        && race.flag_lap.is_none_or(|(ts, _)| ts <= e.ts)
-                    {
-                        race.flag_lap = Some((e.ts, lap));
-                    }
-                    // A retired car gets no more updates: the flag changes nothing
-                    // for it, so it cannot make the event late. For a car whose windows
-                    // around `ts` have closed, the flag acts from its first open window,
-                    // and the flag in force there is the history's (a late, older flag
-                    // must not override a newer one already applied).
-                    for i in 0..race.cars.len() {
-                        let car = &race.cars[i];
-                        if car.retired {
-                            continue;
-                        }
-                        let at = e.ts.max(car.closed_through);
-                        let f = if at > e.ts { race.flag_at(at) } else { flag };
-                        late |= race.cars[i].push_event(e.ts, CarEventKind::Flag(f));
-                    }
-                    race.changed_ts = race.changed_ts.max(e.ts);
-                }
-                EventKind::PitIn { car, .. } => {
-                    let ci = race.car(car);
-                    let c = &mut race.cars[ci];
-                    late = !c.retired && c.push_event(e.ts, CarEventKind::PitIn);
-                }
-                EventKind::PitOut {
-                    car,
-                    fuel_added_gal,
-                    full,
-                    ..
-                } => {
-                    let ci = race.car(car);
-                    let c = &mut race.cars[ci];
-                    late = !c.retired
-                        && c.push_event(
-                            e.ts,
-                            CarEventKind::PitOut {
-                                fuel_added_gal,
-                                full,
-                            },
-                        );
-                }
-                EventKind::Incident { .. } => {}
-                EventKind::StageEnd { stage, .. } => {
-                    race.stage = race.stage.max(stage + 1);
-                    race.changed_ts = race.changed_ts.max(e.ts);
-                }
-                EventKind::CarOut { car, .. } => {
-                    let ci = race.car(car);
-                    race.with_car(ci, cfg.window_ms, &self.models, |car, ctx, field| {
-                        car.flush(ctx, field, out);
-                        car.retired = true;
-                    });
-                    race.changed_ts = race.changed_ts.max(e.ts);
-                }
-            }
-            if late {
-                self.counters.late_events += 1;
-            }
-            Self::close_silent(race, &cfg, &self.models, out);
+        }
+        for c in run.race.start_cars.clone() {
+            run.car(c);
         }
     }
 }
 
-/// Identifies an event by its time and everything it says, so that a re-sent event is
-/// recognised while two different events at the same instant both count.
-fn event_key(e: &Event) -> (i64, u64) {
-    use std::hash::{DefaultHasher, Hash, Hasher};
-    let mut h = DefaultHasher::new();
-    format!("{:?}", e.kind).hash(&mut h);
-    (e.ts, h.finish())
+impl RaceRun {
+    /// Pushes what an applied event does to car `ci`; true when it came late for it.
+    fn push_car_event(&mut self, ci: usize, e: &Event) -> bool {
+        let car = &self.cars[ci];
+        match self.race.car_event(e.ts, &e.kind, car) {
+            Some(kind) => self.cars[ci].push_event(e.ts, kind),
+            None => false,
+        }
+    }
 }
 
 /// Updates that close in one step go out by `window_end`, then car in byte order.

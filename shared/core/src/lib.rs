@@ -13,7 +13,12 @@
 //!   features and its `FuelUpdate`).
 //! - `stats`: normal-distribution maths of the fuel band (distribution function, Mills
 //!   ratio, the squared shortfall of a level read as full).
-//! - [`engine`]: races, routing, watermarks, race control, counters.
+//! - [`race`]: a race's own rules, once for the engine and the functions: `race_start`,
+//!   flags, stages, cars out, events applied, `ts_in_future`, the silent-car boundary,
+//!   what an event does to a car, and the `RaceState`.
+//! - [`event_key`]: the stable key of a race-control event (a persisted format).
+//! - [`engine`]: the local pipeline: routes records to races and cars in memory, closes
+//!   windows by watermark, counts everything it drops.
 //! - [`update`]: the output records (`fuel-update-v1`).
 //! - [`tracks`]: the track table.
 //! - [`calibrate`]: measured stints from weighed fills, and the fit of the model to them.
@@ -25,8 +30,10 @@ pub mod contract;
 pub mod correction;
 pub mod decode;
 pub mod engine;
+pub mod event_key;
 mod fast;
 pub mod model;
+pub mod race;
 mod stats;
 pub mod tracks;
 pub mod update;

@@ -11,11 +11,13 @@ use tokio::time::Instant;
 
 use crate::ports::{CarItem, CarStore, PortError, RaceStore, Saved};
 use crate::processor::ProcessorConfig;
-use crate::race::{CarSample, FoldReport, Race, close_silent, fold_car, summary_of};
+use burnbar_core::race::Newest;
+
+use crate::race::{CarSample, FoldReport, StoredRace, close_silent, fold_car, summary_of};
 
 /// What to commit for one car.
 pub(crate) struct Commit<'a> {
-    pub race: &'a Race,
+    pub race: &'a StoredRace,
     pub race_id: &'a str,
     pub car: CarId,
     /// The item as read (None: never stored).
@@ -38,7 +40,7 @@ pub(crate) struct Commit<'a> {
 pub(crate) async fn commit_car<S: CarStore>(
     store: &S,
     c: Commit<'_>,
-    race_ref: &mut Option<i64>,
+    newest: &mut Newest,
     m: &mut MetricSet,
 ) -> Option<(CarItem, FoldReport)> {
     let cfg = c.cfg;
@@ -63,10 +65,11 @@ pub(crate) async fn commit_car<S: CarStore>(
         }
         let mut next = item.clone();
         let mut out = Vec::new();
-        let mut rr = *race_ref;
+        let mut rr = *newest;
         let ctx = c
             .race
-            .ctx(cfg.engine.window_ms, &cfg.params, c.correction, None);
+            .race
+            .ctx(cfg.engine.window_ms, &cfg.params, c.correction, None, None);
         let rep = fold_car(
             c.race,
             &mut next,
@@ -89,7 +92,7 @@ pub(crate) async fn commit_car<S: CarStore>(
         if next == item && item.version > 0 {
             // Nothing new (a redelivered batch): no write, no write units.
             m.count("cars_unchanged_total", 1);
-            *race_ref = rr;
+            *newest = rr;
             return Some((next, rep));
         }
         if Instant::now() + cfg.reserve >= c.deadline {
@@ -119,7 +122,7 @@ pub(crate) async fn commit_car<S: CarStore>(
                 m.count("events_late_total", rep.late_events);
                 m.count("events_applied_total", rep.events_applied);
                 m.count("windows_closed_total", windows as u64);
-                *race_ref = rr;
+                *newest = rr;
                 next.version += 1;
                 return Some((next, rep));
             }
@@ -138,7 +141,7 @@ pub(crate) async fn commit_car<S: CarStore>(
 /// the car's next batch finds the stored summary stale and writes it again.
 pub(crate) async fn update_summary<S: RaceStore>(
     store: &S,
-    race: &mut Race,
+    race: &mut StoredRace,
     race_id: &str,
     item: &CarItem,
     deadline: Instant,

@@ -1,7 +1,7 @@
 //! The race-control function's work on one Kinesis batch: store each event once, take
 //! cars out, and publish the race state when it changed.
 //!
-//! Events are stored under an id made of their time and content (`race::event_id`), with
+//! Events are stored under an id made of their time and content (`burnbar_core::event_key`), with
 //! a write that succeeds only for a new id: the same event twice changes nothing. The
 //! telemetry-processor reads them with each car's batch and applies each to a car once.
 //! A `car_out` is applied here at once (the car's last windows close and it leaves the
@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use burnbar_core::contract::{EventKind, Record};
 use burnbar_core::decode::decode_line;
-use burnbar_core::engine::UNKNOWN_RACE;
+use burnbar_core::race::UNKNOWN_RACE;
 use burnbar_core::{CarId, FuelUpdate};
 use burnbar_metrics::{MetricSet, log};
 use serde_json::json;
@@ -20,7 +20,7 @@ use tokio::time::Instant;
 use crate::commit::{Commit, call_deadline, commit_car, store_error, update_summary};
 use crate::ports::{CarStore, Publisher, Quarantine, Quarantined, RaceStore};
 use crate::processor::{InRecord, Outcome, ProcessorConfig};
-use crate::race::{Race, race_of, stored};
+use crate::race::{StoredRace, race_of, stored};
 
 /// The race-control function over its ports.
 pub struct Control<S, W, Q> {
@@ -163,7 +163,7 @@ where
         let mut states = Vec::new();
         for race_id in &changed {
             let mut race = match self.store.load_race(race_id, dl).await {
-                Ok(v) => Race::from_view(&v),
+                Ok(v) => StoredRace::from_view(&v),
                 Err(err) => {
                     store_error(m, "load race", &err);
                     for (r, ri) in &race_records {
@@ -183,7 +183,7 @@ where
                         continue;
                     }
                 };
-                let mut race_ref = race.newest_ts();
+                let mut newest = race.race.newest;
                 let committed = commit_car(
                     &self.store,
                     Commit {
@@ -198,7 +198,7 @@ where
                         deadline,
                         sweep: None,
                     },
-                    &mut race_ref,
+                    &mut newest,
                     m,
                 )
                 .await;

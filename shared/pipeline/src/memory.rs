@@ -10,7 +10,9 @@ use burnbar_core::car::WindowFeatures;
 use burnbar_core::{CarId, FuelUpdate, RaceState};
 use tokio::time::Instant;
 
-use crate::item::{blob_len, car_item_bytes, write_units};
+use serde::{Deserialize, Serialize};
+
+use crate::item::{blob_len, car_item_bytes, decode_blob, encode_blob, write_units};
 use crate::ports::{
     CarItem, CarStore, CarSummary, PortError, Predictor, Publisher, Quarantine, Quarantined,
     RaceStore, RaceView, Saved, StoredEvent,
@@ -57,6 +59,63 @@ impl MemoryStore {
         *self.inner.lock().unwrap() = items;
     }
 
+    /// Everything the store holds, with each car item as the blob the DynamoDB adapter
+    /// writes: a fixture of one version's stored items, for a later version to read
+    /// (a deploy in the middle of a race).
+    pub fn dump(&self) -> Result<StoreDump, PortError> {
+        let inner = self.inner.lock().unwrap();
+        let cars = inner
+            .cars
+            .iter()
+            .map(|((race, car), item)| {
+                Ok(DumpedCar {
+                    race: race.clone(),
+                    car: *car,
+                    version: item.version,
+                    blob: hex(&encode_blob(item)?),
+                })
+            })
+            .collect::<Result<_, PortError>>()?;
+        Ok(StoreDump {
+            cars,
+            starts: inner.starts.clone(),
+            events: inner
+                .events
+                .iter()
+                .map(|(r, m)| (r.clone(), m.values().cloned().collect()))
+                .collect(),
+            summaries: inner.summaries.clone(),
+            current: inner.current.clone(),
+        })
+    }
+
+    /// A store holding a dump's items, each car blob decoded as this build reads it.
+    pub fn from_dump(d: &StoreDump) -> Result<MemoryStore, PortError> {
+        let mut inner = Inner {
+            starts: d.starts.clone(),
+            summaries: d.summaries.clone(),
+            current: d.current.clone(),
+            ..Inner::default()
+        };
+        for c in &d.cars {
+            let blob = unhex(&c.blob)
+                .ok_or_else(|| PortError::Permanent(format!("car {}: blob is not hex", c.car)))?;
+            inner
+                .cars
+                .insert((c.race.clone(), c.car), decode_blob(&blob, c.version)?);
+        }
+        for (race, evs) in &d.events {
+            inner.events.insert(
+                race.clone(),
+                evs.iter().map(|e| (e.id.clone(), e.clone())).collect(),
+            );
+        }
+        Ok(MemoryStore {
+            inner: Mutex::new(inner),
+            ..MemoryStore::default()
+        })
+    }
+
     /// The next save of `car` fails with `e`.
     pub fn fail_next_save(&self, car: CarId, e: PortError) {
         self.fail_saves.lock().unwrap().insert(car, e);
@@ -97,6 +156,39 @@ impl MemoryStore {
     fn call(&self, name: &'static str) {
         *self.calls.lock().unwrap().entry(name).or_default() += 1;
     }
+}
+
+/// A store's items as written ([`MemoryStore::dump`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoreDump {
+    pub cars: Vec<DumpedCar>,
+    pub starts: BTreeMap<String, StoredEvent>,
+    pub events: BTreeMap<String, Vec<StoredEvent>>,
+    pub summaries: BTreeMap<String, BTreeMap<CarId, CarSummary>>,
+    pub current: Option<String>,
+}
+
+/// One car item as written: its key, version and blob (hex).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DumpedCar {
+    pub race: String,
+    pub car: CarId,
+    pub version: u64,
+    pub blob: String,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 impl CarStore for MemoryStore {

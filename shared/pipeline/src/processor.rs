@@ -34,7 +34,7 @@ use std::time::Duration;
 use burnbar_core::car::{WindowCorrection, WindowFeatures};
 use burnbar_core::contract::Record;
 use burnbar_core::decode::decode_line;
-use burnbar_core::engine::UNKNOWN_RACE;
+use burnbar_core::race::{Newest, UNKNOWN_RACE};
 use burnbar_core::{CarId, EngineConfig, FuelUpdate, ModelParams, Reject};
 use burnbar_metrics::{MetricSet, log};
 use serde_json::json;
@@ -45,7 +45,7 @@ use crate::commit::{Commit, call_deadline, commit_car, now_ms, store_error, upda
 use crate::ports::{
     CarItem, CarStore, PortError, Predictor, Publisher, Quarantine, Quarantined, RaceStore,
 };
-use crate::race::{CarSample, Race, close_silent, fold_car};
+use crate::race::{CarSample, StoredRace, close_silent, fold_car};
 
 /// One Kinesis record: its sequence number and its data (one or more NDJSON lines).
 #[derive(Debug, Clone, Copy)]
@@ -314,10 +314,10 @@ where
         }
         struct RaceWork {
             id: String,
-            race: Race,
+            race: StoredRace,
             items: BTreeMap<CarId, CarItem>,
             cars: BTreeMap<CarId, Vec<usize>>,
-            race_ref: Option<i64>,
+            newest: Newest,
             /// Silent cars of the race to close up to the boundary (read with the
             /// batch's cars, in the same round trip).
             silent: Option<(i64, Vec<CarId>)>,
@@ -328,7 +328,7 @@ where
             let mut keys: Vec<CarId> = cars.keys().copied().collect();
             let loaded = match self.store.load_race(&id, deadline).await {
                 Ok(view) => {
-                    let race = Race::from_view(&view);
+                    let race = StoredRace::from_view(&view);
                     let silent = race.silent_cars(&cfg.engine, now_ms(), quiet_ms, &cars);
                     keys.extend(silent.iter().flat_map(|(_, c)| c));
                     match self.store.load_cars(&id, &keys, deadline).await {
@@ -350,17 +350,16 @@ where
                     });
                     // The race's newest ts: its events, every car's summary, and the
                     // batch's cars as stored (their summaries may lag a failed write).
-                    let race_ref = race
-                        .newest_ts()
-                        .into_iter()
-                        .chain(items.values().filter_map(|i| i.state.max_ts))
-                        .max();
+                    let mut newest = race.race.newest;
+                    for ts in items.values().filter_map(|i| i.state.max_ts) {
+                        newest.see(ts);
+                    }
                     work.push(RaceWork {
                         id,
                         race,
                         items,
                         cars,
-                        race_ref,
+                        newest,
                         silent,
                     });
                 }
@@ -379,10 +378,14 @@ where
             Some(breaker) => {
                 let feats: RefCell<Vec<WindowFeatures>> = RefCell::new(Vec::new());
                 for w in &work {
-                    let ctx = w
-                        .race
-                        .ctx(cfg.engine.window_ms, &cfg.params, None, Some(&feats));
-                    let mut rr = w.race_ref;
+                    let ctx = w.race.race.ctx(
+                        cfg.engine.window_ms,
+                        &cfg.params,
+                        None,
+                        Some(&feats),
+                        None,
+                    );
+                    let mut rr = w.newest;
                     let mut sink = Vec::new();
                     for (car, idxs) in &w.cars {
                         let mut item = w
@@ -486,7 +489,7 @@ where
                         deadline,
                         sweep: None,
                     },
-                    &mut w.race_ref,
+                    &mut w.newest,
                     m,
                 )
                 .await;
@@ -533,7 +536,7 @@ where
                             deadline,
                             sweep: Some(*boundary),
                         },
-                        &mut w.race_ref,
+                        &mut w.newest,
                         m,
                     )
                     .await;

@@ -1,44 +1,29 @@
 //! A race as the store holds it (events, car summaries), and the per-car fold that both
 //! functions run: race-control events, then samples, then `car_out`.
 //!
-//! The fold is the local engine's per-car logic (`burnbar_core::engine`), with the race
-//! read from the store instead of memory: a car's events are applied once each (their
-//! ids are kept in the car's item), a late flag acts from the car's first open window
-//! with the flag the whole history puts there, and the field behind `burn_index` is the
-//! other cars' stored figures.
+//! The race's rules are the core's ([`burnbar_core::race`]), the same the local engine
+//! runs; this module adds what storage needs: the race rebuilt from its stored events at
+//! every invocation, each event applied to a car once (its id kept in the car's item),
+//! and the field behind `burn_index` read from the other cars' stored figures.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-use burnbar_core::car::{
-    CarEventKind, CarState, Field, Insert, RaceCtx, WindowCorrection, WindowFeatures,
-};
+use burnbar_core::car::{CarState, Field, Insert, RaceCtx};
 use burnbar_core::contract::{Channels, Event, EventKind};
 use burnbar_core::decode::decode_line;
-use burnbar_core::tracks::{self, EnginePackage};
+use burnbar_core::event_key::{EventKey, legacy_id};
+use burnbar_core::race::{self, Newest, Race};
 use burnbar_core::update::round4;
-use burnbar_core::{
-    CarId, EngineConfig, Flag, FuelUpdate, ModelParams, RaceState, Record, Reject, RejectCode,
-};
+use burnbar_core::{CarId, EngineConfig, FuelUpdate, RaceState, Record, Reject};
 
 use crate::ports::{CarItem, CarSummary, RaceView, StoredEvent};
 
-/// A stable id for a race-control event: its time and a hash of everything it says, so
-/// the same event re-sent (under any sequence number) has the same id, and two different
-/// events at one instant do not. FNV-1a over the decoded content, not the raw bytes: the
-/// same event with other whitespace or key order is the same event.
+/// The id an event is stored under ([`EventKey`]).
 pub fn event_id(e: &Event) -> String {
-    let content = format!("{:?}", e.kind);
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in content.bytes() {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{:015}#{h:016x}", e.ts)
+    EventKey::of(e).id()
 }
 
-/// The race a record belongs to: its own `race_id`, else the current race, else the
-/// local engine's `unknown`.
+/// The race a record belongs to by its own fields (`None`: the current race).
 pub fn race_of(event: &Event) -> Option<&str> {
     match &event.kind {
         EventKind::RaceStart(rs) => Some(rs.race_id.as_str()),
@@ -46,35 +31,25 @@ pub fn race_of(event: &Event) -> Option<&str> {
     }
 }
 
-/// A stored event as the fold uses it.
-#[derive(Debug, Clone, PartialEq)]
-enum Act {
-    Flag(Flag),
-    PitIn(CarId),
-    PitOut {
-        car: CarId,
-        fuel_added_gal: Option<f64>,
-        full: Option<bool>,
-    },
-    CarOut(CarId),
-    StageEnd(u32),
-    Other,
+/// A stored event as the fold applies it to each car.
+#[derive(Debug, Clone)]
+struct StoredAct {
+    ts: i64,
+    /// The id this build applies it under.
+    id: String,
+    /// The id the previous format gave it: a car item written before a deploy lists
+    /// the events it applied under those.
+    legacy: String,
+    kind: EventKind,
 }
 
-/// The race: what `race_start` said, the events in time order, the cars' summaries.
+/// A race as stored: its rules rebuilt from the stored events, the events each car
+/// still has to apply, and the cars' summaries.
 #[derive(Debug, Clone)]
-pub struct Race {
-    pub id: String,
-    pub track: String,
-    pub length_mi: f64,
-    pub package: EnginePackage,
-    pub capacity_gal: f64,
-    pub scheduled_laps: Option<u32>,
-    pub drivers: BTreeMap<String, String>,
-    pub start_cars: Vec<CarId>,
-    start_ts: Option<i64>,
-    events: Vec<(i64, String, Act)>,
-    flags: Vec<(i64, Flag)>,
+pub struct StoredRace {
+    pub race: Race,
+    /// Every event but `race_start`, each once, by `(ts, id)`.
+    events: Vec<StoredAct>,
     pub summaries: BTreeMap<CarId, CarSummary>,
     /// Figures of every car, for [`Field::Figures`].
     figures: BTreeMap<CarId, Vec<(i64, f64)>>,
@@ -83,109 +58,65 @@ pub struct Race {
     pub undecodable: usize,
 }
 
-impl Race {
-    /// Interprets the stored view. Race control defaults (track, capacity) apply until
-    /// its `race_start` is stored, as in the local engine.
-    pub fn from_view(view: &RaceView) -> Race {
-        let t = &tracks::DEFAULT_TRACK;
-        let mut race = Race {
-            id: view.race_id.clone(),
-            track: t.key.to_owned(),
-            length_mi: t.length_mi,
-            package: t.package,
-            capacity_gal: 20.0,
-            scheduled_laps: None,
-            drivers: BTreeMap::new(),
-            start_cars: Vec::new(),
-            start_ts: None,
-            events: Vec::new(),
-            flags: Vec::new(),
+impl StoredRace {
+    /// Interprets the stored view. An event stored twice (under this build's id and the
+    /// previous format's, after a deploy) counts once.
+    pub fn from_view(view: &RaceView) -> StoredRace {
+        let mut race = Race::new(&view.race_id);
+        let mut undecodable = 0;
+        if let Some(start) = &view.start {
+            match decode_line(start.line.as_bytes()) {
+                Ok(Record::Event(e)) if matches!(e.kind, EventKind::RaceStart(_)) => {
+                    race.apply(&e);
+                }
+                _ => undecodable += 1,
+            }
+        }
+        let mut decoded: Vec<(EventKey, Event)> = Vec::with_capacity(view.events.len());
+        for ev in &view.events {
+            match decode_line(ev.line.as_bytes()) {
+                // A race_start among the events is not this race's (that one is `start`).
+                Ok(Record::Event(e)) if !matches!(e.kind, EventKind::RaceStart(_)) => {
+                    decoded.push((EventKey::of(&e), e));
+                }
+                Ok(Record::Event(_)) => {}
+                _ => undecodable += 1,
+            }
+        }
+        decoded.sort_by_key(|(k, _)| *k);
+        let mut events = Vec::with_capacity(decoded.len());
+        for (key, e) in decoded {
+            if race.apply(&e) {
+                events.push(StoredAct {
+                    ts: e.ts,
+                    id: key.id(),
+                    legacy: legacy_id(&e),
+                    kind: e.kind,
+                });
+            }
+        }
+        for s in view.summaries.values() {
+            if let Some(ts) = s.last_ts {
+                race.newest.see(ts);
+            }
+        }
+        StoredRace {
+            race,
+            events,
             summaries: view.summaries.clone(),
             figures: view
                 .summaries
                 .iter()
                 .map(|(c, s)| (*c, s.figures.clone()))
                 .collect(),
-            undecodable: 0,
-        };
-        if let Some(start) = &view.start {
-            match decode_line(start.line.as_bytes()) {
-                Ok(Record::Event(Event {
-                    ts,
-                    kind: EventKind::RaceStart(rs),
-                    ..
-                })) => {
-                    let track = tracks::lookup_or_default(&rs.track);
-                    race.track = rs.track.clone();
-                    race.length_mi = rs.track_length_mi.unwrap_or(track.length_mi);
-                    race.package = track.package;
-                    race.capacity_gal = rs.fuel_capacity_gal.unwrap_or(20.0);
-                    race.scheduled_laps = rs.scheduled_laps;
-                    race.drivers = rs
-                        .drivers
-                        .iter()
-                        .map(|(c, n)| (c.as_str().to_owned(), n.clone()))
-                        .collect();
-                    race.start_cars = rs.cars.clone();
-                    race.start_ts = Some(ts);
-                }
-                _ => race.undecodable += 1,
-            }
+            undecodable,
         }
-        for ev in &view.events {
-            let act = match decode_line(ev.line.as_bytes()) {
-                Ok(Record::Event(e)) => match e.kind {
-                    EventKind::Flag { flag, .. } => Act::Flag(flag),
-                    EventKind::PitIn { car, .. } => Act::PitIn(car),
-                    EventKind::PitOut {
-                        car,
-                        fuel_added_gal,
-                        full,
-                        ..
-                    } => Act::PitOut {
-                        car,
-                        fuel_added_gal,
-                        full,
-                    },
-                    EventKind::CarOut { car, .. } => Act::CarOut(car),
-                    EventKind::StageEnd { stage, .. } => Act::StageEnd(stage),
-                    EventKind::Incident { .. } | EventKind::RaceStart(_) => Act::Other,
-                },
-                _ => {
-                    race.undecodable += 1;
-                    continue;
-                }
-            };
-            if let Act::Flag(f) = act {
-                race.flags.push((ev.ts, f));
-            }
-            race.events.push((ev.ts, ev.id.clone(), act));
-        }
-        race.events.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-        race.flags.sort_by_key(|&(ts, _)| ts);
-        race
     }
 
-    /// The newest event time of the race.
-    pub fn newest_event_ts(&self) -> Option<i64> {
-        self.events.iter().map(|e| e.0).chain(self.start_ts).max()
-    }
-
-    /// The race's newest `ts` as stored (its events and every car's newest sample, from
-    /// the cars' summaries): the reference of `ts_in_future`, whichever shards the cars
-    /// are on.
-    pub fn newest_ts(&self) -> Option<i64> {
-        self.summaries
-            .values()
-            .filter_map(|s| s.last_ts)
-            .chain(self.newest_event_ts())
-            .max()
-    }
-
-    /// The silent-car rule across shards: the boundary (the race's newest sample as the
-    /// cars' summaries tell it, less `silent_ms`, on a window edge) and the cars to close
-    /// up to it. A car is taken for silent when its newest sample is before the boundary,
-    /// it still holds samples in open windows, and its summary has not been written for
+    /// The silent-car rule across shards: the boundary ([`race::silent_boundary`] of the
+    /// race's newest sample as the cars' summaries tell it) and the cars to close up to
+    /// it. A car is taken for silent when its newest sample is before the boundary, it
+    /// still holds samples in open windows, and its summary has not been written for
     /// `quiet_ms` of wall time (a car whose shard is only behind keeps committing). Cars
     /// in `busy` (this invocation's own) close by their own samples.
     pub fn silent_cars(
@@ -196,8 +127,7 @@ impl Race {
         busy: &BTreeMap<CarId, Vec<usize>>,
     ) -> Option<(i64, Vec<CarId>)> {
         let newest = self.summaries.values().filter_map(|s| s.last_ts).max()?;
-        let w = cfg.window_ms;
-        let boundary = newest.saturating_sub(cfg.silent_ms).div_euclid(w) * w;
+        let boundary = race::silent_boundary(newest, cfg);
         let cars: Vec<CarId> = self
             .summaries
             .iter()
@@ -207,53 +137,16 @@ impl Race {
                     && s.last_ts.is_some_and(|t| t < boundary)
                     && now_ms.saturating_sub(s.written_ms) >= quiet_ms
                     && !busy.contains_key(c)
-                    && !self.car_out(**c)
+                    && !self.race.is_out(**c)
             })
             .map(|(c, _)| *c)
             .collect();
         (!cars.is_empty()).then_some((boundary, cars))
     }
 
-    /// The flag in force at `ts` by the race's history (green before the first).
-    pub fn flag_at(&self, ts: i64) -> Flag {
-        let i = self.flags.partition_point(|&(t, _)| t <= ts);
-        if i == 0 {
-            Flag::Green
-        } else {
-            self.flags[i - 1].1
-        }
-    }
-
-    /// Whether race control has taken the car out.
-    pub fn car_out(&self, car: CarId) -> bool {
-        self.events.iter().any(|e| e.2 == Act::CarOut(car))
-    }
-
     /// A car never stored starts full of this race's cell.
     pub fn new_car(&self, car: CarId) -> CarItem {
-        CarItem::new(CarState::new(car, self.capacity_gal))
-    }
-
-    /// The context for closing windows.
-    pub fn ctx<'a>(
-        &'a self,
-        window_ms: i64,
-        params: &'a ModelParams,
-        correction: Option<&'a dyn WindowCorrection>,
-        features: Option<&'a RefCell<Vec<WindowFeatures>>>,
-    ) -> RaceCtx<'a> {
-        RaceCtx {
-            race_id: &self.id,
-            length_mi: self.length_mi,
-            package: self.package,
-            capacity_gal: self.capacity_gal,
-            scheduled_laps: self.scheduled_laps,
-            window_ms,
-            params,
-            correction,
-            features,
-            model: None,
-        }
+        CarItem::new(CarState::new(car, self.race.capacity_gal))
     }
 
     /// The other cars' figures for `burn_index`.
@@ -263,53 +156,17 @@ impl Race {
 
     /// Replaces a car's summary after its state changed (this invocation's view).
     pub fn set_summary(&mut self, car: CarId, s: CarSummary) {
+        if let Some(ts) = s.last_ts {
+            self.race.newest.see(ts);
+        }
         self.figures.insert(car, s.figures.clone());
         self.summaries.insert(car, s);
     }
 
     /// The dashboard's view of the race.
     pub fn state(&self) -> RaceState {
-        let running = self
-            .summaries
-            .iter()
-            .filter(|(c, s)| !s.retired && !self.car_out(**c));
-        let leader_lap = running.clone().map(|(_, s)| s.pos).fold(0.0, f64::max);
-        let mut cars: Vec<CarId> = self.start_cars.clone();
-        cars.extend(self.summaries.keys().copied());
-        cars.sort();
-        cars.dedup();
-        let cars_running = cars.iter().filter(|c| !self.car_out(**c)).count() as u32;
-        let stage = self
-            .events
-            .iter()
-            .filter_map(|e| match e.2 {
-                Act::StageEnd(s) => Some(s + 1),
-                _ => None,
-            })
-            .fold(1, u32::max);
-        let changed = self
-            .events
-            .iter()
-            .filter(|e| matches!(e.2, Act::Flag(_) | Act::StageEnd(_) | Act::CarOut(_)))
-            .map(|e| e.0)
-            .chain(self.start_ts)
-            .max()
-            .unwrap_or(0);
-        RaceState {
-            v: 1,
-            race_id: self.id.clone(),
-            track: self.track.clone(),
-            ts: changed,
-            flag: self.flag_at(i64::MAX),
-            stage,
-            leader_lap: round4(leader_lap),
-            scheduled_laps: self.scheduled_laps,
-            laps_to_go: self
-                .scheduled_laps
-                .map(|s| round4((s as f64 - leader_lap).max(0.0))),
-            cars_running,
-            drivers: self.drivers.clone(),
-        }
+        self.race
+            .state(self.summaries.iter().map(|(c, s)| (*c, s.pos)))
     }
 }
 
@@ -334,105 +191,36 @@ pub struct FoldReport {
 }
 
 /// Folds one car's samples (in arrival order) into its item: first the race-control
-/// events it has not seen, then the samples (closing windows as the watermark moves),
-/// then a `car_out`. Closed windows go to `out`. `race_ref` is the race's newest `ts`
-/// (for `ts_in_future`) and moves with accepted samples.
+/// events it has not applied, then the samples (closing windows as the watermark moves),
+/// then a `car_out`. Closed windows go to `out`. `newest` is the race's newest `ts` (for
+/// `ts_in_future`) and moves with accepted samples.
 pub fn fold_car(
-    race: &Race,
+    race: &StoredRace,
     item: &mut CarItem,
     samples: &[CarSample],
     ctx: &RaceCtx,
     cfg: &EngineConfig,
-    race_ref: &mut Option<i64>,
+    newest: &mut Newest,
     out: &mut Vec<FuelUpdate>,
 ) -> FoldReport {
     let mut rep = FoldReport::default();
     let field = race.field();
-    let car = item.state.car;
-    let mut car_out = None;
-    for (ts, id, act) in &race.events {
-        let mine = match act {
-            Act::Flag(_) => true,
-            Act::PitIn(c) | Act::PitOut { car: c, .. } | Act::CarOut(c) => *c == car,
-            Act::StageEnd(_) | Act::Other => false,
-        };
-        if !mine {
-            continue;
-        }
-        let Err(at) = item.applied.binary_search(id) else {
-            continue;
-        };
-        if let Act::CarOut(_) = act {
-            // Acts after this batch's samples, which came before it was seen.
-            car_out = Some((at, id.clone()));
-            continue;
-        }
-        item.applied.insert(at, id.clone());
-        rep.events_applied += 1;
-        let st = &mut item.state;
-        if st.retired {
-            continue;
-        }
-        let late = match *act {
-            Act::Flag(flag) => {
-                let eff = (*ts).max(st.closed_through);
-                let f = if eff > *ts { race.flag_at(eff) } else { flag };
-                st.push_event(*ts, CarEventKind::Flag(f))
-            }
-            Act::PitIn(_) => st.push_event(*ts, CarEventKind::PitIn),
-            Act::PitOut {
-                fuel_added_gal,
-                full,
-                ..
-            } => st.push_event(
-                *ts,
-                CarEventKind::PitOut {
-                    fuel_added_gal,
-                    full,
-                },
-            ),
-            _ => false,
-        };
-        if late {
-            rep.late_events += 1;
-        }
-    }
+    let car_out = apply_events(race, item, &mut rep);
     let st = &mut item.state;
     for (i, s) in samples.iter().enumerate() {
-        if let Some(max) = *race_ref
-            && s.ts > max.saturating_add(cfg.future_ms)
-        {
-            rep.rejected.push((
-                i,
-                Reject::new(
-                    RejectCode::TsInFuture,
-                    Some("ts"),
-                    format!(
-                        "{} is {} ms past the newest ts of race {} (limit {} ms)",
-                        s.ts,
-                        s.ts - max,
-                        race.id,
-                        cfg.future_ms
-                    ),
-                ),
-            ));
+        if let Err(r) = newest.admit(&race.race.id, s.ts, cfg.future_ms) {
+            rep.rejected.push((i, r));
             continue;
         }
         rep.samples += 1;
-        *race_ref = Some(race_ref.map_or(s.ts, |m| m.max(s.ts)));
-        if st.is_late(s.ts) {
-            rep.late_samples += 1;
-            continue;
+        match race::fold_sample(st, s.ts, &s.ch, cfg, ctx, &field, out) {
+            None => rep.late_samples += 1,
+            Some(Insert::New) => {}
+            Some(Insert::Duplicate) => rep.duplicates += 1,
+            Some(Insert::Merged) => rep.merged += 1,
         }
-        match st.insert(s.ts, &s.ch) {
-            Insert::New => {}
-            Insert::Duplicate => rep.duplicates += 1,
-            Insert::Merged => rep.merged += 1,
-        }
-        let watermark = st.max_ts.unwrap_or(s.ts) - cfg.lateness_ms;
-        st.close_until(watermark, ctx, &field, out);
     }
-    if let Some((_, id)) = car_out {
+    if let Some(id) = car_out {
         let at = item.applied.binary_search(&id).unwrap_err();
         item.applied.insert(at, id);
         rep.events_applied += 1;
@@ -444,10 +232,45 @@ pub fn fold_car(
     rep
 }
 
+/// Applies to the car the race's events it has not applied yet (under this build's id or
+/// the previous format's), keeping their ids. A `car_out` acts after the batch's
+/// samples, which came before it was seen: its id is returned, not applied.
+fn apply_events(race: &StoredRace, item: &mut CarItem, rep: &mut FoldReport) -> Option<String> {
+    let car = item.state.car;
+    let mut car_out = None;
+    for act in &race.events {
+        let mine = match &act.kind {
+            EventKind::Flag { .. } => true,
+            EventKind::PitIn { car: c, .. }
+            | EventKind::PitOut { car: c, .. }
+            | EventKind::CarOut { car: c, .. } => *c == car,
+            _ => false,
+        };
+        if !mine || item.applied.binary_search(&act.legacy).is_ok() {
+            continue;
+        }
+        let Err(at) = item.applied.binary_search(&act.id) else {
+            continue;
+        };
+        if let EventKind::CarOut { .. } = act.kind {
+            car_out = Some(act.id.clone());
+            continue;
+        }
+        item.applied.insert(at, act.id.clone());
+        rep.events_applied += 1;
+        if let Some(kind) = race.race.car_event(act.ts, &act.kind, &item.state)
+            && item.state.push_event(act.ts, kind)
+        {
+            rep.late_events += 1;
+        }
+    }
+    car_out
+}
+
 /// Closes a silent car's windows that end at or before `boundary` (after [`fold_car`]
 /// has applied its race-control events).
 pub fn close_silent(
-    race: &Race,
+    race: &StoredRace,
     item: &mut CarItem,
     boundary: i64,
     ctx: &RaceCtx,

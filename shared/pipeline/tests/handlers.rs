@@ -9,7 +9,9 @@ use std::time::Duration;
 use burnbar_core::car::WindowFeatures;
 use burnbar_core::{CarId, Engine, EngineConfig, FuelUpdate, ModelParams};
 use burnbar_metrics::MetricSet;
-use burnbar_pipeline::memory::{MemoryPublisher, MemoryQuarantine, MemoryStore, NoPredictor};
+use burnbar_pipeline::memory::{
+    MemoryPublisher, MemoryQuarantine, MemoryStore, NoPredictor, StoreDump,
+};
 use burnbar_pipeline::ports::{PortError, Predictor, RaceStore};
 use burnbar_pipeline::response::BatchResponse;
 use burnbar_pipeline::{Control, InRecord, Processor, ProcessorConfig};
@@ -760,4 +762,183 @@ async fn the_correction_scales_each_window_and_a_failing_model_falls_back_visibl
         c, a,
         "the fallback is the physics estimate, labelled physics"
     );
+}
+
+/// FNV-1a, 64 bits: stable across builds and platforms.
+fn fnv(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// The behaviour lock of the functions: the updates and race states a race publishes
+/// through both handlers, compared by hash with `tests/fixtures/behaviour.txt`. A
+/// refactoring leaves them as they were; a change meant to alter them is blessed with
+/// `BURNBAR_BLESS=1` and explained in its commit.
+#[tokio::test]
+async fn handler_outputs_are_byte_for_byte_what_they_were() {
+    let mut got = String::new();
+    for (name, cars, laps, seed) in [("iowa-6x40", 6, 40, 31), ("iowa-4x25", 4, 25, 32)] {
+        let steps = race(cars, laps, seed);
+        let p = processor();
+        run(&steps, &p, |recs| {
+            let p = &p;
+            async move {
+                assert_eq!(send(p, &recs).await.0, None);
+            }
+        })
+        .await;
+        let updates: String = p
+            .publisher
+            .updates
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|u| serde_json::to_string(u).unwrap() + "\n")
+            .collect();
+        let states: String = p
+            .publisher
+            .states
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|s| serde_json::to_string(s).unwrap() + "\n")
+            .collect();
+        assert!(updates.len() > 10_000, "{name}: {} bytes", updates.len());
+        got += &format!(
+            "{name} updates {} {}\n{name} states {} {}\n",
+            fnv(updates.as_bytes()),
+            updates.lines().count(),
+            fnv(states.as_bytes()),
+            states.lines().count()
+        );
+    }
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/behaviour.txt");
+    if std::env::var_os("BURNBAR_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &got).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path).expect("tests/fixtures/behaviour.txt");
+    assert_eq!(
+        got, want,
+        "published outputs changed (name, FNV-1a, lines); if the change is meant, run \
+         with BURNBAR_BLESS=1 and say why in the commit"
+    );
+}
+
+/// Runs steps through both functions, each batch delivered once.
+async fn run_all(steps: &[Step], p: &Proc) {
+    run(steps, p, |recs| async move {
+        assert_eq!(send(p, &recs).await.0, None);
+    })
+    .await;
+}
+
+/// The race of the mid-race deploy test, cut in two at `steps.len() / 2`.
+fn midrace_steps() -> Vec<Step> {
+    race(6, 100, 41)
+}
+
+/// The previous version's stored items after the first half of [`midrace_steps`]:
+/// written by that version (`BURNBAR_BLESS_PREVIOUS=1` on it), read by this one.
+const MIDRACE: &str = "tests/fixtures/midrace-blob3.json";
+
+/// A deploy in the middle of a race: the previous version stored the first half (car
+/// blobs of its format, events under its ids), this build runs the rest, and race
+/// control redelivers every event of the first half (this build keys them its own way).
+/// Every update is what a straight run on this build publishes, and every car ends in the
+/// same state: no event applied twice, none lost.
+#[tokio::test]
+async fn a_deploy_in_mid_race_reads_the_previous_versions_items() {
+    let steps = midrace_steps();
+    let half = steps.len() / 2;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(MIDRACE);
+    if std::env::var_os("BURNBAR_BLESS_PREVIOUS").is_some() {
+        let p = processor();
+        run_all(&steps[..half], &p).await;
+        let dump = p.store.dump().unwrap();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, serde_json::to_string(&dump).unwrap() + "\n").unwrap();
+        return;
+    }
+
+    let straight = processor();
+    run_all(&steps, &straight).await;
+
+    let dump: StoreDump =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect(MIDRACE)).unwrap();
+    let p = Processor::new(
+        MemoryStore::from_dump(&dump).expect("this build reads the previous blob format"),
+        None,
+        MemoryPublisher::default(),
+        MemoryQuarantine::default(),
+        ProcessorConfig::default(),
+    );
+    let first_half: Vec<String> = steps[..half]
+        .iter()
+        .flat_map(|s| s.events.clone())
+        .collect();
+    assert!(first_half.len() > 5, "{} events", first_half.len());
+    assert_eq!(send_events(&p, &first_half, 7_000_000_000).await, None);
+    run_all(&steps[half..], &p).await;
+
+    let (got, want) = (shown(&p), shown(&straight));
+    assert!(got.len() > 100, "{} updates after the deploy", got.len());
+    // As subscribers see them (the wire rounds; an outbox read back from a blob is
+    // rounded already).
+    let wire = |u: Option<&FuelUpdate>| u.map(|u| serde_json::to_string(u).unwrap());
+    for (key, u) in &got {
+        assert_eq!(
+            wire(Some(u)),
+            wire(want.get(key)),
+            "car {} seq {}",
+            key.0,
+            key.1
+        );
+    }
+    let last_seq = want.keys().map(|k| k.1).max().unwrap();
+    assert!(
+        got.keys().any(|k| k.1 == last_seq),
+        "the race ran to its end"
+    );
+    let cars = |p: &Proc| -> BTreeMap<(String, CarId), String> {
+        p.store
+            .cars()
+            .into_iter()
+            .map(|(k, i)| (k, serde_json::to_string(&i.state).unwrap()))
+            .collect()
+    };
+    assert_eq!(
+        cars(&p),
+        cars(&straight),
+        "every car ends in the same state"
+    );
+}
+
+/// A race no `race_start` described reports its newest data as the RaceState `ts`, as
+/// the local engine does (the two disagreed before the race rules had one home).
+#[tokio::test]
+async fn a_race_without_race_start_reports_its_newest_data_as_ts() {
+    let p = processor();
+    let t0 = 1_750_593_600_000;
+    let lines: Vec<String> = (0..30)
+        .flat_map(|i| ["1", "2"].map(|c| sample(c, t0 + i * 1000, t0)))
+        .collect();
+    assert_eq!(send(&p, &records(&lines, 1)).await.0, None);
+    let states = p.publisher.states.lock().unwrap().clone();
+    let last = states.last().expect("a state published with the updates");
+    assert_eq!(last.race_id, "r");
+    assert_eq!(last.ts, t0 + 29_000);
+
+    let mut engine = Engine::new(EngineConfig::default(), ModelParams::default());
+    let mut out = Vec::new();
+    for l in &lines {
+        engine.push_line(l.as_bytes(), &mut out).unwrap();
+    }
+    assert_eq!(engine.race_state("r").unwrap().ts, last.ts);
 }

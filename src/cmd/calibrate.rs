@@ -1,0 +1,124 @@
+//! `burnbar calibrate`: the fuel model fitted to historical races with weighed fills,
+//! the parameters written as JSON, and the fit printed stint by stint.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use burnbar_core::calibrate::{Fit, StintObs};
+use burnbar_core::{Engine, EngineConfig, ModelParams};
+use clap::Args;
+
+use crate::Failure;
+use crate::input::{feed_quietly, open_inputs};
+use crate::output::{refuse_output_among_inputs, write_json};
+use crate::params::calibration_or_default;
+
+#[derive(Args, Debug)]
+pub struct CalibrateArgs {
+    /// Historical race files (NDJSON) whose pit_out events carry fuel_added_gal.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Write the fitted parameters here (JSON, for `replay --calibration`).
+    #[arg(long)]
+    out: PathBuf,
+    /// Start from these parameters instead of the embedded defaults.
+    #[arg(long)]
+    from: Option<PathBuf>,
+    /// Accept races from one track only: the file is then meant for that track alone
+    /// (by default a calibration needs two tracks, as every track of a package uses it).
+    #[arg(long)]
+    single_track: bool,
+}
+
+pub fn run(a: CalibrateArgs) -> Result<(), Failure> {
+    let base = calibration_or_default(a.from.as_deref())?;
+    refuse_output_among_inputs("--out", &a.files, &a.out)?;
+    let inputs = open_inputs(&a.files)?;
+    let mut engine = Engine::new(EngineConfig::default(), base.clone());
+    engine.record_stints();
+    feed_quietly(inputs, &mut engine)?;
+    let stints = engine.take_stints();
+    let fit = burnbar_core::calibrate::fit(&stints, &base, a.single_track)
+        .map_err(|e| Failure::other(e.to_string()))?;
+    print_fit(&mut io::stdout().lock(), &stints, &base, &fit)
+        .map_err(|e| Failure::other(format!("writing the fit failed: {e}")))?;
+    write_json(&a.out, &fit.params)?;
+    Ok(())
+}
+
+/// The fit: every measured stint before and after, the error across them, then the
+/// fitted parameters.
+fn print_fit(
+    out: &mut impl Write,
+    stints: &[StintObs],
+    base: &ModelParams,
+    fit: &Fit,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "{:<24} {:>4} {:>8} {:>10} {:>10} {:>8} {:>10} {:>8}",
+        "race", "car", "package", "measured", "before", "error", "after", "error"
+    )?;
+    let (mut before, mut after) = (Vec::new(), Vec::new());
+    for s in stints.iter().filter(|s| s.measured_gal.is_some()) {
+        let m = s.measured_gal.expect("measured");
+        let b = s.estimate(base.package(s.package));
+        let f = s.estimate(fit.params.package(s.package));
+        before.push(((b - m) / m).abs());
+        after.push(((f - m) / m).abs());
+        writeln!(
+            out,
+            "{:<24} {:>4} {:>8} {:>10.3} {:>10.3} {:>7.2}% {:>10.3} {:>7.2}%",
+            s.race_id,
+            s.car,
+            s.package.key(),
+            m,
+            b,
+            100.0 * (b - m) / m,
+            f,
+            100.0 * (f - m) / m
+        )?;
+    }
+    let pct = |v: &mut Vec<f64>, q: f64| {
+        v.sort_by(f64::total_cmp);
+        100.0 * v[((v.len() - 1) as f64 * q).round() as usize]
+    };
+    writeln!(
+        out,
+        "measured stints {} (left out {}): |error| median {:.2}% p90 {:.2}% before, median {:.2}% p90 {:.2}% after",
+        before.len(),
+        fit.left_out,
+        pct(&mut before, 0.5),
+        pct(&mut before, 0.9),
+        pct(&mut after, 0.5),
+        pct(&mut after, 0.9)
+    )?;
+    print_params(out, fit)
+}
+
+/// The fitted parameters: per engine package, the fill, the spread of the burn.
+fn print_params(out: &mut impl Write, fit: &Fit) -> io::Result<()> {
+    for (pkg, n) in &fit.used {
+        let p = fit.params.package(*pkg);
+        writeln!(
+            out,
+            "{}: {} stints, wot_gph_per_krpm {:.4}, throttle_k {:.4}",
+            pkg.key(),
+            n,
+            p.wot_gph_per_krpm,
+            p.throttle_k
+        )?;
+    }
+    writeln!(
+        out,
+        "fill rate {:.3} gal/s after {:.2} s dead time (sd {:.3} relative + {:.3} gal) from {} weighed stops; burn relative sd {:.4}, of which between cars {:.4}",
+        fit.params.fill_rate_gps,
+        fit.params.fill_dead_s,
+        fit.params.fill_rel_sd,
+        fit.params.fill_abs_sd,
+        fit.fill_stops,
+        fit.params.burn_rel_sd,
+        fit.params.car_rel_sd
+    )?;
+    writeln!(out, "fitted on: {}", fit.params.fitted_on.join(", "))
+}

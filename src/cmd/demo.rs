@@ -1,0 +1,58 @@
+//! `burnbar demo`: a simulated race run live through the whole local pipeline, with the
+//! commentators' dashboard and the Burn Bar served on 127.0.0.1.
+
+use burnbar_core::{Engine, EngineConfig, ModelParams};
+use burnbar_sim::SimConfig;
+use clap::Args;
+
+use crate::Failure;
+use crate::cmd::dashboard::{check_speed, serve_feed};
+use crate::cmd::silence::{parse_silence, silenced};
+use crate::serve::feed::FeedLine;
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Track key (pocono, michigan, charlotte, daytona, talladega, atlanta, martinsville,
+    /// iowa, nashville, default).
+    #[arg(long, default_value = "pocono")]
+    track: String,
+    /// Times real time: 1 is a live race, 20 runs a lap of Pocono in about 2.5 s.
+    #[arg(long, default_value_t = 1.0)]
+    speed: f64,
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Random seed of the race.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Rehearse a lost feed: car CAR's telemetry stops after SECONDS of race time
+    /// (`CAR@SECONDS`, repeatable). The pipeline and the pages handle it for real:
+    /// the car's windows close by the silent-car rule and the dashboard greys it.
+    #[arg(long, value_name = "CAR@SECONDS")]
+    silence: Vec<String>,
+}
+
+pub fn run(a: DemoArgs) -> Result<(), Failure> {
+    check_speed(a.speed)?;
+    let cfg = SimConfig {
+        track: a.track,
+        seed: a.seed,
+        // What a broadcast sees: pit stops without weighed amounts.
+        live: true,
+        ..SimConfig::default()
+    };
+    let sim = burnbar_sim::Simulation::new(&cfg).map_err(|e| Failure::usage(e.to_string()))?;
+    let cuts = a
+        .silence
+        .iter()
+        .map(|s| parse_silence(s, burnbar_sim::START_TS))
+        .collect::<Result<Vec<_>, _>>()?;
+    let lines = sim
+        .filter(move |(ts, line)| !silenced(line, *ts, &cuts))
+        .map(|(ts, line)| FeedLine {
+            ts: Some(ts),
+            line: line.into_bytes(),
+        });
+    let engine = Engine::new(EngineConfig::default(), ModelParams::default());
+    serve_feed("demo", lines, engine, a.port, a.speed)
+}

@@ -1,0 +1,202 @@
+//! `burnbar replay`: NDJSON telemetry through the pipeline as fast as the machine allows,
+//! `FuelUpdate`s out as NDJSON, rejected lines kept with their reasons, and a summary
+//! on standard error (or, with `--serve`, the replay on the dashboard).
+
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use burnbar_core::{Engine, EngineConfig, FuelUpdate, Reject};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::Failure;
+use crate::cmd::dashboard::{check_speed, serve_feed};
+use crate::input::{Input, feed, file_lines, open_inputs};
+use crate::output::{create, create_or_stdout, refuse_output_among_inputs, write_updates};
+use crate::params::{calibration_or_default, load_correction};
+
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    /// NDJSON files to read in order; `-` or none reads standard input.
+    files: Vec<PathBuf>,
+    /// Model parameters written by `burnbar calibrate` [default: embedded defaults].
+    #[arg(long)]
+    calibration: Option<PathBuf>,
+    /// A learned correction written by `burnbar train`, applied in-process to every
+    /// window [default: none, physics alone].
+    #[arg(long)]
+    correction: Option<PathBuf>,
+    /// Write FuelUpdates here [default: standard output].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Keep every rejected line here, with its reason, as NDJSON.
+    #[arg(long)]
+    rejected: Option<PathBuf>,
+    /// Window width in ms.
+    #[arg(long, default_value_t = 5000)]
+    window_ms: i64,
+    /// Allowed lateness in ms.
+    #[arg(long, default_value_t = 5000)]
+    lateness_ms: i64,
+    /// Show the replay on the dashboard (paced at `--speed`) instead of writing updates.
+    #[arg(long, conflicts_with_all = ["out", "rejected"])]
+    serve: bool,
+    /// With `--serve`: the port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 8080, requires = "serve")]
+    port: u16,
+    /// With `--serve`: times real time, by the records' event time.
+    #[arg(long, default_value_t = 1.0, requires = "serve")]
+    speed: f64,
+}
+
+pub fn run(a: ReplayArgs) -> Result<(), Failure> {
+    let params = calibration_or_default(a.calibration.as_deref())?;
+    let cfg = EngineConfig {
+        window_ms: a.window_ms,
+        lateness_ms: a.lateness_ms,
+        ..EngineConfig::default()
+    };
+    cfg.validate().map_err(Failure::usage)?;
+    let correction = a.correction.as_deref().map(load_correction).transpose()?;
+    let new_engine = || {
+        let mut e = Engine::new(cfg, params.clone());
+        if let Some(m) = &correction {
+            e.set_correction(m.clone());
+        }
+        e
+    };
+    let files: Vec<PathBuf> = if a.files.is_empty() {
+        vec![PathBuf::from("-")]
+    } else {
+        a.files.clone()
+    };
+    let inputs = open_inputs(&files)?;
+    if a.serve {
+        check_speed(a.speed)?;
+        let engine = new_engine();
+        return serve_feed("replay", file_lines(inputs), engine, a.port, a.speed);
+    }
+    for (flag, out) in [("--out", &a.out), ("--rejected", &a.rejected)] {
+        if let Some(out) = out {
+            refuse_output_among_inputs(flag, &files, out)?;
+        }
+    }
+    let out = create_or_stdout(a.out.as_deref(), "output file")?;
+    let rejected = a
+        .rejected
+        .as_deref()
+        .map(|p| create(p, "rejected file"))
+        .transpose()?;
+    let progress = spinner();
+    let started = Instant::now();
+    let mut engine = new_engine();
+    write_replay(inputs, &mut engine, &progress, out, rejected)?;
+    progress.finish_and_clear();
+    print_summary(&engine, started.elapsed());
+    Ok(())
+}
+
+/// A spinner on standard error when it is a terminal, else nothing.
+fn spinner() -> ProgressBar {
+    if !io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new_spinner();
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} {msg}").expect("static progress template"),
+    );
+    pb.enable_steady_tick(Duration::from_millis(200));
+    pb
+}
+
+/// Runs `inputs` through `engine`, writing its updates to `out` as they close and each
+/// rejected line to `rejected`; then the updates of the windows still open.
+fn write_replay(
+    inputs: Vec<Input>,
+    engine: &mut Engine,
+    progress: &ProgressBar,
+    mut out: Box<dyn Write>,
+    mut rejected: Option<impl Write>,
+) -> Result<(), Failure> {
+    let write_err = |e: io::Error| Failure::other(format!("writing updates failed: {e}"));
+    let rejected_err = |e: io::Error| Failure::other(format!("writing rejected lines failed: {e}"));
+    feed(
+        inputs,
+        engine,
+        progress,
+        |name, line_no, text, res, updates| {
+            if let Err(reason) = res
+                && let Some(rej) = rejected.as_mut()
+            {
+                write_rejected(rej, name, line_no, text, &reason).map_err(rejected_err)?;
+            }
+            if !updates.is_empty() {
+                write_updates(&mut out, updates).map_err(write_err)?;
+                updates.clear();
+            }
+            Ok(())
+        },
+    )?;
+    let mut updates: Vec<FuelUpdate> = Vec::new();
+    engine.finish(&mut updates);
+    write_updates(&mut out, &updates).map_err(write_err)?;
+    out.flush().map_err(write_err)?;
+    if let Some(r) = rejected.as_mut() {
+        r.flush().map_err(rejected_err)?;
+    }
+    Ok(())
+}
+
+/// One rejected line as NDJSON: where it was, why, and the line itself.
+fn write_rejected(
+    rej: &mut impl Write,
+    name: &str,
+    line_no: u64,
+    text: &[u8],
+    reason: &Reject,
+) -> io::Result<()> {
+    let rec = serde_json::json!({
+        "file": name,
+        "line": line_no,
+        "reason": reason.code.as_str(),
+        "field": reason.field,
+        "detail": reason.detail,
+        "record": String::from_utf8_lossy(text),
+    });
+    serde_json::to_writer(&mut *rej, &rec)?;
+    rej.write_all(b"\n")
+}
+
+/// The summary on standard error: every counter, then the pace.
+fn print_summary(engine: &Engine, elapsed: Duration) {
+    let c = engine.counters();
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    let by = if c.rejected_by.is_empty() {
+        String::new()
+    } else {
+        let parts: Vec<String> = c
+            .rejected_by
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        format!(" ({})", parts.join(", "))
+    };
+    let mut err = io::stderr().lock();
+    let _ = writeln!(err, "records read        {}", c.records);
+    let _ = writeln!(err, "samples             {}", c.samples);
+    let _ = writeln!(err, "events              {}", c.events);
+    let _ = writeln!(err, "rejected            {}{by}", c.rejected);
+    let _ = writeln!(err, "duplicates          {}", c.duplicates);
+    let _ = writeln!(err, "merged              {}", c.merged);
+    let _ = writeln!(err, "late samples        {}", c.late_samples);
+    let _ = writeln!(err, "late events         {}", c.late_events);
+    let _ = writeln!(err, "duplicate events    {}", c.duplicate_events);
+    if c.races_evicted > 0 {
+        let _ = writeln!(err, "races evicted       {}", c.races_evicted);
+    }
+    let _ = writeln!(err, "windows closed      {}", c.windows_closed);
+    let _ = writeln!(err, "cars                {}", engine.cars());
+    let _ = writeln!(err, "elapsed s           {:.3}", secs);
+    let _ = writeln!(err, "records per second  {:.0}", c.records as f64 / secs);
+}

@@ -1,0 +1,103 @@
+//! `burnbar simulate`: a race written as telemetry-v1 NDJSON, and its ground truth.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use burnbar_sim::{SimConfig, SimError, SimSummary};
+use clap::Args;
+
+use crate::Failure;
+use crate::output::{create, create_or_stdout};
+
+#[derive(Args, Debug)]
+pub struct SimulateArgs {
+    /// Track key (pocono, michigan, charlotte, daytona, talladega, atlanta, martinsville,
+    /// iowa, nashville, default).
+    #[arg(long, default_value = "pocono")]
+    track: String,
+    /// Race length in laps [default: the track's usual distance].
+    #[arg(long)]
+    laps: Option<u32>,
+    /// Number of cars.
+    #[arg(long, default_value_t = 40)]
+    cars: u32,
+    /// Samples per second per car.
+    #[arg(long, default_value_t = 10)]
+    hz: u32,
+    /// Random seed: the same arguments give the same bytes.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Fraction of samples that arrive duplicated, reordered within the lateness, split
+    /// by channel, or next to a malformed record (what arrives, never what happened).
+    #[arg(long, default_value_t = 0.0)]
+    faults: f64,
+    /// A live feed: pit stops carry no weighed fuel amount (`fuel_added_gal` and `full`
+    /// are null).
+    #[arg(long)]
+    live: bool,
+    /// Write the race here [default: standard output].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Write the ground truth here (per car per window, then per stint).
+    #[arg(long)]
+    truth: Option<PathBuf>,
+}
+
+pub fn run(a: SimulateArgs) -> Result<(), Failure> {
+    let cfg = SimConfig {
+        track: a.track,
+        laps: a.laps,
+        cars: a.cars,
+        hz: a.hz,
+        seed: a.seed,
+        faults: a.faults,
+        live: a.live,
+        ..SimConfig::default()
+    };
+    let started = Instant::now();
+    let mut out = create_or_stdout(a.out.as_deref(), "output file")?;
+    let mut truth = a
+        .truth
+        .as_deref()
+        .map(|p| create(p, "truth file"))
+        .transpose()?;
+    let summary =
+        burnbar_sim::simulate(&cfg, &mut out, truth.as_mut().map(|t| t as &mut dyn Write))
+            .map_err(|e| match e {
+                SimError::Io(e) => Failure::other(format!("writing the race failed: {e}")),
+                other => Failure::usage(other.to_string()),
+            })?;
+    out.flush()
+        .map_err(|e| Failure::other(format!("writing the race failed: {e}")))?;
+    if let Some(t) = truth.as_mut() {
+        t.flush()
+            .map_err(|e| Failure::other(format!("writing the truth failed: {e}")))?;
+    }
+    print_summary(&summary, started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// One line on standard error: what was written, and the cars that ran dry.
+fn print_summary(summary: &SimSummary, secs: f64) {
+    eprintln!(
+        "burnbar simulate: {} laps, {} records ({} samples, {} events), {} cautions, {} pit stops in {:.2} s; cars that ran dry: {}",
+        summary.laps,
+        summary.records,
+        summary.samples,
+        summary.events,
+        summary.cautions,
+        summary.pit_stops,
+        secs,
+        if summary.ran_dry.is_empty() {
+            "none".to_owned()
+        } else {
+            summary
+                .ran_dry
+                .iter()
+                .map(|c| format!("#{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    );
+}

@@ -1,0 +1,105 @@
+//! `burnbar train`: the learned correction of each window's burn, trained on races with
+//! weighed fills over the calibrated physics, written as JSON and summarised.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use burnbar_core::correction::{self, CorrectionModel, TrainingStint};
+use burnbar_core::{Engine, EngineConfig, ModelParams};
+use clap::Args;
+
+use crate::Failure;
+use crate::input::{feed_quietly, open_inputs};
+use crate::output::{refuse_output_among_inputs, write_json};
+use crate::params::calibration_or_default;
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Historical race files (NDJSON) whose pit_out events carry fuel_added_gal.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// The calibrated physics the correction corrects (`burnbar calibrate --out`)
+    /// [default: embedded defaults].
+    #[arg(long)]
+    calibration: Option<PathBuf>,
+    /// Write the model here (JSON: `replay --correction`, the SageMaker artifact).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+pub fn run(a: TrainArgs) -> Result<(), Failure> {
+    let params = calibration_or_default(a.calibration.as_deref())?;
+    refuse_output_among_inputs("--out", &a.files, &a.out)?;
+    let (stints, left_out) = training_stints(&a.files, &params)?;
+    let model = correction::train(&stints).map_err(|e| Failure::other(e.to_string()))?;
+    print_model(&mut io::stdout().lock(), &model, stints.len(), left_out)
+        .map_err(|e| Failure::other(format!("writing the report failed: {e}")))?;
+    write_json(&a.out, &model)?;
+    Ok(())
+}
+
+/// The measured stints of every file with their windows' features, and how many stints
+/// were left out (no weighed fill).
+fn training_stints(
+    files: &[PathBuf],
+    params: &ModelParams,
+) -> Result<(Vec<TrainingStint>, usize), Failure> {
+    let cfg = EngineConfig::default();
+    let mut stints = Vec::new();
+    let mut left_out = 0;
+    // One engine per file: a file is a race, and windows pair with stints by car and time.
+    for input in open_inputs(files)? {
+        let mut engine = Engine::new(cfg, params.clone());
+        engine.record_stints();
+        engine.collect_features();
+        feed_quietly(vec![input], &mut engine)?;
+        let obs = engine.take_stints();
+        left_out += obs.iter().filter(|s| s.measured_gal.is_none()).count();
+        stints.extend(correction::training_stints(
+            &obs,
+            &engine.take_features(),
+            cfg.window_ms,
+        ));
+    }
+    Ok((stints, left_out))
+}
+
+/// The model: the coefficients per engine package, and whether it helps.
+fn print_model(
+    out: &mut impl Write,
+    model: &CorrectionModel,
+    stints: usize,
+    left_out: usize,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "measured stints {stints} (left out {left_out}); ridge {}",
+        model.ridge
+    )?;
+    for pkg in burnbar_core::tracks::EnginePackage::ALL {
+        match model.package(pkg) {
+            Some(p) => {
+                writeln!(out, "{}: trained on {} stints", pkg.key(), p.stints)?;
+                for (name, c) in correction::FEATURES.iter().zip(&p.coef) {
+                    writeln!(out, "  {name:<14} {c:+.5}")?;
+                }
+            }
+            None => writeln!(
+                out,
+                "{}: too few measured stints, left to physics",
+                pkg.key()
+            )?,
+        }
+    }
+    writeln!(
+        out,
+        "cross-validated over races, |error| of stint fuel, median: physics {:.2}%, corrected {:.2}% ({})",
+        100.0 * model.cv_median_physics,
+        100.0 * model.cv_median_corrected,
+        if model.cv_median_corrected < model.cv_median_physics {
+            "the correction helps"
+        } else {
+            "the correction does not help: keep physics alone"
+        }
+    )
+}
