@@ -94,7 +94,7 @@ pub async fn run(
         w.check().await.map_err(StartError::Kinesis)?;
     }
     let messages = subscribe(&nats, &cfg).await.map_err(StartError::Nats)?;
-    let (feed_stop, feed_task, messages) = with_feed(&cfg, &log, messages)?;
+    let (feed, messages) = with_feed(&cfg, &log, messages)?;
     // A round trip, so the server has the subscription before health says ok.
     nats.flush()
         .await
@@ -186,8 +186,8 @@ pub async fn run(
             ("dropped_at_shutdown", json!(left)),
         ],
     );
-    let _ = feed_stop.send(true);
-    if let Some(t) = feed_task {
+    let _ = feed.stop.send(true);
+    if let Some(t) = feed.task {
         let _ = t.await;
     }
     let _ = stop_tx.send(true);
@@ -198,23 +198,22 @@ pub async fn run(
     Ok(())
 }
 
+/// The official-feed source's task, and how to stop it.
+struct FeedRun {
+    stop: watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
 /// Starts the official-feed source when it is configured, its events joining the NATS
 /// messages (as race-control events they go to the race-control stream, keyed by race).
 fn with_feed(
     cfg: &Config,
     log: &Log,
     messages: Messages,
-) -> Result<
-    (
-        watch::Sender<bool>,
-        Option<tokio::task::JoinHandle<()>>,
-        Messages,
-    ),
-    StartError,
-> {
-    let (stop_tx, stop_rx) = watch::channel(false);
+) -> Result<(FeedRun, Messages), StartError> {
+    let (stop, stop_rx) = watch::channel(false);
     let Some(settings) = cfg.feed.clone() else {
-        return Ok((stop_tx, None, messages));
+        return Ok((FeedRun { stop, task: None }, messages));
     };
     let source = crate::feed::FeedSource::new(settings).map_err(StartError::Feed)?;
     let (tx, rx) = mpsc::channel::<bytes::Bytes>(1024);
@@ -227,7 +226,13 @@ fn with_feed(
         Some((Ok(Incoming { payload, ack: None }), rx))
     });
     let merged: Messages = Box::pin(futures_util::stream::select(messages, feed));
-    Ok((stop_tx, Some(task), merged))
+    Ok((
+        FeedRun {
+            stop,
+            task: Some(task),
+        },
+        merged,
+    ))
 }
 
 /// The ingest loop's state.
