@@ -14,7 +14,7 @@ use crate::Failure;
 /// The race's output, with or without the feed beside it.
 pub enum Tee {
     Plain(Box<dyn Write>),
-    Feed(FeedWriter),
+    Feed(Box<FeedWriter>),
 }
 
 impl Write for Tee {

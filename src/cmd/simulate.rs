@@ -68,13 +68,13 @@ pub fn run(a: SimulateArgs) -> Result<(), Failure> {
     let started = Instant::now();
     let out = create_or_stdout(a.out.as_deref(), "output file")?;
     let mut out = match &a.feed {
-        Some(dir) => Tee::Feed(FeedWriter::new(
+        Some(dir) => Tee::Feed(Box::new(FeedWriter::new(
             out,
             dir,
             i64::from(a.feed_every) * 1000,
             // The feed's race id: the seed, past the range of NASCAR's own ids.
             9_000_000 + (cfg.seed % 1_000_000_000) as i64,
-        )?),
+        )?)),
         None => Tee::Plain(out),
     };
     let mut truth = a
