@@ -30,6 +30,7 @@ fn every_command_answers_help() {
         &["demo", "--help"],
         &["train", "--help"],
         &["accuracy", "--help"],
+        &["feed", "--help"],
     ] {
         let o = burnbar(args);
         assert!(o.status.success(), "{args:?}");

@@ -198,6 +198,59 @@ pub const VARS: &[Var] = &[
         doc: "Name in logs and the metric dimension; empty means the host name \
               (the task's), or `bridge`.",
     },
+    Var {
+        name: "FEED_LIVE_URL",
+        default: "",
+        doc: "NASCAR official live feed's snapshot URL (`live-feed.json`). Empty: the \
+              official-feed source is off (the default: a broadcaster with its own race \
+              control publishes it on NATS). Set: the bridge polls it, converts it and puts \
+              the race-control events on the race-control stream (docs/feed.md). Run it in \
+              one replica only: two would put every event twice (harmless, the \
+              race-control function keys events, but twice the cost).",
+    },
+    Var {
+        name: "FEED_PIT_URL",
+        default: "",
+        doc: "The feed's pit data URL (`live-pit-data.json`); `{series_id}` and \
+              `{race_id}` are filled from the latest snapshot. Empty: no pit data, so \
+              `pit_out` goes without `tires` and `box_s`.",
+    },
+    Var {
+        name: "FEED_FLAG_URL",
+        default: "",
+        doc: "The feed's flag data URL (`live-flag-data.json`). Empty: flags come from the \
+              snapshots alone, stamped up to one poll late, and the race's clock from the \
+              first snapshot (to the second).",
+    },
+    Var {
+        name: "FEED_POLL_MS",
+        default: "5000",
+        doc: "Time between polls: the feed changes every few seconds and the processor's \
+              windows are 5 s, so polling faster buys nothing.",
+    },
+    Var {
+        name: "FEED_TIMEOUT_MS",
+        default: "3000",
+        doc: "Timeout of each request, below the poll interval so a slow answer costs at \
+              most one poll.",
+    },
+    Var {
+        name: "FEED_BACKOFF_MAX_MS",
+        default: "60000",
+        doc: "Longest wait after failed rounds (the wait doubles from the poll interval, \
+              with jitter): a feed that is down is asked once a minute, not hammered.",
+    },
+    Var {
+        name: "FEED_PIT_WAIT_MS",
+        default: "15000",
+        doc: "How long a `pit_out` waits for its stop's pit data before it goes without \
+              `tires` and `box_s`: the pit data usually follows within a few polls.",
+    },
+    Var {
+        name: "FEED_RACE_ID_PREFIX",
+        default: "nascar-",
+        doc: "Put before NASCAR's numeric race id to make the events' `race_id`.",
+    },
 ];
 
 /// How messages are consumed.
@@ -247,6 +300,8 @@ pub struct Config {
     pub metrics_interval: Duration,
     pub shutdown_deadline: Duration,
     pub replica_id: String,
+    /// The official-feed source, when `FEED_LIVE_URL` is set.
+    pub feed: Option<crate::feed::FeedSettings>,
 }
 
 /// A variable with a value the bridge cannot use.
@@ -367,6 +422,7 @@ impl Config {
                     v
                 }
             },
+            feed: feed_settings(&r)?,
         };
         if cfg.retry_min_delay > cfg.retry_max_delay {
             return Err(r.error(
@@ -385,6 +441,47 @@ impl Config {
         }
         Ok(cfg)
     }
+}
+
+/// The official-feed source's settings; `None` (off) without `FEED_LIVE_URL`.
+fn feed_settings(r: &Reader<'_>) -> Result<Option<crate::feed::FeedSettings>, ConfigError> {
+    let url = |name: &str| -> Result<Option<String>, ConfigError> {
+        let v = r.raw(name);
+        if v.is_empty() {
+            Ok(None)
+        } else if v.starts_with("http://") || v.starts_with("https://") {
+            Ok(Some(v))
+        } else {
+            Err(r.error(name, "must be an http:// or https:// URL".to_owned()))
+        }
+    };
+    let Some(live_url) = url("FEED_LIVE_URL")? else {
+        return Ok(None);
+    };
+    let poll = r.millis("FEED_POLL_MS", 500, 600_000)?;
+    let timeout = r.millis("FEED_TIMEOUT_MS", 100, 60_000)?;
+    if timeout > poll {
+        return Err(r.error(
+            "FEED_TIMEOUT_MS",
+            format!("must not exceed FEED_POLL_MS ({} ms)", poll.as_millis()),
+        ));
+    }
+    Ok(Some(crate::feed::FeedSettings {
+        live_url,
+        pit_url: url("FEED_PIT_URL")?,
+        flag_url: url("FEED_FLAG_URL")?,
+        poll,
+        timeout,
+        backoff_max: r.millis("FEED_BACKOFF_MAX_MS", 500, 3_600_000)?,
+        pit_wait: r.millis("FEED_PIT_WAIT_MS", 0, 600_000)?,
+        race_id_prefix: r.parse("FEED_RACE_ID_PREFIX", |s| {
+            if s.len() <= 40 && s.chars().all(|c| c.is_ascii_graphic()) {
+                Ok(s.to_owned())
+            } else {
+                Err("must be at most 40 printable characters".to_owned())
+            }
+        })?,
+    }))
 }
 
 /// Looks variables up and turns bad values into [`ConfigError`]s.
@@ -525,5 +622,37 @@ mod tests {
         assert!(!c.sampling.enabled);
         assert_eq!(c.subjects, ["a.b", "c.>"]);
         assert_eq!(c.replica_id, "r1");
+    }
+
+    #[test]
+    fn the_feed_source_is_off_by_default_and_checked_when_on() {
+        assert_eq!(Config::default().feed, None);
+        let on = |extra: &[(&str, &str)]| {
+            let mut m: HashMap<String, String> = [("FEED_LIVE_URL", "https://x/live-feed.json")]
+                .iter()
+                .chain(extra)
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            m.insert("HOSTNAME".into(), "h".into());
+            Config::from_lookup(|k| m.get(k).cloned())
+        };
+        let f = on(&[(
+            "FEED_PIT_URL",
+            "https://x/series_{series_id}/{race_id}/p.json",
+        )])
+        .unwrap()
+        .feed
+        .unwrap();
+        assert_eq!(f.poll, Duration::from_secs(5));
+        assert_eq!(f.pit_wait, Duration::from_secs(15));
+        assert_eq!(f.flag_url, None);
+        assert_eq!(
+            on(&[("FEED_FLAG_URL", "ftp://x")]).unwrap_err().var,
+            "FEED_FLAG_URL"
+        );
+        assert_eq!(
+            on(&[("FEED_TIMEOUT_MS", "6000")]).unwrap_err().var,
+            "FEED_TIMEOUT_MS"
+        );
     }
 }

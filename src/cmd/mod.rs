@@ -7,6 +7,8 @@ pub mod accuracy;
 pub mod calibrate;
 pub mod dashboard;
 pub mod demo;
+pub mod feed;
+pub mod feed_out;
 pub mod replay;
 pub mod silence;
 pub mod simulate;

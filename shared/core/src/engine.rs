@@ -212,7 +212,7 @@ impl RaceRun {
     fn state(&self, cant_make_it_pct: f64) -> RaceState {
         let standings = self.cars.iter().filter(|c| !c.retired).map(|c| Standing {
             car: c.car,
-            pos: c.arrival_pos,
+            pos: c.position(),
             fuel_per_green_lap: c.fuel_per_green_lap(),
         });
         self.race.state(standings, cant_make_it_pct)
@@ -563,4 +563,41 @@ impl RaceRun {
 /// Updates that close in one step go out by `window_end`, then car in byte order.
 fn sort_step(step: &mut [FuelUpdate]) {
     step.sort_by_key(|u| (u.window_end, u.car));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn push(engine: &mut Engine, line: &str) {
+        let mut out = Vec::new();
+        engine.push_line(line.as_bytes(), &mut out).unwrap();
+    }
+
+    #[test]
+    fn the_leader_lap_is_at_least_the_newest_flag_events_lap() {
+        let mut e = Engine::new(EngineConfig::default(), ModelParams::default());
+        push(
+            &mut e,
+            r#"{"v":1,"kind":"race_start","ts":1750593601000,"race_id":"r","track":"iowa","scheduled_laps":350,"cars":["1","2"]}"#,
+        );
+        assert_eq!(e.race_state("r").unwrap().laps_to_go, Some(350.0));
+        push(
+            &mut e,
+            r#"{"v":1,"kind":"flag","ts":1750593609000,"race_id":"r","flag":"yellow","lap":120}"#,
+        );
+        // An older flag arriving late does not take the leader back.
+        push(
+            &mut e,
+            r#"{"v":1,"kind":"flag","ts":1750593605000,"race_id":"r","flag":"green","lap":60}"#,
+        );
+        let s = e.race_state("r").unwrap();
+        assert_eq!((s.leader_lap, s.laps_to_go), (120.0, Some(230.0)));
+        // A car's own position beyond it counts.
+        push(
+            &mut e,
+            r#"{"v":1,"ts":1750593609500,"race_id":"r","car":"1","lap":121,"lap_frac":0.5,"speed_mph":40}"#,
+        );
+        assert_eq!(e.race_state("r").unwrap().leader_lap, 121.5);
+    }
 }

@@ -288,7 +288,7 @@ impl Race {
         for s in cars {
             known.insert(s.car);
             if !self.is_out(s.car) {
-                positions.push(s.pos);
+                positions.extend(s.pos);
                 per_lap.extend(s.fuel_per_green_lap);
             }
         }
@@ -336,18 +336,20 @@ pub struct FlagChange {
     pub lap: Option<u16>,
 }
 
-/// The lap of the latest flag event before `t` (a window's end: race control's
-/// leader's lap), when it gave one.
+/// Race control's word on the leader's lap before `t` (a window's end): the lap of the
+/// newest flag event that gave one. A flag without a lap does not take the leader back.
 pub fn flag_lap(flags: &[FlagChange], t: i64) -> Option<f64> {
     let i = flags.partition_point(|f| f.ts < t);
-    flags[..i].last()?.lap.map(f64::from)
+    flags[..i].iter().rev().find_map(|f| f.lap).map(f64::from)
 }
 
-/// What the RaceState reads of one car: its latest position and its fuel per green lap.
+/// What the RaceState reads of one car: its latest position (none before it sent a
+/// lap: a car not yet placed does not make the leader a lone car) and its fuel per green
+/// lap.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Standing {
     pub car: CarId,
-    pub pos: f64,
+    pub pos: Option<f64>,
     pub fuel_per_green_lap: Option<f64>,
 }
 

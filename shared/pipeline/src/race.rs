@@ -204,7 +204,8 @@ impl StoredRace {
     pub fn state(&self, cant_make_it_pct: f64) -> RaceState {
         let standings = self.summaries.iter().map(|(c, s)| Standing {
             car: *c,
-            pos: s.pos,
+            // A summary written before the car sent a lap holds 0.
+            pos: (s.pos > 0.0).then_some(s.pos),
             fuel_per_green_lap: s.fuel_per_green_lap.filter(|_| !s.retired),
         });
         self.race.state(standings, cant_make_it_pct)

@@ -85,8 +85,8 @@ impl Field<'_> {
     /// `own`, sees it: the other running cars' positions at their last samples before
     /// `t` (in memory; a store keeps each car's latest) and the lap race control gave
     /// last.
-    pub fn leader_lap(&self, me: CarId, own: f64, t: i64, flag_lap: Option<f64>) -> f64 {
-        let own = std::iter::once(own);
+    pub fn leader_lap(&self, me: CarId, own: Option<f64>, t: i64, flag_lap: Option<f64>) -> f64 {
+        let own = own.into_iter();
         match self {
             Field::Cars { before, after } => race::leader_lap(
                 own.chain(
@@ -94,12 +94,18 @@ impl Field<'_> {
                         .iter()
                         .chain(*after)
                         .filter(|c| !c.retired)
-                        .map(|c| c.position_at(t)),
+                        .filter_map(|c| c.position_at(t)),
                 ),
                 flag_lap,
             ),
             Field::Stored { positions, .. } => race::leader_lap(
-                own.chain(positions.iter().filter(|(c, _)| **c != me).map(|(_, p)| *p)),
+                // A summary written before the car sent a lap holds 0.
+                own.chain(
+                    positions
+                        .iter()
+                        .filter(|(c, p)| **c != me && **p > 0.0)
+                        .map(|(_, p)| *p),
+                ),
                 flag_lap,
             ),
         }

@@ -159,7 +159,7 @@ impl CarState {
     /// The leader's lap at the end of the window this car just swept: its own position at
     /// its last sample, the other running cars' latest, and race control's last lap.
     fn leader_lap(&self, we: i64, ctx: &RaceCtx, field: &Field) -> f64 {
-        let own = self.last_pos.unwrap_or(self.arrival_pos);
+        let own = self.position_at(we);
         field.leader_lap(self.car, own, we, crate::race::flag_lap(ctx.flags, we))
     }
 
