@@ -96,6 +96,8 @@ pub(crate) struct Raw<'a> {
     pub(crate) flag: Option<&'a RawValue>,
     pub(crate) fuel_added_gal: Option<&'a RawValue>,
     pub(crate) full: Option<&'a RawValue>,
+    pub(crate) tires: Option<&'a RawValue>,
+    pub(crate) box_s: Option<&'a RawValue>,
     pub(crate) stage: Option<&'a RawValue>,
     pub(crate) reason: Option<&'a RawValue>,
 }
@@ -125,6 +127,8 @@ enum Key {
     Flag,
     FuelAdded,
     Full,
+    Tires,
+    BoxS,
     Stage,
     Reason,
     Other,
@@ -156,6 +160,8 @@ impl Key {
             "flag" => Key::Flag,
             "fuel_added_gal" => Key::FuelAdded,
             "full" => Key::Full,
+            "tires" => Key::Tires,
+            "box_s" => Key::BoxS,
             "stage" => Key::Stage,
             "reason" => Key::Reason,
             _ => Key::Other,
@@ -187,6 +193,8 @@ impl Key {
             Key::Flag => "flag",
             Key::FuelAdded => "fuel_added_gal",
             Key::Full => "full",
+            Key::Tires => "tires",
+            Key::BoxS => "box_s",
             Key::Stage => "stage",
             Key::Reason => "reason",
             Key::Other => "(unknown)",
@@ -283,6 +291,8 @@ impl<'de> Visitor<'de> for RecordVisitor<'_> {
                 Key::Flag => raw.flag = value!(&'de RawValue),
                 Key::FuelAdded => raw.fuel_added_gal = value!(&'de RawValue),
                 Key::Full => raw.full = value!(&'de RawValue),
+                Key::Tires => raw.tires = value!(&'de RawValue),
+                Key::BoxS => raw.box_s = value!(&'de RawValue),
                 Key::Stage => raw.stage = value!(&'de RawValue),
                 Key::Reason => raw.reason = value!(&'de RawValue),
                 Key::Other => {
@@ -608,11 +618,20 @@ impl<'a> Raw<'a> {
                 let added: Option<f64> = event_field("fuel_added_gal", self.fuel_added_gal)?;
                 let added = finite_range("fuel_added_gal", added, 0.0, 100.0)?;
                 let full: Option<bool> = event_field("full", self.full)?;
+                let tires: Option<i64> = event_field("tires", self.tires)?;
+                let tires = match tires {
+                    Some(t) => Some(range("tires", t, 0, 4)? as u8),
+                    None => None,
+                };
+                let box_s: Option<f64> = event_field("box_s", self.box_s)?;
+                let box_s = finite_range("box_s", box_s, 0.0, 3600.0)?;
                 EventKind::PitOut {
                     car,
                     lap,
                     fuel_added_gal: added,
                     full,
+                    tires,
+                    box_s,
                 }
             }
             "incident" => {

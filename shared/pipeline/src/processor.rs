@@ -551,7 +551,7 @@ where
                     swept.push((wi, item));
                 }
             }
-            states.push(w.race.state());
+            states.push(w.race.state(cfg.engine.cant_make_it_pct));
         }
 
         // 5. Publish.

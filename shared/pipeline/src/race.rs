@@ -12,7 +12,7 @@ use burnbar_core::car::{CarState, Field, Insert, RaceCtx};
 use burnbar_core::contract::{Channels, Event, EventKind};
 use burnbar_core::decode::decode_line;
 use burnbar_core::event_key::{EventKey, legacy_id};
-use burnbar_core::race::{self, Newest, Race};
+use burnbar_core::race::{self, Newest, Race, Standing};
 use burnbar_core::update::round4;
 use burnbar_core::{CarId, EngineConfig, FuelUpdate, RaceState, Record, Reject};
 
@@ -51,8 +51,9 @@ pub struct StoredRace {
     /// Every event but `race_start`, each once, by `(ts, id)`.
     events: Vec<StoredAct>,
     pub summaries: BTreeMap<CarId, CarSummary>,
-    /// Figures of every car, for [`Field::Figures`].
+    /// Figures of every car and positions of the running cars, for [`Field::Stored`].
     figures: BTreeMap<CarId, Vec<(i64, f64)>>,
+    positions: BTreeMap<CarId, f64>,
     /// Stored events that no longer decode (a contract change between versions):
     /// skipped, and counted by the caller.
     pub undecodable: usize,
@@ -95,22 +96,18 @@ impl StoredRace {
                 });
             }
         }
-        for s in view.summaries.values() {
-            if let Some(ts) = s.last_ts {
-                race.newest.see(ts);
-            }
-        }
-        StoredRace {
+        let mut stored = StoredRace {
             race,
             events,
-            summaries: view.summaries.clone(),
-            figures: view
-                .summaries
-                .iter()
-                .map(|(c, s)| (*c, s.figures.clone()))
-                .collect(),
+            summaries: BTreeMap::new(),
+            figures: BTreeMap::new(),
+            positions: BTreeMap::new(),
             undecodable,
+        };
+        for (c, s) in &view.summaries {
+            stored.set_summary(*c, s.clone());
         }
+        stored
     }
 
     /// The silent-car rule across shards: the boundary ([`race::silent_boundary`] of the
@@ -151,7 +148,10 @@ impl StoredRace {
 
     /// The other cars' figures for `burn_index`.
     pub fn field(&self) -> Field<'_> {
-        Field::Figures(&self.figures)
+        Field::Stored {
+            figures: &self.figures,
+            positions: &self.positions,
+        }
     }
 
     /// Replaces a car's summary after its state changed (this invocation's view).
@@ -160,13 +160,22 @@ impl StoredRace {
             self.race.newest.see(ts);
         }
         self.figures.insert(car, s.figures.clone());
+        if s.retired || self.race.is_out(car) {
+            self.positions.remove(&car);
+        } else {
+            self.positions.insert(car, s.pos);
+        }
         self.summaries.insert(car, s);
     }
 
     /// The dashboard's view of the race.
-    pub fn state(&self) -> RaceState {
-        self.race
-            .state(self.summaries.iter().map(|(c, s)| (*c, s.pos)))
+    pub fn state(&self, cant_make_it_pct: f64) -> RaceState {
+        let standings = self.summaries.iter().map(|(c, s)| Standing {
+            car: *c,
+            pos: s.pos,
+            fuel_per_green_lap: s.fuel_per_green_lap.filter(|_| !s.retired),
+        });
+        self.race.state(standings, cant_make_it_pct)
     }
 }
 
@@ -286,6 +295,7 @@ pub fn summary_of(state: &CarState) -> CarSummary {
     CarSummary {
         figures: state.recent_green_figures(),
         pos: round4(state.arrival_pos),
+        fuel_per_green_lap: state.fuel_per_green_lap().map(round4),
         retired: state.retired,
         last_ts: state.max_ts,
         open: state.has_open_windows(),
