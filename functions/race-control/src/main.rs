@@ -10,7 +10,7 @@ use burnbar_aws::dynamo::DynamoStore;
 use burnbar_aws::function::{Env, WriterPublisher, kinesis_invocation};
 use burnbar_aws::sqs::SqsQuarantine;
 use burnbar_metrics::log;
-use burnbar_pipeline::{Control, ProcessorConfig};
+use burnbar_pipeline::Control;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::json;
 
@@ -26,15 +26,7 @@ async fn main() -> Result<(), Error> {
     let publisher = WriterPublisher::from_env(&env.writer_url)
         .inspect_err(|e| log("error", e, None, &[("function", json!(FUNCTION))]))?;
     let quarantine = SqsQuarantine::new(aws_sdk_sqs::Client::new(&sdk), &env.quarantine_url);
-    let control = Control::new(
-        store,
-        publisher,
-        quarantine,
-        ProcessorConfig {
-            params: env.params.clone(),
-            ..ProcessorConfig::default()
-        },
-    );
+    let control = Control::new(store, publisher, quarantine, env.processor_config());
     let control = &control;
     lambda_runtime::run(service_fn(
         move |ev: LambdaEvent<KinesisEvent>| async move {

@@ -11,7 +11,7 @@ use burnbar_aws::function::{Env, WriterPublisher, kinesis_invocation};
 use burnbar_aws::sagemaker::SageMakerPredictor;
 use burnbar_aws::sqs::SqsQuarantine;
 use burnbar_metrics::log;
-use burnbar_pipeline::{Processor, ProcessorConfig};
+use burnbar_pipeline::Processor;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::json;
 
@@ -36,10 +36,7 @@ async fn main() -> Result<(), Error> {
         predictor,
         publisher,
         quarantine,
-        ProcessorConfig {
-            params: env.params.clone(),
-            ..ProcessorConfig::default()
-        },
+        env.processor_config(),
     );
     let processor = &processor;
     lambda_runtime::run(service_fn(
