@@ -25,13 +25,13 @@ export function response(ctx) {
   const now = util.time.nowEpochSeconds();
   const limit = Math.min(ctx.args.limit || 120, 720);
   const bySeq = {};
+  // APPSYNC_JS has no `continue`: expired items are skipped by the `if`.
   for (const item of ctx.result.items) {
-    if (item.expires_at <= now) {
-      continue;
-    }
-    for (const u of JSON.parse(item.updates)) {
-      if (u.car === ctx.args.car) {
-        bySeq[u.seq] = u;
+    if (item.expires_at > now) {
+      for (const u of JSON.parse(item.updates)) {
+        if (u.car === ctx.args.car) {
+          bySeq[u.seq] = u;
+        }
       }
     }
   }

@@ -23,14 +23,14 @@ export function response(ctx) {
   }
   const now = util.time.nowEpochSeconds();
   const latest = {};
+  // APPSYNC_JS has no `continue`: expired items are skipped by the `if`.
   for (const item of ctx.result.items) {
-    if (item.expires_at <= now) {
-      continue;
-    }
-    for (const u of JSON.parse(item.updates)) {
-      const cur = latest[u.car];
-      if (!cur || cur.seq < u.seq) {
-        latest[u.car] = u;
+    if (item.expires_at > now) {
+      for (const u of JSON.parse(item.updates)) {
+        const cur = latest[u.car];
+        if (!cur || cur.seq < u.seq) {
+          latest[u.car] = u;
+        }
       }
     }
   }

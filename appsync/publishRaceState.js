@@ -1,5 +1,7 @@
 // publishRaceState: keeps the race's latest state for the `raceState` query, then
-// returns it, which fires the `onRaceState` subscription of that race.
+// returns it, which fires the `onRaceState` subscription of that race. The state is stored
+// whole (every field of RaceStateInput, `fuel_window_lap` and `cant_make_it_pct` included:
+// the writer has checked them against the contract).
 import { util } from '@aws-appsync/utils';
 
 const TTL_S = 7 * 24 * 3600;

@@ -51,6 +51,8 @@ enum Command {
     /// Measure accuracy against the simulator's truth: calibrate and train on simulated
     /// races, replay held-out live races with and without the correction, print a table.
     Accuracy(cmd::accuracy::AccuracyArgs),
+    /// Convert NASCAR official live-feed files into telemetry-v1 race-control NDJSON.
+    Feed(cmd::feed::FeedArgs),
 }
 
 /// A failure with its exit status.
@@ -86,6 +88,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => cmd::demo::run(a),
         Command::Train(a) => cmd::train::run(a),
         Command::Accuracy(a) => cmd::accuracy::run(a),
+        Command::Feed(a) => cmd::feed::run(a),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,

@@ -260,6 +260,37 @@ fn state_quarantine_apis_and_alarms_are_as_the_pipeline_needs() {
     }
 }
 
+/// The call threshold is one setting of the deployment (fuel-update-v1, "can't make it"):
+/// a number from 5 to 50, 15 by default, given to both functions that publish a
+/// RaceState, and to no other.
+#[test]
+fn the_cant_make_it_threshold_is_a_parameter_both_publishers_read() {
+    let t = template();
+    let p = &t["Parameters"]["CantMakeItPct"];
+    assert_eq!(p["Type"], "Number");
+    let num = |v: &Value| {
+        v.as_f64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    };
+    assert_eq!(num(&p["Default"]), Some(15.0));
+    assert_eq!(num(&p["MinValue"]), Some(5.0));
+    assert_eq!(num(&p["MaxValue"]), Some(50.0));
+    let mut readers: Vec<String> = resources(&t, "AWS::Serverless::Function")
+        .into_iter()
+        .filter(|(_, f)| {
+            f["Properties"]["Environment"]["Variables"]["CANT_MAKE_IT_PCT"]
+                == serde_json::json!({"Ref": "CantMakeItPct"})
+        })
+        .map(|(name, _)| name)
+        .collect();
+    readers.sort();
+    assert_eq!(
+        readers,
+        ["RaceControlFunction", "TelemetryProcessorFunction"],
+        "CANT_MAKE_IT_PCT from the parameter"
+    );
+}
+
 #[test]
 fn every_function_has_a_sample_event_and_a_bad_variant() {
     for f in ["telemetry-processor", "race-control", "appsync-writer"] {

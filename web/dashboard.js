@@ -1,5 +1,6 @@
 // The commentators' dashboard: every car in running order, the race's flag and laps,
-// the "can't make it" alert, a two-car comparison, staleness and connection state.
+// the fuel window, the "can't make it" alert, a two-car comparison, staleness and
+// connection state.
 //
 // Built to run for hours with 40 cars updating every 5 s: one table row per car, made
 // once and updated in place; redraws batched into animation frames; every per-car
@@ -9,9 +10,10 @@ import { loadConfig, AppSync } from './appsync.js';
 
 const UPDATE_FIELDS = `race_id car seq window_start window_end lap flag in_pit mpg_lap mpg_stint
   remaining_gal remaining_low_gal remaining_high_gal laps_to_empty save_needed_pct burn_index mode`;
-const STATE_FIELDS = `race_id track ts flag stage leader_lap scheduled_laps laps_to_go cars_running drivers`;
-/** fuel-update-v1: a car can't make it when it needs this much saving or more. */
-const CANT_MAKE_IT_PCT = 10;
+const STATE_FIELDS = `race_id track ts flag stage leader_lap scheduled_laps laps_to_go fuel_window_lap
+  cant_make_it_pct cars_running drivers`;
+/** The alert names this many calls at most (the closest); it counts them all. */
+const ALERT_NAMES = 5;
 /** Laps kept per car for the comparison chart. */
 const CHART_LAPS = 20;
 /** Latency measurements kept (the newest). */
@@ -35,6 +37,28 @@ let dropped = 0;
 const chartCars = { a: null, b: null };
 
 const fmt = (v, d = 1) => (v === null || v === undefined ? '—' : Number(v).toFixed(d));
+
+/**
+ * fuel-update-v1: a car is called ("can't make it") when it needs at least the
+ * deployment's `cant_make_it_pct` (RaceState) of saving. `save_needed_pct` is null
+ * outside the car's final window, so no car is called before it. No RaceState yet: no
+ * call (the page has no threshold of its own).
+ */
+function called(u) {
+  const pct = raceState ? raceState.cant_make_it_pct : null;
+  return typeof pct === 'number' && u.save_needed_pct !== null && u.save_needed_pct >= pct;
+}
+
+/**
+ * The header's fuel window: "fuel window opens lap N" (N the window's lap rounded up)
+ * while the leader is short of it, then "window open"; nothing while RaceState has no
+ * `fuel_window_lap` (fewer than three cars with a green lap, or no scheduled laps).
+ */
+function fuelWindowText(s) {
+  if (!s || s.fuel_window_lap === null || s.fuel_window_lap === undefined) return '';
+  if (s.leader_lap < s.fuel_window_lap) return `fuel window opens lap ${Math.ceil(s.fuel_window_lap)}`;
+  return 'window open';
+}
 
 function cell(tr, cls) {
   const td = document.createElement('td');
@@ -170,8 +194,7 @@ function paintRow(c) {
   c.fuelMark.style.left = `${(100 * u.remaining_gal) / TANK_GAL}%`;
   c.lte.textContent = fmt(u.laps_to_empty, 1);
   c.save.textContent = u.save_needed_pct === null ? '—' : `${fmt(u.save_needed_pct, 1)} %`;
-  const cant = u.save_needed_pct !== null && u.save_needed_pct >= CANT_MAKE_IT_PCT;
-  c.tr.classList.toggle('cant', cant);
+  c.tr.classList.toggle('cant', called(u));
   if (u.burn_index === null) {
     c.biFill.style.width = '0';
     c.biText.textContent = '—';
@@ -199,40 +222,55 @@ function paintHeader() {
   $('scheduled').textContent = s.scheduled_laps ?? '—';
   $('to-go').textContent = fmt(s.laps_to_go, 1);
   $('running').textContent = s.cars_running;
+  const fw = $('fuel-window');
+  const text = fuelWindowText(s);
+  if (fw.textContent !== text) fw.textContent = text;
+  fw.classList.toggle('open', text === 'window open');
+  $('cant-pct').textContent = typeof s.cant_make_it_pct === 'number' ? fmt(s.cant_make_it_pct, 0) : '—';
   $('foot-race').textContent = s.race_id;
 }
 
+/**
+ * The alert: one line, only cars called in their final window (a greyed car is not
+ * called on air): how many, then the closest calls (the least saving needed first, the
+ * ones a driver might still make good), and how many more.
+ */
 function paintAlerts() {
-  const lines = [];
+  const calls = [];
   for (const c of cars.values()) {
-    if (c.u && !c.stale && c.u.save_needed_pct !== null && c.u.save_needed_pct >= CANT_MAKE_IT_PCT) {
-      lines.push({ c, pct: c.u.save_needed_pct });
-    }
+    if (c.u && !c.stale && called(c.u)) calls.push({ c, pct: c.u.save_needed_pct });
   }
-  lines.sort((x, y) => y.pct - x.pct);
-  // One line of chips, worst first: early in a race every car "can't make it" on one
-  // tank, and the table must stay in view.
+  calls.sort((x, y) => x.pct - y.pct || (x.c.car < y.c.car ? -1 : 1));
+  const named = calls.slice(0, ALERT_NAMES);
   const box = $('alerts');
-  const text = lines.map(({ c, pct }) => `${c.car}:${pct.toFixed(0)}:${drivers[c.car] || ''}`).join(',');
-  if (box.dataset.text !== text) {
-    box.dataset.text = text;
-    if (lines.length === 0) {
-      box.replaceChildren();
-    } else {
-      const head = document.createElement('span');
-      head.className = 'alert-head';
-      head.textContent = `⚠ Can't make it without another stop (${lines.length}):`;
-      box.replaceChildren(head, ...lines.map(({ c, pct }) => {
-        const d = document.createElement('span');
-        d.className = 'alert';
-        d.dataset.car = c.car;
-        const name = (drivers[c.car] || '').split(' ').slice(-1)[0];
-        d.textContent = `#${c.car} ${name} ${pct.toFixed(0)} %`;
-        d.title = `#${c.car} ${drivers[c.car] || ''} needs ${pct.toFixed(1)} % saving to finish: can't make it`;
-        return d;
-      }));
-    }
+  const text = `${calls.length}|${named.map(({ c, pct }) => `${c.car}:${pct.toFixed(1)}:${drivers[c.car] || ''}`).join(',')}`;
+  if (box.dataset.text === text) return;
+  box.dataset.text = text;
+  box.dataset.count = String(calls.length);
+  if (calls.length === 0) {
+    box.replaceChildren();
+    return;
   }
+  const head = document.createElement('span');
+  head.className = 'alert-head';
+  head.textContent = `⚠ ${calls.length} can't make it without another stop${calls.length > named.length ? ', closest:' : ':'}`;
+  const chips = named.map(({ c, pct }) => {
+    const d = document.createElement('span');
+    d.className = 'alert';
+    d.dataset.car = c.car;
+    const name = (drivers[c.car] || '').split(' ').slice(-1)[0];
+    d.textContent = `#${c.car} ${name} ${pct.toFixed(1)} %`;
+    d.title = `#${c.car} ${drivers[c.car] || ''} needs ${pct.toFixed(1)} % saving to finish: can't make it`;
+    return d;
+  });
+  const parts = [head, ...chips];
+  if (calls.length > named.length) {
+    const more = document.createElement('span');
+    more.className = 'alert-more';
+    more.textContent = `+${calls.length - named.length} more`;
+    parts.push(more);
+  }
+  box.replaceChildren(...parts);
 }
 
 function reorder() {
@@ -484,8 +522,16 @@ async function main() {
     api,
     cars: () => [...cars.values()].filter((c) => c.u).map((c) => ({
       car: c.car, seq: c.u.seq, lap: c.u.lap, stale: c.stale, driver: drivers[c.car] || null,
-      save: c.u.save_needed_pct,
+      save: c.u.save_needed_pct, called: called(c.u),
     })),
+    race: () => (raceState ? {
+      leader_lap: raceState.leader_lap, fuel_window_lap: raceState.fuel_window_lap,
+      cant_make_it_pct: raceState.cant_make_it_pct, fuel_window: fuelWindowText(raceState),
+    } : null),
+    /** The cars the alert counts, as it shows them: closest call first. */
+    calls: () => [...cars.values()].filter((c) => c.u && !c.stale && called(c.u))
+      .map((c) => ({ car: c.car, save: c.u.save_needed_pct }))
+      .sort((x, y) => x.save - y.save || (x.car < y.car ? -1 : 1)),
     chart: () => ({ a: chartCars.a, b: chartCars.b,
       pointsA: (cars.get(chartCars.a) || { laps: [] }).laps.length,
       pointsB: (cars.get(chartCars.b) || { laps: [] }).laps.length }),

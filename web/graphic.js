@@ -2,16 +2,24 @@
 // animated, for the graphics operator. On air a number must never flicker to a dash:
 // each figure holds its last good (non-null) value, and nothing is greyed or blanked
 // when updates pause (the dashboard is where staleness is shown).
+//
+// A car that can't make it (fuel-update-v1: in its final window, `save_needed_pct` at
+// least RaceState's `cant_make_it_pct`) is marked: a red edge and a "CAN'T MAKE IT" tag
+// with the saving it needs. The call is not held: a null `save_needed_pct` means the car
+// is not in its final window (it has just stopped, say), so the mark goes.
 
 import { loadConfig, AppSync } from './appsync.js';
 
-const FIELDS = 'car seq lap mode burn_index laps_to_empty mpg_stint mpg_lap remaining_gal';
+const FIELDS = 'car seq lap mode burn_index laps_to_empty mpg_stint mpg_lap remaining_gal save_needed_pct';
+const STATE_FIELDS = 'drivers cant_make_it_pct';
 const MAX_CARS = 4;
 const params = new URLSearchParams(location.search);
 if (params.get('bg') === 'transparent') document.body.classList.add('transparent');
 
 const panels = new Map();
 let drivers = {};
+/** RaceState's call threshold; null until a RaceState has come (then nobody is called). */
+let cantMakeItPct = null;
 let chosen = (params.get('cars') || '').split(',').map((s) => s.trim()).filter(Boolean).slice(0, MAX_CARS);
 
 function status(text) {
@@ -29,11 +37,12 @@ function panel(car) {
   el.innerHTML = `<div class="bb-num">${car}</div>
     <div><div class="bb-name"></div><div class="bb-mode">&nbsp;</div></div>
     <div class="bb-bar"><div class="bb-centre"></div><div class="bb-bar-fill"></div></div>
-    <div class="bb-figs"><div><span class="bb-laps">–</span> <span class="bb-unit">LAPS LEFT</span></div><div class="bb-mpg">&nbsp;</div></div>`;
+    <div class="bb-figs"><div><span class="bb-laps">–</span> <span class="bb-unit">LAPS LEFT</span></div><div class="bb-mpg">&nbsp;</div></div>
+    <div class="bb-call hidden"></div>`;
   document.getElementById('stage').appendChild(el);
   p = {
-    el, seq: -Infinity, held: {}, shownLaps: null, anim: null,
-    name: el.querySelector('.bb-name'), mode: el.querySelector('.bb-mode'),
+    el, seq: -Infinity, held: {}, shownLaps: null, anim: null, save: null,
+    name: el.querySelector('.bb-name'), mode: el.querySelector('.bb-mode'), call: el.querySelector('.bb-call'),
     fill: el.querySelector('.bb-bar-fill'), laps: el.querySelector('.bb-laps'), mpg: el.querySelector('.bb-mpg'),
   };
   panels.set(car, p);
@@ -41,6 +50,27 @@ function panel(car) {
 }
 
 const COLOURS = { saving: 'var(--saving)', pushing: 'var(--pushing)', pit: 'var(--pit)', caution: 'var(--caution)', normal: 'var(--normal)' };
+
+function isCalled(p) {
+  return cantMakeItPct !== null && p.save !== null && p.save >= cantMakeItPct;
+}
+
+/** The panel's edge (the mode's colour, or the call's) and its "can't make it" tag. */
+function paintCall(p) {
+  const on = isCalled(p);
+  p.el.classList.toggle('called', on);
+  p.call.classList.toggle('hidden', !on);
+  const text = on ? `CAN'T MAKE IT · NEEDS ${p.save.toFixed(0)}% SAVE` : '';
+  if (p.call.textContent !== text) p.call.textContent = text;
+  p.el.style.borderLeftColor = on ? 'var(--call)' : COLOURS[p.held.mode] || COLOURS.normal;
+}
+
+function setRaceState(s) {
+  if (!s) return;
+  drivers = JSON.parse(s.drivers || '{}');
+  cantMakeItPct = typeof s.cant_make_it_pct === 'number' ? s.cant_make_it_pct : null;
+  for (const p of panels.values()) paintCall(p);
+}
 
 /** Counts the laps figure from its shown value to the new one. */
 function tweenLaps(p, to) {
@@ -67,12 +97,13 @@ function show(u, snapshot) {
     if (u[k] !== null && u[k] !== undefined) p.held[k] = u[k];
   }
   const h = p.held;
+  p.save = u.save_needed_pct ?? null;
   p.name.textContent = drivers[u.car] || `Car ${u.car}`;
   if (h.mode) {
     p.mode.textContent = h.mode.toUpperCase();
-    p.el.style.borderLeftColor = COLOURS[h.mode] || COLOURS.normal;
     p.fill.style.backgroundColor = COLOURS[h.mode] || COLOURS.normal;
   }
+  paintCall(p);
   if (h.burn_index !== undefined) {
     // Saving fills left of centre, pushing right; ±12 % spans the half bar.
     const x = Math.max(-1, Math.min(1, (h.burn_index - 1) / 0.12));
@@ -107,10 +138,10 @@ async function main() {
     {
       onStart: async () => {
         const data = await api.query(
-          `query S($r: ID!) { latest(race_id: $r) { ${FIELDS} } raceState(race_id: $r) { drivers } }`,
+          `query S($r: ID!) { latest(race_id: $r) { ${FIELDS} } raceState(race_id: $r) { ${STATE_FIELDS} } }`,
           { r: race },
         );
-        if (data.raceState) drivers = JSON.parse(data.raceState.drivers || '{}');
+        setRaceState(data.raceState);
         if (chosen.length === 0) {
           // No choice made: the first four in running order.
           chosen = [...data.latest].sort((a, b) => b.lap - a.lap).slice(0, MAX_CARS).map((u) => u.car);
@@ -124,11 +155,19 @@ async function main() {
     },
   );
   api.subscribe(
-    `subscription R($r: ID!) { onRaceState(race_id: $r) { drivers } }`,
+    `subscription R($r: ID!) { onRaceState(race_id: $r) { ${STATE_FIELDS} } }`,
     { r: race },
-    { onData: (d) => { drivers = JSON.parse(d.onRaceState.drivers || '{}'); } },
+    { onData: (d) => setRaceState(d.onRaceState) },
   );
-  window.__burnbar = { chosen: () => chosen.slice() };
+  window.__burnbar = {
+    chosen: () => chosen.slice(),
+    /** The panels marked "can't make it". */
+    called: () => [...panels.values()].filter(isCalled).map((p) => p.el.dataset.car),
+    panels: () => [...panels.values()].map((p) => ({
+      car: p.el.dataset.car, seq: p.seq, save: p.save, called: isCalled(p),
+    })),
+    threshold: () => cantMakeItPct,
+  };
 }
 
 main();

@@ -31,7 +31,7 @@ use crate::config::{Config, Mode};
 use crate::kinesis::{Outcome, RetryPolicy, Writer};
 use crate::queue::{Budget, Item, Refused, batches, pack};
 use crate::route::{Routed, Router, channel_names};
-use crate::sampler::Sampler;
+use crate::sampler::{Sampler, Verdict};
 use crate::source::{Incoming, Messages, subscribe};
 use crate::stats::{Log, Stats, StreamKind, metrics_task};
 
@@ -51,6 +51,8 @@ pub enum StartError {
     Kinesis(String),
     #[error("NATS: {0}")]
     Nats(String),
+    #[error("official feed: {0}")]
+    Feed(String),
 }
 
 /// Runs the bridge until `shutdown` completes, then drains. Returns once everything is
@@ -92,6 +94,7 @@ pub async fn run(
         w.check().await.map_err(StartError::Kinesis)?;
     }
     let messages = subscribe(&nats, &cfg).await.map_err(StartError::Nats)?;
+    let (feed, messages) = with_feed(&cfg, &log, messages)?;
     // A round trip, so the server has the subscription before health says ok.
     nats.flush()
         .await
@@ -183,12 +186,53 @@ pub async fn run(
             ("dropped_at_shutdown", json!(left)),
         ],
     );
+    let _ = feed.stop.send(true);
+    if let Some(t) = feed.task {
+        let _ = t.await;
+    }
     let _ = stop_tx.send(true);
     let _ = metrics.await;
     health.abort();
     drop(log);
     let _ = log_task.await;
     Ok(())
+}
+
+/// The official-feed source's task, and how to stop it.
+struct FeedRun {
+    stop: watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Starts the official-feed source when it is configured, its events joining the NATS
+/// messages (as race-control events they go to the race-control stream, keyed by race).
+fn with_feed(
+    cfg: &Config,
+    log: &Log,
+    messages: Messages,
+) -> Result<(FeedRun, Messages), StartError> {
+    let (stop, stop_rx) = watch::channel(false);
+    let Some(settings) = cfg.feed.clone() else {
+        return Ok((FeedRun { stop, task: None }, messages));
+    };
+    let source = crate::feed::FeedSource::new(settings).map_err(StartError::Feed)?;
+    let (tx, rx) = mpsc::channel::<bytes::Bytes>(1024);
+    let log = log.clone();
+    let task = tokio::spawn(source.run(tx, stop_rx, move |msg, detail| {
+        log.warn(msg, &[("detail", detail)]);
+    }));
+    let feed = futures_util::stream::unfold(rx, |mut rx| async move {
+        let payload = rx.recv().await?;
+        Some((Ok(Incoming { payload, ack: None }), rx))
+    });
+    let merged: Messages = Box::pin(futures_util::stream::select(messages, feed));
+    Ok((
+        FeedRun {
+            stop,
+            task: Some(task),
+        },
+        merged,
+    ))
 }
 
 /// The ingest loop's state.
@@ -295,7 +339,14 @@ impl Ingest<'_> {
                 self.stats
                     .sample_interval_ms
                     .store(self.sampler.interval_ms(backlog) as u64, Relaxed);
-                if !self.sampler.admit(car, channels, ts, backlog) {
+                let now_ms = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64);
+                let verdict = self.sampler.admit(car, channels, ts, backlog, now_ms);
+                if verdict == Verdict::FutureStamped {
+                    Stats::inc(&self.stats.samples_future_stamped);
+                }
+                if verdict == Verdict::Thin {
                     self.stats.sampled(car, channels);
                     // Dropped on purpose and counted: done with, not to be redelivered.
                     if let Some(a) = m.ack

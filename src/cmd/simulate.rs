@@ -7,13 +7,15 @@ use std::time::Instant;
 use burnbar_sim::{SimConfig, SimError, SimSummary};
 use clap::Args;
 
+use super::feed_out::{FeedWriter, Tee};
 use crate::Failure;
 use crate::output::{create, create_or_stdout};
 
 #[derive(Args, Debug)]
 pub struct SimulateArgs {
-    /// Track key (pocono, michigan, charlotte, daytona, talladega, atlanta, martinsville,
-    /// iowa, nashville, default).
+    /// Track key of an oval in the track table (pocono, michigan, charlotte, daytona,
+    /// talladega, atlanta, martinsville, iowa, nashville, darlington, bristol, …, default;
+    /// an unknown key's error lists them all).
     #[arg(long, default_value = "pocono")]
     track: String,
     /// Race length in laps [default: the track's usual distance].
@@ -42,6 +44,14 @@ pub struct SimulateArgs {
     /// Write the ground truth here (per car per window, then per stint).
     #[arg(long)]
     truth: Option<PathBuf>,
+    /// Also write the race as NASCAR official live-feed files in this folder: a snapshot
+    /// every --feed-every seconds of race time, then the pit data and flag data
+    /// (`burnbar feed DIR/*.json` reads them back).
+    #[arg(long)]
+    feed: Option<PathBuf>,
+    /// Seconds of race time between two snapshots.
+    #[arg(long, default_value_t = 5, requires = "feed", value_parser = clap::value_parser!(u32).range(1..=3600))]
+    feed_every: u32,
 }
 
 pub fn run(a: SimulateArgs) -> Result<(), Failure> {
@@ -56,7 +66,17 @@ pub fn run(a: SimulateArgs) -> Result<(), Failure> {
         ..SimConfig::default()
     };
     let started = Instant::now();
-    let mut out = create_or_stdout(a.out.as_deref(), "output file")?;
+    let out = create_or_stdout(a.out.as_deref(), "output file")?;
+    let mut out = match &a.feed {
+        Some(dir) => Tee::Feed(Box::new(FeedWriter::new(
+            out,
+            dir,
+            i64::from(a.feed_every) * 1000,
+            // The feed's race id: the seed, past the range of NASCAR's own ids.
+            9_000_000 + (cfg.seed % 1_000_000_000) as i64,
+        )?)),
+        None => Tee::Plain(out),
+    };
     let mut truth = a
         .truth
         .as_deref()
@@ -70,6 +90,9 @@ pub fn run(a: SimulateArgs) -> Result<(), Failure> {
             })?;
     out.flush()
         .map_err(|e| Failure::other(format!("writing the race failed: {e}")))?;
+    if let Tee::Feed(f) = out {
+        f.finish()?;
+    }
     if let Some(t) = truth.as_mut() {
         t.flush()
             .map_err(|e| Failure::other(format!("writing the truth failed: {e}")))?;

@@ -297,6 +297,32 @@ async fn a_connection_without_the_api_key_is_refused() {
     );
 }
 
+/// RaceState's fuel window and call threshold, as the pages ask for them: the threshold
+/// always a number, the window null until the field has fuel figures.
+#[tokio::test]
+async fn the_race_state_carries_the_fuel_window_and_the_call_threshold() {
+    let s = server().await;
+    let q =
+        "query($r: ID!) { raceState(race_id: $r) { leader_lap fuel_window_lap cant_make_it_pct } }";
+    for (window, pct) in [(json!(null), json!(15.0)), (json!(123.8), json!(20.5))] {
+        let state: burnbar_core::RaceState = serde_json::from_value(json!({
+            "v": 1, "race_id": "r7", "track": "pocono", "ts": 5, "flag": "green", "stage": 1,
+            "leader_lap": 12.6, "scheduled_laps": 160, "laps_to_go": 147.4,
+            "fuel_window_lap": window, "cant_make_it_pct": pct, "cars_running": 3,
+            "drivers": {"5": "Kyle Larson"}
+        }))
+        .unwrap();
+        s.hub.publish_race_state(&state);
+        let (status, v) = gql(s.addr, q, json!({"r": "r7"})).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            v["data"]["raceState"],
+            json!({"leader_lap": 12.6, "fuel_window_lap": window, "cant_make_it_pct": pct}),
+            "{v}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn the_pages_and_their_config_are_served() {
     let s = server().await;
@@ -304,7 +330,8 @@ async fn the_pages_and_their_config_are_served() {
         ("/", "dashboard.js"),
         ("/graphic.html", "graphic.js"),
         ("/appsync.js", "graphql-ws"),
-        ("/dashboard.js", "CANT_MAKE_IT_PCT"),
+        ("/dashboard.js", "cant_make_it_pct"),
+        ("/graphic.js", "cant_make_it_pct"),
     ] {
         let (status, body) = http(s.addr, "GET", path, None, "").await;
         assert_eq!(status, 200, "{path}");

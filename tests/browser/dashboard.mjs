@@ -1,17 +1,28 @@
 // The dashboard and the Burn Bar in a real headless browser, against a running
-// `burnbar demo` at high speed. Run by tests/browser.rs (cargo test), which passes:
+// `burnbar demo` at high speed, then a simulated race served by `burnbar replay --serve`.
+// Run by tests/browser.rs (cargo test), which passes:
 //   BURNBAR_BIN   the built burnbar binary
 //   ARTIFACTS     where screenshots and the latency figures go
 //   CHROMIUM      the browser (default /usr/bin/chromium)
 //
-// Checks: all 40 cars appear with their drivers; values change as windows close; the
-// comparison chart draws both chosen cars; the graphic shows its four bars; a car whose
-// telemetry stops (demo --silence) is greyed while the others are not; the page shows
-// the lost connection and recovers, without a reload, after the server restarts.
+// Checks, on the demo: all 40 cars appear with their drivers; values change as windows
+// close; the comparison chart draws both chosen cars; early in the race no car is called
+// and the header says when the fuel window opens; the graphic shows its four bars; a car
+// whose telemetry stops (demo --silence) is greyed while the others are not; the page
+// shows the lost connection and recovers, without a reload, after the server restarts.
 // Measures (reports, does not assert) window close → on page latency, median and p99.
+//
+// Then the fuel calls (fuel-update-v1, "can't make it") on a short simulated race, read
+// offline first (`burnbar replay`) so that the test knows every update's save_needed_pct,
+// then served at RACE_SPEED: early in the race no car is called (the alert empty, the
+// header "fuel window opens lap N"), and in the final window the cars that can't make it
+// are called: the alert counts them and names the closest, their rows and their Burn
+// Bar panels are marked, each call agreeing with the update the page shows. A
+// screenshot of each state.
 
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
@@ -23,21 +34,35 @@ const SPEED = 30;
 const SILENT_CAR = '77';
 const CHART = ['19', '11'];
 const GRAPHIC = ['24', '11', '5', '9'];
+// The fuel-call race: 60 laps of Pocono (a full cell lasts about 36), so every car
+// must stop again early, and the final window opens about lap 24 with cars that have
+// not stopped since the start: they can't make it until they do.
+const RACE = { track: 'pocono', laps: 60, seed: 1 };
+const RACE_SPEED = 50;
+/** The contract's default cant_make_it_pct: what RaceState must carry here. */
+const THRESHOLD = 15;
+/** The dashboard's alert names this many calls (web/dashboard.js ALERT_NAMES). */
+const ALERT_NAMES = 5;
 
 if (!BIN) throw new Error('BURNBAR_BIN is not set: run this through `cargo test --test browser`');
 mkdirSync(ARTIFACTS, { recursive: true });
 
 const demos = new Set();
 function startDemo(port) {
-  const child = spawn(BIN, ['demo', '--speed', String(SPEED), '--port', String(port), '--seed', '3',
-    '--silence', `${SILENT_CAR}@60`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return startServer(['demo', '--speed', String(SPEED), '--port', String(port), '--seed', '3',
+    '--silence', `${SILENT_CAR}@60`]);
+}
+
+/** Starts `burnbar ARGS` (demo, replay --serve) and resolves once it prints its address. */
+function startServer(args) {
+  const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   demos.add(child);
   let stderr = '';
   child.stderr.on('data', (d) => { stderr += d; });
   child.on('exit', () => demos.delete(child));
   return new Promise((resolve, reject) => {
     const rl = createInterface({ input: child.stdout });
-    const timer = setTimeout(() => reject(new Error(`burnbar demo printed no address in 20 s: ${stderr}`)), 20000);
+    const timer = setTimeout(() => reject(new Error(`burnbar ${args[0]} printed no address in 20 s: ${stderr}`)), 20000);
     rl.on('line', (line) => {
       const m = line.match(/http:\/\/(127\.0\.0\.1:\d+)\//);
       if (m) {
@@ -45,7 +70,18 @@ function startDemo(port) {
         resolve({ child, base: `http://${m[1]}`, port: Number(m[1].split(':')[1]), stderr: () => stderr });
       }
     });
-    child.on('exit', (code) => reject(new Error(`burnbar demo exited (${code}) before serving: ${stderr}`)));
+    child.on('exit', (code) => reject(new Error(`burnbar ${args[0]} exited (${code}) before serving: ${stderr}`)));
+  });
+}
+
+/** Runs `burnbar ARGS` to the end; throws unless it succeeds. */
+function runBurnbar(args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(BIN, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.on('exit', (code) => (code === 0 ? resolve(stderr)
+      : reject(new Error(`burnbar ${args.join(' ')} failed (${code}): ${stderr}`))));
   });
 }
 
@@ -74,6 +110,7 @@ function quantile(sorted, q) {
 }
 
 let browser;
+let raceDir = null;
 try {
   let demo = await startDemo(0);
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
@@ -135,17 +172,21 @@ try {
   const staleNow = await page.evaluate(() => [...document.querySelectorAll('#rows tr.stale')].map((tr) => tr.dataset.car));
   check(staleNow.includes(SILENT_CAR) && !staleNow.includes('24'), `car ${SILENT_CAR} is greyed, car 24 is not (greyed: ${staleNow.join(', ')})`);
 
-  // The "can't make it" alert names exactly the running cars that need >= 10 % saving.
-  const alerts = await page.evaluate(() => {
-    const want = window.__burnbar.cars().filter((c) => !c.stale && c.save !== null && c.save >= 10)
-      .map((c) => c.car).sort();
-    const shown = [...document.querySelectorAll('#alerts .alert')].map((a) => a.dataset.car).sort();
-    const rows = [...document.querySelectorAll('#rows tr.cant')].map((tr) => tr.dataset.car);
-    return { want, shown, rows };
-  });
-  check(alerts.want.length > 0 && JSON.stringify(alerts.want) === JSON.stringify(alerts.shown)
-    && alerts.want.every((c) => alerts.rows.includes(c)),
-  `the can't-make-it alert names the ${alerts.want.length} cars that need >= 10 % saving`);
+  // Early in the race (lap < 60 of Pocono's 160) no car is in its final window: no car
+  // is called, and the header says when the fuel window opens.
+  await waitFor(page, () => /^fuel window opens lap \d+$/.test(document.getElementById('fuel-window').textContent),
+    null, 'the header says when the fuel window opens');
+  const demoEarly = await page.evaluate(() => ({
+    race: window.__burnbar.race(),
+    alerts: document.getElementById('alerts').children.length,
+    rows: document.querySelectorAll('#rows tr.cant').length,
+    saves: window.__burnbar.cars().filter((c) => c.save !== null).length,
+  }));
+  check(demoEarly.alerts === 0 && demoEarly.rows === 0 && demoEarly.saves === 0,
+    `early in the demo race (leader lap ${demoEarly.race.leader_lap.toFixed(1)}) no car is called and no car has a saving figure`);
+  check(demoEarly.race.fuel_window === `fuel window opens lap ${Math.ceil(demoEarly.race.fuel_window_lap)}`
+    && demoEarly.race.leader_lap < demoEarly.race.fuel_window_lap,
+  `the header says "${demoEarly.race.fuel_window}"`);
 
   await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
 
@@ -216,7 +257,166 @@ try {
   check(pageErrors.length === 0, `no script errors on the pages${pageErrors.length ? `: ${pageErrors.join('; ')}` : ''}`);
   const last = await stopDemo(demo);
   check(last.code === 0, 'burnbar demo exits cleanly again');
+  await page.close();
+  await gpage.close();
+
+  await fuelCalls(ctx, pageErrors);
+  check(pageErrors.length === 0, `no script errors on the fuel-call pages${pageErrors.length ? `: ${pageErrors.join('; ')}` : ''}`);
 } finally {
   if (browser) await browser.close();
   for (const d of demos) d.kill('SIGKILL');
+  if (raceDir) rmSync(raceDir, { recursive: true, force: true });
+}
+
+/**
+ * The fuel calls on a simulated race (see the top of this file): the race is simulated
+ * and replayed offline, so that every update the pages show can be checked against the
+ * pipeline's own save_needed_pct, then served live to the dashboard and the Burn Bar.
+ */
+async function fuelCalls(ctx, pageErrors) {
+  raceDir = mkdtempSync(join(tmpdir(), 'burnbar-browser-'));
+  const race = join(raceDir, 'race.ndjson');
+  const out = join(raceDir, 'updates.ndjson');
+  await runBurnbar(['simulate', '--track', RACE.track, '--laps', String(RACE.laps), '--seed', String(RACE.seed),
+    '--live', '--out', race]);
+  await runBurnbar(['replay', race, '--out', out]);
+  const saveOf = new Map();
+  const byWindow = new Map();
+  for (const line of readFileSync(out, 'utf8').split('\n')) {
+    if (!line) continue;
+    const u = JSON.parse(line);
+    saveOf.set(`${u.car}@${u.seq}`, u.save_needed_pct);
+    if (u.save_needed_pct !== null && u.save_needed_pct >= THRESHOLD) {
+      byWindow.set(u.window_end, (byWindow.get(u.window_end) || []).concat(u.car));
+    }
+  }
+  rmSync(out);
+  const calledFor = new Map();
+  for (const list of byWindow.values()) for (const car of list) calledFor.set(car, (calledFor.get(car) || 0) + 1);
+  const maxCalls = Math.max(0, ...[...byWindow.values()].map((l) => l.length));
+  check(maxCalls > 0, `the race (${RACE.track}, ${RACE.laps} laps, seed ${RACE.seed}) has cars that can't make it: up to ${maxCalls} called at once`);
+  // The Burn Bar shows the four cars called the longest.
+  const onAir = [...calledFor].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1)).slice(0, 4).map(([car]) => car);
+  /** The pipeline's save_needed_pct of the update a page shows (car, seq). */
+  const offline = (car, seq) => {
+    const key = `${car}@${seq}`;
+    if (!saveOf.has(key)) throw new Error(`browser test failed: the page shows car ${car} seq ${seq}, which the replay never wrote`);
+    return saveOf.get(key);
+  };
+
+  const server = await startServer(['replay', race, '--serve', '--speed', String(RACE_SPEED), '--port', '0']);
+  const page = await ctx.newPage();
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  await page.goto(`${server.base}/`);
+  const gpage = await ctx.newPage();
+  gpage.on('pageerror', (e) => pageErrors.push(String(e)));
+  await gpage.goto(`${server.base}/graphic.html?cars=${onAir.join(',')}`);
+  await page.bringToFront();
+
+  // Early: from the moment the fuel window is known until the leader is 10 laps short
+  // of it, no car is called and no car has a saving figure.
+  await waitFor(page, () => /^fuel window opens lap \d+$/.test(document.getElementById('fuel-window').textContent),
+    null, 'the header says when the fuel window opens', 60000);
+  const early = [];
+  let shotEarly = false;
+  for (;;) {
+    const e = await page.evaluate(() => ({
+      race: window.__burnbar.race(),
+      header: document.getElementById('fuel-window').textContent,
+      alerts: document.getElementById('alerts').children.length,
+      rows: document.querySelectorAll('#rows tr.cant').length,
+      cars: window.__burnbar.cars(),
+    }));
+    const opens = Math.ceil(e.race.fuel_window_lap);
+    if (e.race.leader_lap >= opens - 10) break;
+    early.push(e);
+    if (e.header !== `fuel window opens lap ${opens}` || e.alerts !== 0 || e.rows !== 0
+      || e.cars.some((c) => c.save !== null || c.called || offline(c.car, c.seq) !== null)) {
+      throw new Error(`browser test failed: a car is called early (leader lap ${e.race.leader_lap}, window lap ${e.race.fuel_window_lap}): ${JSON.stringify(e)}`);
+    }
+    if (early.length === 1) {
+      check(e.race.cant_make_it_pct === THRESHOLD, `RaceState gives the pages cant_make_it_pct ${e.race.cant_make_it_pct}`);
+    }
+    // The picture a few laps in, when every car has its figures.
+    if (!shotEarly && e.race.leader_lap >= Math.min(6, opens - 12)) {
+      shotEarly = true;
+      await page.screenshot({ path: join(ARTIFACTS, 'dashboard-early.png'), fullPage: true });
+      check((await gpage.evaluate(() => window.__burnbar.called())).length === 0,
+        `early on (leader lap ${e.race.leader_lap.toFixed(1)}) the Burn Bar marks no car either`);
+    }
+    await page.waitForTimeout(250);
+  }
+  const first = early[0];
+  const last = early[early.length - 1];
+  if (!shotEarly) throw new Error('browser test failed: the early phase passed before its screenshot');
+  check(early.length >= 3, `early in the race no car is called and none has a saving figure: ${early.length} looks from leader lap ${first?.race.leader_lap.toFixed(1)} to ${last?.race.leader_lap.toFixed(1)}, header "${first?.header}"`);
+
+  // The final window: once the window is open and several cars are called, the alert
+  // counts them all and names the closest calls (least saving needed first), on one line.
+  const want = Math.min(ALERT_NAMES + 1, maxCalls);
+  await waitFor(page, (n) => {
+    const b = window.__burnbar;
+    return b.race().fuel_window === 'window open' && b.calls().length >= n;
+  }, want, `the window is open and ${want} or more cars are called`, 120000);
+  const fin = await page.evaluate(() => ({
+    race: window.__burnbar.race(),
+    calls: window.__burnbar.calls(),
+    cars: window.__burnbar.cars(),
+    head: document.querySelector('#alerts .alert-head')?.textContent,
+    chips: [...document.querySelectorAll('#alerts .alert')].map((a) => a.dataset.car),
+    more: document.querySelector('#alerts .alert-more')?.textContent ?? null,
+    height: document.getElementById('alerts').getBoundingClientRect().height,
+    rows: [...document.querySelectorAll('#rows tr.cant')].map((tr) => tr.dataset.car),
+    header: document.getElementById('fuel-window').textContent,
+  }));
+  await page.screenshot({ path: join(ARTIFACTS, 'dashboard-final-window.png'), fullPage: true });
+  const n = fin.calls.length;
+  const named = fin.calls.slice(0, ALERT_NAMES).map((c) => c.car);
+  check(fin.header === 'window open' && fin.race.leader_lap >= fin.race.fuel_window_lap,
+    `in the final window the header says "${fin.header}" (leader lap ${fin.race.leader_lap.toFixed(1)}, window lap ${fin.race.fuel_window_lap.toFixed(1)})`);
+  check(fin.calls.every((c, i) => c.save >= THRESHOLD && (i === 0 || fin.calls[i - 1].save <= c.save)),
+    `the ${n} calls need ${THRESHOLD} % or more, closest first: ${fin.calls.map((c) => `#${c.car} ${c.save}`).join(', ')}`);
+  check(fin.head.includes(`${n} can't make it`) && JSON.stringify(fin.chips) === JSON.stringify(named)
+    && fin.more === (n > ALERT_NAMES ? `+${n - ALERT_NAMES} more` : null) && fin.height < 48,
+  `the alert is one line: "${fin.head}" ${fin.chips.map((c) => `#${c}`).join(' ')} ${fin.more ?? ''}`);
+  check(fin.calls.every((c) => fin.rows.includes(c.car)), 'the called cars\' rows are marked');
+  const byCar = new Map(fin.cars.map((c) => [c.car, c]));
+  for (const c of fin.cars) {
+    const pipeline = offline(c.car, c.seq);
+    const calledHere = fin.calls.some((k) => k.car === c.car);
+    if (pipeline !== c.save || (calledHere !== (!c.stale && pipeline !== null && pipeline >= THRESHOLD))) {
+      throw new Error(`browser test failed: car ${c.car} seq ${c.seq}: the page has save ${c.save}, called ${calledHere}; the pipeline wrote ${pipeline}`);
+    }
+  }
+  check(true, `every car the dashboard calls, and only those, needs >= ${THRESHOLD} % in the update it shows (${byCar.size} cars)`);
+
+  // The Burn Bar marks a called car: a red edge and a "CAN'T MAKE IT" tag.
+  await waitFor(gpage, () => window.__burnbar.called().length > 0, null, 'the Burn Bar marks a car that can\'t make it', 60000);
+  await gpage.bringToFront();
+  const g = await gpage.evaluate(() => ({
+    threshold: window.__burnbar.threshold(),
+    panels: window.__burnbar.panels(),
+    marked: [...document.querySelectorAll('.bb')].map((b) => ({
+      car: b.dataset.car,
+      called: b.classList.contains('called'),
+      tag: getComputedStyle(b.querySelector('.bb-call')).display !== 'none' ? b.querySelector('.bb-call').textContent : null,
+      edge: b.style.borderLeftColor,
+    })),
+  }));
+  await gpage.waitForTimeout(900); // the edge's colour transition
+  await gpage.screenshot({ path: join(ARTIFACTS, 'graphic-final-window.png') });
+  check(g.threshold === THRESHOLD, `the Burn Bar calls with RaceState's ${g.threshold} %`);
+  for (const p of g.panels) {
+    const m = g.marked.find((x) => x.car === p.car);
+    const pipeline = offline(p.car, p.seq);
+    const should = pipeline !== null && pipeline >= THRESHOLD;
+    if (p.called !== should || m.called !== should || (should && !(/^CAN'T MAKE IT/.test(m.tag) && m.edge === 'var(--call)'))
+      || (!should && m.tag !== null)) {
+      throw new Error(`browser test failed: Burn Bar car ${p.car} seq ${p.seq}: marked ${JSON.stringify(m)}; the pipeline wrote ${pipeline}`);
+    }
+  }
+  const marked = g.marked.filter((m) => m.called);
+  check(marked.length > 0, `the Burn Bar marks ${marked.map((m) => `#${m.car} "${m.tag}"`).join(', ')}; the others (${g.marked.filter((m) => !m.called).map((m) => `#${m.car}`).join(', ') || 'none'}) are not`);
+  const stopped = await stopDemo(server);
+  check(stopped.code === 0, 'burnbar replay --serve exits cleanly on SIGTERM');
 }

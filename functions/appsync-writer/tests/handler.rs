@@ -264,6 +264,44 @@ async fn every_kind_of_bad_input_is_a_400_with_its_reason() {
             }),
             "race_states[0].track: missing",
         ),
+        (
+            edit(&|v| v["race_states"][0]["fuel_window_lap"] = json!(-0.5)),
+            "race_states[0].fuel_window_lap: -0.5 is below 0",
+        ),
+        (
+            edit(&|v| v["race_states"][0]["fuel_window_lap"] = json!("lap 124")),
+            "race_states[0].fuel_window_lap: expected a number, got \"lap 124\"",
+        ),
+        (
+            edit(&|v| {
+                v["race_states"][0]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("fuel_window_lap");
+            }),
+            "race_states[0].fuel_window_lap: missing",
+        ),
+        (
+            edit(&|v| v["race_states"][0]["cant_make_it_pct"] = json!(4.9)),
+            "race_states[0].cant_make_it_pct: 4.9 is below 5",
+        ),
+        (
+            edit(&|v| v["race_states"][0]["cant_make_it_pct"] = json!(50.5)),
+            "race_states[0].cant_make_it_pct: 50.5 is above 50",
+        ),
+        (
+            edit(&|v| v["race_states"][0]["cant_make_it_pct"] = Value::Null),
+            "race_states[0].cant_make_it_pct: expected a number, got null",
+        ),
+        (
+            edit(&|v| {
+                v["race_states"][0]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("cant_make_it_pct");
+            }),
+            "race_states[0].cant_make_it_pct: missing",
+        ),
     ];
     for (req, want) in cases {
         let port = MemoryAppSync::new();
@@ -290,6 +328,33 @@ async fn every_kind_of_bad_input_is_a_400_with_its_reason() {
             (400, true),
             "{body}"
         );
+    }
+}
+
+/// RaceState's `fuel_window_lap` (null until the field has fuel figures) and
+/// `cant_make_it_pct` (5 to 50) pass as the contract allows and reach AppSync unchanged.
+#[tokio::test]
+async fn the_fuel_window_and_the_call_threshold_reach_appsync() {
+    for (window, pct) in [
+        (json!(null), json!(15.0)),
+        (json!(0.0), json!(5.0)),
+        (json!(123.8), json!(50.0)),
+        (json!(41.25), json!(12.5)),
+    ] {
+        let mut body = good_body();
+        body["race_states"][0]["fuel_window_lap"] = window.clone();
+        body["race_states"][0]["cant_make_it_pct"] = pct.clone();
+        let port = MemoryAppSync::new();
+        let (status, resp, _) = run(&port, &with_body(&body)).await;
+        assert_eq!(status, 200, "{window} {pct}: {resp}");
+        let got = port.mutations();
+        let Some(Mutation::RaceState(s)) = got.last() else {
+            panic!("no publishRaceState: {got:?}");
+        };
+        let sent = serde_json::to_value(s).unwrap();
+        assert_eq!(sent["fuel_window_lap"], window);
+        assert_eq!(sent["cant_make_it_pct"], pct);
+        assert_eq!(sent, body["race_states"][0]);
     }
 }
 

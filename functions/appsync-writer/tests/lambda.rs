@@ -86,6 +86,13 @@ async fn the_binary_answers_the_sample_events_under_the_runtime_api() {
             .len(),
         3
     );
+    // RaceState's fuel window and call threshold reach AppSync (the stand-in has checked
+    // them against RaceStateInput).
+    let state = &seen[2].body["variables"]["state"];
+    assert_eq!(
+        (&state["fuel_window_lap"], &state["cant_make_it_pct"]),
+        (&json!(123.8), &json!(15.0))
+    );
 
     let bad = invoke(&rig, "appsync-writer-bad.json").await;
     assert_eq!(bad["statusCode"], 400, "{bad}");

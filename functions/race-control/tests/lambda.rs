@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use burnbar_aws::testkit::{AwsStandIns, LambdaRig};
 use burnbar_pipeline::ports::RaceStore;
 use burnbar_publish::testkit::{Kind, StandIn, test_credentials};
-use serde_json::json;
+use serde_json::{Value, json};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -18,7 +18,7 @@ async fn the_binary_stores_each_event_once_publishes_the_race_state_and_quaranti
     let aws = AwsStandIns::start().await;
     let writer = StandIn::start(Kind::Writer).await.unwrap();
     let c = test_credentials();
-    let env = aws.env(
+    let mut env = aws.env(
         &writer.url,
         (
             c.access_key_id(),
@@ -26,6 +26,8 @@ async fn the_binary_stores_each_event_once_publishes_the_race_state_and_quaranti
             c.session_token().unwrap(),
         ),
     );
+    // The deployment's call threshold (template.yaml's CantMakeItPct) reaches RaceState.
+    env.push(("CANT_MAKE_IT_PCT", "20".into()));
     let rig = LambdaRig::start(&root(), env!("CARGO_BIN_EXE_race-control"), &env);
 
     let good = root().join("events/race-control.json");
@@ -57,6 +59,9 @@ async fn the_binary_stores_each_event_once_publishes_the_race_state_and_quaranti
     assert_eq!(state["flag"], "yellow");
     assert_eq!(state["drivers"]["11"], "D. Hamlin");
     assert_eq!(state["scheduled_laps"], 160);
+    assert_eq!(state["cant_make_it_pct"], 20.0);
+    // Race control alone gives no car a fuel figure: no fuel window yet.
+    assert_eq!(state["fuel_window_lap"], Value::Null);
 
     let bad = root().join("events/race-control-bad.json");
     let resp = tokio::task::spawn_blocking(move || rig.invoke(&bad))

@@ -75,6 +75,10 @@ struct SummaryRow {
     sk: String,
     figures: Vec<(i64, f64)>,
     pos: f64,
+    /// Absent in items written before it existed (the field's fuel window then waits
+    /// for the car's next summary).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fuel_per_green_lap: Option<f64>,
     retired: bool,
     /// Absent in items written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -365,6 +369,7 @@ impl RaceStore for DynamoStore {
                             CarSummary {
                                 figures: row.figures,
                                 pos: row.pos,
+                                fuel_per_green_lap: row.fuel_per_green_lap,
                                 retired: row.retired,
                                 last_ts: row.last_ts,
                                 open: row.open,
@@ -469,6 +474,7 @@ impl RaceStore for DynamoStore {
             sk: format!("sum#{}", car.as_str()),
             figures: summary.figures.clone(),
             pos: summary.pos,
+            fuel_per_green_lap: summary.fuel_per_green_lap,
             retired: summary.retired,
             last_ts: summary.last_ts,
             open: summary.open,

@@ -7,7 +7,8 @@
 use std::time::Duration;
 
 use aws_config::SdkConfig;
-use burnbar_core::{FuelUpdate, ModelParams, RaceState};
+use burnbar_core::engine::CANT_MAKE_IT_PCT_RANGE;
+use burnbar_core::{EngineConfig, FuelUpdate, ModelParams, RaceState};
 use burnbar_pipeline::ProcessorConfig;
 use burnbar_pipeline::ports::{PortError, Publisher};
 use burnbar_publish::{Signer, WriterClient};
@@ -33,6 +34,9 @@ pub struct FunctionEnv {
     pub params: ModelParams,
     /// `STATE_TTL_DAYS`: how long state lives after its last write (default 7).
     pub ttl: Duration,
+    /// `CANT_MAKE_IT_PCT`: the call threshold every RaceState carries (`fuel-update-v1`,
+    /// 5 to 50; the template's `CantMakeItPct`); empty or unset, the contract's 15.
+    pub cant_make_it_pct: f64,
 }
 
 impl FunctionEnv {
@@ -64,6 +68,17 @@ impl FunctionEnv {
                     format!("STATE_TTL_DAYS must be a whole number of days >= 1, not {v:?}")
                 })?,
         };
+        let cant_make_it_pct = match get("CANT_MAKE_IT_PCT").filter(|v| !v.trim().is_empty()) {
+            None => EngineConfig::default().cant_make_it_pct,
+            Some(v) => v
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|p| CANT_MAKE_IT_PCT_RANGE.contains(p))
+                .ok_or_else(|| {
+                    format!("CANT_MAKE_IT_PCT must be a number from 5 to 50, not {v:?}")
+                })?,
+        };
         Ok(FunctionEnv {
             table,
             writer_url,
@@ -71,7 +86,21 @@ impl FunctionEnv {
             sagemaker_endpoint: get("SAGEMAKER_ENDPOINT").filter(|v| !v.trim().is_empty()),
             params,
             ttl: Duration::from_secs(ttl_days * 24 * 3600),
+            cant_make_it_pct,
         })
+    }
+
+    /// The pipeline's configuration: the defaults, with this environment's calibration
+    /// and call threshold.
+    pub fn processor_config(&self) -> ProcessorConfig {
+        ProcessorConfig {
+            engine: EngineConfig {
+                cant_make_it_pct: self.cant_make_it_pct,
+                ..EngineConfig::default()
+            },
+            params: self.params.clone(),
+            ..ProcessorConfig::default()
+        }
     }
 
     /// From the process environment.
@@ -161,12 +190,10 @@ impl StreamAdapters {
             .map(|e| SageMakerPredictor::new(aws_sdk_sagemakerruntime::Client::new(&self.sdk), e))
     }
 
-    /// The handlers' configuration: the defaults, with the calibration's parameters.
+    /// The handlers' configuration ([`FunctionEnv::processor_config`]): the defaults,
+    /// with the calibration's parameters and the call threshold.
     pub fn config(&self) -> ProcessorConfig {
-        ProcessorConfig {
-            params: self.env.params.clone(),
-            ..ProcessorConfig::default()
-        }
+        self.env.processor_config()
     }
 }
 
@@ -195,6 +222,27 @@ mod tests {
         assert_eq!(ok.params, ModelParams::default());
         assert_eq!(ok.sagemaker_endpoint, None);
         assert_eq!(ok.ttl, Duration::from_secs(7 * 86400));
+        assert_eq!(ok.cant_make_it_pct, 15.0);
+        assert_eq!(ok.processor_config().engine.cant_make_it_pct, 15.0);
+        for v in ["4.9", "50.5", "fifteen", "NaN"] {
+            let mut bad = base.to_vec();
+            bad.push(("CANT_MAKE_IT_PCT", v));
+            assert_eq!(
+                env(&bad).unwrap_err(),
+                format!("CANT_MAKE_IT_PCT must be a number from 5 to 50, not {v:?}")
+            );
+        }
+        for (v, want) in [("5", 5.0), ("12.5", 12.5), (" 50 ", 50.0), ("", 15.0)] {
+            let mut set = base.to_vec();
+            set.push(("CANT_MAKE_IT_PCT", v));
+            let e = env(&set).unwrap();
+            assert_eq!(e.cant_make_it_pct, want, "{v:?}");
+            assert_eq!(e.processor_config().engine.cant_make_it_pct, want);
+            assert_eq!(
+                e.processor_config().engine.window_ms,
+                EngineConfig::default().window_ms
+            );
+        }
         let mut bad = base.to_vec();
         bad.push(("CALIBRATION", "{\"hp670\": 3}"));
         assert!(

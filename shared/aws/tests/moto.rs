@@ -158,6 +158,8 @@ async fn race_items_events_once_current_race_forward_only_and_summaries() {
     let s = burnbar_pipeline::ports::CarSummary {
         figures: vec![(1, 0.2)],
         pos: 3.5,
+        // The car's fuel per green lap round-trips (the field's fuel window reads it).
+        fuel_per_green_lap: Some(0.5512),
         retired: false,
         last_ts: Some(1_750_593_600_000),
         open: true,

@@ -230,7 +230,7 @@ where
                     None => recs.fail(*ri),
                 }
             }
-            states.push(race.state());
+            states.push(race.state(self.cfg.engine.cant_make_it_pct));
         }
         (updates, states)
     }

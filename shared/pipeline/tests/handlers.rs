@@ -839,14 +839,36 @@ async fn run_all(steps: &[Step], p: &Proc) {
     .await;
 }
 
-/// The race of the mid-race deploy test, cut in two at `steps.len() / 2`.
-fn midrace_steps() -> Vec<Step> {
-    race(6, 100, 41)
+/// The race of the mid-race deploy test ([`support`]: written out, not simulated), as
+/// steps of one second, and the index of the first step after the cut.
+fn midrace_steps() -> (Vec<Step>, usize) {
+    let mut steps: Vec<Step> = Vec::new();
+    let mut cur = i64::MIN;
+    for (ts, line) in support::lines() {
+        let sec = ts.div_euclid(1000);
+        if sec != cur {
+            steps.push(Step {
+                samples: vec![],
+                events: vec![],
+            });
+            cur = sec;
+        }
+        let s = steps.last_mut().unwrap();
+        if line.contains("\"kind\"") {
+            s.events.push(line);
+        } else {
+            s.samples.push(line);
+        }
+    }
+    let cut = ((support::CUT_MS) / 1000) as usize;
+    (steps, cut)
 }
 
 /// The previous version's stored items after the first half of [`midrace_steps`]:
 /// written by that version (`BURNBAR_BLESS_PREVIOUS=1` on it), read by this one.
 const MIDRACE: &str = "tests/fixtures/midrace-blob3.json";
+
+mod support;
 
 /// A deploy in the middle of a race: the previous version stored the first half (car
 /// blobs of its format, events under its ids), this build runs the rest, and race
@@ -855,8 +877,7 @@ const MIDRACE: &str = "tests/fixtures/midrace-blob3.json";
 /// same state: no event applied twice, none lost.
 #[tokio::test]
 async fn a_deploy_in_mid_race_reads_the_previous_versions_items() {
-    let steps = midrace_steps();
-    let half = steps.len() / 2;
+    let (steps, half) = midrace_steps();
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(MIDRACE);
     if std::env::var_os("BURNBAR_BLESS_PREVIOUS").is_some() {
         let p = processor();
@@ -891,7 +912,20 @@ async fn a_deploy_in_mid_race_reads_the_previous_versions_items() {
     assert!(got.len() > 100, "{} updates after the deploy", got.len());
     // As subscribers see them (the wire rounds; an outbox read back from a blob is
     // rounded already).
-    let wire = |u: Option<&FuelUpdate>| u.map(|u| serde_json::to_string(u).unwrap());
+    // An update the previous version computed before the cut and left in a car's outbox
+    // is published as that version computed it: its `save_needed_pct` counted the car's
+    // own laps, not the leader's (the contract changed with this build), so that one
+    // field is left out for those updates; everything else must match.
+    let cut_ts = support::T0 + support::CUT_MS;
+    let wire = |u: Option<&FuelUpdate>| {
+        u.map(|u| {
+            let mut v = serde_json::to_value(u).unwrap();
+            if u.window_end <= cut_ts {
+                v.as_object_mut().unwrap().remove("save_needed_pct");
+            }
+            v.to_string()
+        })
+    };
     for (key, u) in &got {
         assert_eq!(
             wire(Some(u)),
@@ -906,11 +940,19 @@ async fn a_deploy_in_mid_race_reads_the_previous_versions_items() {
         got.keys().any(|k| k.1 == last_seq),
         "the race ran to its end"
     );
-    let cars = |p: &Proc| -> BTreeMap<(String, CarId), String> {
+    // A car retired before the deploy was never tested for its final window by the
+    // previous version, and never will be: it publishes nothing more.
+    let cars = |p: &Proc| -> BTreeMap<(String, CarId), serde_json::Value> {
         p.store
             .cars()
             .into_iter()
-            .map(|(k, i)| (k, serde_json::to_string(&i.state).unwrap()))
+            .map(|(k, i)| {
+                let mut v = serde_json::to_value(&i.state).unwrap();
+                if i.state.retired {
+                    v.as_object_mut().unwrap().remove("final_window");
+                }
+                (k, v)
+            })
             .collect()
     };
     assert_eq!(
@@ -918,4 +960,49 @@ async fn a_deploy_in_mid_race_reads_the_previous_versions_items() {
         cars(&straight),
         "every car ends in the same state"
     );
+}
+
+/// A race no `race_start` described reports its newest data as the RaceState `ts`, as
+/// the local engine does (the two disagreed before the race rules had one home).
+#[tokio::test]
+async fn a_race_without_race_start_reports_its_newest_data_as_ts() {
+    let p = processor();
+    let t0 = 1_750_593_600_000;
+    let lines: Vec<String> = (0..30)
+        .flat_map(|i| ["1", "2"].map(|c| sample(c, t0 + i * 1000, t0)))
+        .collect();
+    assert_eq!(send(&p, &records(&lines, 1)).await.0, None);
+    let states = p.publisher.states.lock().unwrap().clone();
+    let last = states.last().expect("a state published with the updates");
+    assert_eq!(last.race_id, "r");
+    assert_eq!(last.ts, t0 + 29_000);
+
+    let mut engine = Engine::new(EngineConfig::default(), ModelParams::default());
+    let mut out = Vec::new();
+    for l in &lines {
+        engine.push_line(l.as_bytes(), &mut out).unwrap();
+    }
+    assert_eq!(engine.race_state("r").unwrap().ts, last.ts);
+}
+
+/// A race takes at most 200 cars: the samples of a further car are quarantined as
+/// `too_many_cars`, the batch succeeds, and the 200 cars publish as usual.
+#[tokio::test]
+async fn a_car_beyond_the_races_200_is_quarantined_and_the_rest_go_on() {
+    let p = processor();
+    let t0 = 1_750_593_600_000;
+    let cars: Vec<String> = (0..201).map(|c| c.to_string()).collect();
+    let lines: Vec<String> = (0..12)
+        .flat_map(|i| cars.iter().map(move |c| sample(c, t0 + i * 1000, t0)))
+        .collect();
+    let (failed, m) = send(&p, &records(&lines, 1)).await;
+    assert_eq!(failed, None);
+    let q = p.quarantine.items.lock().unwrap().clone();
+    assert_eq!(q.len(), 12, "every sample of the 201st car");
+    assert!(q.iter().all(|e| e.code == "too_many_cars"), "{q:?}");
+    // Cars are admitted in car order: "99" (the largest id) is the one refused.
+    assert!(q.iter().all(|e| e.line.contains(r#""car":"99""#)));
+    assert_eq!(m.get("records_rejected_too_many_cars_total"), Some(12.0));
+    let published: std::collections::BTreeSet<CarId> = shown(&p).keys().map(|(c, _)| *c).collect();
+    assert_eq!(published.len(), 200);
 }

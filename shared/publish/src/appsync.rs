@@ -58,6 +58,8 @@ pub const RACE_STATE_FIELDS: &[&str] = &[
     "leader_lap",
     "scheduled_laps",
     "laps_to_go",
+    "fuel_window_lap",
+    "cant_make_it_pct",
     "cars_running",
     "drivers",
 ];
@@ -330,8 +332,8 @@ mod tests {
     fn race_state_drivers_travel_as_awsjson_text() {
         let s: RaceState = serde_json::from_value(json!({
             "v": 1, "race_id": "r", "track": "pocono", "ts": 5, "flag": "green", "stage": 1,
-            "leader_lap": 3.5, "scheduled_laps": 160, "laps_to_go": 156.5, "cars_running": 2,
-            "drivers": {"1": "A", "2": "B"}
+            "leader_lap": 3.5, "scheduled_laps": 160, "laps_to_go": 156.5, "fuel_window_lap": null,
+            "cant_make_it_pct": 15, "cars_running": 2, "drivers": {"1": "A", "2": "B"}
         }))
         .unwrap();
         let v = race_state_input(&s).unwrap();

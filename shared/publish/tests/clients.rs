@@ -31,7 +31,7 @@ fn state(race: &str) -> RaceState {
     serde_json::from_value(json!({
         "v": 1, "race_id": race, "track": "pocono", "ts": 1_782_136_804_870i64, "flag": "yellow",
         "stage": 2, "leader_lap": 61.2, "scheduled_laps": 160, "laps_to_go": 98.8,
-        "cars_running": 3, "drivers": {"5": "Kyle Larson", "24": "William Byron"}
+        "fuel_window_lap": 118.4, "cant_make_it_pct": 15, "cars_running": 3, "drivers": {"5": "Kyle Larson", "24": "William Byron"}
     }))
     .unwrap()
 }

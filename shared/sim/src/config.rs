@@ -1,6 +1,6 @@
 //! What a simulated race is asked for, and why a request is refused.
 
-use burnbar_core::tracks::{self, Track};
+use burnbar_core::tracks::{self, Shape, Track};
 
 /// A race to simulate. The same config gives the same bytes.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,8 +42,8 @@ impl Default for SimConfig {
 /// Why a race could not be simulated.
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
-    /// The track is not in the track table.
-    #[error("unknown track `{0}` (known: {known})", known = known_tracks())]
+    /// The track is not an oval of the track table (the simulator's laps are ovals).
+    #[error("unknown track `{0}` (the simulator runs ovals: {known})", known = known_tracks())]
     UnknownTrack(String),
     /// Cars outside 1..=99.
     #[error("cars must be 1 to 99, got {0}")]
@@ -68,6 +68,7 @@ pub enum SimError {
 fn known_tracks() -> String {
     tracks::TRACKS
         .iter()
+        .filter(|t| t.shape == Shape::Oval)
         .map(|t| t.key)
         .collect::<Vec<_>>()
         .join(", ")
@@ -77,6 +78,7 @@ impl SimConfig {
     /// Checks the config; returns its track and race length.
     pub(crate) fn validate(&self) -> Result<(&'static Track, u32), SimError> {
         let track = tracks::lookup(&self.track)
+            .filter(|t| t.shape == Shape::Oval)
             .ok_or_else(|| SimError::UnknownTrack(self.track.clone()))?;
         if !(1..=99).contains(&self.cars) {
             return Err(SimError::Cars(self.cars));

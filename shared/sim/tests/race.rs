@@ -714,6 +714,14 @@ fn bad_configs_fail_before_writing() {
         }),
         Err(SimError::UnknownTrack(_))
     ));
+    // A road course is in the track table, but the simulator's laps are ovals.
+    assert!(matches!(
+        Simulation::new(&SimConfig {
+            track: "sonoma".into(),
+            ..SimConfig::default()
+        }),
+        Err(SimError::UnknownTrack(_))
+    ));
 }
 
 #[test]

@@ -57,6 +57,65 @@ fn the_schema_file_declares_the_contract() {
     assert!(sub.contains_key("onUpdates") && sub.contains_key("onRaceState"));
 }
 
+/// FuelUpdate and RaceState, and their input types, have exactly the fields of the
+/// contract's JSON Schemas, each nullable exactly where the contract allows null
+/// (`save_needed_pct`, `fuel_window_lap`; never `cant_make_it_pct`).
+#[test]
+fn the_types_have_the_contracts_fields_and_nulls() {
+    let s = schema();
+    for (object, input, file) in [
+        ("FuelUpdate", "FuelUpdateInput", "fuel-update-v1"),
+        ("RaceState", "RaceStateInput", "race-state-v1"),
+    ] {
+        let path = format!(
+            "{}/tests/spec/schema/{file}.schema.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let spec: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let want: std::collections::BTreeMap<String, bool> = spec["properties"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(name, p)| {
+                let nullable = p["type"]
+                    .as_array()
+                    .is_some_and(|t| t.iter().any(|t| t == "null"));
+                (name.clone(), nullable)
+            })
+            .collect();
+        let nullable = |ty: &schema::Ty| !matches!(ty, schema::Ty::NonNull(_));
+        let got: std::collections::BTreeMap<String, bool> = s.objects[object]
+            .fields
+            .iter()
+            .map(|(name, f)| (name.clone(), nullable(&f.ty)))
+            .collect();
+        assert_eq!(got, want, "{object} against {file}");
+        let got: std::collections::BTreeMap<String, bool> = s.inputs[input]
+            .iter()
+            .map(|(name, f)| (name.clone(), nullable(&f.ty)))
+            .collect();
+        assert_eq!(got, want, "{input} against {file}");
+    }
+    assert!(
+        !s.objects["FuelUpdate"].fields["save_needed_pct"]
+            .ty
+            .to_string()
+            .ends_with('!')
+    );
+    assert_eq!(
+        s.objects["RaceState"].fields["fuel_window_lap"]
+            .ty
+            .to_string(),
+        "Float"
+    );
+    assert_eq!(
+        s.objects["RaceState"].fields["cant_make_it_pct"]
+            .ty
+            .to_string(),
+        "Float!"
+    );
+}
+
 #[test]
 fn a_type_the_schema_does_not_declare_is_refused() {
     let e = Schema::parse("type Query { a: Nope }").unwrap_err();
@@ -127,7 +186,7 @@ fn the_writers_mutations_are_closed_to_api_keys() {
     let s = schema();
     let e = prepare(
         &s,
-        "mutation { publishRaceState(state: {v: 1, race_id: \"r\", track: \"t\", ts: 1, flag: green, stage: 1, leader_lap: 0, cars_running: 1, drivers: \"{}\"}) { race_id } }",
+        "mutation { publishRaceState(state: {v: 1, race_id: \"r\", track: \"t\", ts: 1, flag: green, stage: 1, leader_lap: 0, fuel_window_lap: null, cant_make_it_pct: 15, cars_running: 1, drivers: \"{}\"}) { race_id } }",
         None,
         &Map::new(),
         Caller::ApiKey,
@@ -137,11 +196,29 @@ fn the_writers_mutations_are_closed_to_api_keys() {
     // The input was valid: only the caller was refused.
     let e = prepare(
         &s,
-        "mutation { publishRaceState(state: {v: 1, race_id: \"r\", track: \"t\", ts: 1, flag: purple, stage: 1, leader_lap: 0, cars_running: 1, drivers: \"{}\"}) { race_id } }",
+        "mutation { publishRaceState(state: {v: 1, race_id: \"r\", track: \"t\", ts: 1, flag: purple, stage: 1, leader_lap: 0, fuel_window_lap: null, cant_make_it_pct: 15, cars_running: 1, drivers: \"{}\"}) { race_id } }",
         None,
         &Map::new(),
         Caller::ApiKey,
     )
     .unwrap_err();
     assert!(e[0].message.contains("not a valid Flag"), "{e:?}");
+    // RaceStateInput takes the contract's nulls: `fuel_window_lap` may be null (or left
+    // out), `cant_make_it_pct` may not.
+    for (fields, want) in [
+        (
+            "fuel_window_lap: 12.5",
+            "required field 'cant_make_it_pct' of RaceStateInput is missing",
+        ),
+        ("cant_make_it_pct: null", "cant_make_it_pct"),
+    ] {
+        let text = format!(
+            "mutation {{ publishRaceState(state: {{v: 1, race_id: \"r\", track: \"t\", ts: 1, flag: green, stage: 1, leader_lap: 0, {fields}, cars_running: 1, drivers: \"{{}}\"}}) {{ race_id }} }}"
+        );
+        let e = prepare(&s, &text, None, &Map::new(), Caller::ApiKey).unwrap_err();
+        assert!(
+            e.iter().any(|e| e.message.contains(want)),
+            "{fields}: {e:?}"
+        );
+    }
 }

@@ -59,7 +59,8 @@ where
                 .await;
             self.sweep_silent(wi, w, correction, deadline, m, &mut out)
                 .await;
-            out.states.push(w.race.state());
+            out.states
+                .push(w.race.state(self.cfg.engine.cant_make_it_pct));
         }
         out
     }

@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use super::Processor;
 use super::batch::Batch;
 use crate::commit::store_error;
+use crate::handler::lines;
 use crate::ports::{CarItem, CarStore, PortError, Predictor, Publisher, Quarantine, RaceStore};
 use crate::race::StoredRace;
 
@@ -85,6 +86,7 @@ where
         for (id, cars) in batch.group() {
             match self.read_race(&id, &cars, deadline).await {
                 Ok((race, items, silent)) => {
+                    let cars = refuse_cars(batch, &race, cars, &items);
                     work.push(RaceWork::new(id, race, items, cars, silent, m));
                 }
                 Err(e) => {
@@ -113,4 +115,24 @@ where
         let items = self.store.load_cars(id, &keys, deadline).await?;
         Ok((race, items, silent))
     }
+}
+
+/// The batch's cars less those the race cannot take ([`StoredRace::refused_cars`]):
+/// their samples are rejected with the reason.
+fn refuse_cars(
+    batch: &mut Batch<'_, '_>,
+    race: &StoredRace,
+    mut cars: BTreeMap<CarId, Vec<usize>>,
+    items: &BTreeMap<CarId, CarItem>,
+) -> BTreeMap<CarId, Vec<usize>> {
+    for (car, rej) in race.refused_cars(cars.keys().copied(), items) {
+        for i in cars.remove(&car).unwrap_or_default() {
+            let (rec, line_no) = (batch.samples[i].rec, batch.samples[i].line_no);
+            let line = lines(batch.records.records[rec].data)
+                .nth(line_no)
+                .unwrap_or(b"");
+            batch.records.reject(rec, line_no, line, &rej);
+        }
+    }
+    cars
 }

@@ -41,6 +41,9 @@ const FLAGS: &[&str] = &["green", "yellow", "red", "white", "checkered"];
 const MODES: &[&str] = &["pit", "caution", "saving", "normal", "pushing"];
 const MODELS: &[&str] = &["physics", "physics+ml"];
 const NONNEG: f64 = f64::MAX;
+/// `cant_make_it_pct`'s range (fuel-update-v1: a deployment's setting, 5 to 50).
+const CANT_MAKE_IT_MIN: f64 = 5.0;
+const CANT_MAKE_IT_MAX: f64 = 50.0;
 
 /// `fuel-update-v1.schema.json`, field by field, plus what the GraphQL types need.
 const UPDATE_RULES: &[(&str, Rule)] = &[
@@ -83,6 +86,13 @@ const STATE_RULES: &[(&str, Rule)] = &[
     ("leader_lap", Rule::Num(0.0, NONNEG)),
     ("scheduled_laps", Rule::IntOrNull(1, GRAPHQL_INT_MAX)),
     ("laps_to_go", Rule::NumOrNull(0.0, NONNEG)),
+    // Always present (the contract's table), null until the field has a fuel figure.
+    ("fuel_window_lap", Rule::NumOrNull(0.0, NONNEG)),
+    // The deployment's call threshold: what every page calls "can't make it" with.
+    (
+        "cant_make_it_pct",
+        Rule::Num(CANT_MAKE_IT_MIN, CANT_MAKE_IT_MAX),
+    ),
     ("cars_running", Rule::Int(0, GRAPHQL_INT_MAX)),
     ("drivers", Rule::Drivers),
 ];
