@@ -369,19 +369,23 @@ fn the_viewers_key_expires_explicitly_with_an_alarm_and_a_waf_rate_limit() {
     let alarm = &t["Resources"]["ViewerApiKeyExpiryAlarm"];
     assert_eq!(alarm["Type"], "AWS::CloudWatch::Alarm");
     let a = &alarm["Properties"];
-    assert_eq!(a["Threshold"], serde_json::json!({"Ref": "ApiKeyWarningDays"}));
+    assert_eq!(
+        a["Threshold"],
+        serde_json::json!({"Ref": "ApiKeyWarningDays"})
+    );
     assert_eq!(a["ComparisonOperator"], "LessThanThreshold");
     let metrics = a["Metrics"].as_array().unwrap();
-    let expr = metrics
-        .iter()
-        .find(|m| m["ReturnData"] == true)
-        .unwrap()["Expression"]
-        .to_string();
+    let expr = metrics.iter().find(|m| m["ReturnData"] == true).unwrap()["Expression"].to_string();
     assert!(
-        expr.contains("${ViewerApiKeyExpires}") && expr.contains("EPOCH(") && expr.contains("86400"),
+        expr.contains("${ViewerApiKeyExpires}")
+            && expr.contains("EPOCH(")
+            && expr.contains("86400"),
         "{expr}"
     );
-    assert_eq!(num(&t["Parameters"]["ApiKeyWarningDays"]["Default"]), Some(30.0));
+    assert_eq!(
+        num(&t["Parameters"]["ApiKeyWarningDays"]["Default"]),
+        Some(30.0)
+    );
 
     let acl = &t["Resources"]["ViewerWebAcl"];
     assert_eq!(acl["Type"], "AWS::WAFv2::WebACL");
@@ -393,8 +397,7 @@ fn the_viewers_key_expires_explicitly_with_an_alarm_and_a_waf_rate_limit() {
     assert_eq!(rate["Limit"], serde_json::json!({"Ref": "ViewerRateLimit"}));
     assert_eq!(rate["AggregateKeyType"], "IP");
     assert_eq!(
-        rate["ScopeDownStatement"]["SizeConstraintStatement"]["FieldToMatch"]["SingleHeader"]
-            ["Name"],
+        rate["ScopeDownStatement"]["SizeConstraintStatement"]["FieldToMatch"]["SingleHeader"]["Name"],
         "x-api-key",
         "the viewers' requests, not the writer's"
     );
@@ -448,7 +451,8 @@ fn the_publish_mutations_admit_the_writer_role_only() {
     for f in ["publishUpdates.js", "publishRaceState.js"] {
         let src = std::fs::read_to_string(root().join("appsync").join(f)).unwrap();
         assert!(
-            src.contains("ctx.env || {}).WRITER_ROLE_PREFIX") && src.contains("util.unauthorized()"),
+            src.contains("ctx.env || {}).WRITER_ROLE_PREFIX")
+                && src.contains("util.unauthorized()"),
             "appsync/{f} checks the writer's role"
         );
     }
@@ -505,11 +509,11 @@ fn tables_and_images_are_reached_with_least_privilege() {
             "{f}: {actions}"
         );
     }
-    let model = r["CorrectionModelRole"]["Properties"]["Policies"][0]["PolicyDocument"]
-        ["Statement"]
-        .as_array()
-        .unwrap()
-        .clone();
+    let model =
+        r["CorrectionModelRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap()
+            .clone();
     let ecr = model
         .iter()
         .find(|s| s["Action"].to_string().contains("ecr:BatchGetImage"))
@@ -587,7 +591,10 @@ fn the_operator_dashboard_links_every_alarm_and_shows_emitted_metrics() {
         .map(|a| a.as_str().unwrap().to_owned())
         .collect();
     for (name, a) in resources(&t, "AWS::CloudWatch::Alarm") {
-        assert!(a.get("Condition").is_none(), "{name}: conditional alarms cannot be linked");
+        assert!(
+            a.get("Condition").is_none(),
+            "{name}: conditional alarms cannot be linked"
+        );
         assert!(
             linked.contains(&format!("${{{name}.Arn}}")),
             "alarm {name} is not on the dashboard: {linked:?}"
@@ -641,14 +648,22 @@ fn the_operator_dashboard_links_every_alarm_and_shows_emitted_metrics() {
             .is_some_and(|r| reasons.iter().any(|x| x == r));
         let emitted = src.contains(&format!("\"{name}\"")) || by_reason;
         if NOT_YET_EMITTED.contains(&name.as_str()) {
-            assert!(!emitted, "{name} is emitted now: take it off NOT_YET_EMITTED");
+            assert!(
+                !emitted,
+                "{name} is emitted now: take it off NOT_YET_EMITTED"
+            );
         } else {
             assert!(emitted, "{ns}/{name} ({dim}): no code emits it");
         }
         // The dimension values the code uses: the functions' names, the bridge's service.
         assert!(
-            ["telemetry-processor", "race-control", "appsync-writer", "bridge"]
-                .contains(&dim.as_str()),
+            [
+                "telemetry-processor",
+                "race-control",
+                "appsync-writer",
+                "bridge"
+            ]
+            .contains(&dim.as_str()),
             "{name}: dimension {dim}"
         );
         assert!(src.contains(&format!("\"{dim}\"")), "{dim}");
@@ -701,7 +716,10 @@ fn the_pages_are_served_from_a_private_bucket_through_cloudfront() {
         .find(|b| b["PathPattern"] == "config.json")
         .expect("a behaviour for config.json");
     // AWS's managed CachingDisabled policy.
-    assert_eq!(config["CachePolicyId"], "4135ea2d-6df8-44a3-9df3-4b5a84be39ad");
+    assert_eq!(
+        config["CachePolicyId"],
+        "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+    );
     assert_eq!(config["ViewerProtocolPolicy"], "redirect-to-https");
     let policy = r["PagesBucketPolicy"]["Properties"]["PolicyDocument"].to_string();
     assert!(
