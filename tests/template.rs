@@ -810,3 +810,55 @@ fn the_pages_are_served_from_a_private_bucket_through_cloudfront() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The bridge's NATS secrets come from Secrets Manager into the container's environment
+/// (never a plain variable), its execution role may read those secrets only, TLS is
+/// required by default, and the on-failure queue `burnbar-redrive` reads is an output.
+#[test]
+fn the_bridges_nats_secrets_come_from_secrets_manager_and_the_redrive_queue_is_an_output() {
+    let t = template();
+    let p = &t["Parameters"];
+    assert_eq!(p["BridgeNatsSecretArn"]["Default"], "");
+    assert_eq!(p["BridgeNatsTls"]["Default"], "required");
+    let kinds: Vec<&str> = p["BridgeNatsSecretKind"]["AllowedValues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["creds", "password", "nkey", "token"]);
+    // Each kind maps onto the variable the bridge reads (bridge/src/config.rs).
+    let vars = burnbar_bridge_vars();
+    for k in kinds {
+        let var = t["Mappings"]["NatsSecretVar"][k]["Var"].as_str().unwrap();
+        assert!(vars.contains(&var.to_owned()), "{k} -> {var}");
+    }
+    let task = &t["Resources"]["BridgeTaskDefinition"]["Properties"]["ContainerDefinitions"][0];
+    let secrets = task["Secrets"].to_string();
+    assert!(
+        secrets.contains("BridgeNatsSecretArn") && secrets.contains("NATS_TLS_CA"),
+        "{secrets}"
+    );
+    let env = task["Environment"].to_string();
+    for secret in ["NATS_PASSWORD", "NATS_CREDS", "NATS_NKEY_SEED", "NATS_TOKEN"] {
+        assert!(!env.contains(secret), "{secret} must not be a plain variable: {env}");
+    }
+    let exec = t["Resources"]["BridgeExecutionRole"]["Properties"]["Policies"].to_string();
+    assert!(
+        exec.contains("secretsmanager:GetSecretValue") && !exec.contains("\"*\""),
+        "{exec}"
+    );
+    assert_eq!(
+        t["Outputs"]["FailedBatchQueueUrl"]["Value"]["Ref"],
+        "FailedBatchQueue"
+    );
+}
+
+/// The variable names the bridge reads, from its one list.
+fn burnbar_bridge_vars() -> Vec<String> {
+    let src = std::fs::read_to_string(root().join("bridge/src/config.rs")).unwrap();
+    src.lines()
+        .filter_map(|l| l.trim().strip_prefix("name: \""))
+        .map(|l| l.trim_end_matches("\",").to_owned())
+        .collect()
+}
