@@ -10,7 +10,7 @@ use clap::Args;
 
 use crate::Failure;
 use crate::input::{feed_quietly, open_inputs};
-use crate::output::{refuse_output_among_inputs, write_json};
+use crate::output::{check_outputs, write_json};
 use crate::params::calibration_or_default;
 
 #[derive(Args, Debug)]
@@ -29,7 +29,9 @@ pub struct TrainArgs {
 
 pub fn run(a: TrainArgs) -> Result<(), Failure> {
     let params = calibration_or_default(a.calibration.as_deref())?;
-    refuse_output_among_inputs("--out", &a.files, &a.out)?;
+    let mut read: Vec<&std::path::Path> = a.files.iter().map(PathBuf::as_path).collect();
+    read.extend(a.calibration.as_deref());
+    check_outputs(&read, &[("--out", Some(&a.out))])?;
     let (stints, left_out) = training_stints(&a.files, &params)?;
     let model = correction::train(&stints).map_err(|e| Failure::other(e.to_string()))?;
     print_model(&mut io::stdout().lock(), &model, stints.len(), left_out)
