@@ -32,11 +32,11 @@ pub fn parse_cant_make_it_pct(s: &str) -> Result<f64, String> {
 pub fn parse_speed(s: &str) -> Result<f64, String> {
     let v: f64 = s
         .parse()
-        .map_err(|_| format!("{s:?} is not a number (above 0, at most 1000)"))?;
+        .map_err(|_| format!("--speed must be a number above 0 and at most 1000, got {s:?}"))?;
     if v.is_finite() && v > 0.0 && v <= 1000.0 {
         Ok(v)
     } else {
-        Err(format!("{v} is not above 0 and at most 1000"))
+        Err(format!("--speed must be above 0 and at most 1000, got {v}"))
     }
 }
 

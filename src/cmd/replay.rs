@@ -47,7 +47,7 @@ pub struct ReplayArgs {
     /// Show the replay on the dashboard (paced at `--speed`) instead of writing updates.
     #[arg(long, conflicts_with_all = ["out", "rejected"])]
     serve: bool,
-    /// With `--serve`: the port on 127.0.0.1 (0 picks a free one).
+    /// With `--serve`: the port on 127.0.0.1, 0 to 65535 (0 picks a free one).
     #[arg(long, default_value_t = 8080, requires = "serve")]
     port: u16,
     /// With `--serve`: times real time, by the records' event time, above 0 and at

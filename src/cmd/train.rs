@@ -15,7 +15,8 @@ use crate::params::calibration_or_default;
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
-    /// Historical race files (NDJSON) whose pit_out events carry fuel_added_gal.
+    /// Historical race files (NDJSON) whose pit_out events carry fuel_added_gal: an
+    /// engine package is trained from 2 races and 12 measured stints of it or more.
     #[arg(required = true)]
     files: Vec<PathBuf>,
     /// The calibrated physics the correction corrects (`burnbar calibrate --out`)
