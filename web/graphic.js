@@ -26,8 +26,9 @@ let drivers = {};
 /** RaceState's call threshold; null until a RaceState has come (then nobody is called). */
 let cantMakeItPct = null;
 let chosen = (params.get('cars') || '').split(',').map((s) => s.trim()).filter(Boolean).slice(0, MAX_CARS);
-/** Whether the cars came from the URL (else the first four in running order). */
-const choseCars = chosen.length > 0;
+/** The cars the URL asked for; none: the first four in running order. */
+const requested = chosen.slice();
+const choseCars = requested.length > 0;
 /** The race's cars, once known (RaceState's drivers, else the cars with an update). */
 let raceCars = null;
 /** The link's state line, and the cars' note: both shown, one after the other. */
@@ -55,7 +56,7 @@ const byNumber = (x, y) => Number(x) - Number(y) || (x < y ? -1 : 1);
 function checkCars(known) {
   if (!known || known.length === 0) return;
   raceCars = known.slice().sort(byNumber);
-  const unknown = chosen.filter((c) => !raceCars.includes(c));
+  const unknown = requested.filter((c, i) => !raceCars.includes(c) && requested.indexOf(c) === i);
   for (const car of unknown) {
     const p = panels.get(car);
     if (p) {
