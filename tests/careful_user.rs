@@ -25,7 +25,11 @@ const KEEP: &[u8] = b"an earlier file, to be kept\n";
 
 /// A file with known contents, as an earlier run left it.
 fn earlier(name: &str) -> PathBuf {
-    let p = tmp(name);
+    earlier_at(tmp(name))
+}
+
+/// The same at `p`.
+fn earlier_at(p: PathBuf) -> PathBuf {
     std::fs::write(&p, KEEP).unwrap();
     p
 }
@@ -56,7 +60,8 @@ fn a_refused_simulate_leaves_earlier_files_untouched() {
         ("--truth", &["--laps", "0"]),
         ("--truth", &["--track", "the-moon"]),
     ] {
-        let keep = earlier("keep.ndjson");
+        // A folder of its own: other tests' outputs are under way in the shared one.
+        let keep = earlier_at(common::tmp("careful-refused", "keep.ndjson"));
         let mut args = vec!["simulate", flag, s(&keep)];
         args.extend_from_slice(bad);
         let o = burnbar(&args);
@@ -64,14 +69,14 @@ fn a_refused_simulate_leaves_earlier_files_untouched() {
         one_line(&stderr(&o));
         assert_eq!(std::fs::read(&keep).unwrap(), KEEP, "{args:?}");
     }
-    no_temporaries(tmp("x").parent().unwrap());
+    no_temporaries(common::tmp("careful-refused", "x").parent().unwrap());
 }
 
-/// Item 1: a run that fails after it started writing (here: a replay whose every line
-/// is rejected) leaves the earlier files too, and a successful one replaces them whole.
+/// Item 1: a successful run replaces an earlier file whole, and leaves no temporary
+/// file (a failed one leaves the earlier file: `input_with_every_line_rejected_fails`).
 #[test]
 fn outputs_are_replaced_only_by_a_run_that_succeeds() {
-    let out = earlier("replaced.ndjson");
+    let out = earlier_at(common::tmp("careful-replaced", "replaced.ndjson"));
     let race = tmp("small.ndjson");
     let o = burnbar(&[
         "simulate", "--laps", "2", "--cars", "3", "--out", s(&race),

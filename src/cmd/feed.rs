@@ -29,8 +29,8 @@ pub struct FeedArgs {
 }
 
 pub fn run(a: FeedArgs) -> Result<(), Failure> {
-    let read: Vec<&Path> = a.files.iter().map(PathBuf::as_path).collect();
-    check_outputs(&read, &[("--out", a.out.as_deref())])?;
+    let inputs: Vec<&Path> = a.files.iter().map(PathBuf::as_path).collect();
+    check_outputs(&inputs, &[("--out", a.out.as_deref())])?;
     let mut c = Converter::new(FeedConfig::default());
     let mut events = Vec::new();
     // Pit data and flag data first; snapshots are read again after, one at a time.
