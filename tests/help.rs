@@ -67,7 +67,12 @@ fn help_flags(help: &str) -> BTreeSet<String> {
         .map(str::trim_start)
         .filter(|l| l.starts_with("--") || l.starts_with('-') && l.contains(", --"))
         .filter_map(|l| {
-            let l = l.split_once(", ").map_or(l, |(_, r)| r);
+            // `-h, --help`: the long flag after the short one.
+            let l = if l.starts_with("--") {
+                l
+            } else {
+                l.split_once(", ").map_or(l, |(_, r)| r)
+            };
             flags(l.split_whitespace().next()?).into_iter().next()
         })
         .filter(|f| f != "help" && f != "version")
