@@ -105,9 +105,8 @@ enum Inner {
 impl OutFile {
     /// Starts `path`; `what` names it in reasons.
     pub(crate) fn create(path: &Path, what: &str) -> Result<OutFile, Failure> {
-        let fail = |e: io::Error| {
-            Failure::other(format!("cannot create {what} {}: {e}", path.display()))
-        };
+        let fail =
+            |e: io::Error| Failure::other(format!("cannot create {what} {}: {e}", path.display()));
         // Follow a symbolic link: the file it points to is what is replaced.
         let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
         let existing = std::fs::metadata(&target).ok();
@@ -310,7 +309,10 @@ impl OutDir {
     pub(crate) fn commit(mut self) -> Result<(), Failure> {
         let tmp = self.tmp.take().expect("not committed");
         let fail = |e: io::Error| {
-            Failure::other(format!("cannot write folder {}: {e}", self.target.display()))
+            Failure::other(format!(
+                "cannot write folder {}: {e}",
+                self.target.display()
+            ))
         };
         let tmp_path = tmp.path().to_owned();
         let res = if !self.target.exists() {

@@ -78,9 +78,7 @@ fn a_refused_simulate_leaves_earlier_files_untouched() {
 fn outputs_are_replaced_only_by_a_run_that_succeeds() {
     let out = earlier_at(common::tmp("careful-replaced", "replaced.ndjson"));
     let race = tmp("small.ndjson");
-    let o = burnbar(&[
-        "simulate", "--laps", "2", "--cars", "3", "--out", s(&race),
-    ]);
+    let o = burnbar(&["simulate", "--laps", "2", "--cars", "3", "--out", s(&race)]);
     assert!(o.status.success(), "{}", stderr(&o));
     let o = burnbar(&["replay", s(&race), "--out", s(&out)]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -104,13 +102,50 @@ fn two_outputs_on_one_file_are_refused() {
     )
     .unwrap();
     let cases: Vec<Vec<&str>> = vec![
-        vec!["simulate", "--laps", "1", "--out", s(&same), "--truth", s(&same)],
-        vec!["simulate", "--laps", "1", "--out", s(&same), "--truth", &dot],
-        vec!["replay", s(&race), "--out", s(&same), "--rejected", s(&same)],
+        vec![
+            "simulate",
+            "--laps",
+            "1",
+            "--out",
+            s(&same),
+            "--truth",
+            s(&same),
+        ],
+        vec![
+            "simulate",
+            "--laps",
+            "1",
+            "--out",
+            s(&same),
+            "--truth",
+            &dot,
+        ],
+        vec![
+            "replay",
+            s(&race),
+            "--out",
+            s(&same),
+            "--rejected",
+            s(&same),
+        ],
         vec!["replay", s(&race), "--out", s(&same), "--rejected", &dot],
-        vec!["replay", s(&race), "--calibration", s(&cal), "--out", s(&cal)],
+        vec![
+            "replay",
+            s(&race),
+            "--calibration",
+            s(&cal),
+            "--out",
+            s(&cal),
+        ],
         vec!["calibrate", s(&race), "--from", s(&cal), "--out", s(&cal)],
-        vec!["train", s(&race), "--calibration", s(&cal), "--out", s(&cal)],
+        vec![
+            "train",
+            s(&race),
+            "--calibration",
+            s(&cal),
+            "--out",
+            s(&cal),
+        ],
         vec!["accuracy", "--json", s(&same), "--correction-out", s(&same)],
     ];
     for args in cases {
@@ -129,7 +164,15 @@ fn two_outputs_on_one_file_are_refused() {
 fn an_interrupted_replay_stops_cleanly_with_its_summary() {
     let race = tmp("sigint-race.ndjson");
     let o = burnbar(&[
-        "simulate", "--laps", "3", "--cars", "10", "--seed", "4", "--out", s(&race),
+        "simulate",
+        "--laps",
+        "3",
+        "--cars",
+        "10",
+        "--seed",
+        "4",
+        "--out",
+        s(&race),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let lines = std::fs::read(&race).unwrap();
@@ -140,14 +183,7 @@ fn an_interrupted_replay_stops_cleanly_with_its_summary() {
     let rejected = dir.join("rejected.ndjson");
     std::fs::write(&out, KEEP).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_burnbar"))
-        .args([
-            "replay",
-            "-",
-            "--out",
-            s(&out),
-            "--rejected",
-            s(&rejected),
-        ])
+        .args(["replay", "-", "--out", s(&out), "--rejected", s(&rejected)])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -155,9 +191,7 @@ fn an_interrupted_replay_stops_cleanly_with_its_summary() {
         .unwrap();
     // A feed that never ends: the race again and again, until the replay stops.
     let mut stdin = child.stdin.take().unwrap();
-    let feeder = std::thread::spawn(move || {
-        while stdin.write_all(&lines).is_ok() {}
-    });
+    let feeder = std::thread::spawn(move || while stdin.write_all(&lines).is_ok() {});
     // The temporary output is there: the replay is under way.
     let started = Instant::now();
     while !std::fs::read_dir(&dir)
@@ -179,7 +213,11 @@ fn an_interrupted_replay_stops_cleanly_with_its_summary() {
     assert_eq!(o.status.code(), Some(130), "{err}");
     assert!(err.contains("records read"), "the summary so far: {err}");
     assert!(err.contains("interrupted"), "{err}");
-    assert_eq!(std::fs::read(&out).unwrap(), KEEP, "the earlier output is kept");
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        KEEP,
+        "the earlier output is kept"
+    );
     assert!(!rejected.exists(), "no rejected file was put in place");
     no_temporaries(&dir);
 }
@@ -200,7 +238,15 @@ fn train_and_accuracy_state_their_needs_per_engine_package() {
     let d = tmp("train-d.ndjson");
     for (track, out) in [("pocono", &p), ("daytona", &d)] {
         let o = burnbar(&[
-            "simulate", "--track", track, "--laps", "60", "--cars", "10", "--out", s(out),
+            "simulate",
+            "--track",
+            track,
+            "--laps",
+            "60",
+            "--cars",
+            "10",
+            "--out",
+            s(out),
         ]);
         assert!(o.status.success(), "{}", stderr(&o));
     }
@@ -215,7 +261,9 @@ fn train_and_accuracy_state_their_needs_per_engine_package() {
     let err = stderr(&o);
     one_line(&err);
     assert!(
-        err.contains("from at least 2 races") && err.contains("hp510 has") && err.contains("from 1 race"),
+        err.contains("from at least 2 races")
+            && err.contains("hp510 has")
+            && err.contains("from 1 race"),
         "{err}"
     );
 }
@@ -277,12 +325,7 @@ fn input_with_every_line_rejected_fails() {
     assert_eq!(std::fs::read(&rej).unwrap(), KEEP);
     // calibrate and train say the same.
     for cmd in ["calibrate", "train"] {
-        let o = burnbar(&[
-            cmd,
-            env!("CARGO_BIN_EXE_burnbar"),
-            "--out",
-            s(&out),
-        ]);
+        let o = burnbar(&[cmd, env!("CARGO_BIN_EXE_burnbar"), "--out", s(&out)]);
         assert_eq!(o.status.code(), Some(1), "{cmd}: {}", stderr(&o));
         assert!(stderr(&o).contains("was rejected"), "{}", stderr(&o));
         assert_eq!(std::fs::read(&out).unwrap(), KEEP);
@@ -302,7 +345,11 @@ fn a_byte_order_mark_is_accepted() {
     let b = burnbar(&["replay", s(&bom)]);
     assert!(a.status.success() && b.status.success(), "{}", stderr(&b));
     assert_eq!(a.stdout, b.stdout);
-    assert!(stderr(&b).contains("rejected            0"), "{}", stderr(&b));
+    assert!(
+        stderr(&b).contains("rejected            0"),
+        "{}",
+        stderr(&b)
+    );
 }
 
 /// Item 6: reading standard input from a terminal says so (a pseudo-terminal from
@@ -386,10 +433,22 @@ fn help_lists_every_command_and_the_ranges() {
         assert!(top.contains(&format!("  {c}")), "--help lacks {c}:\n{top}");
     }
     for (cmd, ranges) in [
-        ("simulate", &["1 to 2000", "1 to 99", "1 to 100", "0 to 1", "1 to 3600"][..]),
-        ("replay", &["100 to 600000", "0 to 600000", "5 to 50", "at most 1000"]),
-        ("demo", &["at most 1000", "5 to 50", "0 to 36000", "0 to 65535"]),
-        ("accuracy", &["1 to 100", "1 to 99", "1 to 2000", "1 to 256"]),
+        (
+            "simulate",
+            &["1 to 2000", "1 to 99", "1 to 100", "0 to 1", "1 to 3600"][..],
+        ),
+        (
+            "replay",
+            &["100 to 600000", "0 to 600000", "5 to 50", "at most 1000"],
+        ),
+        (
+            "demo",
+            &["at most 1000", "5 to 50", "0 to 36000", "0 to 65535"],
+        ),
+        (
+            "accuracy",
+            &["1 to 100", "1 to 99", "1 to 2000", "1 to 256"],
+        ),
     ] {
         let help = String::from_utf8(burnbar(&[cmd, "--help"]).stdout).unwrap();
         let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");

@@ -178,7 +178,10 @@ fn every_command_example_in_the_readme_and_docs_runs() {
         started.elapsed().as_secs_f64()
     );
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-    assert!(ran >= 4, "only {ran} examples found: is the extraction broken?");
+    assert!(
+        ran >= 4,
+        "only {ran} examples found: is the extraction broken?"
+    );
 }
 
 #[test]

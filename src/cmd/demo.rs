@@ -65,5 +65,12 @@ pub fn run(a: DemoArgs) -> Result<(), Failure> {
         ..EngineConfig::default()
     };
     let engine = Engine::new(cfg, ModelParams::default());
-    serve_feed("demo", lines, engine, a.port, a.speed, &field[..4.min(field.len())])
+    serve_feed(
+        "demo",
+        lines,
+        engine,
+        a.port,
+        a.speed,
+        &field[..4.min(field.len())],
+    )
 }

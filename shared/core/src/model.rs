@@ -263,7 +263,9 @@ fn param_range(name: &str) -> (f64, f64, bool) {
     PARAM_RANGES
         .iter()
         .find(|r| r.0 == field)
-        .map_or((f64::NEG_INFINITY, f64::INFINITY, false), |r| (r.1, r.2, r.3))
+        .map_or((f64::NEG_INFINITY, f64::INFINITY, false), |r| {
+            (r.1, r.2, r.3)
+        })
 }
 
 impl PackageParams {
