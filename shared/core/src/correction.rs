@@ -137,10 +137,11 @@ pub enum CorrectionError {
     },
     #[error("correction model {0}")]
     Invalid(String),
+    /// No package has enough: what each has, `hp670 has 55 stints from 1 race`.
     #[error(
-        "cannot train a correction: {0} measured stints with window features (at least {1} are needed, from at least 2 races)"
+        "cannot train a correction: each engine package needs at least {MIN_STINTS} measured stints from at least 2 races; {0}"
     )]
-    TooFewStints(usize, usize),
+    TooFewStints(String),
 }
 
 impl CorrectionModel {
@@ -349,7 +350,7 @@ pub fn train(stints: &[TrainingStint]) -> Result<CorrectionModel, CorrectionErro
     let mut model = CorrectionModel::identity();
     let mut cv_phys = Vec::new();
     let mut cv_corr = Vec::new();
-    let mut usable_total = 0;
+    let mut have = Vec::new();
     let mut ridge_used = Vec::new();
     for pkg in EnginePackage::ALL {
         let rows: Vec<(&TrainingStint, f64, [f64; N])> = stints
@@ -357,10 +358,16 @@ pub fn train(stints: &[TrainingStint]) -> Result<CorrectionModel, CorrectionErro
             .filter(|s| s.package == pkg && s.measured_gal > 0.0)
             .filter_map(|s| s.row().map(|(p, x)| (s, p, x)))
             .collect();
-        usable_total += rows.len();
         let mut races: Vec<&str> = rows.iter().map(|r| r.0.race.as_str()).collect();
         races.sort_unstable();
         races.dedup();
+        have.push(format!(
+            "{} has {} from {} race{}",
+            pkg.key(),
+            rows.len(),
+            races.len(),
+            if races.len() == 1 { "" } else { "s" }
+        ));
         if rows.len() < MIN_STINTS || races.len() < 2 {
             continue;
         }
@@ -397,7 +404,7 @@ pub fn train(stints: &[TrainingStint]) -> Result<CorrectionModel, CorrectionErro
         }
     }
     if model.hp670.is_none() && model.hp510.is_none() {
-        return Err(CorrectionError::TooFewStints(usable_total, MIN_STINTS));
+        return Err(CorrectionError::TooFewStints(have.join(", ")));
     }
     model.ridge = ridge_used.iter().copied().fold(0.0, f64::max);
     model.cv_median_physics = median(&mut cv_phys);
