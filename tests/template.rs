@@ -864,7 +864,7 @@ fn the_bridges_nats_secrets_come_from_secrets_manager_and_the_redrive_queue_is_a
 
 /// The variable names the bridge reads, from its one list.
 fn burnbar_bridge_vars() -> Vec<String> {
-    let src = std::fs::read_to_string(root().join("bridge/src/config.rs")).unwrap();
+    let src = std::fs::read_to_string(root().join("bridge/src/config/vars.rs")).unwrap();
     src.lines()
         .filter_map(|l| l.trim().strip_prefix("name: \""))
         .map(|l| l.trim_end_matches("\",").to_owned())
