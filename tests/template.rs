@@ -827,7 +827,7 @@ fn the_bridges_nats_secrets_come_from_secrets_manager_and_the_redrive_queue_is_a
         .map(|v| v.as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["creds", "password", "nkey", "token"]);
-    // Each kind maps onto the variable the bridge reads (bridge/src/config.rs).
+    // Each kind maps onto the variable the bridge reads (bridge/src/config/vars.rs).
     let vars = burnbar_bridge_vars();
     for k in kinds {
         let var = t["Mappings"]["NatsSecretVar"][k]["Var"].as_str().unwrap();
