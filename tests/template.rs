@@ -827,7 +827,7 @@ fn the_bridges_nats_secrets_come_from_secrets_manager_and_the_redrive_queue_is_a
         .map(|v| v.as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["creds", "password", "nkey", "token"]);
-    // Each kind maps onto the variable the bridge reads (bridge/src/config.rs).
+    // Each kind maps onto the variable the bridge reads (bridge/src/config/vars.rs).
     let vars = burnbar_bridge_vars();
     for k in kinds {
         let var = t["Mappings"]["NatsSecretVar"][k]["Var"].as_str().unwrap();
@@ -840,8 +840,16 @@ fn the_bridges_nats_secrets_come_from_secrets_manager_and_the_redrive_queue_is_a
         "{secrets}"
     );
     let env = task["Environment"].to_string();
-    for secret in ["NATS_PASSWORD", "NATS_CREDS", "NATS_NKEY_SEED", "NATS_TOKEN"] {
-        assert!(!env.contains(secret), "{secret} must not be a plain variable: {env}");
+    for secret in [
+        "NATS_PASSWORD",
+        "NATS_CREDS",
+        "NATS_NKEY_SEED",
+        "NATS_TOKEN",
+    ] {
+        assert!(
+            !env.contains(secret),
+            "{secret} must not be a plain variable: {env}"
+        );
     }
     let exec = t["Resources"]["BridgeExecutionRole"]["Properties"]["Policies"].to_string();
     assert!(
@@ -856,7 +864,7 @@ fn the_bridges_nats_secrets_come_from_secrets_manager_and_the_redrive_queue_is_a
 
 /// The variable names the bridge reads, from its one list.
 fn burnbar_bridge_vars() -> Vec<String> {
-    let src = std::fs::read_to_string(root().join("bridge/src/config.rs")).unwrap();
+    let src = std::fs::read_to_string(root().join("bridge/src/config/vars.rs")).unwrap();
     src.lines()
         .filter_map(|l| l.trim().strip_prefix("name: \""))
         .map(|l| l.trim_end_matches("\",").to_owned())

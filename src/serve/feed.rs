@@ -98,7 +98,7 @@ pub struct FeedStats {
 
 /// The part of a race state whose change is news on its own (the leader's lap moves
 /// every sample; it goes out with the next batch).
-fn state_key(s: &RaceState) -> (String, u32, Option<u32>, u32, usize) {
+fn state_key(s: &RaceState) -> StateKey {
     (
         format!("{:?}", s.flag),
         s.stage,
@@ -108,50 +108,102 @@ fn state_key(s: &RaceState) -> (String, u32, Option<u32>, u32, usize) {
     )
 }
 
-/// Publishes what is pending: one batch of updates per race, then the state of every
-/// race that had a batch or whose state changed.
-fn flush(
-    engine: &Engine,
-    hub: &Hub,
-    pending: &mut Vec<FuelUpdate>,
-    closed_at: &mut Option<f64>,
-    published: &mut HashMap<String, (String, u32, Option<u32>, u32, usize)>,
-    stats: &mut FeedStats,
-) {
-    let mut with_batch: Vec<String> = Vec::new();
-    if !pending.is_empty() {
-        let at = closed_at.take().unwrap_or_else(wall_ms);
+/// What a race state last published showed ([`state_key`]).
+type StateKey = (String, u32, Option<u32>, u32, usize);
+
+/// The engine at work on a feed: the updates its windows closed and not yet published,
+/// when the first of them closed, what each race's last published state showed, and
+/// what went out.
+struct Feed<'f> {
+    engine: &'f mut Engine,
+    hub: &'f Hub,
+    pending: Vec<FuelUpdate>,
+    closed_at: Option<f64>,
+    published: HashMap<String, StateKey>,
+    stats: FeedStats,
+}
+
+impl<'f> Feed<'f> {
+    fn new(engine: &'f mut Engine, hub: &'f Hub) -> Self {
+        Feed {
+            engine,
+            hub,
+            pending: Vec::new(),
+            closed_at: None,
+            published: HashMap::new(),
+            stats: FeedStats::default(),
+        }
+    }
+
+    /// One line through the engine; the wall time of the first window it closes is
+    /// kept for the batch.
+    fn push(&mut self, line: &[u8]) {
+        let before = self.pending.len();
+        if self.engine.push_line(line, &mut self.pending).is_err() {
+            self.stats.rejected += 1;
+        }
+        self.stats.lines += 1;
+        if self.pending.len() > before && self.closed_at.is_none() {
+            self.closed_at = Some(wall_ms());
+        }
+    }
+
+    /// Publishes what is pending: one batch of updates per race, then the state of every
+    /// race that had a batch or whose state changed.
+    fn flush(&mut self) {
+        let with_batch = self.publish_updates();
+        let ids: Vec<String> = self.engine.race_ids().map(str::to_owned).collect();
+        for id in ids {
+            let Some(state) = self.engine.race_state(&id) else {
+                continue;
+            };
+            let key = state_key(&state);
+            if with_batch.contains(&id) || self.published.get(&id) != Some(&key) {
+                self.hub.publish_race_state(&state);
+                self.stats.states += 1;
+                self.published.insert(id, key);
+            }
+        }
+        let engine = &*self.engine;
+        self.published
+            .retain(|id, _| engine.race_ids().any(|r| r == id));
+    }
+
+    /// The pending updates, one batch per race: the races that had one.
+    fn publish_updates(&mut self) -> Vec<String> {
+        let mut with_batch: Vec<String> = Vec::new();
+        if self.pending.is_empty() {
+            return with_batch;
+        }
+        let at = self.closed_at.take().unwrap_or_else(wall_ms);
         // Updates of one step are in (window_end, car) order; group by race, keeping it.
-        let mut races: Vec<&str> = pending.iter().map(|u| u.race_id.as_str()).collect();
+        let mut races: Vec<&str> = self.pending.iter().map(|u| u.race_id.as_str()).collect();
         races.dedup();
         races.sort_unstable();
         races.dedup();
         for race in races {
-            let batch: Vec<FuelUpdate> = pending
+            let batch: Vec<FuelUpdate> = self
+                .pending
                 .iter()
                 .filter(|u| u.race_id == race)
                 .cloned()
                 .collect();
-            hub.publish_updates(race, &batch, at);
-            stats.batches += 1;
-            stats.updates += batch.len() as u64;
+            self.hub.publish_updates(race, &batch, at);
+            self.stats.batches += 1;
+            self.stats.updates += batch.len() as u64;
             with_batch.push(race.to_owned());
         }
-        pending.clear();
+        self.pending.clear();
+        with_batch
     }
-    let ids: Vec<String> = engine.race_ids().map(str::to_owned).collect();
-    for id in ids {
-        let Some(state) = engine.race_state(&id) else {
-            continue;
-        };
-        let key = state_key(&state);
-        if with_batch.contains(&id) || published.get(&id) != Some(&key) {
-            hub.publish_race_state(&state);
-            stats.states += 1;
-            published.insert(id, key);
-        }
+
+    /// The engine's last windows, published.
+    fn finish(mut self, progress: &ProgressBar) -> (FeedEnd, FeedStats) {
+        self.engine.finish(&mut self.pending);
+        self.flush();
+        show_progress(self.engine, self.hub, &self.stats, progress);
+        (FeedEnd::Finished, self.stats)
     }
-    published.retain(|id, _| engine.race_ids().any(|r| r == id));
 }
 
 /// Runs `lines` through `engine` at `speed` × event time, publishing to `hub` as
@@ -165,89 +217,55 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
     progress: &ProgressBar,
 ) -> (FeedEnd, FeedStats) {
+    let mut feed = Feed::new(engine, hub);
     let mut pacer = Pacer::new(speed);
-    let mut pending: Vec<FuelUpdate> = Vec::new();
-    let mut closed_at: Option<f64> = None;
-    let mut published = HashMap::new();
-    let mut stats = FeedStats::default();
     let mut since_yield = 0u32;
     let mut last_ts: Option<i64> = None;
     let mut last_progress = Instant::now();
     for l in lines {
         if *shutdown.borrow() {
-            return (FeedEnd::Stopped, stats);
+            return (FeedEnd::Stopped, feed.stats);
         }
         if let Some(ts) = l.ts {
             // A new instant: what the last one closed goes out now, even when the feed
             // runs behind and does not sleep (a batch must not wait for the next one).
             if last_ts != Some(ts) {
                 last_ts = Some(ts);
-                if !pending.is_empty() {
-                    flush(
-                        engine,
-                        hub,
-                        &mut pending,
-                        &mut closed_at,
-                        &mut published,
-                        &mut stats,
-                    );
+                if !feed.pending.is_empty() {
+                    feed.flush();
                 }
             }
             let due = pacer.due(ts, Instant::now());
             if due > Instant::now() {
-                flush(
-                    engine,
-                    hub,
-                    &mut pending,
-                    &mut closed_at,
-                    &mut published,
-                    &mut stats,
-                );
+                feed.flush();
                 if last_progress.elapsed() >= Duration::from_millis(250) {
                     last_progress = Instant::now();
-                    show_progress(engine, hub, &stats, progress);
+                    show_progress(feed.engine, hub, &feed.stats, progress);
                 }
-                tokio::select! {
-                    _ = tokio::time::sleep_until(due) => {}
-                    _ = shutdown.wait_for(|s| *s) => return (FeedEnd::Stopped, stats),
+                if !sleep_or_stop(due, &mut shutdown).await {
+                    return (FeedEnd::Stopped, feed.stats);
                 }
                 since_yield = 0;
             }
         }
-        let before = pending.len();
-        if engine.push_line(&l.line, &mut pending).is_err() {
-            stats.rejected += 1;
-        }
-        stats.lines += 1;
-        if pending.len() > before && closed_at.is_none() {
-            closed_at = Some(wall_ms());
-        }
+        feed.push(&l.line);
         // Running behind (or at a speed no sleep separates): let the server's tasks in.
         since_yield += 1;
         if since_yield >= 2048 {
             since_yield = 0;
-            flush(
-                engine,
-                hub,
-                &mut pending,
-                &mut closed_at,
-                &mut published,
-                &mut stats,
-            );
+            feed.flush();
             tokio::task::yield_now().await;
         }
     }
-    engine.finish(&mut pending);
-    flush(
-        engine,
-        hub,
-        &mut pending,
-        &mut closed_at,
-        &mut published,
-        &mut stats,
-    );
-    show_progress(engine, hub, &stats, progress);
-    (FeedEnd::Finished, stats)
+    feed.finish(progress)
+}
+
+/// Sleeps until `due`; `false` when shutdown came first.
+async fn sleep_or_stop(due: Instant, shutdown: &mut watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep_until(due) => true,
+        _ = shutdown.wait_for(|s| *s) => false,
+    }
 }
 
 fn show_progress(engine: &Engine, hub: &Hub, stats: &FeedStats, progress: &ProgressBar) {

@@ -102,103 +102,174 @@ impl Drop for ViewerGuard {
     }
 }
 
-async fn connection(mut socket: WebSocket, st: AppState, authorized: bool) {
+/// One connection: serves it until the client goes, a send fails or the server shuts
+/// down. The client's messages, the hub's pushes and the keep-alive ticks are each a
+/// step of [`Connection`].
+async fn connection(socket: WebSocket, st: AppState, authorized: bool) {
     let hub = st.hub.clone();
     hub.viewers.fetch_add(1, Ordering::Relaxed);
     let _guard = ViewerGuard(hub.clone());
     let mut shutdown = st.shutdown.clone();
     let mut pushes = hub.subscribe();
-    let mut subs: HashMap<String, Sub> = HashMap::new();
-    let mut acked = false;
+    let mut conn = Connection {
+        socket,
+        hub,
+        authorized,
+        subs: HashMap::new(),
+        acked: false,
+    };
     let mut ka = tokio::time::interval(KA_INTERVAL);
     ka.tick().await;
     loop {
-        tokio::select! {
-            msg = socket.recv() => {
-                let Some(Ok(msg)) = msg else { return };
-                let text_msg = match msg {
-                    Message::Text(t) => t,
-                    Message::Close(_) => return,
-                    _ => continue,
-                };
-                let Ok(m) = serde_json::from_str::<Value>(text_msg.as_str()) else {
-                    let _ = socket.send(text(json!({"type": "error", "payload": {"errors": [
-                        {"errorType": "BadRequestException", "message": "A message is not JSON"}]}}))).await;
-                    continue;
-                };
-                let id = m.get("id").and_then(Value::as_str).map(str::to_owned);
-                let reply = match m.get("type").and_then(Value::as_str) {
-                    Some("connection_init") if !authorized => {
-                        let _ = socket.send(text(json!({"type": "connection_error", "payload": {"errors": [
-                            {"errorType": "UnauthorizedException", "errorCode": 401,
-                             "message": "You are not authorized to make this call: the header parameter needs a valid x-api-key"}]}}))).await;
-                        let _ = socket.send(Message::Close(None)).await;
-                        return;
-                    }
-                    Some("connection_init") => {
-                        acked = true;
-                        vec![
-                            json!({"type": "connection_ack", "payload": {"connectionTimeoutMs": CONNECTION_TIMEOUT_MS}}),
-                            json!({"type": "ka"}),
-                        ]
-                    }
-                    Some("start") if acked => vec![start(&hub, &mut subs, id, &m)],
-                    Some("stop") if acked => match id {
-                        Some(id) => {
-                            subs.remove(&id);
-                            vec![json!({"type": "complete", "id": id})]
-                        }
-                        None => vec![json!({"type": "error", "payload": {"errors": [
-                            {"errorType": "BadRequestException", "message": "stop needs an id"}]}})],
-                    },
-                    Some(t @ ("start" | "stop")) => vec![json!({"type": "error", "id": id, "payload": {"errors": [
-                        {"errorType": "BadRequestException", "message": format!("{t} before connection_init")}]}})],
-                    other => vec![json!({"type": "error", "id": id, "payload": {"errors": [
-                        {"errorType": "BadRequestException",
-                         "message": format!("unknown message type {}", other.unwrap_or("(none)"))}]}})],
-                };
-                for r in reply {
-                    if socket.send(text(r)).await.is_err() {
-                        return;
-                    }
-                }
-            }
-            push = pushes.recv() => {
-                let push = match push {
-                    Ok(p) => p,
-                    Err(RecvError::Lagged(n)) => {
-                        hub.pushes_dropped.fetch_add(n, Ordering::Relaxed);
-                        continue;
-                    }
-                    Err(RecvError::Closed) => return,
-                };
-                for (id, sub) in &subs {
-                    if !sub.matches(&push) {
-                        continue;
-                    }
-                    let mut data = Map::new();
-                    data.insert(sub.field.key.clone(), sub.field.shape.project(&push.value));
-                    let mut payload = json!({"data": data});
-                    if let Some(t) = push.closed_at_ms {
-                        payload["extensions"] = json!({"burnbar": {"closedAtMs": t}});
-                    }
-                    let msg = json!({"type": "data", "id": id, "payload": payload});
-                    if socket.send(text(msg)).await.is_err() {
-                        return;
-                    }
-                }
-            }
-            _ = ka.tick(), if acked => {
-                if socket.send(text(json!({"type": "ka"}))).await.is_err() {
-                    return;
-                }
-            }
+        let flow = tokio::select! {
+            msg = conn.socket.recv() => conn.on_message(msg).await,
+            push = pushes.recv() => conn.on_push(push).await,
+            _ = ka.tick(), if conn.acked => conn.send(json!({"type": "ka"})).await,
             // (The watch guard must not live across the send below.)
             _ = async { shutdown.wait_for(|s| *s).await.is_ok() } => {
-                let _ = socket.send(Message::Close(None)).await;
-                return;
+                let _ = conn.socket.send(Message::Close(None)).await;
+                Flow::End
+            }
+        };
+        if let Flow::End = flow {
+            return;
+        }
+    }
+}
+
+/// Whether a connection goes on after a step.
+enum Flow {
+    Go,
+    End,
+}
+
+/// A connection's state: its socket, whether it was authorized and acknowledged, and its
+/// subscriptions by id.
+struct Connection {
+    socket: WebSocket,
+    hub: Arc<Hub>,
+    authorized: bool,
+    subs: HashMap<String, Sub>,
+    acked: bool,
+}
+
+/// What a client's message gets.
+enum Reply {
+    /// These messages, in order.
+    Send(Vec<Value>),
+    /// A `connection_init` without a valid key: `connection_error`, then the socket closes.
+    Refuse,
+}
+
+impl Connection {
+    /// Sends one message; a failed send ends the connection.
+    async fn send(&mut self, v: Value) -> Flow {
+        match self.socket.send(text(v)).await {
+            Ok(()) => Flow::Go,
+            Err(_) => Flow::End,
+        }
+    }
+
+    /// A client's message: text is read as the protocol's JSON and answered; a close
+    /// (or the socket's end or error) ends the connection; anything else is ignored.
+    async fn on_message(&mut self, msg: Option<Result<Message, axum::Error>>) -> Flow {
+        let Some(Ok(msg)) = msg else {
+            return Flow::End;
+        };
+        let text_msg = match msg {
+            Message::Text(t) => t,
+            Message::Close(_) => return Flow::End,
+            _ => return Flow::Go,
+        };
+        let Ok(m) = serde_json::from_str::<Value>(text_msg.as_str()) else {
+            let _ = self
+                .socket
+                .send(text(json!({"type": "error", "payload": {"errors": [
+                {"errorType": "BadRequestException", "message": "A message is not JSON"}]}})))
+                .await;
+            return Flow::Go;
+        };
+        match self.reply(&m) {
+            Reply::Send(reply) => {
+                for r in reply {
+                    if let Flow::End = self.send(r).await {
+                        return Flow::End;
+                    }
+                }
+                Flow::Go
+            }
+            Reply::Refuse => {
+                let _ = self.socket.send(text(json!({"type": "connection_error", "payload": {"errors": [
+                    {"errorType": "UnauthorizedException", "errorCode": 401,
+                     "message": "You are not authorized to make this call: the header parameter needs a valid x-api-key"}]}}))).await;
+                let _ = self.socket.send(Message::Close(None)).await;
+                Flow::End
             }
         }
+    }
+
+    /// The protocol's answer to message `m` (`connection_init`, `start`, `stop`).
+    fn reply(&mut self, m: &Value) -> Reply {
+        let id = m.get("id").and_then(Value::as_str).map(str::to_owned);
+        let reply = match m.get("type").and_then(Value::as_str) {
+            Some("connection_init") if !self.authorized => return Reply::Refuse,
+            Some("connection_init") => {
+                self.acked = true;
+                vec![
+                    json!({"type": "connection_ack", "payload": {"connectionTimeoutMs": CONNECTION_TIMEOUT_MS}}),
+                    json!({"type": "ka"}),
+                ]
+            }
+            Some("start") if self.acked => vec![start(&self.hub, &mut self.subs, id, m)],
+            Some("stop") if self.acked => match id {
+                Some(id) => {
+                    self.subs.remove(&id);
+                    vec![json!({"type": "complete", "id": id})]
+                }
+                None => vec![json!({"type": "error", "payload": {"errors": [
+                    {"errorType": "BadRequestException", "message": "stop needs an id"}]}})],
+            },
+            Some(t @ ("start" | "stop")) => {
+                vec![json!({"type": "error", "id": id, "payload": {"errors": [
+                {"errorType": "BadRequestException", "message": format!("{t} before connection_init")}]}})]
+            }
+            other => vec![json!({"type": "error", "id": id, "payload": {"errors": [
+                {"errorType": "BadRequestException",
+                 "message": format!("unknown message type {}", other.unwrap_or("(none)"))}]}})],
+        };
+        Reply::Send(reply)
+    }
+
+    /// A publication from the hub: sent to every subscription it matches. Pushes a slow
+    /// connection missed are counted; the hub's end ends the connection.
+    async fn on_push(&mut self, push: Result<Arc<Push>, RecvError>) -> Flow {
+        let push = match push {
+            Ok(p) => p,
+            Err(RecvError::Lagged(n)) => {
+                self.hub.pushes_dropped.fetch_add(n, Ordering::Relaxed);
+                return Flow::Go;
+            }
+            Err(RecvError::Closed) => return Flow::End,
+        };
+        let mut msgs = Vec::new();
+        for (id, sub) in &self.subs {
+            if !sub.matches(&push) {
+                continue;
+            }
+            let mut data = Map::new();
+            data.insert(sub.field.key.clone(), sub.field.shape.project(&push.value));
+            let mut payload = json!({"data": data});
+            if let Some(t) = push.closed_at_ms {
+                payload["extensions"] = json!({"burnbar": {"closedAtMs": t}});
+            }
+            msgs.push(json!({"type": "data", "id": id, "payload": payload}));
+        }
+        for msg in msgs {
+            if let Flow::End = self.send(msg).await {
+                return Flow::End;
+            }
+        }
+        Flow::Go
     }
 }
 

@@ -1,34 +1,25 @@
-//! The appsync-writer Lambda binary: reads its configuration once, builds the AppSync
-//! client, and serves invocations with [`appsync_writer::invoke`].
+//! The appsync-writer Lambda: its AppSync client from the environment, the pipeline's
+//! writer handler ([`burnbar_pipeline::writer`]), served on API Gateway requests.
 
-use appsync_writer::invoke;
-use aws_lambda_events::apigw::ApiGatewayProxyRequest;
-use burnbar_metrics::log;
+use burnbar_lambda::runtime::{Error, configured, serve_http};
+use burnbar_pipeline::writer::{ANSWER_MARGIN, handle};
 use burnbar_publish::{AppSyncClient, Signer, http_client};
-use lambda_runtime::{LambdaEvent, service_fn};
-use serde_json::json;
+
+const FUNCTION: &str = "appsync-writer";
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    let client = match configure() {
-        Ok(c) => c,
-        Err(e) => {
-            // Fail the init phase: Lambda reports it, and no invocation runs half-configured.
-            log("error", "configuration", None, &[("reason", json!(e))]);
-            return Err(e.into());
-        }
-    };
-    let client = &client;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<ApiGatewayProxyRequest>| async move {
-            Ok::<_, lambda_runtime::Error>(invoke(client, event).await)
-        },
-    ))
+async fn main() -> Result<(), Error> {
+    let appsync = configured(FUNCTION, appsync_from_env())?;
+    serve_http(
+        FUNCTION,
+        ANSWER_MARGIN,
+        async |req, deadline, request_id, m| handle(&appsync, req, deadline, request_id, m).await,
+    )
     .await
 }
 
 /// `APPSYNC_URL` (the GraphQL endpoint) and the credentials and region Lambda provides.
-fn configure() -> Result<AppSyncClient, String> {
+fn appsync_from_env() -> Result<AppSyncClient, String> {
     let url = std::env::var("APPSYNC_URL")
         .ok()
         .filter(|u| !u.is_empty())

@@ -1,9 +1,12 @@
 //! The handler with the in-memory AppSync: the sample events, every kind of bad input,
 //! and AppSync failures, with the exact responses.
 
-use appsync_writer::{InMemoryAppSync, Mutation, handle, metric_set};
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use aws_lambda_events::encodings::Body;
+use burnbar_lambda::deadline::deadline_from;
+use burnbar_metrics::MetricSet;
+use burnbar_pipeline::memory::{MemoryAppSync, Mutation};
+use burnbar_pipeline::writer::{ANSWER_MARGIN, handle};
 use burnbar_publish::PublishError;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -11,6 +14,11 @@ use tokio::time::Instant;
 
 const GOOD: &str = include_str!("../../../events/appsync-writer.json");
 const BAD: &str = include_str!("../../../events/appsync-writer-bad.json");
+
+/// The function's metric set (namespace, dimension), as its invocations get it.
+fn metric_set() -> MetricSet {
+    burnbar_lambda::invocation::metric_set("appsync-writer")
+}
 
 fn event(text: &str) -> ApiGatewayProxyRequest {
     serde_json::from_str(text).unwrap()
@@ -27,7 +35,7 @@ fn with_body(body: &Value) -> ApiGatewayProxyRequest {
 }
 
 async fn run(
-    port: &InMemoryAppSync,
+    port: &MemoryAppSync,
     req: &ApiGatewayProxyRequest,
 ) -> (i64, Value, ApiGatewayProxyResponse) {
     let mut m = metric_set();
@@ -42,7 +50,7 @@ async fn run(
 
 #[tokio::test]
 async fn the_sample_batch_becomes_one_mutation_per_race_and_one_per_state() {
-    let port = InMemoryAppSync::new();
+    let port = MemoryAppSync::new();
     let mut m = metric_set();
     let r = handle(
         &port,
@@ -99,7 +107,7 @@ async fn a_large_race_is_published_in_mutations_of_at_most_100() {
             .collect(),
     );
     body["race_states"] = json!([]);
-    let port = InMemoryAppSync::new();
+    let port = MemoryAppSync::new();
     let (status, resp, _) = run(&port, &with_body(&body)).await;
     assert_eq!(status, 200);
     assert_eq!(
@@ -128,7 +136,7 @@ async fn a_large_race_is_published_in_mutations_of_at_most_100() {
 
 #[tokio::test]
 async fn the_bad_sample_event_is_a_400_naming_the_field() {
-    let port = InMemoryAppSync::new();
+    let port = MemoryAppSync::new();
     let (status, body, r) = run(&port, &event(BAD)).await;
     assert_eq!(status, 400);
     assert_eq!(
@@ -143,6 +151,7 @@ async fn the_bad_sample_event_is_a_400_naming_the_field() {
     );
 }
 
+// Over 80 lines: a table of cases, one input and its reason a line.
 #[tokio::test]
 async fn every_kind_of_bad_input_is_a_400_with_its_reason() {
     let b = good_body();
@@ -295,7 +304,7 @@ async fn every_kind_of_bad_input_is_a_400_with_its_reason() {
         ),
     ];
     for (req, want) in cases {
-        let port = InMemoryAppSync::new();
+        let port = MemoryAppSync::new();
         let (status, body, _) = run(&port, &req).await;
         assert_eq!(status, 400, "{want}: {body}");
         assert_eq!(body["error"], "bad_request");
@@ -313,7 +322,7 @@ async fn every_kind_of_bad_input_is_a_400_with_its_reason() {
     let mut empty = event(GOOD);
     empty.body = None;
     for (req, want) in [(get, "method GET is not allowed"), (empty, "body: missing")] {
-        let (status, body, _) = run(&InMemoryAppSync::new(), &req).await;
+        let (status, body, _) = run(&MemoryAppSync::new(), &req).await;
         assert_eq!(
             (status, body["reason"].as_str().unwrap().starts_with(want)),
             (400, true),
@@ -335,7 +344,7 @@ async fn the_fuel_window_and_the_call_threshold_reach_appsync() {
         let mut body = good_body();
         body["race_states"][0]["fuel_window_lap"] = window.clone();
         body["race_states"][0]["cant_make_it_pct"] = pct.clone();
-        let port = InMemoryAppSync::new();
+        let port = MemoryAppSync::new();
         let (status, resp, _) = run(&port, &with_body(&body)).await;
         assert_eq!(status, 200, "{window} {pct}: {resp}");
         let got = port.mutations();
@@ -355,14 +364,14 @@ async fn a_base64_body_is_decoded() {
     let mut e = event(GOOD);
     e.body = Some(base64::engine::general_purpose::STANDARD.encode(e.body.unwrap()));
     e.is_base64_encoded = true;
-    let port = InMemoryAppSync::new();
+    let port = MemoryAppSync::new();
     assert_eq!(run(&port, &e).await.0, 200);
     assert_eq!(port.mutations().len(), 3);
 }
 
 #[tokio::test]
 async fn appsync_throttling_is_a_503_and_a_refusal_a_502() {
-    let port = InMemoryAppSync::new();
+    let port = MemoryAppSync::new();
     port.fail_race(
         "pocono-2026",
         PublishError::GraphQl {
@@ -399,7 +408,7 @@ async fn appsync_throttling_is_a_503_and_a_refusal_a_502() {
     assert_eq!(m.get("publish_failures_total"), Some(2.0));
     assert_eq!(m.get("updates_published_total"), Some(1.0));
 
-    let port = InMemoryAppSync::new();
+    let port = MemoryAppSync::new();
     port.fail_race(
         "michigan-2026",
         PublishError::GraphQl {
@@ -421,18 +430,18 @@ async fn the_deadline_is_lambdas_less_the_answer_margin() {
     // Lambda: milliseconds since the epoch.
     let now_ms = 1_795_924_646_000u64;
     let now = std::time::UNIX_EPOCH + Duration::from_millis(now_ms);
-    let d = appsync_writer::deadline_from(now_ms + 6_000, now);
+    let d = deadline_from(now_ms + 6_000, now, ANSWER_MARGIN);
     assert_eq!(
         d,
-        Instant::now() + Duration::from_millis(6000) - appsync_writer::ANSWER_MARGIN
+        Instant::now() + Duration::from_millis(6000) - ANSWER_MARGIN
     );
     assert_eq!(
-        appsync_writer::deadline_from(now_ms - 1_000, now),
+        deadline_from(now_ms - 1_000, now, ANSWER_MARGIN),
         Instant::now()
     );
     // `cargo lambda watch`: the function's timeout.
     assert_eq!(
-        appsync_writer::deadline_from(600_000, now),
-        Instant::now() + Duration::from_millis(600_000) - appsync_writer::ANSWER_MARGIN
+        deadline_from(600_000, now, ANSWER_MARGIN),
+        Instant::now() + Duration::from_millis(600_000) - ANSWER_MARGIN
     );
 }

@@ -14,6 +14,8 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+// One function over 80 lines: the good events, their redelivery and the bad events go
+// through one emulator and one moto, whose start is most of the test's time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_processes_the_sample_events_once_and_quarantines_the_bad_ones() {
     let aws = AwsStandIns::start().await;

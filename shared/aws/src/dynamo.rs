@@ -20,11 +20,12 @@
 //! store.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnConsumedCapacity};
 use burnbar_core::CarId;
+use burnbar_lambda::clock::now_s;
 // The blob format is the pipeline's, so the in-memory store charges the same size.
 use burnbar_pipeline::item::write_units;
 pub use burnbar_pipeline::item::{decode_blob, encode_blob};
@@ -97,13 +98,6 @@ struct CurrentRow {
     /// `ts` of the race's `race_start`: the pointer only moves forward.
     ts: i64,
     expires_at: i64,
-}
-
-fn now_s() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 fn race_pk(race: &str) -> String {

@@ -1,24 +1,26 @@
-//! What the Kinesis-triggered functions share: configuration from the environment (read
-//! once, failing fast on what is missing), the writer API as the pipeline's publisher,
-//! and the Kinesis invocation around a pipeline handler (records in, deadline, metrics
-//! out, the partial-batch response).
+//! What the two stream functions (telemetry-processor, race-control) build the same
+//! way: their configuration from the environment ([`FunctionEnv`], read once, failing
+//! fast on what is missing), the AWS adapters from it ([`StreamAdapters`]), and the
+//! writer API as the pipeline's publisher ([`WriterPublisher`]). Serving them is
+//! `burnbar_lambda::runtime`'s.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use aws_lambda_events::event::kinesis::KinesisEvent;
+use aws_config::SdkConfig;
 use burnbar_core::engine::CANT_MAKE_IT_PCT_RANGE;
 use burnbar_core::{EngineConfig, FuelUpdate, ModelParams, RaceState};
-use burnbar_metrics::{MetricSet, Unit};
-use burnbar_pipeline::ports::{CarStore, PortError, Predictor, Publisher, Quarantine, RaceStore};
-use burnbar_pipeline::response::BatchResponse;
-use burnbar_pipeline::{Control, InRecord, Outcome, Processor, ProcessorConfig};
+use burnbar_pipeline::ProcessorConfig;
+use burnbar_pipeline::ports::{PortError, Publisher};
 use burnbar_publish::{Signer, WriterClient};
-use lambda_runtime::{Context, LambdaEvent};
 use tokio::time::Instant;
 
-/// Configuration of a function, from its environment (`template.yaml` sets it).
+use crate::dynamo::DynamoStore;
+use crate::sagemaker::SageMakerPredictor;
+use crate::sqs::SqsQuarantine;
+
+/// A stream function's configuration, from its environment (`template.yaml` sets it).
 #[derive(Debug, Clone)]
-pub struct Env {
+pub struct FunctionEnv {
     /// `TABLE_NAME`: the state table.
     pub table: String,
     /// `WRITER_URL`: the writer API's `/updates` URL.
@@ -27,8 +29,8 @@ pub struct Env {
     pub quarantine_url: String,
     /// `SAGEMAKER_ENDPOINT`: the correction's endpoint; empty or unset, physics only.
     pub sagemaker_endpoint: Option<String>,
-    /// `CALIBRATION`: the model parameters as JSON (`burnbar calibrate`); empty or unset,
-    /// the embedded defaults.
+    /// `CALIBRATION`: the physics model's parameters as JSON (`burnbar calibrate`);
+    /// empty or unset, the embedded defaults.
     pub params: ModelParams,
     /// `STATE_TTL_DAYS`: how long state lives after its last write (default 7).
     pub ttl: Duration,
@@ -37,10 +39,10 @@ pub struct Env {
     pub cant_make_it_pct: f64,
 }
 
-impl Env {
+impl FunctionEnv {
     /// Reads the environment through `get` (the process environment in `main`, a map in
     /// tests). Every missing or invalid variable is named in the error.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Env, String> {
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<FunctionEnv, String> {
         let mut missing = Vec::new();
         let mut need = |k: &str| {
             get(k).filter(|v| !v.trim().is_empty()).unwrap_or_else(|| {
@@ -77,7 +79,7 @@ impl Env {
                     format!("CANT_MAKE_IT_PCT must be a number from 5 to 50, not {v:?}")
                 })?,
         };
-        Ok(Env {
+        Ok(FunctionEnv {
             table,
             writer_url,
             quarantine_url,
@@ -102,12 +104,13 @@ impl Env {
     }
 
     /// From the process environment.
-    pub fn from_env() -> Result<Env, String> {
-        Env::from_lookup(|k| std::env::var(k).ok())
+    pub fn from_env() -> Result<FunctionEnv, String> {
+        FunctionEnv::from_lookup(|k| std::env::var(k).ok())
     }
 }
 
-/// The model parameters from a calibration's JSON (empty: the defaults), validated.
+/// The physics model's parameters from a calibration's JSON (empty: the defaults),
+/// validated.
 pub fn params_from(json: &str) -> Result<ModelParams, String> {
     if json.trim().is_empty() {
         return Ok(ModelParams::default());
@@ -149,104 +152,49 @@ impl Publisher for WriterPublisher {
     }
 }
 
-/// The invocation's deadline as a tokio instant ([`burnbar_publish::lambda_time_left_ms`]
-/// reads the runtime's header, from Lambda or from `cargo lambda watch`).
-pub fn deadline(ctx: &Context) -> Instant {
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    deadline_from(ctx.deadline, now_ms)
+/// What both stream functions build from their environment, once per process: the
+/// state table, the writer API as publisher, the quarantine, and the SDK configuration
+/// for a function's own clients (the processor's predictor).
+#[derive(Debug, Clone)]
+pub struct StreamAdapters {
+    pub env: FunctionEnv,
+    pub sdk: SdkConfig,
+    pub store: DynamoStore,
+    pub publisher: WriterPublisher,
+    pub quarantine: SqsQuarantine,
 }
 
-fn deadline_from(header_ms: u64, now_ms: u64) -> Instant {
-    Instant::now() + Duration::from_millis(burnbar_publish::lambda_time_left_ms(header_ms, now_ms))
-}
-
-/// A pipeline handler of Kinesis batches (the processor, race control).
-pub trait BatchHandler {
-    fn handle_batch<'a>(
-        &'a self,
-        records: &'a [InRecord<'a>],
-        deadline: Instant,
-        m: &'a mut MetricSet,
-    ) -> impl std::future::Future<Output = Outcome> + 'a;
-}
-
-impl<S, P, W, Q> BatchHandler for Processor<S, P, W, Q>
-where
-    S: CarStore + RaceStore,
-    P: Predictor,
-    W: Publisher,
-    Q: Quarantine,
-{
-    fn handle_batch<'a>(
-        &'a self,
-        records: &'a [InRecord<'a>],
-        deadline: Instant,
-        m: &'a mut MetricSet,
-    ) -> impl std::future::Future<Output = Outcome> + 'a {
-        self.handle(records, deadline, m)
-    }
-}
-
-impl<S, W, Q> BatchHandler for Control<S, W, Q>
-where
-    S: CarStore + RaceStore,
-    W: Publisher,
-    Q: Quarantine,
-{
-    fn handle_batch<'a>(
-        &'a self,
-        records: &'a [InRecord<'a>],
-        deadline: Instant,
-        m: &'a mut MetricSet,
-    ) -> impl std::future::Future<Output = Outcome> + 'a {
-        self.handle(records, deadline, m)
-    }
-}
-
-/// Runs one Kinesis invocation through `handler`, writes its metrics (EMF, one line,
-/// with the request id) and answers with the partial-batch response.
-pub async fn kinesis_invocation(
-    function: &str,
-    ev: LambdaEvent<KinesisEvent>,
-    handler: &impl BatchHandler,
-) -> BatchResponse {
-    let t0 = std::time::Instant::now();
-    let mut m = MetricSet::new("burnbar", &[("Function", function)]);
-    m.property("request_id", ev.context.request_id.as_str());
-    let dl = deadline(&ev.context);
-    m.set(
-        "invocation_budget_ms",
-        Unit::Milliseconds,
-        dl.saturating_duration_since(Instant::now()).as_millis() as f64,
-    );
-    let records: Vec<InRecord<'_>> = ev
-        .payload
-        .records
-        .iter()
-        .map(|r| InRecord {
-            sequence_number: r.kinesis.sequence_number.as_str(),
-            data: &r.kinesis.data.0,
+impl StreamAdapters {
+    /// From the process environment; the error names what is missing or invalid.
+    pub async fn from_env() -> Result<StreamAdapters, String> {
+        let env = FunctionEnv::from_env()?;
+        let sdk = crate::sdk_config().await;
+        let mut store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &env.table);
+        store.ttl = env.ttl;
+        let publisher = WriterPublisher::from_env(&env.writer_url)?;
+        let quarantine = SqsQuarantine::new(aws_sdk_sqs::Client::new(&sdk), &env.quarantine_url);
+        Ok(StreamAdapters {
+            env,
+            sdk,
+            store,
+            publisher,
+            quarantine,
         })
-        .collect();
-    let outcome = handler.handle_batch(&records, dl, &mut m).await;
-    m.set(
-        "invocation_latency_ms",
-        Unit::Milliseconds,
-        t0.elapsed().as_secs_f64() * 1000.0,
-    );
-    m.count(
-        "batches_partially_failed_total",
-        outcome.first_failed.is_some() as u64,
-    );
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    m.emit(now_ms);
-    BatchResponse::from_first_failed(outcome.first_failed)
+    }
+
+    /// The learned correction's predictor, when an endpoint is configured.
+    pub fn predictor(&self) -> Option<SageMakerPredictor> {
+        self.env
+            .sagemaker_endpoint
+            .as_ref()
+            .map(|e| SageMakerPredictor::new(aws_sdk_sagemakerruntime::Client::new(&self.sdk), e))
+    }
+
+    /// The handlers' configuration ([`FunctionEnv::processor_config`]): the defaults,
+    /// with the calibration's parameters and the call threshold.
+    pub fn config(&self) -> ProcessorConfig {
+        self.env.processor_config()
+    }
 }
 
 #[cfg(test)]
@@ -255,27 +203,13 @@ mod tests {
     use std::collections::HashMap;
 
     #[test]
-    fn the_deadline_is_an_epoch_time_on_lambda_and_a_timeout_under_cargo_lambda() {
-        let now = 1_795_924_646_599;
-        let left = |dl: Instant| dl.saturating_duration_since(Instant::now()).as_millis() as i64;
-        assert!((left(deadline_from(now + 3_000, now)) - 3_000).abs() < 50);
-        assert_eq!(
-            left(deadline_from(now - 5, now)),
-            0,
-            "a deadline passed is no time"
-        );
-        assert!((left(deadline_from(600_000, now)) - 600_000).abs() < 50);
-        assert!(left(deadline_from(now + 86_400_000, now)) <= 900_000);
-    }
-
-    #[test]
     fn missing_configuration_is_named_and_calibration_is_validated() {
         let env = |pairs: &[(&str, &str)]| {
             let m: HashMap<String, String> = pairs
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect();
-            Env::from_lookup(move |k| m.get(k).cloned())
+            FunctionEnv::from_lookup(move |k| m.get(k).cloned())
         };
         let e = env(&[("TABLE_NAME", "t")]).unwrap_err();
         assert_eq!(e, "missing environment: WRITER_URL, QUARANTINE_URL");

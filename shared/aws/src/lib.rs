@@ -7,10 +7,13 @@
 //! - [`sagemaker`]: the learned correction through the SageMaker runtime.
 //! - [`sqs`]: the quarantine of rejected records.
 //! - [`errors`]: which SDK errors are worth retrying, and deadlines on every call.
-//! - [`function`]: what the Kinesis-triggered functions share (configuration, the writer
-//!   API as publisher, the invocation around a handler).
+//! - [`function`]: what the two stream functions build the same way: their
+//!   configuration from the environment, these adapters from it, and the writer API as
+//!   publisher. The Lambda plumbing around them (deadline, clock, the runtime) is
+//!   `burnbar-lambda`'s.
 //!
-//! Clients are built once per process by [`sdk_config`] (the functions' `main`): the
+//! Clients are built once per process by [`sdk_config`] (through
+//! [`function::StreamAdapters`], in the functions' `main`): the
 //! standard retry policy (jittered exponential backoff on throttling, 5xx and timeouts)
 //! and timeouts per attempt, so that a call never outlives the invocation.
 

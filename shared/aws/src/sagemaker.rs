@@ -15,8 +15,9 @@ use tokio::time::Instant;
 
 use crate::errors::{classify, within};
 
-/// The request and response bodies: defined in the core, beside the model, so that the
-/// container (`burnbar-model`) and this client share one definition.
+/// The request and response bodies: defined in the core, beside the correction itself
+/// (`burnbar_core::correction`), so that the container (`burnbar-model`) and this client
+/// share one definition.
 pub use burnbar_core::correction::{PredictRequest, PredictResponse};
 
 /// A SageMaker endpoint as a predictor.
@@ -24,8 +25,9 @@ pub use burnbar_core::correction::{PredictRequest, PredictResponse};
 pub struct SageMakerPredictor {
     client: Client,
     endpoint: String,
-    /// Longest wait for the model. 300 ms: a small model answers in tens of
-    /// milliseconds; beyond this the physics estimate is worth more than the wait.
+    /// Longest wait for the endpoint. 300 ms: the correction (a small regression)
+    /// answers in tens of milliseconds; beyond this the physics estimate is worth more
+    /// than the wait.
     pub timeout: Duration,
 }
 

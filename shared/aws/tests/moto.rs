@@ -407,7 +407,7 @@ fn lambda_ctx() -> lambda_runtime::Context {
 async fn kinesis_records_through_the_processor_on_dynamodb_publish_what_memory_does() {
     use aws_sdk_kinesis::primitives::Blob;
     use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ShardIteratorType};
-    use burnbar_aws::function::kinesis_invocation;
+    use burnbar_lambda::runtime::kinesis_invocation;
     use burnbar_pipeline::Control;
     use burnbar_pipeline::memory::{MemoryQuarantine, MemoryStore};
     use burnbar_sim::{SimConfig, Simulation};

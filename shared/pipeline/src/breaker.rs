@@ -68,8 +68,8 @@ impl<P: Predictor> Breaker<P> {
     }
 
     /// Factors for the windows, or why physics stands alone. A factor that is not finite
-    /// or outside `[0.5, 1.5]` makes the whole answer a failure: a model that says a car
-    /// burned half or double what physics says is broken, not insightful.
+    /// or outside `[0.5, 1.5]` makes the whole answer a failure: a correction that says a
+    /// car burned half or double what physics says is broken, not insightful.
     pub async fn predict(
         &self,
         windows: &[WindowFeatures],

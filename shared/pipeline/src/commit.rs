@@ -1,18 +1,17 @@
 //! Committing one car: fold, conditional write, re-read and re-apply on a conflict; and
 //! the car's race-level summary. Shared by both functions.
 
-use std::time::Duration;
-
 use burnbar_core::CarId;
 use burnbar_core::car::WindowCorrection;
+use burnbar_core::race::Newest;
+use burnbar_lambda::clock::now_ms;
+use burnbar_lambda::deadline::call_deadline;
 use burnbar_metrics::{MetricSet, Unit, log};
 use serde_json::json;
 use tokio::time::Instant;
 
+use crate::handler::ProcessorConfig;
 use crate::ports::{CarItem, CarStore, PortError, RaceStore, Saved};
-use crate::processor::ProcessorConfig;
-use burnbar_core::race::Newest;
-
 use crate::race::{CarSample, FoldReport, StoredRace, close_silent, fold_car, summary_of};
 
 /// What to commit for one car.
@@ -39,56 +38,30 @@ pub(crate) struct Commit<'a> {
 /// time: the caller fails the car's records, and nothing of them was applied.
 pub(crate) async fn commit_car<S: CarStore>(
     store: &S,
-    c: Commit<'_>,
+    mut c: Commit<'_>,
     newest: &mut Newest,
     m: &mut MetricSet,
 ) -> Option<(CarItem, FoldReport)> {
     let cfg = c.cfg;
-    let fresh = |stored: Option<CarItem>| {
-        let mut item = stored.unwrap_or_else(|| c.race.new_car(c.car));
-        if let Some(acked) = c.acked {
-            item.outbox.retain(|u| u.seq > acked);
-        }
-        item
-    };
-    let mut item = fresh(c.stored);
+    let stored = c.stored.take();
+    let mut item = c.fresh(stored);
     for attempt in 0..cfg.save_attempts {
         if attempt > 0 {
             m.count("conditional_write_retries_total", 1);
             match store.load_cars(c.race_id, &[c.car], c.deadline).await {
-                Ok(mut items) => item = fresh(items.remove(&c.car)),
+                Ok(mut items) => item = c.fresh(items.remove(&c.car)),
                 Err(e) => {
                     store_error(m, "reload car", &e);
                     return None;
                 }
             }
         }
-        let mut next = item.clone();
-        let mut out = Vec::new();
-        let mut rr = *newest;
-        let ctx = c
-            .race
-            .race
-            .ctx(cfg.engine.window_ms, &cfg.params, c.correction, None, None);
-        let rep = fold_car(
-            c.race,
-            &mut next,
-            c.samples,
-            &ctx,
-            &cfg.engine,
-            &mut rr,
-            &mut out,
-        );
-        if let Some(b) = c.sweep {
-            close_silent(c.race, &mut next, b, &ctx, &mut out);
-        }
-        let windows = out.len();
-        next.outbox.extend(out);
-        if next.outbox.len() > cfg.outbox_max {
-            let drop = next.outbox.len() - cfg.outbox_max;
-            next.outbox.drain(..drop);
-            m.count("updates_dropped_total", drop as u64);
-        }
+        let Folded {
+            mut next,
+            rep,
+            newest: rr,
+            windows,
+        } = c.fold(&item, *newest, m);
         if next == item && item.version > 0 {
             // Nothing new (a redelivered batch): no write, no write units.
             m.count("cars_unchanged_total", 1);
@@ -107,21 +80,7 @@ pub(crate) async fn commit_car<S: CarStore>(
                 item_bytes,
                 write_units,
             }) => {
-                m.add("write_units_total", Unit::Count, write_units);
-                let max = m.get("car_item_bytes_max").unwrap_or(0.0);
-                m.set(
-                    "car_item_bytes_max",
-                    Unit::Bytes,
-                    max.max(item_bytes as f64),
-                );
-                m.count("cars_written_total", 1);
-                m.count("samples_total", rep.samples);
-                m.count("samples_duplicate_total", rep.duplicates);
-                m.count("samples_merged_total", rep.merged);
-                m.count("samples_late_total", rep.late_samples);
-                m.count("events_late_total", rep.late_events);
-                m.count("events_applied_total", rep.events_applied);
-                m.count("windows_closed_total", windows as u64);
+                count_written(m, item_bytes, write_units, &rep, windows);
                 *newest = rr;
                 next.version += 1;
                 return Some((next, rep));
@@ -134,6 +93,95 @@ pub(crate) async fn commit_car<S: CarStore>(
         }
     }
     None
+}
+
+/// One fold of a car onto a copy of its item.
+struct Folded {
+    /// The item after the fold, its outbox bounded.
+    next: CarItem,
+    rep: FoldReport,
+    /// The race's newest `ts` after the fold.
+    newest: Newest,
+    /// Windows the fold closed.
+    windows: usize,
+}
+
+impl Commit<'_> {
+    /// The item as read (a car never stored: a new one), less the outbox entries the
+    /// writer has acknowledged.
+    fn fresh(&self, stored: Option<CarItem>) -> CarItem {
+        let mut item = stored.unwrap_or_else(|| self.race.new_car(self.car));
+        if let Some(acked) = self.acked {
+            item.outbox.retain(|u| u.seq > acked);
+        }
+        item
+    }
+
+    /// Folds the samples (and for a silent car, closes its windows up to the boundary)
+    /// into a copy of `item`; the closed windows join its outbox, which keeps the
+    /// newest `outbox_max` (the older ones are dropped and counted).
+    fn fold(&self, item: &CarItem, mut newest: Newest, m: &mut MetricSet) -> Folded {
+        let cfg = self.cfg;
+        let mut next = item.clone();
+        let mut out = Vec::new();
+        let ctx = self.race.race.ctx(
+            cfg.engine.window_ms,
+            &cfg.params,
+            self.correction,
+            None,
+            None,
+        );
+        let rep = fold_car(
+            self.race,
+            &mut next,
+            self.samples,
+            &ctx,
+            &cfg.engine,
+            &mut newest,
+            &mut out,
+        );
+        if let Some(b) = self.sweep {
+            close_silent(self.race, &mut next, b, &ctx, &mut out);
+        }
+        let windows = out.len();
+        next.outbox.extend(out);
+        if next.outbox.len() > cfg.outbox_max {
+            let drop = next.outbox.len() - cfg.outbox_max;
+            next.outbox.drain(..drop);
+            m.count("updates_dropped_total", drop as u64);
+        }
+        Folded {
+            next,
+            rep,
+            newest,
+            windows,
+        }
+    }
+}
+
+/// The counters of a car written: its cost, its size and what its fold did.
+fn count_written(
+    m: &mut MetricSet,
+    item_bytes: usize,
+    write_units: f64,
+    rep: &FoldReport,
+    windows: usize,
+) {
+    m.add("write_units_total", Unit::Count, write_units);
+    let max = m.get("car_item_bytes_max").unwrap_or(0.0);
+    m.set(
+        "car_item_bytes_max",
+        Unit::Bytes,
+        max.max(item_bytes as f64),
+    );
+    m.count("cars_written_total", 1);
+    m.count("samples_total", rep.samples);
+    m.count("samples_duplicate_total", rep.duplicates);
+    m.count("samples_merged_total", rep.merged);
+    m.count("samples_late_total", rep.late_samples);
+    m.count("events_late_total", rep.late_events);
+    m.count("events_applied_total", rep.events_applied);
+    m.count("windows_closed_total", windows as u64);
 }
 
 /// Writes the car's race-level summary when it changed (other shards read its figures
@@ -167,21 +215,7 @@ pub(crate) async fn update_summary<S: RaceStore>(
     race.set_summary(car, summary);
 }
 
-/// The wall clock in epoch milliseconds.
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
-/// The deadline for one call: the invocation's, less the reserve kept for reporting.
-pub(crate) fn call_deadline(deadline: Instant, reserve: Duration) -> Instant {
-    deadline
-        .checked_sub(reserve)
-        .unwrap_or(deadline)
-        .max(Instant::now())
-}
-
+/// Counts and logs a failed call to the store.
 pub(crate) fn store_error(m: &mut MetricSet, what: &str, e: &PortError) {
     m.count("store_errors_total", 1);
     if !e.is_retryable() {

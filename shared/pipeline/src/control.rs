@@ -8,18 +8,21 @@
 //! field), because a car that is out sends no more telemetry to trigger it.
 
 use std::collections::BTreeSet;
+use std::future::Future;
 
-use burnbar_core::contract::{EventKind, Record};
+use burnbar_core::contract::{Event, EventKind, Record};
 use burnbar_core::decode::decode_line;
 use burnbar_core::race::UNKNOWN_RACE;
-use burnbar_core::{CarId, FuelUpdate};
+use burnbar_core::{CarId, FuelUpdate, RaceState};
+use burnbar_lambda::deadline::call_deadline;
+use burnbar_lambda::{BatchHandler, InRecord, Outcome};
 use burnbar_metrics::{MetricSet, log};
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::commit::{Commit, call_deadline, commit_car, store_error, update_summary};
-use crate::ports::{CarStore, Publisher, Quarantine, Quarantined, RaceStore};
-use crate::processor::{InRecord, Outcome, ProcessorConfig};
+use crate::commit::{Commit, commit_car, store_error, update_summary};
+use crate::handler::{CONTROL_COUNTERS, ProcessorConfig, Records, is_blank, lines, zero_counters};
+use crate::ports::{CarStore, Publisher, Quarantine, RaceStore};
 use crate::race::{StoredRace, race_of, stored};
 
 /// The race-control function over its ports.
@@ -28,6 +31,30 @@ pub struct Control<S, W, Q> {
     pub publisher: W,
     pub quarantine: Q,
     pub cfg: ProcessorConfig,
+}
+
+/// What the batch's events changed.
+#[derive(Default)]
+struct Changes {
+    /// Races whose state changed.
+    races: BTreeSet<String>,
+    /// Cars taken out, with the record that did it.
+    outs: Vec<(String, CarId, usize)>,
+    /// Every stored event's race and record.
+    records: Vec<(String, usize)>,
+    /// The current race, once read (`Some(None)`: there is none).
+    current: Option<Option<String>>,
+}
+
+impl Changes {
+    /// Fails the records of the events stored for `race_id`.
+    fn fail_race(&self, race_id: &str, recs: &mut Records<'_, '_>) {
+        for (r, ri) in &self.records {
+            if r == race_id {
+                recs.fail(*ri);
+            }
+        }
+    }
 }
 
 impl<S, W, Q> Control<S, W, Q>
@@ -52,197 +79,246 @@ where
         deadline: Instant,
         m: &mut MetricSet,
     ) -> Outcome {
-        let cfg = &self.cfg;
-        let dl = call_deadline(deadline, cfg.reserve);
-        let mut failed = vec![false; records.len()];
-        let mut quarantined: Vec<(usize, Quarantined)> = Vec::new();
-        for name in [
-            "events_in_total",
-            "events_new_total",
-            "events_duplicate_total",
-            "records_rejected_total",
-            "publish_failures_total",
-        ] {
-            m.count(name, 0);
+        let dl = call_deadline(deadline, self.cfg.reserve);
+        let mut recs = Records::new(records);
+        zero_counters(m, CONTROL_COUNTERS);
+        let changes = self.store_events(&mut recs, dl, m).await;
+        let (mut updates, states) = self
+            .take_cars_out(&mut recs, &changes, deadline, dl, m)
+            .await;
+        if !states.is_empty() || !updates.is_empty() {
+            updates.sort_by_key(|u| (u.window_end, u.car));
+            self.publish(&mut recs, &changes, &updates, &states, dl, m)
+                .await;
         }
-        // Races whose state changed, and cars taken out (with the record that did it).
-        let mut changed: BTreeSet<String> = BTreeSet::new();
-        let mut outs: Vec<(String, CarId, usize)> = Vec::new();
-        let mut race_records: Vec<(String, usize)> = Vec::new();
-        let mut current: Option<Option<String>> = None;
-        for (ri, r) in records.iter().enumerate() {
-            for (li, line) in r.data.split(|&b| b == b'\n').enumerate() {
-                if line.iter().all(u8::is_ascii_whitespace) {
+        recs.send_to(&self.quarantine, dl, m).await;
+        recs.outcome(updates.len())
+    }
+
+    /// Decodes every line and stores each event once; a sample or a bad line is
+    /// quarantined, an event that cannot be stored fails its record.
+    async fn store_events(
+        &self,
+        recs: &mut Records<'_, '_>,
+        dl: Instant,
+        m: &mut MetricSet,
+    ) -> Changes {
+        let mut changes = Changes::default();
+        for (ri, r) in recs.records.iter().enumerate() {
+            for (li, line) in lines(r.data).enumerate() {
+                if is_blank(line) {
                     continue;
                 }
-                let e = match decode_line(line) {
-                    Ok(Record::Event(e)) => e,
-                    Ok(Record::Sample(_)) => {
-                        quarantined.push((
-                            ri,
-                            crate::processor::quarantine_entry(
-                                r,
-                                li,
-                                line,
-                                "wrong_stream",
-                                Some("kind"),
-                                "a telemetry sample on the race-control stream: send it to the telemetry stream",
-                            ),
-                        ));
-                        continue;
-                    }
-                    Err(rej) => {
-                        quarantined.push((ri, crate::processor::reject_entry(r, li, line, &rej)));
-                        continue;
-                    }
-                };
-                m.count("events_in_total", 1);
-                let is_start = matches!(e.kind, EventKind::RaceStart(_));
-                let race_id = match race_of(&e) {
-                    Some(id) => id.to_owned(),
-                    None => {
-                        if current.is_none() {
-                            match self.store.current_race(dl).await {
-                                Ok(c) => current = Some(c),
-                                Err(err) => {
-                                    store_error(m, "current race", &err);
-                                    failed[ri] = true;
-                                    continue;
-                                }
-                            }
+                match decode_line(line) {
+                    Ok(Record::Event(e)) => {
+                        m.count("events_in_total", 1);
+                        if !self.store_event(&e, line, ri, &mut changes, dl, m).await {
+                            recs.fail(ri);
                         }
-                        current
-                            .clone()
-                            .flatten()
-                            .unwrap_or_else(|| UNKNOWN_RACE.to_owned())
                     }
-                };
-                match self
-                    .store
-                    .put_event(&race_id, &stored(&e, line), is_start, dl)
-                    .await
-                {
-                    Ok(new) => {
-                        m.count(
-                            if new {
-                                "events_new_total"
-                            } else {
-                                "events_duplicate_total"
-                            },
-                            1,
-                        );
-                        if is_start {
-                            current = Some(Some(race_id.clone()));
-                        }
-                        // A re-delivered event publishes again (harmless: the same state),
-                        // so a publish that failed the first time is not lost.
-                        match &e.kind {
-                            EventKind::RaceStart(_)
-                            | EventKind::Flag { .. }
-                            | EventKind::StageEnd { .. } => {
-                                changed.insert(race_id.clone());
-                            }
-                            EventKind::CarOut { car, .. } => {
-                                changed.insert(race_id.clone());
-                                outs.push((race_id.clone(), *car, ri));
-                            }
-                            _ => {}
-                        }
-                        race_records.push((race_id, ri));
-                    }
-                    Err(err) => {
-                        store_error(m, "put event", &err);
-                        failed[ri] = true;
-                    }
+                    Ok(Record::Sample(_)) => recs.quarantine(
+                        ri,
+                        li,
+                        line,
+                        "wrong_stream",
+                        Some("kind"),
+                        "a telemetry sample on the race-control stream: send it to the telemetry stream",
+                    ),
+                    Err(rej) => recs.reject(ri, li, line, &rej),
                 }
             }
         }
+        changes
+    }
 
-        // Take cars out and build each changed race's state.
+    /// Stores one event in its race (the current race when it names none) and notes
+    /// what it changed; `false` when its race or the write failed.
+    async fn store_event(
+        &self,
+        e: &Event,
+        line: &[u8],
+        ri: usize,
+        changes: &mut Changes,
+        dl: Instant,
+        m: &mut MetricSet,
+    ) -> bool {
+        let is_start = matches!(e.kind, EventKind::RaceStart(_));
+        let race_id = match race_of(e) {
+            Some(id) => id.to_owned(),
+            None => {
+                if changes.current.is_none() {
+                    match self.store.current_race(dl).await {
+                        Ok(c) => changes.current = Some(c),
+                        Err(err) => {
+                            store_error(m, "current race", &err);
+                            return false;
+                        }
+                    }
+                }
+                changes
+                    .current
+                    .clone()
+                    .flatten()
+                    .unwrap_or_else(|| UNKNOWN_RACE.to_owned())
+            }
+        };
+        let new = match self
+            .store
+            .put_event(&race_id, &stored(e, line), is_start, dl)
+            .await
+        {
+            Ok(new) => new,
+            Err(err) => {
+                store_error(m, "put event", &err);
+                return false;
+            }
+        };
+        m.count(
+            if new {
+                "events_new_total"
+            } else {
+                "events_duplicate_total"
+            },
+            1,
+        );
+        if is_start {
+            changes.current = Some(Some(race_id.clone()));
+        }
+        // A re-delivered event publishes again (harmless: the same state), so a publish
+        // that failed the first time is not lost.
+        match &e.kind {
+            EventKind::RaceStart(_) | EventKind::Flag { .. } | EventKind::StageEnd { .. } => {
+                changes.races.insert(race_id.clone());
+            }
+            EventKind::CarOut { car, .. } => {
+                changes.races.insert(race_id.clone());
+                changes.outs.push((race_id.clone(), *car, ri));
+            }
+            _ => {}
+        }
+        changes.records.push((race_id, ri));
+        true
+    }
+
+    /// Takes the cars out (their last windows close) and builds each changed race's
+    /// state: the updates and states to publish.
+    async fn take_cars_out(
+        &self,
+        recs: &mut Records<'_, '_>,
+        changes: &Changes,
+        deadline: Instant,
+        dl: Instant,
+        m: &mut MetricSet,
+    ) -> (Vec<FuelUpdate>, Vec<RaceState>) {
         let mut updates: Vec<FuelUpdate> = Vec::new();
         let mut states = Vec::new();
-        for race_id in &changed {
+        for race_id in &changes.races {
             let mut race = match self.store.load_race(race_id, dl).await {
                 Ok(v) => StoredRace::from_view(&v),
                 Err(err) => {
                     store_error(m, "load race", &err);
-                    for (r, ri) in &race_records {
-                        if r == race_id {
-                            failed[*ri] = true;
-                        }
-                    }
+                    changes.fail_race(race_id, recs);
                     continue;
                 }
             };
-            for (_, car, ri) in outs.iter().filter(|(r, _, _)| r == race_id) {
-                let stored = match self.store.load_cars(race_id, &[*car], dl).await {
-                    Ok(mut items) => items.remove(car),
-                    Err(err) => {
-                        store_error(m, "load car", &err);
-                        failed[*ri] = true;
-                        continue;
-                    }
-                };
-                let mut newest = race.race.newest;
-                let committed = commit_car(
-                    &self.store,
-                    Commit {
-                        race: &race,
-                        race_id,
-                        car: *car,
-                        stored,
-                        acked: None,
-                        samples: &[],
-                        cfg,
-                        correction: None,
-                        deadline,
-                        sweep: None,
-                    },
-                    &mut newest,
-                    m,
-                )
-                .await;
-                match committed {
-                    Some((item, _)) => {
-                        updates.extend(item.outbox.iter().cloned());
-                        update_summary(&self.store, &mut race, race_id, &item, deadline, cfg, m)
-                            .await;
-                    }
-                    None => failed[*ri] = true,
+            for (_, car, ri) in changes.outs.iter().filter(|(r, _, _)| r == race_id) {
+                match self
+                    .take_out(&mut race, race_id, *car, deadline, dl, m)
+                    .await
+                {
+                    Some(outbox) => updates.extend(outbox),
+                    None => recs.fail(*ri),
                 }
             }
-            states.push(race.state(cfg.engine.cant_make_it_pct));
+            states.push(race.state(self.cfg.engine.cant_make_it_pct));
         }
-        if !states.is_empty() || !updates.is_empty() {
-            updates.sort_by_key(|u| (u.window_end, u.car));
-            match self.publisher.publish(&updates, &states, dl).await {
-                Ok(()) => {
-                    m.count("race_states_published_total", states.len() as u64);
-                    m.count("updates_published_total", updates.len() as u64);
-                }
-                Err(err) => {
-                    m.count("publish_failures_total", 1);
-                    log(
-                        "error",
-                        "publish failed: events will be delivered again",
-                        None,
-                        &[("error", json!(err.to_string()))],
-                    );
-                    for (r, ri) in &race_records {
-                        if changed.contains(r) {
-                            failed[*ri] = true;
-                        }
+        (updates, states)
+    }
+
+    /// Closes a car's last windows and retires it, committed with its conditional
+    /// write: its outbox (the updates to publish), or `None` when it could not be read
+    /// or written. `deadline` is the invocation's, `dl` the one for reading the car.
+    async fn take_out(
+        &self,
+        race: &mut StoredRace,
+        race_id: &str,
+        car: CarId,
+        deadline: Instant,
+        dl: Instant,
+        m: &mut MetricSet,
+    ) -> Option<Vec<FuelUpdate>> {
+        let cfg = &self.cfg;
+        let stored = match self.store.load_cars(race_id, &[car], dl).await {
+            Ok(mut items) => items.remove(&car),
+            Err(err) => {
+                store_error(m, "load car", &err);
+                return None;
+            }
+        };
+        let mut newest = race.race.newest;
+        let commit = Commit {
+            race,
+            race_id,
+            car,
+            stored,
+            acked: None,
+            samples: &[],
+            cfg,
+            correction: None,
+            deadline,
+            sweep: None,
+        };
+        let (item, _) = commit_car(&self.store, commit, &mut newest, m).await?;
+        update_summary(&self.store, race, race_id, &item, deadline, cfg, m).await;
+        Some(item.outbox)
+    }
+
+    /// Publishes the updates and states; a failure fails the records of every changed
+    /// race's events (delivered again, they publish again).
+    async fn publish(
+        &self,
+        recs: &mut Records<'_, '_>,
+        changes: &Changes,
+        updates: &[FuelUpdate],
+        states: &[RaceState],
+        dl: Instant,
+        m: &mut MetricSet,
+    ) {
+        match self.publisher.publish(updates, states, dl).await {
+            Ok(()) => {
+                m.count("race_states_published_total", states.len() as u64);
+                m.count("updates_published_total", updates.len() as u64);
+            }
+            Err(err) => {
+                m.count("publish_failures_total", 1);
+                log(
+                    "error",
+                    "publish failed: events will be delivered again",
+                    None,
+                    &[("error", json!(err.to_string()))],
+                );
+                for (r, ri) in &changes.records {
+                    if changes.races.contains(r) {
+                        recs.fail(*ri);
                     }
                 }
             }
         }
-        crate::processor::quarantine_all(&self.quarantine, &quarantined, &mut failed, dl, m).await;
-        Outcome {
-            first_failed: failed
-                .iter()
-                .position(|&f| f)
-                .map(|i| records[i].sequence_number.to_owned()),
-            published: updates.len(),
-        }
+    }
+}
+
+impl<S, W, Q> BatchHandler for Control<S, W, Q>
+where
+    S: CarStore + RaceStore,
+    W: Publisher,
+    Q: Quarantine,
+{
+    fn handle_batch<'a>(
+        &'a self,
+        records: &'a [InRecord<'a>],
+        deadline: Instant,
+        m: &'a mut MetricSet,
+    ) -> impl Future<Output = Outcome> + 'a {
+        self.handle(records, deadline, m)
     }
 }

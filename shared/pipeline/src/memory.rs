@@ -1,7 +1,12 @@
-//! In-memory adapters: the same ports as DynamoDB, the writer API and SQS, for handler
-//! tests and benchmarks. The store keeps versions and answers a stale write with a
-//! conflict as DynamoDB's conditional write does; faults can be switched on to exercise
-//! the handlers' failure paths.
+//! In-memory adapters (feature `testkit`): the same ports as DynamoDB, the writer API,
+//! SQS and AppSync, for handler tests and benchmarks. The store keeps versions and
+//! answers a stale write with a conflict as DynamoDB's conditional write does; faults
+//! can be switched on to exercise the handlers' failure paths.
+
+#[cfg(feature = "writer")]
+mod appsync;
+#[cfg(feature = "writer")]
+pub use appsync::{MemoryAppSync, Mutation};
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;

@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use burnbar_core::car::WindowFeatures;
 use burnbar_core::{CarId, Engine, EngineConfig, FuelUpdate, ModelParams};
+use burnbar_lambda::BatchResponse;
 use burnbar_metrics::MetricSet;
 use burnbar_pipeline::memory::{
     MemoryPublisher, MemoryQuarantine, MemoryStore, NoPredictor, StoreDump,
 };
 use burnbar_pipeline::ports::{PortError, Predictor, RaceStore};
-use burnbar_pipeline::response::BatchResponse;
 use burnbar_pipeline::{Control, InRecord, Processor, ProcessorConfig};
 use burnbar_sim::{SimConfig, Simulation};
 use tokio::time::Instant;

@@ -34,23 +34,6 @@ pub use writer::{PublishFailure, PublishReport, WriterClient};
 
 /// One `reqwest` client for a function's lifetime (it pools connections), HTTP/1.1 with
 /// rustls; timeouts are per attempt, set by the callers from their deadline.
-/// Milliseconds left in a Lambda invocation, from the runtime's deadline header.
-///
-/// Lambda gives the deadline as milliseconds since the epoch. `cargo lambda watch` (the
-/// local Runtime API) gives the function's timeout instead (`600000`): a value before
-/// 2001 cannot be an epoch time, so it is read as the time left. Either way the budget is
-/// at most Lambda's 15-minute limit.
-pub fn lambda_time_left_ms(deadline_header_ms: u64, now_ms: u64) -> u64 {
-    const EPOCH_2001_MS: u64 = 978_307_200_000;
-    const MAX_BUDGET_MS: u64 = 15 * 60 * 1000;
-    let left = if deadline_header_ms < EPOCH_2001_MS {
-        deadline_header_ms
-    } else {
-        deadline_header_ms.saturating_sub(now_ms)
-    };
-    left.min(MAX_BUDGET_MS)
-}
-
 pub fn http_client() -> Result<reqwest::Client, ConfigError> {
     reqwest::Client::builder()
         .pool_idle_timeout(std::time::Duration::from_secs(50))

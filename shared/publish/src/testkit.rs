@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::Credentials;
 use crate::signer::Signer;
@@ -338,7 +338,58 @@ pub fn check_mutation(schema: &Schema, req: &Value) -> Result<(String, Value), V
     if toks.first().map(String::as_str) != Some("mutation") {
         return Err(vec!["not a mutation".to_owned()]);
     }
-    // Variable definitions: `( $name : Type ... )` after the operation name.
+    let close = toks.iter().position(|t| t == ")").unwrap_or(0);
+    let declared = declared_variables(&toks);
+    // The mutation field and its arguments.
+    let Some(fpos) = toks
+        .iter()
+        .skip(close)
+        .position(|t| schema.mutation_args.contains_key(t))
+    else {
+        return Err(vec![format!(
+            "no mutation field of the schema in {query:?}"
+        )]);
+    };
+    let fpos = fpos + close;
+    let field = toks[fpos].clone();
+    let args = &schema.mutation_args[&field];
+    for (name, ty) in args {
+        check_argument(
+            schema,
+            (name.as_str(), ty.as_str()),
+            &declared,
+            &toks,
+            &vars,
+            &mut problems,
+        );
+    }
+    // Selection set of the result.
+    let result_ty = base(&schema.types["Mutation"][&field]).to_owned();
+    let after = toks[fpos..].iter().position(|t| t == "{").map(|p| p + fpos);
+    match after {
+        Some(p) => {
+            let (sel, _) = parse_selection(&toks, p + 1);
+            check_selection(schema, &result_ty, &sel, &field, &mut problems);
+        }
+        None => problems.push(format!("{field} has no selection set")),
+    }
+    if field == "publishUpdates" {
+        check_race_ids(&vars, &mut problems);
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let data = if args.len() == 1 {
+        vars.get(&args[0].0).cloned().unwrap_or(Value::Null)
+    } else {
+        Value::Object(vars)
+    };
+    Ok((field, data))
+}
+
+/// The variable definitions, `( $name : Type ... )` after the operation name: each
+/// variable's type.
+fn declared_variables(toks: &[String]) -> BTreeMap<String, String> {
     let open = toks.iter().position(|t| t == "(").unwrap_or(0);
     let close = toks.iter().position(|t| t == ")").unwrap_or(0);
     let mut declared = BTreeMap::new();
@@ -358,71 +409,52 @@ pub fn check_mutation(schema: &Schema, req: &Value) -> Result<(String, Value), V
             i += 1;
         }
     }
-    // The mutation field and its arguments.
-    let Some(fpos) = toks
-        .iter()
-        .skip(close)
-        .position(|t| schema.mutation_args.contains_key(t))
-    else {
-        return Err(vec![format!(
-            "no mutation field of the schema in {query:?}"
-        )]);
-    };
-    let fpos = fpos + close;
-    let field = toks[fpos].clone();
-    let args = &schema.mutation_args[&field];
-    for (name, ty) in args {
-        match declared.get(name) {
-            Some(d) if d == ty => {}
-            Some(d) => problems.push(format!("${name} declared {d}, the schema says {ty}")),
-            None => problems.push(format!("argument {name} not declared as a variable")),
-        }
-        let passed = toks
-            .windows(4)
-            .any(|w| w[0] == *name && w[1] == ":" && w[2] == "$" && w[3] == *name);
-        if !passed {
-            problems.push(format!("argument {name} is not passed as ${name}"));
-        }
-        match vars.get(name) {
-            Some(v) => check_value(schema, ty, v, name, &mut problems),
-            None => problems.push(format!("variable {name} missing")),
+    declared
+}
+
+/// One argument of the mutation field: declared with the schema's type, passed as the
+/// variable of its name, and that variable's value fits the type.
+fn check_argument(
+    schema: &Schema,
+    (name, ty): (&str, &str),
+    declared: &BTreeMap<String, String>,
+    toks: &[String],
+    vars: &Map<String, Value>,
+    problems: &mut Vec<String>,
+) {
+    match declared.get(name) {
+        Some(d) if d == ty => {}
+        Some(d) => problems.push(format!("${name} declared {d}, the schema says {ty}")),
+        None => problems.push(format!("argument {name} not declared as a variable")),
+    }
+    let passed = toks
+        .windows(4)
+        .any(|w| w[0] == name && w[1] == ":" && w[2] == "$" && w[3] == name);
+    if !passed {
+        problems.push(format!("argument {name} is not passed as ${name}"));
+    }
+    match vars.get(name) {
+        Some(v) => check_value(schema, ty, v, name, problems),
+        None => problems.push(format!("variable {name} missing")),
+    }
+}
+
+/// Every update of a `publishUpdates` is of the race its `race_id` argument names.
+fn check_race_ids(vars: &Map<String, Value>, problems: &mut Vec<String>) {
+    let race = vars.get("race_id").and_then(Value::as_str).unwrap_or("");
+    for (k, u) in vars
+        .get("updates")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        if u["race_id"].as_str() != Some(race) {
+            problems.push(format!(
+                "updates[{k}].race_id is not the race_id argument {race:?}"
+            ));
         }
     }
-    // Selection set of the result.
-    let result_ty = base(&schema.types["Mutation"][&field]).to_owned();
-    let after = toks[fpos..].iter().position(|t| t == "{").map(|p| p + fpos);
-    match after {
-        Some(p) => {
-            let (sel, _) = parse_selection(&toks, p + 1);
-            check_selection(schema, &result_ty, &sel, &field, &mut problems);
-        }
-        None => problems.push(format!("{field} has no selection set")),
-    }
-    if field == "publishUpdates" {
-        let race = vars.get("race_id").and_then(Value::as_str).unwrap_or("");
-        for (k, u) in vars
-            .get("updates")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            if u["race_id"].as_str() != Some(race) {
-                problems.push(format!(
-                    "updates[{k}].race_id is not the race_id argument {race:?}"
-                ));
-            }
-        }
-    }
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    let data = if args.len() == 1 {
-        vars.get(&args[0].0).cloned().unwrap_or(Value::Null)
-    } else {
-        Value::Object(vars)
-    };
-    Ok((field, data))
 }
 
 fn tokenize(q: &str) -> Vec<String> {

@@ -1,54 +1,13 @@
-//! [`AppSyncPort`]: the two mutations the handler needs, implemented by the real
-//! [`AppSyncClient`] and by [`InMemoryAppSync`] (handler tests, local runs).
+//! AppSync in memory, for the writer's handler tests.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::sync::Mutex;
 
 use burnbar_core::{FuelUpdate, RaceState};
-use burnbar_publish::{AppSyncClient, PublishError};
+use burnbar_publish::PublishError;
 use tokio::time::Instant;
 
-/// Publishing to AppSync. `Ok` carries the attempts made (1 when no retry was needed).
-pub trait AppSyncPort: Send + Sync {
-    /// `publishUpdates` for one race (at most `MAX_UPDATES_PER_MUTATION` updates).
-    fn publish_updates(
-        &self,
-        race_id: &str,
-        updates: &[FuelUpdate],
-        deadline: Instant,
-    ) -> impl Future<Output = Result<u32, PublishError>> + Send;
-
-    /// `publishRaceState` for one state.
-    fn publish_race_state(
-        &self,
-        state: &RaceState,
-        deadline: Instant,
-    ) -> impl Future<Output = Result<u32, PublishError>> + Send;
-}
-
-impl AppSyncPort for AppSyncClient {
-    async fn publish_updates(
-        &self,
-        race_id: &str,
-        updates: &[FuelUpdate],
-        deadline: Instant,
-    ) -> Result<u32, PublishError> {
-        AppSyncClient::publish_updates(self, race_id, updates, deadline)
-            .await
-            .map(|r| r.attempts)
-    }
-
-    async fn publish_race_state(
-        &self,
-        state: &RaceState,
-        deadline: Instant,
-    ) -> Result<u32, PublishError> {
-        AppSyncClient::publish_race_state(self, state, deadline)
-            .await
-            .map(|r| r.attempts)
-    }
-}
+use crate::writer::AppSyncPort;
 
 /// A mutation as the in-memory AppSync received it.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,12 +22,12 @@ pub enum Mutation {
 /// AppSync in memory: records every mutation it accepts; a race can be made to fail with
 /// a given error (every mutation for it fails, and is not recorded).
 #[derive(Debug, Default)]
-pub struct InMemoryAppSync {
+pub struct MemoryAppSync {
     accepted: Mutex<Vec<Mutation>>,
     failing: Mutex<BTreeMap<String, PublishError>>,
 }
 
-impl InMemoryAppSync {
+impl MemoryAppSync {
     pub fn new() -> Self {
         Self::default()
     }
@@ -96,7 +55,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-impl AppSyncPort for InMemoryAppSync {
+impl AppSyncPort for MemoryAppSync {
     async fn publish_updates(
         &self,
         race_id: &str,

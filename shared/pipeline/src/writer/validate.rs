@@ -2,8 +2,9 @@
 //! and race state against `fuel-update-v1` (the spec's JSON Schemas), with a reason that
 //! names the field (`updates[3].remaining_gal: 120 is above 100`).
 
-use burnbar_core::{FuelUpdate, RaceState};
-use burnbar_publish::wire::{MAX_BODY_BYTES, MAX_STATES_PER_REQUEST, MAX_UPDATES_PER_REQUEST};
+use burnbar_publish::wire::{
+    MAX_BODY_BYTES, MAX_STATES_PER_REQUEST, MAX_UPDATES_PER_REQUEST, WriteRequest,
+};
 use serde_json::{Map, Value};
 
 /// A GraphQL `Int` is 32-bit signed.
@@ -96,15 +97,8 @@ const STATE_RULES: &[(&str, Rule)] = &[
     ("drivers", Rule::Drivers),
 ];
 
-/// A valid request.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Batch {
-    pub updates: Vec<FuelUpdate>,
-    pub race_states: Vec<RaceState>,
-}
-
 /// Parses and validates a request body; the error is the reason for the 400.
-pub fn parse_batch(body: &[u8]) -> Result<Batch, String> {
+pub fn parse_batch(body: &[u8]) -> Result<WriteRequest, String> {
     if body.len() > MAX_BODY_BYTES {
         return Err(format!(
             "body: {} bytes is over the limit of {MAX_BODY_BYTES} bytes",
@@ -152,7 +146,7 @@ pub fn parse_batch(body: &[u8]) -> Result<Batch, String> {
         check_object(&v, STATE_RULES, &at)?;
         race_states.push(serde_json::from_value(v).map_err(|e| format!("{at}: {e}"))?);
     }
-    Ok(Batch {
+    Ok(WriteRequest {
         updates,
         race_states,
     })

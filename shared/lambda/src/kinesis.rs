@@ -1,10 +1,41 @@
-//! The answer to a Kinesis invocation with `ReportBatchItemFailures`.
+//! A Kinesis batch as the stream functions' handlers see it, and the answer Lambda gets.
 //!
-//! Lambda resumes the shard at the lowest sequence number reported, so one identifier
-//! (the first failed record) says all; an empty list means the whole batch succeeded.
-//! An empty or null `itemIdentifier` would fail the whole batch, so none is ever written.
+//! The answer follows `ReportBatchItemFailures`: Lambda resumes the shard at the lowest
+//! sequence number reported, so one identifier (the first failed record) says all; an
+//! empty list means the whole batch succeeded. An empty or null `itemIdentifier` would
+//! fail the whole batch, so none is ever written.
 
+use std::future::Future;
+
+use burnbar_metrics::MetricSet;
 use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+/// One Kinesis record: its sequence number and its data (one or more NDJSON lines).
+#[derive(Debug, Clone, Copy)]
+pub struct InRecord<'a> {
+    pub sequence_number: &'a str,
+    pub data: &'a [u8],
+}
+
+/// What is left to do after an invocation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The first record to deliver again (Lambda checkpoints there), if any.
+    pub first_failed: Option<String>,
+    /// Updates published by this invocation.
+    pub published: usize,
+}
+
+/// A handler of Kinesis batches (the telemetry-processor's, race control's).
+pub trait BatchHandler {
+    fn handle_batch<'a>(
+        &'a self,
+        records: &'a [InRecord<'a>],
+        deadline: Instant,
+        m: &'a mut MetricSet,
+    ) -> impl Future<Output = Outcome> + 'a;
+}
 
 /// `{"batchItemFailures": [{"itemIdentifier": "<sequence number>"}]}`
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,12 +1,10 @@
-//! The appsync-writer function: API Gateway (REST API, Lambda proxy integration, IAM auth)
-//! in, AppSync mutations out.
-//!
-//! # Layout
+//! The appsync-writer's handler: a writer API request (API Gateway's REST API proxy
+//! event) in, AppSync mutations out, and the answer.
 //!
 //! - [`validate`]: the request body against `fuel-update-v1`, with reasons naming fields.
-//! - [`port`]: [`AppSyncPort`], what the handler needs from AppSync; the real client and an
-//!   in-memory one implement it.
-//! - this file: the handler: validate, group by race, publish, answer; metrics and logs.
+//! - [`port`]: [`AppSyncPort`], what the handler needs from AppSync, implemented by the
+//!   real client (the in-memory one is `memory::MemoryAppSync`, feature `testkit`).
+//! - this file: [`handle`]: validate, group by race, publish, answer; metrics and logs.
 //!
 //! # Event and answers
 //!
@@ -20,8 +18,8 @@
 pub mod port;
 pub mod validate;
 
-use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use aws_lambda_events::encodings::Body;
@@ -31,60 +29,15 @@ use burnbar_core::FuelUpdate;
 use burnbar_metrics::{MetricSet, Unit, log};
 use burnbar_publish::PublishError;
 use burnbar_publish::appsync::MAX_UPDATES_PER_MUTATION;
-use burnbar_publish::wire::{ErrorResponse, WriteResponse};
-use lambda_runtime::LambdaEvent;
+use burnbar_publish::wire::{ErrorResponse, WriteRequest, WriteResponse};
 use serde_json::json;
 use tokio::time::Instant;
 
-pub use port::{AppSyncPort, InMemoryAppSync, Mutation};
+pub use port::AppSyncPort;
 
 /// Time kept back from the invocation's deadline to answer: an answer after the deadline
 /// is no answer, and API Gateway would tell the caller 502 with nothing in it.
 pub const ANSWER_MARGIN: Duration = Duration::from_millis(300);
-
-/// The metric namespace and this function's dimension.
-pub fn metric_set() -> MetricSet {
-    MetricSet::new("burnbar", &[("Function", "appsync-writer")])
-}
-
-/// The Lambda entry point: the deadline from the context, the handler, one log line and
-/// one EMF line per invocation.
-pub async fn invoke<P: AppSyncPort>(
-    port: &P,
-    event: LambdaEvent<ApiGatewayProxyRequest>,
-) -> ApiGatewayProxyResponse {
-    let started = Instant::now();
-    let request_id = event.context.request_id.clone();
-    let deadline = deadline_from(event.context.deadline, SystemTime::now());
-    let mut metrics = metric_set();
-    metrics.property("request_id", request_id.as_str());
-    let response = handle(port, &event.payload, deadline, &request_id, &mut metrics).await;
-    metrics.set(
-        "invocation_latency_ms",
-        Unit::Milliseconds,
-        started.elapsed().as_secs_f64() * 1000.0,
-    );
-    metrics.property("status", response.status_code);
-    metrics.emit(now_ms());
-    response
-}
-
-/// The instant to finish by: Lambda's deadline (ms since the epoch, or the timeout under
-/// `cargo lambda watch`: [`burnbar_publish::lambda_time_left_ms`]) less [`ANSWER_MARGIN`].
-pub fn deadline_from(deadline_ms: u64, now: SystemTime) -> Instant {
-    let now_ms = now
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis() as u64;
-    let left = Duration::from_millis(burnbar_publish::lambda_time_left_ms(deadline_ms, now_ms));
-    Instant::now() + left.saturating_sub(ANSWER_MARGIN)
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
 
 /// Validates the request, publishes it and says how it went. Never fails: every outcome
 /// is an HTTP answer the caller understands.
@@ -96,8 +49,7 @@ pub async fn handle<P: AppSyncPort>(
     metrics: &mut MetricSet,
 ) -> ApiGatewayProxyResponse {
     let caller = req.request_context.identity.user_arn.clone();
-    let batch = body_bytes(req).and_then(|b| validate::parse_batch(&b));
-    let batch = match batch {
+    let batch = match body_bytes(req).and_then(|b| validate::parse_batch(&b)) {
         Ok(b) => b,
         Err(reason) => {
             metrics.count("requests_rejected_total", 1);
@@ -113,14 +65,27 @@ pub async fn handle<P: AppSyncPort>(
     metrics.count("requests_rejected_total", 0);
     metrics.count("updates_received_total", batch.updates.len() as u64);
     metrics.count("race_states_received_total", batch.race_states.len() as u64);
+    let (published, failures) = publish(port, &batch, deadline, metrics).await;
+    answer(published, &failures, request_id, caller.as_deref())
+}
 
-    // Group by race, keeping each race's order; a race's mutations carry at most
-    // MAX_UPDATES_PER_MUTATION updates (AppSync's subscription message limit).
+/// A mutation that failed: which one, and why.
+type Failure = (String, PublishError);
+
+/// Publishes the batch: each race's updates in mutations of at most
+/// [`MAX_UPDATES_PER_MUTATION`] (AppSync's subscription message limit), keeping each
+/// race's order, then each race state. What went out, and the mutations that failed.
+async fn publish<P: AppSyncPort>(
+    port: &P,
+    batch: &WriteRequest,
+    deadline: Instant,
+    metrics: &mut MetricSet,
+) -> (WriteResponse, Vec<Failure>) {
     let mut by_race: BTreeMap<&str, Vec<&FuelUpdate>> = BTreeMap::new();
     for u in &batch.updates {
         by_race.entry(u.race_id.as_str()).or_default().push(u);
     }
-    let mut races: std::collections::BTreeSet<&str> = by_race.keys().copied().collect();
+    let mut races: BTreeSet<&str> = by_race.keys().copied().collect();
     races.extend(batch.race_states.iter().map(|s| s.race_id.as_str()));
 
     let appsync_started = Instant::now();
@@ -128,29 +93,13 @@ pub async fn handle<P: AppSyncPort>(
         races: races.len(),
         ..WriteResponse::default()
     };
-    let mut failures: Vec<(String, PublishError)> = Vec::new();
-    let mut note = |what: String, r: Result<u32, PublishError>, metrics: &mut MetricSet| {
-        metrics.count("mutations_sent_total", 1);
-        match r {
-            Ok(attempts) => {
-                metrics.count(
-                    "mutation_retries_total",
-                    u64::from(attempts.saturating_sub(1)),
-                );
-                true
-            }
-            Err(e) => {
-                metrics.count("publish_failures_total", 1);
-                failures.push((what, e));
-                false
-            }
-        }
-    };
+    let mut failures: Vec<Failure> = Vec::new();
     for (race, updates) in &by_race {
         for chunk in updates.chunks(MAX_UPDATES_PER_MUTATION) {
             let chunk: Vec<FuelUpdate> = chunk.iter().map(|u| (*u).clone()).collect();
             let r = port.publish_updates(race, &chunk, deadline).await;
-            if note(format!("publishUpdates race {race:?}"), r, metrics) {
+            let what = format!("publishUpdates race {race:?}");
+            if note(what, r, metrics, &mut failures) {
                 published.updates_published += chunk.len();
             }
             published.mutations += 1;
@@ -158,11 +107,8 @@ pub async fn handle<P: AppSyncPort>(
     }
     for state in &batch.race_states {
         let r = port.publish_race_state(state, deadline).await;
-        if note(
-            format!("publishRaceState race {:?}", state.race_id),
-            r,
-            metrics,
-        ) {
+        let what = format!("publishRaceState race {:?}", state.race_id);
+        if note(what, r, metrics, &mut failures) {
             published.race_states_published += 1;
         }
         published.mutations += 1;
@@ -181,7 +127,42 @@ pub async fn handle<P: AppSyncPort>(
         published.race_states_published as u64,
     );
     metrics.count("publish_failures_total", 0);
+    (published, failures)
+}
 
+/// Counts one mutation and its retries; a failure joins `failures`. Whether it went out.
+fn note(
+    what: String,
+    r: Result<u32, PublishError>,
+    metrics: &mut MetricSet,
+    failures: &mut Vec<Failure>,
+) -> bool {
+    metrics.count("mutations_sent_total", 1);
+    match r {
+        Ok(attempts) => {
+            metrics.count(
+                "mutation_retries_total",
+                u64::from(attempts.saturating_sub(1)),
+            );
+            true
+        }
+        Err(e) => {
+            metrics.count("publish_failures_total", 1);
+            failures.push((what, e));
+            false
+        }
+    }
+}
+
+/// The answer: 200 with what was published, or the failures. Retrying helps if any
+/// failure was transient (503); if every one was a refusal (502), AppSync needs fixing
+/// (permissions, schema) before the same request can pass.
+fn answer(
+    published: WriteResponse,
+    failures: &[Failure],
+    request_id: &str,
+    caller: Option<&str>,
+) -> ApiGatewayProxyResponse {
     if failures.is_empty() {
         log(
             "info",
@@ -197,8 +178,6 @@ pub async fn handle<P: AppSyncPort>(
         );
         return json_response(200, &published, HeaderMap::new());
     }
-    // Retrying helps if any failure was transient; if every one was a refusal, AppSync
-    // needs fixing (permissions, schema) before the same request can pass.
     let retryable = failures.iter().any(|(_, e)| e.is_retryable());
     let reason = failures
         .iter()

@@ -1,0 +1,230 @@
+//! What both stream handlers (the telemetry batch, the race-control batch) share: their
+//! configuration, a batch's records with what became of each (failed, quarantined), the
+//! lines of a record, and the counters each starts at zero.
+
+use std::time::Duration;
+
+use burnbar_core::{EngineConfig, ModelParams, Reject};
+use burnbar_lambda::{InRecord, Outcome};
+use burnbar_metrics::{MetricSet, log};
+use serde_json::json;
+use tokio::time::Instant;
+
+use crate::ports::{Quarantine, Quarantined};
+
+/// How the handlers behave (the race-control handler reads the engine, the physics
+/// model's parameters, the save attempts, the outbox bound and the reserve).
+#[derive(Debug, Clone)]
+pub struct ProcessorConfig {
+    /// Windows, lateness and limits: the same as `burnbar replay`.
+    pub engine: EngineConfig,
+    /// The physics model's parameters (a calibration's output).
+    pub params: ModelParams,
+    /// Re-reads after a conditional-write conflict before the car's records are failed.
+    /// 3: conflicts come from race control closing a car out, which happens once.
+    pub save_attempts: u32,
+    /// Updates a car keeps for republishing while the writer is down. 720: an hour of
+    /// 5 s windows; older ones are dropped and counted (`updates_dropped_total`).
+    pub outbox_max: usize,
+    /// Time kept back from the deadline to report what could not finish. 500 ms: a
+    /// response and the metrics line, with room for a slow last write.
+    pub reserve: Duration,
+    /// Wall time a car's race-level summary must have gone unwritten before another
+    /// shard's invocation closes its windows by the silent-car rule. 60 s: a car on a
+    /// shard that is only behind still commits (its summary stays fresh) and keeps its
+    /// windows open for its own late samples; a car gone silent, or on a shard that has
+    /// stopped, has them closed.
+    pub silent_quiet: Duration,
+}
+
+impl Default for ProcessorConfig {
+    fn default() -> Self {
+        ProcessorConfig {
+            engine: EngineConfig::default(),
+            params: ModelParams::default(),
+            save_attempts: 3,
+            outbox_max: 720,
+            reserve: Duration::from_millis(500),
+            silent_quiet: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Counters written even when nothing happened, so that a dashboard sees "none" rather
+/// than a gap: the telemetry-processor's.
+pub(crate) const PROCESSOR_COUNTERS: &[&str] = &[
+    "records_in_total",
+    "records_rejected_total",
+    "samples_duplicate_total",
+    "samples_late_total",
+    "windows_closed_total",
+    "updates_published_total",
+    "predictor_fallbacks_total",
+    "conditional_write_retries_total",
+    "publish_failures_total",
+    "cars_swept_total",
+];
+
+/// The race-control function's counters written at zero.
+pub(crate) const CONTROL_COUNTERS: &[&str] = &[
+    "events_in_total",
+    "events_new_total",
+    "events_duplicate_total",
+    "records_rejected_total",
+    "publish_failures_total",
+];
+
+/// Writes each counter at zero (one already counted keeps its value).
+pub(crate) fn zero_counters(m: &mut MetricSet, names: &[&str]) {
+    for name in names {
+        m.count(name, 0);
+    }
+}
+
+/// Lines of a record kept in the quarantine at most.
+const QUARANTINE_LINE_MAX: usize = 64 * 1024;
+
+/// The lines of a record: split at every `\n` as `<[u8]>::split` splits (a trailing
+/// empty line included), with a vectorised search.
+pub(crate) fn lines(data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Some(data);
+    std::iter::from_fn(move || {
+        let d = rest?;
+        match memchr::memchr(b'\n', d) {
+            Some(i) => {
+                rest = Some(&d[i + 1..]);
+                Some(&d[..i])
+            }
+            None => {
+                rest = None;
+                Some(d)
+            }
+        }
+    })
+}
+
+/// A line with nothing but whitespace (skipped, not rejected).
+pub(crate) fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(u8::is_ascii_whitespace)
+}
+
+/// A batch's records and what became of each: failed (delivered again from the first
+/// one) or with lines to quarantine.
+pub(crate) struct Records<'r, 'a> {
+    pub records: &'r [InRecord<'a>],
+    failed: Vec<bool>,
+    /// Rejected lines, with the index of their record.
+    quarantined: Vec<(usize, Quarantined)>,
+}
+
+impl<'r, 'a> Records<'r, 'a> {
+    pub fn new(records: &'r [InRecord<'a>]) -> Self {
+        Records {
+            records,
+            failed: vec![false; records.len()],
+            quarantined: Vec::new(),
+        }
+    }
+
+    /// Record `ri` is to be delivered again.
+    pub fn fail(&mut self, ri: usize) {
+        self.failed[ri] = true;
+    }
+
+    /// Line `line_no` of record `ri` goes to the quarantine with this reason.
+    pub fn quarantine(
+        &mut self,
+        ri: usize,
+        line_no: usize,
+        line: &[u8],
+        code: &str,
+        field: Option<&str>,
+        detail: &str,
+    ) {
+        let keep = &line[..line.len().min(QUARANTINE_LINE_MAX)];
+        let q = Quarantined {
+            sequence_number: self.records[ri].sequence_number.to_owned(),
+            line_no,
+            code: code.to_owned(),
+            field: field.map(str::to_owned),
+            detail: detail.to_owned(),
+            line: String::from_utf8_lossy(keep).into_owned(),
+        };
+        self.quarantined.push((ri, q));
+    }
+
+    /// Line `line_no` of record `ri` was rejected by the contract's rules.
+    pub fn reject(&mut self, ri: usize, line_no: usize, line: &[u8], rej: &Reject) {
+        self.quarantine(ri, line_no, line, rej.code.as_str(), rej.field, &rej.detail);
+    }
+
+    /// Sends the rejected lines to the quarantine. A retryable failure fails their
+    /// records (delivered again, they are rejected again and quarantined then); a
+    /// permanent one writes them to the log, so the reasons are never lost.
+    pub async fn send_to<Q: Quarantine>(
+        &mut self,
+        quarantine: &Q,
+        deadline: Instant,
+        m: &mut MetricSet,
+    ) {
+        if self.quarantined.is_empty() {
+            return;
+        }
+        for (_, q) in &self.quarantined {
+            m.count("records_rejected_total", 1);
+            m.count(&format!("records_rejected_{}_total", q.code), 1);
+        }
+        let items: Vec<Quarantined> = self.quarantined.iter().map(|(_, q)| q.clone()).collect();
+        match quarantine.put(&items, deadline).await {
+            Ok(()) => m.count("records_quarantined_total", items.len() as u64),
+            Err(e) if e.is_retryable() => {
+                m.count("quarantine_failures_total", 1);
+                for (ri, _) in &self.quarantined {
+                    self.failed[*ri] = true;
+                }
+            }
+            Err(e) => {
+                m.count("quarantine_failures_total", 1);
+                log(
+                    "error",
+                    "quarantine refused records: their reasons are in this log",
+                    None,
+                    &[("error", json!(e.to_string())), ("records", json!(items))],
+                );
+            }
+        }
+    }
+
+    /// The outcome: the first failed record, and the updates published.
+    pub fn outcome(&self, published: usize) -> Outcome {
+        Outcome {
+            first_failed: self
+                .failed
+                .iter()
+                .position(|&f| f)
+                .map(|i| self.records[i].sequence_number.to_owned()),
+            published,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_split_as_the_slice_split_does() {
+        for data in [
+            &b""[..],
+            b"\n",
+            b"a",
+            b"a\n",
+            b"a\nb",
+            b"\n\na\n\nbc\n",
+            b"{\"v\":1}\r\n{\"v\":2}",
+        ] {
+            let want: Vec<&[u8]> = data.split(|&b| b == b'\n').collect();
+            assert_eq!(lines(data).collect::<Vec<_>>(), want, "{data:?}");
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! Step 1: a telemetry batch decoded, each sample with its record, race and car.
+
+use std::collections::{BTreeMap, HashMap};
+
+use burnbar_core::CarId;
+use burnbar_core::contract::Record;
+use burnbar_core::decode::decode_line;
+use burnbar_core::race::UNKNOWN_RACE;
+use burnbar_lambda::InRecord;
+use burnbar_metrics::MetricSet;
+use tokio::time::Instant;
+
+use super::Processor;
+use crate::commit::store_error;
+use crate::handler::{Records, is_blank, lines};
+use crate::ports::{CarStore, Predictor, Publisher, Quarantine, RaceStore};
+use crate::race::CarSample;
+
+/// One sample of the batch and where it came from.
+pub(super) struct BatchSample {
+    /// Its record (index in the batch).
+    pub rec: usize,
+    /// Its line in the record.
+    pub line_no: usize,
+    /// Index of the race in the batch's list of race names (few distinct ones per
+    /// batch: one string each, not one per sample).
+    pub race: usize,
+    pub car: CarId,
+    pub sample: CarSample,
+}
+
+/// Sample indices by race name, then car (each car's in arrival order).
+pub(super) type Groups = BTreeMap<String, BTreeMap<CarId, Vec<usize>>>;
+
+/// A telemetry batch on its way through the steps.
+pub(super) struct Batch<'r, 'a> {
+    /// The records, and what became of each.
+    pub records: Records<'r, 'a>,
+    /// Every sample decoded, in arrival order.
+    pub samples: Vec<BatchSample>,
+    /// The races the samples name, each once; `None` stands for the current race
+    /// until it is known.
+    names: Vec<Option<String>>,
+}
+
+impl<'r, 'a> Batch<'r, 'a> {
+    /// Decodes every line of every record: samples are kept, anything else is
+    /// quarantined with its reason (an event on this stream, a line the contract refuses).
+    pub fn decode(records: &'r [InRecord<'a>], m: &mut MetricSet) -> Self {
+        let mut out = Records::new(records);
+        let mut samples = Vec::new();
+        let mut race_ids = RaceIds::default();
+        let mut lines_in = 0;
+        for (ri, r) in records.iter().enumerate() {
+            for (li, line) in lines(r.data).enumerate() {
+                if is_blank(line) {
+                    continue;
+                }
+                lines_in += 1;
+                match decode_line(line) {
+                    Ok(Record::Sample(s)) => samples.push(BatchSample {
+                        rec: ri,
+                        line_no: li,
+                        race: race_ids.index_of(s.race_id.as_deref()),
+                        car: s.car,
+                        sample: CarSample { ts: s.ts, ch: s.ch },
+                    }),
+                    Ok(Record::Event(e)) => out.quarantine(
+                        ri,
+                        li,
+                        line,
+                        "wrong_stream",
+                        Some("kind"),
+                        &format!(
+                            "a race-control event ({}) on the telemetry stream: send it to the race-control stream",
+                            e.kind.name()
+                        ),
+                    ),
+                    Err(rej) => out.reject(ri, li, line, &rej),
+                }
+            }
+        }
+        m.count("records_in_total", lines_in);
+        Batch {
+            records: out,
+            samples,
+            names: race_ids.ids,
+        }
+    }
+
+    /// The samples at `idxs` (one car's), in order.
+    pub fn car_samples(&self, idxs: &[usize]) -> Vec<CarSample> {
+        idxs.iter().map(|&i| self.samples[i].sample).collect()
+    }
+
+    /// Fails the records of these samples.
+    pub fn fail_samples<'i>(&mut self, idxs: impl IntoIterator<Item = &'i usize>) {
+        for &i in idxs {
+            self.records.fail(self.samples[i].rec);
+        }
+    }
+
+    /// Groups the samples by race name, then car. Each race index's group is found in
+    /// the map's order: the current race may also be named by some records, and both
+    /// are one group.
+    pub fn group(&self) -> Groups {
+        let mut groups: Groups = self
+            .names
+            .iter()
+            .flatten()
+            .map(|n| (n.clone(), BTreeMap::new()))
+            .collect();
+        let group_of: Vec<Option<usize>> = self
+            .names
+            .iter()
+            .map(|n| n.as_ref().map(|n| groups.range::<String, _>(..n).count()))
+            .collect();
+        let mut slots: Vec<&mut BTreeMap<CarId, Vec<usize>>> = groups.values_mut().collect();
+        for (i, p) in self.samples.iter().enumerate() {
+            let g = group_of[p.race].expect("race resolved");
+            slots[g].entry(p.car).or_default().push(i);
+        }
+        groups
+    }
+}
+
+impl<S, P, W, Q> Processor<S, P, W, Q>
+where
+    S: CarStore + RaceStore,
+    P: Predictor,
+    W: Publisher,
+    Q: Quarantine,
+{
+    /// Names the current race for the samples without a `race_id`; if it cannot be
+    /// read, their records fail and the samples are left out.
+    pub(super) async fn name_current_race(
+        &self,
+        batch: &mut Batch<'_, '_>,
+        deadline: Instant,
+        m: &mut MetricSet,
+    ) {
+        let Some(cur_at) = batch.names.iter().position(Option::is_none) else {
+            return;
+        };
+        match self.current_race(deadline).await {
+            Ok(cur) => {
+                batch.names[cur_at] = Some(cur.unwrap_or_else(|| UNKNOWN_RACE.to_owned()));
+            }
+            Err(e) => {
+                store_error(m, "current race", &e);
+                for p in batch.samples.iter().filter(|p| p.race == cur_at) {
+                    batch.records.fail(p.rec);
+                }
+                batch.samples.retain(|p| p.race != cur_at);
+            }
+        }
+    }
+}
+
+/// The race ids a batch names, each once; `None` stands for the current race.
+#[derive(Default)]
+struct RaceIds {
+    ids: Vec<Option<String>>,
+    index: HashMap<Option<String>, usize>,
+    last: Option<usize>,
+}
+
+impl RaceIds {
+    fn index_of(&mut self, id: Option<&str>) -> usize {
+        if let Some(i) = self.last
+            && self.ids[i].as_deref() == id
+        {
+            return i;
+        }
+        let key = id.map(str::to_owned);
+        let i = match self.index.get(&key) {
+            Some(&i) => i,
+            None => {
+                self.ids.push(key.clone());
+                self.index.insert(key, self.ids.len() - 1);
+                self.ids.len() - 1
+            }
+        };
+        self.last = Some(i);
+        i
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn race_ids_are_kept_once_each() {
+        let mut ids = RaceIds::default();
+        let seq = [
+            Some("a"),
+            Some("a"),
+            None,
+            Some("b"),
+            Some("a"),
+            None,
+            Some("b"),
+        ];
+        let got: Vec<usize> = seq.iter().map(|id| ids.index_of(*id)).collect();
+        assert_eq!(got, [0, 0, 1, 2, 0, 1, 2]);
+        assert_eq!(ids.ids, [Some("a".into()), None, Some("b".into())]);
+    }
+}

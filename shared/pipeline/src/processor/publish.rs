@@ -1,0 +1,86 @@
+//! Step 5: every committed update and the races' states in one call to the publisher;
+//! then the silent cars' summaries, once their updates are out.
+
+use burnbar_lambda::deadline::call_deadline;
+use burnbar_metrics::{MetricSet, log};
+use serde_json::json;
+use tokio::time::Instant;
+
+use super::Processor;
+use super::batch::Batch;
+use super::commit::Committed;
+use super::read::RaceWork;
+use crate::commit::update_summary;
+use crate::ports::{CarStore, Predictor, Publisher, Quarantine, RaceStore};
+
+impl<S, P, W, Q> Processor<S, P, W, Q>
+where
+    S: CarStore + RaceStore,
+    P: Predictor,
+    W: Publisher,
+    Q: Quarantine,
+{
+    /// Publishes what was committed (nothing to publish: no call) and returns how many
+    /// updates went out. A failed publish fails the records of every car in it: their
+    /// outboxes keep the updates for the redelivery.
+    pub(super) async fn publish(
+        &self,
+        batch: &mut Batch<'_, '_>,
+        races: &mut [RaceWork],
+        mut c: Committed,
+        deadline: Instant,
+        m: &mut MetricSet,
+    ) -> usize {
+        let mut published = 0;
+        let mut publish_ok = true;
+        if !c.updates.is_empty() {
+            c.updates.sort_by_key(|u| (u.window_end, u.car));
+            match self
+                .publisher
+                .publish(
+                    &c.updates,
+                    &c.states,
+                    call_deadline(deadline, self.cfg.reserve),
+                )
+                .await
+            {
+                Ok(()) => {
+                    published = c.updates.len();
+                    m.count("updates_published_total", published as u64);
+                    self.acknowledge(c.to_ack.iter().map(|a| (a.race.as_str(), a.car, a.newest)));
+                }
+                Err(e) => {
+                    publish_ok = false;
+                    m.count("publish_failures_total", 1);
+                    log(
+                        "error",
+                        "publish failed: records will be delivered again",
+                        None,
+                        &[("error", json!(e.to_string()))],
+                    );
+                    for a in &c.to_ack {
+                        for &r in &a.records {
+                            batch.records.fail(r);
+                        }
+                    }
+                }
+            }
+        }
+        if publish_ok {
+            for (wi, item) in &c.swept {
+                let w = &mut races[*wi];
+                update_summary(
+                    &self.store,
+                    &mut w.race,
+                    &w.id,
+                    item,
+                    deadline,
+                    &self.cfg,
+                    m,
+                )
+                .await;
+            }
+        }
+        published
+    }
+}
