@@ -71,6 +71,9 @@ fn main() -> ExitCode {
 }
 
 async fn start(cfg: Config) -> Result<(), String> {
+    // ring for every TLS connection of the process (NATS); an error only means one is
+    // installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     // The URL is shown redacted everywhere (it may carry a password), the credentials
     // by their method only.
     let server = cfg.nats.url.redacted();
