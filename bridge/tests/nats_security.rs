@@ -174,6 +174,8 @@ fn certificates(dir: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bridge_speaks_tls_to_a_server_its_ca_signed_and_refuses_one_it_cannot_trust() {
+    // The test's own TLS client: ring, as the bridge (two backends in a workspace build).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = TempDir::new("nats-tls");
     certificates(dir.path());
     let p = |f: &str| dir.path().join(f).display().to_string();
