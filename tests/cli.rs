@@ -49,6 +49,8 @@ fn bad_arguments_exit_2_with_one_line() {
         &["replay", "--window-ms", "0"],
         &["simulate", "--track", "the-moon", "--laps", "1"],
         &["simulate", "--faults", "2"],
+        &["replay", "--cant-make-it-pct", "60"],
+        &["demo", "--cant-make-it-pct", "4"],
     ] {
         let o = burnbar(args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));

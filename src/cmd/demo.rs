@@ -30,6 +30,10 @@ pub struct DemoArgs {
     /// the car's windows close by the silent-car rule and the dashboard greys it.
     #[arg(long, value_name = "CAR@SECONDS")]
     silence: Vec<String>,
+    /// The saving (percent, 5 to 50) at which a car in its final window is called
+    /// "can't make it"; carried in every RaceState.
+    #[arg(long, default_value_t = 15.0, value_parser = super::parse_cant_make_it_pct)]
+    cant_make_it_pct: f64,
 }
 
 pub fn run(a: DemoArgs) -> Result<(), Failure> {
@@ -53,6 +57,10 @@ pub fn run(a: DemoArgs) -> Result<(), Failure> {
             ts: Some(ts),
             line: line.into_bytes(),
         });
-    let engine = Engine::new(EngineConfig::default(), ModelParams::default());
+    let cfg = EngineConfig {
+        cant_make_it_pct: a.cant_make_it_pct,
+        ..EngineConfig::default()
+    };
+    let engine = Engine::new(cfg, ModelParams::default());
     serve_feed("demo", lines, engine, a.port, a.speed)
 }

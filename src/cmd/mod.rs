@@ -11,3 +11,16 @@ pub mod replay;
 pub mod silence;
 pub mod simulate;
 pub mod train;
+
+/// Reads `--cant-make-it-pct`: the saving at which a car in its final window is called
+/// (`fuel-update-v1`), 5 to 50.
+pub fn parse_cant_make_it_pct(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number (5 to 50)"))?;
+    if burnbar_core::engine::CANT_MAKE_IT_PCT_RANGE.contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is outside 5 to 50"))
+    }
+}

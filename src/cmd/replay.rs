@@ -39,6 +39,10 @@ pub struct ReplayArgs {
     /// Allowed lateness in ms.
     #[arg(long, default_value_t = 5000)]
     lateness_ms: i64,
+    /// The saving (percent, 5 to 50) at which a car in its final window is called
+    /// "can't make it"; carried in every RaceState.
+    #[arg(long, default_value_t = 15.0, value_parser = super::parse_cant_make_it_pct)]
+    cant_make_it_pct: f64,
     /// Show the replay on the dashboard (paced at `--speed`) instead of writing updates.
     #[arg(long, conflicts_with_all = ["out", "rejected"])]
     serve: bool,
@@ -55,6 +59,7 @@ pub fn run(a: ReplayArgs) -> Result<(), Failure> {
     let cfg = EngineConfig {
         window_ms: a.window_ms,
         lateness_ms: a.lateness_ms,
+        cant_make_it_pct: a.cant_make_it_pct,
         ..EngineConfig::default()
     };
     cfg.validate().map_err(Failure::usage)?;

@@ -137,6 +137,18 @@ impl Channels {
     /// Bits that name channels (not the `in_pit` value).
     pub const CHANNEL_MASK: u16 = (1 << 9) - 1;
 
+    /// `lap + lap_frac` when the sample carries a lap (`lap_frac` 0 when absent).
+    pub fn position(&self) -> Option<f64> {
+        self.has(Self::LAP).then(|| {
+            f64::from(self.lap)
+                + if self.has(Self::LAP_FRAC) {
+                    f64::from(self.lap_frac)
+                } else {
+                    0.0
+                }
+        })
+    }
+
     pub fn has(&self, bit: u16) -> bool {
         self.present & bit != 0
     }
@@ -220,6 +232,10 @@ pub enum EventKind {
         lap: Option<u16>,
         fuel_added_gal: Option<f64>,
         full: Option<bool>,
+        /// Tyres changed at the stop (0–4), as the official pit data gives it.
+        tires: Option<u8>,
+        /// Seconds the car stood in its box, as the official pit data times it.
+        box_s: Option<f64>,
     },
     Incident {
         cars: Vec<CarId>,
@@ -322,12 +338,15 @@ pub enum RejectCode {
     UnknownKind,
     /// A sample with none of `speed_mph`, `rpm`, `throttle_pct`.
     EmptySample,
-    /// A sample more than 60 s past the largest `ts` seen in its race.
+    /// A sample more than 60 s past the largest `ts` seen in its race, or a race-control
+    /// event more than 72 h after its race's `race_start`.
     TsInFuture,
+    /// A record of a car beyond the race's 200 distinct cars.
+    TooManyCars,
 }
 
 impl RejectCode {
-    pub const ALL: [RejectCode; 11] = [
+    pub const ALL: [RejectCode; 12] = [
         RejectCode::InvalidJson,
         RejectCode::NotObject,
         RejectCode::UnsupportedVersion,
@@ -339,6 +358,7 @@ impl RejectCode {
         RejectCode::UnknownKind,
         RejectCode::EmptySample,
         RejectCode::TsInFuture,
+        RejectCode::TooManyCars,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -354,6 +374,7 @@ impl RejectCode {
             RejectCode::UnknownKind => "unknown_kind",
             RejectCode::EmptySample => "empty_sample",
             RejectCode::TsInFuture => "ts_in_future",
+            RejectCode::TooManyCars => "too_many_cars",
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::contract::{CarId, Event, EventKind, Record, Reject, RejectCode, Sampl
 use crate::correction::CorrectionModel;
 use crate::decode::decode_line;
 use crate::model::ModelParams;
-use crate::race::{self, Race, UNKNOWN_RACE};
+use crate::race::{self, Race, Standing, UNKNOWN_RACE};
 
 /// What estimates the burn: the physics parameters, the optional learned correction, and
 /// where closing windows report their features when someone collects them.
@@ -31,8 +31,8 @@ use crate::update::{FuelUpdate, RaceState};
 /// and dropped, so that a stream of distinct `race_id`s cannot grow memory without end.
 pub const MAX_RACES: usize = 64;
 
-/// Windowing settings (`fuel-update-v1`, "Windows").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Windowing settings (`fuel-update-v1`, "Windows") and the call threshold.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EngineConfig {
     /// Width of the tumbling windows; 5 s matches the dashboard's update rate.
     pub window_ms: i64,
@@ -44,7 +44,15 @@ pub struct EngineConfig {
     pub silent_ms: i64,
     /// A sample this far past the race's newest `ts` is rejected as `ts_in_future`.
     pub future_ms: i64,
+    /// The saving, in percent, at which a car in its final window is called ("can't
+    /// make it", `fuel-update-v1`): 15 by default, more than most drivers find (they
+    /// save 5–20 %); a deployment may set 5 to 50. It rides every RaceState, so every
+    /// page calls with the same figure.
+    pub cant_make_it_pct: f64,
 }
+
+/// The range `cant_make_it_pct` may take (`fuel-update-v1`).
+pub const CANT_MAKE_IT_PCT_RANGE: std::ops::RangeInclusive<f64> = 5.0..=50.0;
 
 impl Default for EngineConfig {
     fn default() -> Self {
@@ -53,6 +61,7 @@ impl Default for EngineConfig {
             lateness_ms: 5_000,
             silent_ms: 60_000,
             future_ms: 60_000,
+            cant_make_it_pct: 15.0,
         }
     }
 }
@@ -64,6 +73,12 @@ impl EngineConfig {
             return Err(format!(
                 "window_ms must be positive, found {}",
                 self.window_ms
+            ));
+        }
+        if !CANT_MAKE_IT_PCT_RANGE.contains(&self.cant_make_it_pct) {
+            return Err(format!(
+                "cant_make_it_pct must be 5 to 50, found {}",
+                self.cant_make_it_pct
             ));
         }
         if self.lateness_ms < 0 {
@@ -194,9 +209,13 @@ impl RaceRun {
         }
     }
 
-    fn state(&self) -> RaceState {
-        self.race
-            .state(self.cars.iter().map(|c| (c.car, c.arrival_pos)))
+    fn state(&self, cant_make_it_pct: f64) -> RaceState {
+        let standings = self.cars.iter().filter(|c| !c.retired).map(|c| Standing {
+            car: c.car,
+            pos: c.arrival_pos,
+            fuel_per_green_lap: c.fuel_per_green_lap(),
+        });
+        self.race.state(standings, cant_make_it_pct)
     }
 }
 
@@ -280,7 +299,7 @@ impl Engine {
         self.races
             .iter()
             .find(|r| r.race.id == race_id)
-            .map(RaceRun::state)
+            .map(|r| r.state(self.cfg.cant_make_it_pct))
     }
 
     /// The ids of the races seen, in the order they were first seen.
@@ -341,10 +360,7 @@ impl Engine {
         let start = out.len();
         let res = match rec {
             Record::Sample(s) => self.push_sample(s, out),
-            Record::Event(e) => {
-                self.push_event(e, out);
-                Ok(())
-            }
+            Record::Event(e) => self.push_event(e, out),
         };
         if let Err(r) = &res {
             self.count_reject(r);
@@ -422,6 +438,9 @@ impl Engine {
         let ri = self.race_index(s.race_id.as_deref(), out);
         let cfg = self.cfg;
         let run = &mut self.races[ri];
+        if !run.index.contains_key(&s.car) {
+            race::admit_new_car(&run.race.id, s.car, run.cars.len())?;
+        }
         run.race.newest.admit(&run.race.id, s.ts, cfg.future_ms)?;
         self.counters.samples += 1;
         run.max_sample_ts = Some(run.max_sample_ts.map_or(s.ts, |m| m.max(s.ts)));
@@ -439,7 +458,7 @@ impl Engine {
         Ok(())
     }
 
-    fn push_event(&mut self, e: Event, out: &mut Vec<FuelUpdate>) {
+    fn push_event(&mut self, e: Event, out: &mut Vec<FuelUpdate>) -> Result<(), Reject> {
         self.counters.events += 1;
         let cfg = self.cfg;
         let id = match &e.kind {
@@ -449,13 +468,21 @@ impl Engine {
         let ri = self.race_index(id, out);
         if let EventKind::RaceStart(_) = &e.kind {
             self.start_race(ri, &e, out);
-            return;
+            return Ok(());
         }
         let run = &mut self.races[ri];
-        if !run.race.apply(&e) {
+        // A car event of a car beyond the race's limit is refused before it acts.
+        if let EventKind::PitIn { car, .. }
+        | EventKind::PitOut { car, .. }
+        | EventKind::CarOut { car, .. } = &e.kind
+            && !run.index.contains_key(car)
+        {
+            race::admit_new_car(&run.race.id, *car, run.cars.len())?;
+        }
+        if !run.race.apply(&e)? {
             // Re-sent (redelivery is normal): it changes nothing.
             self.counters.duplicate_events += 1;
-            return;
+            return Ok(());
         }
         let mut late = false;
         match &e.kind {
@@ -482,6 +509,7 @@ impl Engine {
             self.counters.late_events += 1;
         }
         run.close_silent(&cfg, &self.models, out);
+        Ok(())
     }
 
     /// A `race_start`: the race's parameters, its cars, and the end of the race before.
@@ -504,7 +532,9 @@ impl Engine {
         }
         self.current = Some(ri);
         let run = &mut self.races[ri];
-        run.race.apply(e);
+        run.race
+            .apply(e)
+            .expect("a first race_start is always applied");
         let capacity = run.race.capacity_gal;
         for c in &mut run.cars {
             // Cars seen before the race_start (a race_id given first) start full of

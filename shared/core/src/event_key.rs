@@ -87,11 +87,15 @@ pub fn canonical(kind: &EventKind) -> String {
             lap,
             fuel_added_gal,
             full,
+            tires,
+            box_s,
         } => {
+            o.num("box_s", *box_s);
             o.car("car", *car);
             o.num("fuel_added_gal", *fuel_added_gal);
             o.bool("full", *full);
             o.int("lap", lap.map(i64::from));
+            o.int("tires", tires.map(i64::from));
         }
         EventKind::Incident { cars, lap } => {
             let mut cars = cars.clone();
@@ -142,11 +146,13 @@ pub fn legacy_id(e: &Event) -> String {
         EventKind::PitIn { car, lap } => {
             format!("PitIn {{ car: {}, lap: {lap:?} }}", car_debug(car))
         }
+        // Format 1 did not read `tires` and `box_s`: they are not in its text.
         EventKind::PitOut {
             car,
             lap,
             fuel_added_gal,
             full,
+            ..
         } => format!(
             "PitOut {{ car: {}, lap: {lap:?}, fuel_added_gal: {fuel_added_gal:?}, full: {full:?} }}",
             car_debug(car)

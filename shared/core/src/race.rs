@@ -27,6 +27,31 @@ pub const UNKNOWN_RACE: &str = "unknown";
 /// A fuel cell's size when `race_start` gives none (`telemetry-v1`).
 pub const DEFAULT_CAPACITY_GAL: f64 = 20.0;
 
+/// Most distinct cars a race takes (`telemetry-v1`, "Limits"): a Cup field is 40, and
+/// every car costs state, a summary and a share of each RaceState; a stream of made-up
+/// car ids must not grow them without end.
+pub const MAX_CARS: usize = 200;
+
+/// How long after its `race_start` a race-control event may be stamped (`telemetry-v1`,
+/// "Limits"): a race suspended overnight still resumes; a flag stamped years ahead does
+/// not become the race's newest change.
+pub const EVENT_HORIZON_MS: i64 = 72 * 3_600_000;
+
+/// Admits a car the race has not seen, when it already holds `known` cars.
+pub fn admit_new_car(race_id: &str, car: CarId, known: usize) -> Result<(), Reject> {
+    if known >= MAX_CARS {
+        return Err(Reject::new(
+            RejectCode::TooManyCars,
+            Some("car"),
+            format!(
+                "car {car} would be car {} of race {race_id} (limit {MAX_CARS})",
+                known + 1
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// One race: its parameters (defaults until its `race_start`), its flag history, its
 /// stage, the cars taken out, the events applied, and its newest `ts`.
 #[derive(Debug, Clone)]
@@ -45,7 +70,7 @@ pub struct Race {
     /// `ts` of the `race_start`, once applied.
     started: Option<i64>,
     /// Every flag so far, in `ts` order (a car first seen late gets them all).
-    flags: Vec<(i64, Flag)>,
+    flags: Vec<FlagChange>,
     stage: u32,
     /// Cars race control took out.
     out: BTreeSet<CarId>,
@@ -87,23 +112,44 @@ impl Race {
     /// Applies a race-control event to the race itself (not to its cars: see
     /// [`Race::car_event`]). Returns false, changing nothing else, for an event already
     /// applied (redelivery is normal) or a second `race_start`. Any event but a
-    /// `race_start` moves the race's newest `ts`, a repeated one too.
-    pub fn apply(&mut self, e: &Event) -> bool {
+    /// `race_start` moves the race's newest `ts`, a repeated one too. An event stamped
+    /// more than [`EVENT_HORIZON_MS`] after the race's `race_start` is refused as
+    /// `ts_in_future`, changing nothing.
+    pub fn apply(&mut self, e: &Event) -> Result<bool, Reject> {
         if let EventKind::RaceStart(rs) = &e.kind {
             if self.started() {
-                return false;
+                return Ok(false);
             }
             self.start(e.ts, rs);
-            return true;
+            return Ok(true);
+        }
+        if let Some(start) = self.started
+            && e.ts > start.saturating_add(EVENT_HORIZON_MS)
+        {
+            return Err(Reject::new(
+                RejectCode::TsInFuture,
+                Some("ts"),
+                format!(
+                    "{} is {} h after the race_start of race {} (limit 72 h)",
+                    e.ts,
+                    (e.ts - start) / 3_600_000,
+                    self.id
+                ),
+            ));
         }
         self.newest.see(e.ts);
         if !self.seen.insert(EventKey::of(e)) {
-            return false;
+            return Ok(false);
         }
         match &e.kind {
-            EventKind::Flag { flag, .. } => {
-                let at = self.flags.partition_point(|&(ts, _)| ts <= e.ts);
-                self.flags.insert(at, (e.ts, *flag));
+            EventKind::Flag { flag, lap } => {
+                let at = self.flags.partition_point(|f| f.ts <= e.ts);
+                let change = FlagChange {
+                    ts: e.ts,
+                    flag: *flag,
+                    lap: *lap,
+                };
+                self.flags.insert(at, change);
                 self.changed(e.ts);
             }
             EventKind::StageEnd { stage, .. } => {
@@ -117,7 +163,7 @@ impl Race {
             EventKind::PitIn { .. } | EventKind::PitOut { .. } | EventKind::Incident { .. } => {}
             EventKind::RaceStart(_) => unreachable!("handled above"),
         }
-        true
+        Ok(true)
     }
 
     fn start(&mut self, ts: i64, rs: &RaceStart) {
@@ -144,17 +190,12 @@ impl Race {
 
     /// The flag in force at `ts` by the race's history (green before the first).
     pub fn flag_at(&self, ts: i64) -> Flag {
-        let i = self.flags.partition_point(|&(t, _)| t <= ts);
+        let i = self.flags.partition_point(|f| f.ts <= ts);
         if i == 0 {
             Flag::Green
         } else {
-            self.flags[i - 1].1
+            self.flags[i - 1].flag
         }
-    }
-
-    /// The flags so far, in `ts` order.
-    pub fn flags(&self) -> &[(i64, Flag)] {
-        &self.flags
     }
 
     /// Whether race control has taken the car out.
@@ -186,10 +227,14 @@ impl Race {
                 car: c,
                 fuel_added_gal,
                 full,
+                tires,
+                box_s,
                 ..
             } if c == car.car => Some(CarEventKind::PitOut {
                 fuel_added_gal,
                 full,
+                tires,
+                box_s,
             }),
             _ => None,
         }
@@ -198,8 +243,8 @@ impl Race {
     /// A car first seen now: full of this race's cell, with every flag so far.
     pub fn new_car(&self, car: CarId) -> CarState {
         let mut state = CarState::new(car, self.capacity_gal);
-        for &(ts, flag) in &self.flags {
-            state.push_event(ts, CarEventKind::Flag(flag));
+        for f in &self.flags {
+            state.push_event(f.ts, CarEventKind::Flag(f.flag));
         }
         state
     }
@@ -219,6 +264,7 @@ impl Race {
             package: self.package,
             capacity_gal: self.capacity_gal,
             scheduled_laps: self.scheduled_laps,
+            flags: &self.flags,
             window_ms,
             params,
             correction,
@@ -227,19 +273,26 @@ impl Race {
         }
     }
 
-    /// The dashboard's view of the race, from the positions `(car, lap + lap_frac)` of
-    /// the cars the caller knows (the cars `race_start` named count as known). Cars race
-    /// control took out are not running and do not lead. A race no event has changed yet
-    /// (`unknown`) reports its newest data as `ts`.
-    pub fn state(&self, cars: impl IntoIterator<Item = (CarId, f64)>) -> RaceState {
+    /// The dashboard's view of the race, from the cars the caller knows (the cars
+    /// `race_start` named count as known). Cars race control took out are not running:
+    /// they neither lead nor count in the field's fuel per green lap. A race no event
+    /// has changed yet (`unknown`) reports its newest data as `ts`.
+    pub fn state(
+        &self,
+        cars: impl IntoIterator<Item = Standing>,
+        cant_make_it_pct: f64,
+    ) -> RaceState {
         let mut known: BTreeSet<CarId> = self.start_cars.iter().copied().collect();
-        let mut leader_lap = 0.0_f64;
-        for (car, pos) in cars {
-            known.insert(car);
-            if !self.is_out(car) {
-                leader_lap = leader_lap.max(pos);
+        let mut positions = Vec::new();
+        let mut per_lap = Vec::new();
+        for s in cars {
+            known.insert(s.car);
+            if !self.is_out(s.car) {
+                positions.push(s.pos);
+                per_lap.extend(s.fuel_per_green_lap);
             }
         }
+        let leader_lap = leader_lap(positions, flag_lap(&self.flags, i64::MAX));
         RaceState {
             v: 1,
             race_id: self.id.clone(),
@@ -253,10 +306,76 @@ impl Race {
             laps_to_go: self
                 .scheduled_laps
                 .map(|s| (f64::from(s) - leader_lap).max(0.0)),
+            fuel_window_lap: self.fuel_window_lap(per_lap),
+            cant_make_it_pct,
             cars_running: known.iter().filter(|c| !self.is_out(**c)).count() as u32,
             drivers: self.drivers.clone(),
         }
     }
+
+    /// The leader's lap from which a full cell reaches the finish: the scheduled
+    /// distance less a cell's worth of laps at the field's median fuel per green lap;
+    /// null while fewer than three cars have a figure or the distance is unknown.
+    fn fuel_window_lap(&self, mut per_lap: Vec<f64>) -> Option<f64> {
+        let sched = f64::from(self.scheduled_laps?);
+        if per_lap.len() < 3 {
+            return None;
+        }
+        per_lap.sort_by(f64::total_cmp);
+        let median = crate::stats::median_sorted(&per_lap);
+        (median > 0.0).then(|| (sched - self.capacity_gal / median).max(0.0))
+    }
+}
+
+/// A flag event as the race keeps it: when, which flag, and the leader's lap race
+/// control gave with it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FlagChange {
+    pub ts: i64,
+    pub flag: Flag,
+    pub lap: Option<u16>,
+}
+
+/// The lap of the latest flag event before `t` (a window's end: race control's
+/// leader's lap), when it gave one.
+pub fn flag_lap(flags: &[FlagChange], t: i64) -> Option<f64> {
+    let i = flags.partition_point(|f| f.ts < t);
+    flags[..i].last()?.lap.map(f64::from)
+}
+
+/// What the RaceState reads of one car: its latest position and its fuel per green lap.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Standing {
+    pub car: CarId,
+    pub pos: f64,
+    pub fuel_per_green_lap: Option<f64>,
+}
+
+/// How far ahead of every other running car one car may be before its position is
+/// taken for a bad sample (`fuel-update-v1`, "Leader's lap"): a real leader laps the
+/// field at most a lap or so in a Cup race; one sample with a wild lap must not end the
+/// race for everyone.
+pub const LONE_LEADER_LAPS: f64 = 2.0;
+
+/// The leader's lap (`fuel-update-v1`): the largest of the running cars' positions,
+/// ignoring a car more than [`LONE_LEADER_LAPS`] ahead of every other, and at least the
+/// lap race control gave with its latest flag.
+pub fn leader_lap(positions: impl IntoIterator<Item = f64>, flag_lap: Option<f64>) -> f64 {
+    let (mut first, mut second) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
+    for p in positions {
+        if p > first {
+            second = first;
+            first = p;
+        } else if p > second {
+            second = p;
+        }
+    }
+    let lead = if second.is_finite() && first - second > LONE_LEADER_LAPS {
+        second
+    } else {
+        first
+    };
+    lead.max(flag_lap.unwrap_or(0.0)).max(0.0)
 }
 
 /// A race's newest `ts` (samples and race-control events): a sample more than

@@ -4,6 +4,17 @@
 /// z for a two-sided 90 % band.
 pub(crate) const Z90: f64 = 1.645;
 
+/// The median of sorted values (the mean of the middle two for an even count); NaN for
+/// none.
+pub(crate) fn median_sorted(v: &[f64]) -> f64 {
+    let n = v.len();
+    match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => v[n / 2],
+        _ => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
 /// The Mills ratio `Φ(−x)/φ(x)`: its asymptotic series where `Φ(−x)` is too small for
 /// [`norm_cdf`]'s absolute error, and infinite where `φ(x)` underflows.
 pub(crate) fn mills(x: f64) -> f64 {

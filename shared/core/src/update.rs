@@ -89,6 +89,15 @@ pub struct RaceState {
     pub scheduled_laps: Option<u32>,
     #[serde(serialize_with = "r4_opt")]
     pub laps_to_go: Option<f64>,
+    /// The leader's lap from which a full cell reaches the finish (always present;
+    /// null while fewer than three cars have a fuel per green lap, or without a
+    /// scheduled distance).
+    #[serde(serialize_with = "r4_opt")]
+    pub fuel_window_lap: Option<f64>,
+    /// The deployment's call threshold: a car in its final window can't make it when
+    /// its `save_needed_pct` reaches this.
+    #[serde(serialize_with = "r4")]
+    pub cant_make_it_pct: f64,
     pub cars_running: u32,
     pub drivers: BTreeMap<String, String>,
 }

@@ -211,7 +211,7 @@ where
                     None => failed[*ri] = true,
                 }
             }
-            states.push(race.state());
+            states.push(race.state(cfg.engine.cant_make_it_pct));
         }
         if !states.is_empty() || !updates.is_empty() {
             updates.sort_by_key(|u| (u.window_end, u.car));

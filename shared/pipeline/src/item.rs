@@ -5,7 +5,7 @@
 //! without encoding it, so both report the same item size and write units.
 
 use burnbar_core::FuelUpdate;
-use burnbar_core::car::CarState;
+use burnbar_core::car::{CarState, CarStateV3};
 
 use crate::ports::{CarItem, PortError};
 
@@ -14,8 +14,13 @@ use crate::ports::{CarItem, PortError};
 /// applied ids and outbox) must bump it. 2: the fuel cell learns the car's efficiency
 /// (`Fuel::stint_eff`, `start_full`, `learn_n`, `learn_sum`). 3: it also learns from
 /// fills sized from standing time (`start_at_cap`, `fill_prec`, `fill_sum`) and keeps
-/// what the car burned since it left its box (`since_box`).
-pub const BLOB_FORMAT: u8 = 3;
+/// what the car burned since it left its box (`since_box`). 4: the car keeps whether it
+/// is in its final window, and a queued `pit_out` its `tires` and `box_s`.
+///
+/// The reader keeps the previous format ([`CarStateV3`]), so that a deploy in the
+/// middle of a race reads what the deployed version stored; the fixtures
+/// `tests/fixtures/car-blob-v*.hex` pin each layout.
+pub const BLOB_FORMAT: u8 = 4;
 
 /// Encodes a car item's state, applied ids and outbox.
 pub fn encode_blob(item: &CarItem) -> Result<Vec<u8>, PortError> {
@@ -41,8 +46,22 @@ pub fn decode_blob(blob: &[u8], version: u64) -> Result<CarItem, PortError> {
                 version,
             })
         }
+        Some((3, body)) => {
+            let (state, applied, outbox): (CarStateV3, Vec<String>, Vec<FuelUpdate>) =
+                postcard::from_bytes(body).map_err(|e| {
+                    PortError::Permanent(format!(
+                        "stored car state (format 3) does not decode: {e}"
+                    ))
+                })?;
+            Ok(CarItem {
+                state: state.into(),
+                applied,
+                outbox,
+                version,
+            })
+        }
         Some((f, _)) => Err(PortError::Permanent(format!(
-            "stored car state has format {f}, this build reads {BLOB_FORMAT}"
+            "stored car state has format {f}, this build reads 3 and {BLOB_FORMAT}"
         ))),
         None => Err(PortError::Permanent("stored car state is empty".into())),
     }

@@ -80,6 +80,10 @@ pub struct CarSummary {
     pub figures: Vec<(i64, f64)>,
     /// Largest `lap + lap_frac` seen.
     pub pos: f64,
+    /// The car's fuel per green lap (the field's median of it places the RaceState's
+    /// fuel window).
+    #[serde(default)]
+    pub fuel_per_green_lap: Option<f64>,
     pub retired: bool,
     /// The car's newest sample `ts`: with the race's events, the race-wide reference of
     /// `ts_in_future` for every shard (a car's first samples are judged against the

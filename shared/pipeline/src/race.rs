@@ -12,7 +12,7 @@ use burnbar_core::car::{CarState, Field, Insert, RaceCtx};
 use burnbar_core::contract::{Channels, Event, EventKind};
 use burnbar_core::decode::decode_line;
 use burnbar_core::event_key::{EventKey, legacy_id};
-use burnbar_core::race::{self, Newest, Race};
+use burnbar_core::race::{self, Newest, Race, Standing};
 use burnbar_core::update::round4;
 use burnbar_core::{CarId, EngineConfig, FuelUpdate, RaceState, Record, Reject};
 
@@ -51,8 +51,9 @@ pub struct StoredRace {
     /// Every event but `race_start`, each once, by `(ts, id)`.
     events: Vec<StoredAct>,
     pub summaries: BTreeMap<CarId, CarSummary>,
-    /// Figures of every car, for [`Field::Figures`].
+    /// Figures of every car and positions of the running cars, for [`Field::Stored`].
     figures: BTreeMap<CarId, Vec<(i64, f64)>>,
+    positions: BTreeMap<CarId, f64>,
     /// Stored events that no longer decode (a contract change between versions):
     /// skipped, and counted by the caller.
     pub undecodable: usize,
@@ -67,7 +68,8 @@ impl StoredRace {
         if let Some(start) = &view.start {
             match decode_line(start.line.as_bytes()) {
                 Ok(Record::Event(e)) if matches!(e.kind, EventKind::RaceStart(_)) => {
-                    race.apply(&e);
+                    race.apply(&e)
+                        .expect("a first race_start is always applied");
                 }
                 _ => undecodable += 1,
             }
@@ -86,7 +88,13 @@ impl StoredRace {
         decoded.sort_by_key(|(k, _)| *k);
         let mut events = Vec::with_capacity(decoded.len());
         for (key, e) in decoded {
-            if race.apply(&e) {
+            // An event past the race's horizon was stored by a version without it: it
+            // does not act (counted with the undecodable ones).
+            let Ok(applied) = race.apply(&e) else {
+                undecodable += 1;
+                continue;
+            };
+            if applied {
                 events.push(StoredAct {
                     ts: e.ts,
                     id: key.id(),
@@ -95,22 +103,18 @@ impl StoredRace {
                 });
             }
         }
-        for s in view.summaries.values() {
-            if let Some(ts) = s.last_ts {
-                race.newest.see(ts);
-            }
-        }
-        StoredRace {
+        let mut stored = StoredRace {
             race,
             events,
-            summaries: view.summaries.clone(),
-            figures: view
-                .summaries
-                .iter()
-                .map(|(c, s)| (*c, s.figures.clone()))
-                .collect(),
+            summaries: BTreeMap::new(),
+            figures: BTreeMap::new(),
+            positions: BTreeMap::new(),
             undecodable,
+        };
+        for (c, s) in &view.summaries {
+            stored.set_summary(*c, s.clone());
         }
+        stored
     }
 
     /// The silent-car rule across shards: the boundary ([`race::silent_boundary`] of the
@@ -144,6 +148,31 @@ impl StoredRace {
         (!cars.is_empty()).then_some((boundary, cars))
     }
 
+    /// The cars of a batch the race cannot take ([`race::MAX_CARS`]): those not yet
+    /// known (by `race_start`, a summary or a stored item), past the limit, in car order.
+    pub fn refused_cars(
+        &self,
+        batch: impl Iterator<Item = CarId>,
+        items: &BTreeMap<CarId, CarItem>,
+    ) -> Vec<(CarId, Reject)> {
+        let mut known: std::collections::BTreeSet<CarId> = self.summaries.keys().copied().collect();
+        known.extend(self.race.start_cars.iter().copied());
+        known.extend(items.keys().copied());
+        let mut refused = Vec::new();
+        for car in batch {
+            if known.contains(&car) {
+                continue;
+            }
+            match race::admit_new_car(&self.race.id, car, known.len()) {
+                Ok(()) => {
+                    known.insert(car);
+                }
+                Err(r) => refused.push((car, r)),
+            }
+        }
+        refused
+    }
+
     /// A car never stored starts full of this race's cell.
     pub fn new_car(&self, car: CarId) -> CarItem {
         CarItem::new(CarState::new(car, self.race.capacity_gal))
@@ -151,7 +180,10 @@ impl StoredRace {
 
     /// The other cars' figures for `burn_index`.
     pub fn field(&self) -> Field<'_> {
-        Field::Figures(&self.figures)
+        Field::Stored {
+            figures: &self.figures,
+            positions: &self.positions,
+        }
     }
 
     /// Replaces a car's summary after its state changed (this invocation's view).
@@ -160,13 +192,22 @@ impl StoredRace {
             self.race.newest.see(ts);
         }
         self.figures.insert(car, s.figures.clone());
+        if s.retired || self.race.is_out(car) {
+            self.positions.remove(&car);
+        } else {
+            self.positions.insert(car, s.pos);
+        }
         self.summaries.insert(car, s);
     }
 
     /// The dashboard's view of the race.
-    pub fn state(&self) -> RaceState {
-        self.race
-            .state(self.summaries.iter().map(|(c, s)| (*c, s.pos)))
+    pub fn state(&self, cant_make_it_pct: f64) -> RaceState {
+        let standings = self.summaries.iter().map(|(c, s)| Standing {
+            car: *c,
+            pos: s.pos,
+            fuel_per_green_lap: s.fuel_per_green_lap.filter(|_| !s.retired),
+        });
+        self.race.state(standings, cant_make_it_pct)
     }
 }
 
@@ -286,6 +327,7 @@ pub fn summary_of(state: &CarState) -> CarSummary {
     CarSummary {
         figures: state.recent_green_figures(),
         pos: round4(state.arrival_pos),
+        fuel_per_green_lap: state.fuel_per_green_lap().map(round4),
         retired: state.retired,
         last_ts: state.max_ts,
         open: state.has_open_windows(),

@@ -906,11 +906,19 @@ async fn a_deploy_in_mid_race_reads_the_previous_versions_items() {
         got.keys().any(|k| k.1 == last_seq),
         "the race ran to its end"
     );
-    let cars = |p: &Proc| -> BTreeMap<(String, CarId), String> {
+    // A car retired before the deploy was never tested for its final window by the
+    // previous version, and never will be: it publishes nothing more.
+    let cars = |p: &Proc| -> BTreeMap<(String, CarId), serde_json::Value> {
         p.store
             .cars()
             .into_iter()
-            .map(|(k, i)| (k, serde_json::to_string(&i.state).unwrap()))
+            .map(|(k, i)| {
+                let mut v = serde_json::to_value(&i.state).unwrap();
+                if i.state.retired {
+                    v.as_object_mut().unwrap().remove("final_window");
+                }
+                (k, v)
+            })
             .collect()
     };
     assert_eq!(
@@ -918,4 +926,49 @@ async fn a_deploy_in_mid_race_reads_the_previous_versions_items() {
         cars(&straight),
         "every car ends in the same state"
     );
+}
+
+/// A race no `race_start` described reports its newest data as the RaceState `ts`, as
+/// the local engine does (the two disagreed before the race rules had one home).
+#[tokio::test]
+async fn a_race_without_race_start_reports_its_newest_data_as_ts() {
+    let p = processor();
+    let t0 = 1_750_593_600_000;
+    let lines: Vec<String> = (0..30)
+        .flat_map(|i| ["1", "2"].map(|c| sample(c, t0 + i * 1000, t0)))
+        .collect();
+    assert_eq!(send(&p, &records(&lines, 1)).await.0, None);
+    let states = p.publisher.states.lock().unwrap().clone();
+    let last = states.last().expect("a state published with the updates");
+    assert_eq!(last.race_id, "r");
+    assert_eq!(last.ts, t0 + 29_000);
+
+    let mut engine = Engine::new(EngineConfig::default(), ModelParams::default());
+    let mut out = Vec::new();
+    for l in &lines {
+        engine.push_line(l.as_bytes(), &mut out).unwrap();
+    }
+    assert_eq!(engine.race_state("r").unwrap().ts, last.ts);
+}
+
+/// A race takes at most 200 cars: the samples of a further car are quarantined as
+/// `too_many_cars`, the batch succeeds, and the 200 cars publish as usual.
+#[tokio::test]
+async fn a_car_beyond_the_races_200_is_quarantined_and_the_rest_go_on() {
+    let p = processor();
+    let t0 = 1_750_593_600_000;
+    let cars: Vec<String> = (0..201).map(|c| c.to_string()).collect();
+    let lines: Vec<String> = (0..12)
+        .flat_map(|i| cars.iter().map(move |c| sample(c, t0 + i * 1000, t0)))
+        .collect();
+    let (failed, m) = send(&p, &records(&lines, 1)).await;
+    assert_eq!(failed, None);
+    let q = p.quarantine.items.lock().unwrap().clone();
+    assert_eq!(q.len(), 12, "every sample of the 201st car");
+    assert!(q.iter().all(|e| e.code == "too_many_cars"), "{q:?}");
+    // Cars are admitted in car order: "99" (the largest id) is the one refused.
+    assert!(q.iter().all(|e| e.line.contains(r#""car":"99""#)));
+    assert_eq!(m.get("records_rejected_too_many_cars_total"), Some(12.0));
+    let published: std::collections::BTreeSet<CarId> = shown(&p).keys().map(|(c, _)| *c).collect();
+    assert_eq!(published.len(), 200);
 }

@@ -88,13 +88,18 @@ impl CarState {
         acc: &WindowAcc,
         ctx: &RaceCtx,
         field: &Field,
+        leader_lap: f64,
     ) -> FuelUpdate {
         let flag = dominant_flag(acc);
         let (remaining, low, high) = self.band(ctx);
         let lap = self.last_pos.unwrap_or(0.0).max(0.0);
         let fpgl = self.laps.fuel_per_green_lap();
         let laps_to_empty = fpgl.map(|f| remaining / f);
-        let save_needed_pct = save_needed_pct(ctx.scheduled_laps, fpgl, lap, remaining);
+        let save_needed_pct = if self.final_window {
+            save_needed_pct(ctx.scheduled_laps, fpgl, leader_lap, remaining)
+        } else {
+            None
+        };
         let burn_index = if flag.is_caution() {
             None
         } else {
@@ -177,17 +182,19 @@ fn dominant_flag(acc: &WindowAcc) -> Flag {
         .unwrap_or(Flag::Green)
 }
 
-/// The saving needed to reach the scheduled distance on what remains, in percent of the
-/// green-lap burn: 0 once the distance is run, null without a schedule or a green lap.
+/// The saving needed to reach the scheduled finish on what remains, in percent of the
+/// green-lap burn, with the laps left counted from the leader's lap (a car laps down does
+/// not run the laps it is down): 0 once the distance is run, null without a schedule or
+/// a green lap. Asked only in the car's final window.
 fn save_needed_pct(
     scheduled_laps: Option<u32>,
     fuel_per_green_lap: Option<f64>,
-    lap: f64,
+    leader_lap: f64,
     remaining: f64,
 ) -> Option<f64> {
     match (scheduled_laps, fuel_per_green_lap) {
         (Some(sched), Some(f)) => {
-            let left = sched as f64 - lap;
+            let left = sched as f64 - leader_lap;
             Some(if left <= 0.0 {
                 0.0
             } else {

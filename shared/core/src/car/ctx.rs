@@ -8,6 +8,7 @@ use super::{CarState, WindowFeatures};
 use crate::contract::CarId;
 use crate::correction::CorrectionModel;
 use crate::model::ModelParams;
+use crate::race::{self, FlagChange};
 use crate::tracks::EnginePackage;
 
 /// What the race tells a car's window about its surroundings.
@@ -18,6 +19,9 @@ pub struct RaceCtx<'a> {
     pub package: EnginePackage,
     pub capacity_gal: f64,
     pub scheduled_laps: Option<u32>,
+    /// The race's flags so far, in `ts` order: the leader's lap is at least the lap of
+    /// the latest.
+    pub flags: &'a [FlagChange],
     pub window_ms: i64,
     pub params: &'a ModelParams,
     /// A learned correction of each window's physics burn (the SageMaker model), looked
@@ -45,32 +49,6 @@ impl std::fmt::Debug for RaceCtx<'_> {
     }
 }
 
-impl<'a> RaceCtx<'a> {
-    /// A context with physics alone and no feature collection.
-    pub fn physics(
-        race_id: &'a str,
-        length_mi: f64,
-        package: EnginePackage,
-        capacity_gal: f64,
-        scheduled_laps: Option<u32>,
-        window_ms: i64,
-        params: &'a ModelParams,
-    ) -> RaceCtx<'a> {
-        RaceCtx {
-            race_id,
-            length_mi,
-            package,
-            capacity_gal,
-            scheduled_laps,
-            window_ms,
-            params,
-            correction: None,
-            features: None,
-            model: None,
-        }
-    }
-}
-
 /// The factor by which a window's physics burn is multiplied: decided before the window
 /// closes (the Lambda asks the model for every window a batch will close, then closes
 /// them), so a window's burn is decided once.
@@ -79,17 +57,21 @@ pub trait WindowCorrection {
     fn factor(&self, car: CarId, window_start: i64) -> Option<f64>;
 }
 
-/// The other cars of the race, for the field median of `burn_index`.
+/// The other cars of the race: the field median of `burn_index` and the leader's lap.
 pub enum Field<'a> {
     /// The other cars' states, in memory (the local engine holds every car).
     Cars {
         before: &'a [CarState],
         after: &'a [CarState],
     },
-    /// The other cars' recent green-lap figures, `(lap end ts, gal per mile)`, as a
-    /// race-level store keeps them (the Lambda sees only its shard's cars). Entries of
-    /// the car being closed are ignored.
-    Figures(&'a BTreeMap<CarId, Vec<(i64, f64)>>),
+    /// The other cars as a race-level store keeps them (the Lambda sees only its shard's
+    /// cars): their recent green-lap figures, `(lap end ts, gal per mile)`, and the
+    /// positions (`lap + lap_frac`) of those still running. Entries of the car being
+    /// closed are ignored.
+    Stored {
+        figures: &'a BTreeMap<CarId, Vec<(i64, f64)>>,
+        positions: &'a BTreeMap<CarId, f64>,
+    },
 }
 
 impl Field<'_> {
@@ -98,4 +80,28 @@ impl Field<'_> {
         before: &[],
         after: &[],
     };
+
+    /// The leader's lap ([`race::leader_lap`]) at a window's end `t` as car `me`, at
+    /// `own`, sees it: the other running cars' positions at their last samples before
+    /// `t` (in memory; a store keeps each car's latest) and the lap race control gave
+    /// last.
+    pub fn leader_lap(&self, me: CarId, own: f64, t: i64, flag_lap: Option<f64>) -> f64 {
+        let own = std::iter::once(own);
+        match self {
+            Field::Cars { before, after } => race::leader_lap(
+                own.chain(
+                    before
+                        .iter()
+                        .chain(*after)
+                        .filter(|c| !c.retired)
+                        .map(|c| c.position_at(t)),
+                ),
+                flag_lap,
+            ),
+            Field::Stored { positions, .. } => race::leader_lap(
+                own.chain(positions.iter().filter(|(c, _)| **c != me).map(|(_, p)| *p)),
+                flag_lap,
+            ),
+        }
+    }
 }

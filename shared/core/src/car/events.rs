@@ -14,6 +14,10 @@ pub enum CarEventKind {
     PitOut {
         fuel_added_gal: Option<f64>,
         full: Option<bool>,
+        /// Tyres changed (0–4), when the official pit data gave it.
+        tires: Option<u8>,
+        /// Seconds stationary in the box, when the official pit data timed it.
+        box_s: Option<f64>,
     },
 }
 
@@ -48,8 +52,11 @@ impl CarState {
             CarEventKind::PitOut {
                 fuel_added_gal,
                 full,
+                ..
             } => {
                 self.pit_road = false;
+                // The final window is tested again after every stop.
+                self.final_window = false;
                 if let Some(r) = self.recorder.as_deref_mut() {
                     r.close_stint(
                         self.car,

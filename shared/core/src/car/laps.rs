@@ -75,7 +75,7 @@ impl Laps {
 
 impl CarState {
     /// This car's recent green-lap figures, `(lap end ts, gal per mile)`, oldest first:
-    /// what a race-level store keeps for other shards' `burn_index` ([`Field::Figures`]).
+    /// what a race-level store keeps for other shards' `burn_index` ([`Field::Stored`]).
     /// Empty for a retired car (it leaves the field median).
     pub fn recent_green_figures(&self) -> Vec<(i64, f64)> {
         if self.retired {
@@ -119,7 +119,7 @@ pub(super) fn burn_index(car: &CarState, cutoff: i64, field: &Field) -> Option<f
             );
             v
         }
-        Field::Figures(map) => {
+        Field::Stored { figures: map, .. } => {
             let mut v = Vec::with_capacity(map.len() + 1);
             v.extend(
                 map.iter()
@@ -134,11 +134,6 @@ pub(super) fn burn_index(car: &CarState, cutoff: i64, field: &Field) -> Option<f
         return None;
     }
     figures.sort_by(f64::total_cmp);
-    let n = figures.len();
-    let median = if n % 2 == 1 {
-        figures[n / 2]
-    } else {
-        (figures[n / 2 - 1] + figures[n / 2]) / 2.0
-    };
+    let median = crate::stats::median_sorted(&figures);
     (median > 0.0).then(|| own / median)
 }

@@ -33,12 +33,15 @@
 //! - `laps`: lap bookkeeping, green-lap figures and the field median of `burn_index`.
 //! - `build`: what a closed window becomes: its [`WindowFeatures`] and its `FuelUpdate`.
 //! - `ctx`: what the race tells a car ([`RaceCtx`], [`WindowCorrection`], [`Field`]).
+//! - `previous`: the layouts of earlier stored formats ([`CarStateV3`]), read after a
+//!   deploy in the middle of a race.
 
 mod build;
 mod ctx;
 mod events;
 mod fuel;
 mod laps;
+mod previous;
 mod sweep;
 mod window;
 
@@ -54,6 +57,7 @@ pub use build::WindowFeatures;
 pub use ctx::{Field, RaceCtx, WindowCorrection};
 pub use events::{CarEvent, CarEventKind};
 pub use fuel::Fuel;
+pub use previous::CarStateV3;
 pub use window::{Held, Insert};
 
 use laps::Laps;
@@ -86,6 +90,9 @@ pub struct CarState {
     last_pos: Option<f64>,
     /// Largest position seen on arrival (for the race's leader lap).
     pub arrival_pos: f64,
+    /// The car is in its final window (`fuel-update-v1`): a full cell would reach the
+    /// finish. Entered at a window's close, kept until the next `pit_out`.
+    final_window: bool,
     /// What calibration measures of each stint, when the engine records (off in live
     /// use: it is not part of the state a Lambda keeps).
     #[serde(skip)]
@@ -109,6 +116,7 @@ impl CarState {
             laps: Laps::default(),
             last_pos: None,
             arrival_pos: 0.0,
+            final_window: false,
             recorder: None,
         }
     }
@@ -141,9 +149,35 @@ impl CarState {
                 f.borrow_mut()
                     .push(self.features(ws, we, &acc, ctx.package));
             }
-            out.push(self.update(ws, we, &acc, ctx, field));
+            let leader = self.leader_lap(we, ctx, field);
+            self.enter_final_window(leader, ctx);
+            out.push(self.update(ws, we, &acc, ctx, field, leader));
         }
         self.closed_through = boundary;
+    }
+
+    /// The leader's lap at the end of the window this car just swept: its own position at
+    /// its last sample, the other running cars' latest, and race control's last lap.
+    fn leader_lap(&self, we: i64, ctx: &RaceCtx, field: &Field) -> f64 {
+        let own = self.last_pos.unwrap_or(self.arrival_pos);
+        field.leader_lap(self.car, own, we, crate::race::flag_lap(ctx.flags, we))
+    }
+
+    /// Enters the final window once a full cell reaches the finish from the leader's
+    /// lap at this car's fuel per green lap; it is left only by a `pit_out`.
+    fn enter_final_window(&mut self, leader_lap: f64, ctx: &RaceCtx) {
+        if self.final_window {
+            return;
+        }
+        if let (Some(sched), Some(per_lap)) = (ctx.scheduled_laps, self.fuel_per_green_lap()) {
+            let left = (f64::from(sched) - leader_lap).max(0.0);
+            self.final_window = left * per_lap <= ctx.capacity_gal;
+        }
+    }
+
+    /// The mean fuel of the car's last three green laps (fewer if it has fewer).
+    pub fn fuel_per_green_lap(&self) -> Option<f64> {
+        self.laps.fuel_per_green_lap()
     }
 
     /// Closes every window that holds a sample (end of input, a new race, `car_out`).

@@ -45,15 +45,22 @@ impl CarState {
         !self.buf.is_empty()
     }
 
+    /// The car's position (`lap + lap_frac`) at its last sample before `t` (a window's
+    /// end), as well as it is known: a sample held in an open window, else the last
+    /// integrated position, else the furthest the car has been seen.
+    pub fn position_at(&self, t: i64) -> f64 {
+        let i = self.buf.partition_point(|h| h.ts < t);
+        self.buf
+            .range(..i)
+            .rev()
+            .find_map(|h| h.ch.position())
+            .or(self.last_pos)
+            .unwrap_or(self.arrival_pos)
+    }
+
     /// Adds a sample that is not late, merging by `(car, ts)`.
     pub fn insert(&mut self, ts: i64, ch: &Channels) -> Insert {
-        if ch.has(Channels::LAP) {
-            let pos = ch.lap as f64
-                + if ch.has(Channels::LAP_FRAC) {
-                    ch.lap_frac as f64
-                } else {
-                    0.0
-                };
+        if let Some(pos) = ch.position() {
             self.arrival_pos = self.arrival_pos.max(pos);
         }
         self.max_ts = Some(self.max_ts.map_or(ts, |m| m.max(ts)));
