@@ -17,6 +17,8 @@ pub(crate) struct RaceSpec {
     pub track: String,
     pub seed: u64,
     pub live: bool,
+    /// `pit_out` carries the official pit data (`tires`, `box_s`).
+    pub pit_detail: bool,
     pub laps: Option<u32>,
     pub cars: u32,
 }
@@ -29,6 +31,7 @@ impl RaceSpec {
             cars: self.cars,
             seed: self.seed,
             live: self.live,
+            pit_detail: self.pit_detail,
             ..SimConfig::default()
         }
     }

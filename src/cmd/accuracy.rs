@@ -51,6 +51,10 @@ pub struct AccuracyArgs {
     /// First seed: training races use seed, seed+1, …; held-out races seed+1000, ….
     #[arg(long, default_value_t = 7000)]
     seed: u64,
+    /// Simulate every race without the official pit data (`pit_out` without `tires` and
+    /// `box_s`).
+    #[arg(long)]
+    no_pit_detail: bool,
     /// Worker threads [default: the machine's cores].
     #[arg(long)]
     jobs: Option<usize>,
@@ -154,7 +158,8 @@ fn check(a: &AccuracyArgs) -> Result<(), Failure> {
 }
 
 /// The training races (weighed fills; seeds from `--seed`), or with `live` the
-/// held-out ones (seeds from `--seed` + 1000); 100 seeds apart from track to track.
+/// held-out ones (seeds from `--seed` + 1000); 100 seeds apart from track to track; with
+/// the official pit data unless `--no-pit-detail`.
 fn races(a: &AccuracyArgs, live: bool) -> Vec<RaceSpec> {
     let (first, count) = if live {
         (a.seed + 1000, a.test_races)
@@ -169,6 +174,7 @@ fn races(a: &AccuracyArgs, live: bool) -> Vec<RaceSpec> {
             track: t.to_owned(),
             seed,
             live,
+            pit_detail: !a.no_pit_detail,
             laps: a.laps,
             cars: a.cars,
         })
@@ -270,11 +276,12 @@ fn training_line(races: usize, stints: &[StintObs], fit: &Fit, model: &Correctio
 /// The report's second line: the held-out races.
 fn held_out_line(a: &AccuracyArgs, races: usize) -> String {
     format!(
-        "held out: {} live races on {} ({} cars, seeds from {})",
+        "held out: {} live races on {} ({} cars, seeds from {}{})",
         races,
         a.tracks.join(", "),
         a.cars,
-        a.seed + 1000
+        a.seed + 1000,
+        if a.no_pit_detail { "; no pit data" } else { "" }
     )
 }
 

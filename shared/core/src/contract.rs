@@ -338,12 +338,15 @@ pub enum RejectCode {
     UnknownKind,
     /// A sample with none of `speed_mph`, `rpm`, `throttle_pct`.
     EmptySample,
-    /// A sample more than 60 s past the largest `ts` seen in its race.
+    /// A sample more than 60 s past the largest `ts` seen in its race, or a race-control
+    /// event more than 72 h after its race's `race_start`.
     TsInFuture,
+    /// A record of a car beyond the race's 200 distinct cars.
+    TooManyCars,
 }
 
 impl RejectCode {
-    pub const ALL: [RejectCode; 11] = [
+    pub const ALL: [RejectCode; 12] = [
         RejectCode::InvalidJson,
         RejectCode::NotObject,
         RejectCode::UnsupportedVersion,
@@ -355,6 +358,7 @@ impl RejectCode {
         RejectCode::UnknownKind,
         RejectCode::EmptySample,
         RejectCode::TsInFuture,
+        RejectCode::TooManyCars,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -370,6 +374,7 @@ impl RejectCode {
             RejectCode::UnknownKind => "unknown_kind",
             RejectCode::EmptySample => "empty_sample",
             RejectCode::TsInFuture => "ts_in_future",
+            RejectCode::TooManyCars => "too_many_cars",
         }
     }
 }

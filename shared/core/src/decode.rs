@@ -526,130 +526,21 @@ impl<'a> Raw<'a> {
     }
 
     fn event(&self, kind: &str, ts: i64, lap: Option<u16>) -> Result<Event, Reject> {
-        let car = || -> Result<CarId, Reject> {
-            car_id("car", self.car.as_deref().ok_or_else(|| missing("car"))?)
-        };
         let kind = match kind {
-            "race_start" => {
-                let race_id = self
-                    .race_id
-                    .as_deref()
-                    .ok_or_else(|| missing("race_id"))?
-                    .to_owned();
-                let track: String =
-                    event_field("track", self.track)?.ok_or_else(|| missing("track"))?;
-                if track.is_empty() {
-                    return Err(Reject::new(
-                        RejectCode::OutOfRange,
-                        Some("track"),
-                        "must not be empty",
-                    ));
-                }
-                let length: Option<f64> = event_field("track_length_mi", self.track_length_mi)?;
-                if let Some(l) = length
-                    && !(l > 0.0 && l <= 10.0)
-                {
-                    return Err(Reject::new(
-                        RejectCode::OutOfRange,
-                        Some("track_length_mi"),
-                        format!("{l} is outside 0 < x <= 10"),
-                    ));
-                }
-                let laps: Option<i64> = event_field("scheduled_laps", self.scheduled_laps)?;
-                let laps = laps
-                    .map(|l| range("scheduled_laps", l, 1, 2000).map(|l| l as u32))
-                    .transpose()?;
-                let cap: Option<f64> = event_field("fuel_capacity_gal", self.fuel_capacity_gal)?;
-                if let Some(c) = cap
-                    && !(c > 0.0 && c <= 100.0)
-                {
-                    return Err(Reject::new(
-                        RejectCode::OutOfRange,
-                        Some("fuel_capacity_gal"),
-                        format!("{c} is outside 0 < x <= 100"),
-                    ));
-                }
-                let cars: Vec<String> = event_field("cars", self.cars)?.unwrap_or_default();
-                let cars = cars
-                    .iter()
-                    .map(|c| car_id("cars", c))
-                    .collect::<Result<Vec<_>, _>>()?;
-                let drivers: std::collections::BTreeMap<String, Option<String>> =
-                    event_field("drivers", self.drivers)?.unwrap_or_default();
-                let mut named = Vec::with_capacity(drivers.len());
-                for (car, name) in drivers {
-                    let car = car_id("drivers", &car)?;
-                    if let Some(name) = name {
-                        if name.chars().count() > 100 {
-                            return Err(Reject::new(
-                                RejectCode::OutOfRange,
-                                Some("drivers"),
-                                "a driver name is longer than 100 characters",
-                            ));
-                        }
-                        named.push((car, name));
-                    }
-                }
-                EventKind::RaceStart(RaceStart {
-                    race_id,
-                    track,
-                    track_length_mi: length,
-                    scheduled_laps: laps,
-                    fuel_capacity_gal: cap,
-                    cars,
-                    drivers: named,
-                })
-            }
-            "flag" => {
-                let name: String =
-                    event_field("flag", self.flag)?.ok_or_else(|| missing("flag"))?;
-                let flag = Flag::parse(&name).ok_or_else(|| {
-                    Reject::new(
-                        RejectCode::InvalidValue,
-                        Some("flag"),
-                        format!("{name:?} is not one of green, yellow, red, white, checkered"),
-                    )
-                })?;
-                EventKind::Flag { flag, lap }
-            }
-            "pit_in" => EventKind::PitIn { car: car()?, lap },
-            "pit_out" => {
-                let car = car()?;
-                let added: Option<f64> = event_field("fuel_added_gal", self.fuel_added_gal)?;
-                let added = finite_range("fuel_added_gal", added, 0.0, 100.0)?;
-                let full: Option<bool> = event_field("full", self.full)?;
-                let tires: Option<i64> = event_field("tires", self.tires)?;
-                let tires = match tires {
-                    Some(t) => Some(range("tires", t, 0, 4)? as u8),
-                    None => None,
-                };
-                let box_s: Option<f64> = event_field("box_s", self.box_s)?;
-                let box_s = finite_range("box_s", box_s, 0.0, 3600.0)?;
-                EventKind::PitOut {
-                    car,
-                    lap,
-                    fuel_added_gal: added,
-                    full,
-                    tires,
-                    box_s,
-                }
-            }
-            "incident" => {
-                let cars: Vec<String> =
-                    event_field("cars", self.cars)?.ok_or_else(|| missing("cars"))?;
-                if cars.is_empty() {
-                    return Err(Reject::new(
-                        RejectCode::OutOfRange,
-                        Some("cars"),
-                        "an incident names at least one car",
-                    ));
-                }
-                let cars = cars
-                    .iter()
-                    .map(|c| car_id("cars", c))
-                    .collect::<Result<Vec<_>, _>>()?;
-                EventKind::Incident { cars, lap }
-            }
+            "race_start" => EventKind::RaceStart(self.race_start()?),
+            "flag" => EventKind::Flag {
+                flag: self.flag()?,
+                lap,
+            },
+            "pit_in" => EventKind::PitIn {
+                car: self.event_car()?,
+                lap,
+            },
+            "pit_out" => self.pit_out(lap)?,
+            "incident" => EventKind::Incident {
+                cars: self.incident_cars()?,
+                lap,
+            },
             "stage_end" => {
                 let stage: i64 =
                     event_field("stage", self.stage)?.ok_or_else(|| missing("stage"))?;
@@ -659,15 +550,9 @@ impl<'a> Raw<'a> {
                 }
             }
             "car_out" => {
-                let car = car()?;
+                let car = self.event_car()?;
                 let reason: Option<String> = event_field("reason", self.reason)?;
-                if reason.as_ref().is_some_and(|r| r.chars().count() > 200) {
-                    return Err(Reject::new(
-                        RejectCode::OutOfRange,
-                        Some("reason"),
-                        "longer than 200 characters",
-                    ));
-                }
+                max_chars("reason", reason.as_deref(), 200)?;
                 EventKind::CarOut { car, reason }
             }
             other => {
@@ -683,6 +568,152 @@ impl<'a> Raw<'a> {
             race_id: self.race_id.as_deref().map(str::to_owned),
             kind,
         })
+    }
+
+    fn event_car(&self) -> Result<CarId, Reject> {
+        car_id("car", self.car.as_deref().ok_or_else(|| missing("car"))?)
+    }
+
+    /// A `race_start`, within the contract's limits (`telemetry-v1`, "Limits"): a
+    /// `track` of at most 64 characters, driver names of at most 100, at most 200
+    /// `cars` and `drivers` (the RaceState that carries them rides every publish).
+    fn race_start(&self) -> Result<RaceStart, Reject> {
+        let race_id = self
+            .race_id
+            .as_deref()
+            .ok_or_else(|| missing("race_id"))?
+            .to_owned();
+        let track: String = event_field("track", self.track)?.ok_or_else(|| missing("track"))?;
+        if track.is_empty() {
+            return Err(Reject::new(
+                RejectCode::OutOfRange,
+                Some("track"),
+                "must not be empty",
+            ));
+        }
+        max_chars("track", Some(&track), MAX_TRACK_CHARS)?;
+        let length: Option<f64> = event_field("track_length_mi", self.track_length_mi)?;
+        let length = open_closed("track_length_mi", length, 10.0)?;
+        let laps: Option<i64> = event_field("scheduled_laps", self.scheduled_laps)?;
+        let laps = laps
+            .map(|l| range("scheduled_laps", l, 1, 2000).map(|l| l as u32))
+            .transpose()?;
+        let cap: Option<f64> = event_field("fuel_capacity_gal", self.fuel_capacity_gal)?;
+        let cap = open_closed("fuel_capacity_gal", cap, 100.0)?;
+        let cars: Vec<String> = event_field("cars", self.cars)?.unwrap_or_default();
+        max_items("cars", cars.len())?;
+        let cars = cars
+            .iter()
+            .map(|c| car_id("cars", c))
+            .collect::<Result<Vec<_>, _>>()?;
+        let drivers: std::collections::BTreeMap<String, Option<String>> =
+            event_field("drivers", self.drivers)?.unwrap_or_default();
+        max_items("drivers", drivers.len())?;
+        let mut named = Vec::with_capacity(drivers.len());
+        for (car, name) in drivers {
+            let car = car_id("drivers", &car)?;
+            if let Some(name) = name {
+                max_chars("drivers", Some(&name), MAX_DRIVER_CHARS)?;
+                named.push((car, name));
+            }
+        }
+        Ok(RaceStart {
+            race_id,
+            track,
+            track_length_mi: length,
+            scheduled_laps: laps,
+            fuel_capacity_gal: cap,
+            cars,
+            drivers: named,
+        })
+    }
+
+    fn flag(&self) -> Result<Flag, Reject> {
+        let name: String = event_field("flag", self.flag)?.ok_or_else(|| missing("flag"))?;
+        Flag::parse(&name).ok_or_else(|| {
+            Reject::new(
+                RejectCode::InvalidValue,
+                Some("flag"),
+                format!("{name:?} is not one of green, yellow, red, white, checkered"),
+            )
+        })
+    }
+
+    fn pit_out(&self, lap: Option<u16>) -> Result<EventKind, Reject> {
+        let car = self.event_car()?;
+        let added: Option<f64> = event_field("fuel_added_gal", self.fuel_added_gal)?;
+        let added = finite_range("fuel_added_gal", added, 0.0, 100.0)?;
+        let full: Option<bool> = event_field("full", self.full)?;
+        let tires: Option<i64> = event_field("tires", self.tires)?;
+        let tires = tires
+            .map(|t| range("tires", t, 0, 4).map(|t| t as u8))
+            .transpose()?;
+        let box_s: Option<f64> = event_field("box_s", self.box_s)?;
+        let box_s = finite_range("box_s", box_s, 0.0, 3600.0)?;
+        Ok(EventKind::PitOut {
+            car,
+            lap,
+            fuel_added_gal: added,
+            full,
+            tires,
+            box_s,
+        })
+    }
+
+    fn incident_cars(&self) -> Result<Vec<CarId>, Reject> {
+        let cars: Vec<String> = event_field("cars", self.cars)?.ok_or_else(|| missing("cars"))?;
+        if cars.is_empty() {
+            return Err(Reject::new(
+                RejectCode::OutOfRange,
+                Some("cars"),
+                "an incident names at least one car",
+            ));
+        }
+        max_items("cars", cars.len())?;
+        cars.iter().map(|c| car_id("cars", c)).collect()
+    }
+}
+
+/// Longest `track` key a `race_start` may give (`telemetry-v1`, "Limits").
+pub const MAX_TRACK_CHARS: usize = 64;
+/// Longest driver name a `race_start` may give.
+pub const MAX_DRIVER_CHARS: usize = 100;
+/// Most `cars` or `drivers` a `race_start` (or cars an incident) may list.
+pub const MAX_LISTED_CARS: usize = 200;
+
+/// Refuses a text longer than `max` characters, naming the field.
+fn max_chars(field: &'static str, s: Option<&str>, max: usize) -> Result<(), Reject> {
+    match s {
+        Some(s) if s.chars().count() > max => Err(Reject::new(
+            RejectCode::OutOfRange,
+            Some(field),
+            format!("longer than {max} characters"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses a list of more than [`MAX_LISTED_CARS`] entries, naming the field.
+fn max_items(field: &'static str, n: usize) -> Result<(), Reject> {
+    if n > MAX_LISTED_CARS {
+        return Err(Reject::new(
+            RejectCode::OutOfRange,
+            Some(field),
+            format!("{n} entries, more than {MAX_LISTED_CARS}"),
+        ));
+    }
+    Ok(())
+}
+
+/// A number in `0 < x <= max`, or absent.
+fn open_closed(field: &'static str, v: Option<f64>, max: f64) -> Result<Option<f64>, Reject> {
+    match v {
+        Some(x) if !(x > 0.0 && x <= max) => Err(Reject::new(
+            RejectCode::OutOfRange,
+            Some(field),
+            format!("{x} is outside 0 < x <= {max}"),
+        )),
+        v => Ok(v),
     }
 }
 
@@ -790,5 +821,87 @@ mod tests {
         assert_eq!(a.rpm, 9000.0);
         assert_eq!(a.speed_mph, 100.0);
         assert!(!a.merge_from(&b), "nothing new the second time");
+    }
+
+    #[test]
+    fn a_race_start_past_its_limits_is_out_of_range_naming_the_field() {
+        let start = |extra: &str| {
+            format!(r#"{{"v":1,"kind":"race_start","ts":1750593600000,"race_id":"r"{extra}}}"#)
+        };
+        let cars = |n: usize| {
+            (0..n)
+                .map(|i| format!("\"{i}\""))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let drivers = |n: usize| {
+            (0..n)
+                .map(|i| format!("\"{i}\":\"D\""))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        for (extra, field) in [
+            (format!(r#","track":"{}""#, "t".repeat(65)), "track"),
+            (format!(r#","track":"t","cars":[{}]"#, cars(201)), "cars"),
+            (
+                format!(r#","track":"t","drivers":{{{}}}"#, drivers(201)),
+                "drivers",
+            ),
+            (
+                format!(r#","track":"t","drivers":{{"1":"{}"}}"#, "n".repeat(101)),
+                "drivers",
+            ),
+        ] {
+            let r = rejected(&start(&extra));
+            assert_eq!(
+                (r.code, r.field),
+                (RejectCode::OutOfRange, Some(field)),
+                "{r}"
+            );
+        }
+        // At the limits, accepted.
+        let line = start(&format!(
+            r#","track":"{}","cars":[{}],"drivers":{{{}}}"#,
+            "t".repeat(64),
+            cars(200),
+            drivers(200)
+        ));
+        assert!(decode_line(line.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn a_pit_out_reads_tires_and_box_s_within_their_ranges() {
+        let ok = decode_line(
+            br#"{"v":1,"kind":"pit_out","ts":1750593700000,"car":"5","tires":4,"box_s":11.6}"#,
+        )
+        .unwrap();
+        let Record::Event(Event {
+            kind: EventKind::PitOut { tires, box_s, .. },
+            ..
+        }) = ok
+        else {
+            panic!()
+        };
+        assert_eq!((tires, box_s), (Some(4), Some(11.6)));
+        for (line, field) in [
+            (
+                r#"{"v":1,"kind":"pit_out","ts":1750593700000,"car":"5","tires":5}"#,
+                "tires",
+            ),
+            (
+                r#"{"v":1,"kind":"pit_out","ts":1750593700000,"car":"5","tires":2.5}"#,
+                "tires",
+            ),
+            (
+                r#"{"v":1,"kind":"pit_out","ts":1750593700000,"car":"5","box_s":-1}"#,
+                "box_s",
+            ),
+            (
+                r#"{"v":1,"kind":"pit_out","ts":1750593700000,"car":"5","box_s":3601}"#,
+                "box_s",
+            ),
+        ] {
+            assert_eq!(rejected(line).field, Some(field), "{line}");
+        }
     }
 }

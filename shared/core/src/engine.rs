@@ -360,10 +360,7 @@ impl Engine {
         let start = out.len();
         let res = match rec {
             Record::Sample(s) => self.push_sample(s, out),
-            Record::Event(e) => {
-                self.push_event(e, out);
-                Ok(())
-            }
+            Record::Event(e) => self.push_event(e, out),
         };
         if let Err(r) = &res {
             self.count_reject(r);
@@ -441,6 +438,9 @@ impl Engine {
         let ri = self.race_index(s.race_id.as_deref(), out);
         let cfg = self.cfg;
         let run = &mut self.races[ri];
+        if !run.index.contains_key(&s.car) {
+            race::admit_new_car(&run.race.id, s.car, run.cars.len())?;
+        }
         run.race.newest.admit(&run.race.id, s.ts, cfg.future_ms)?;
         self.counters.samples += 1;
         run.max_sample_ts = Some(run.max_sample_ts.map_or(s.ts, |m| m.max(s.ts)));
@@ -458,7 +458,7 @@ impl Engine {
         Ok(())
     }
 
-    fn push_event(&mut self, e: Event, out: &mut Vec<FuelUpdate>) {
+    fn push_event(&mut self, e: Event, out: &mut Vec<FuelUpdate>) -> Result<(), Reject> {
         self.counters.events += 1;
         let cfg = self.cfg;
         let id = match &e.kind {
@@ -468,13 +468,21 @@ impl Engine {
         let ri = self.race_index(id, out);
         if let EventKind::RaceStart(_) = &e.kind {
             self.start_race(ri, &e, out);
-            return;
+            return Ok(());
         }
         let run = &mut self.races[ri];
-        if !run.race.apply(&e) {
+        // A car event of a car beyond the race's limit is refused before it acts.
+        if let EventKind::PitIn { car, .. }
+        | EventKind::PitOut { car, .. }
+        | EventKind::CarOut { car, .. } = &e.kind
+            && !run.index.contains_key(car)
+        {
+            race::admit_new_car(&run.race.id, *car, run.cars.len())?;
+        }
+        if !run.race.apply(&e)? {
             // Re-sent (redelivery is normal): it changes nothing.
             self.counters.duplicate_events += 1;
-            return;
+            return Ok(());
         }
         let mut late = false;
         match &e.kind {
@@ -501,6 +509,7 @@ impl Engine {
             self.counters.late_events += 1;
         }
         run.close_silent(&cfg, &self.models, out);
+        Ok(())
     }
 
     /// A `race_start`: the race's parameters, its cars, and the end of the race before.
@@ -523,7 +532,9 @@ impl Engine {
         }
         self.current = Some(ri);
         let run = &mut self.races[ri];
-        run.race.apply(e);
+        run.race
+            .apply(e)
+            .expect("a first race_start is always applied");
         let capacity = run.race.capacity_gal;
         for c in &mut run.cars {
             // Cars seen before the race_start (a race_id given first) start full of

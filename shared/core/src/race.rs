@@ -27,6 +27,31 @@ pub const UNKNOWN_RACE: &str = "unknown";
 /// A fuel cell's size when `race_start` gives none (`telemetry-v1`).
 pub const DEFAULT_CAPACITY_GAL: f64 = 20.0;
 
+/// Most distinct cars a race takes (`telemetry-v1`, "Limits"): a Cup field is 40, and
+/// every car costs state, a summary and a share of each RaceState; a stream of made-up
+/// car ids must not grow them without end.
+pub const MAX_CARS: usize = 200;
+
+/// How long after its `race_start` a race-control event may be stamped (`telemetry-v1`,
+/// "Limits"): a race suspended overnight still resumes; a flag stamped years ahead does
+/// not become the race's newest change.
+pub const EVENT_HORIZON_MS: i64 = 72 * 3_600_000;
+
+/// Admits a car the race has not seen, when it already holds `known` cars.
+pub fn admit_new_car(race_id: &str, car: CarId, known: usize) -> Result<(), Reject> {
+    if known >= MAX_CARS {
+        return Err(Reject::new(
+            RejectCode::TooManyCars,
+            Some("car"),
+            format!(
+                "car {car} would be car {} of race {race_id} (limit {MAX_CARS})",
+                known + 1
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// One race: its parameters (defaults until its `race_start`), its flag history, its
 /// stage, the cars taken out, the events applied, and its newest `ts`.
 #[derive(Debug, Clone)]
@@ -87,18 +112,34 @@ impl Race {
     /// Applies a race-control event to the race itself (not to its cars: see
     /// [`Race::car_event`]). Returns false, changing nothing else, for an event already
     /// applied (redelivery is normal) or a second `race_start`. Any event but a
-    /// `race_start` moves the race's newest `ts`, a repeated one too.
-    pub fn apply(&mut self, e: &Event) -> bool {
+    /// `race_start` moves the race's newest `ts`, a repeated one too. An event stamped
+    /// more than [`EVENT_HORIZON_MS`] after the race's `race_start` is refused as
+    /// `ts_in_future`, changing nothing.
+    pub fn apply(&mut self, e: &Event) -> Result<bool, Reject> {
         if let EventKind::RaceStart(rs) = &e.kind {
             if self.started() {
-                return false;
+                return Ok(false);
             }
             self.start(e.ts, rs);
-            return true;
+            return Ok(true);
+        }
+        if let Some(start) = self.started
+            && e.ts > start.saturating_add(EVENT_HORIZON_MS)
+        {
+            return Err(Reject::new(
+                RejectCode::TsInFuture,
+                Some("ts"),
+                format!(
+                    "{} is {} h after the race_start of race {} (limit 72 h)",
+                    e.ts,
+                    (e.ts - start) / 3_600_000,
+                    self.id
+                ),
+            ));
         }
         self.newest.see(e.ts);
         if !self.seen.insert(EventKey::of(e)) {
-            return false;
+            return Ok(false);
         }
         match &e.kind {
             EventKind::Flag { flag, lap } => {
@@ -122,7 +163,7 @@ impl Race {
             EventKind::PitIn { .. } | EventKind::PitOut { .. } | EventKind::Incident { .. } => {}
             EventKind::RaceStart(_) => unreachable!("handled above"),
         }
-        true
+        Ok(true)
     }
 
     fn start(&mut self, ts: i64, rs: &RaceStart) {

@@ -1843,3 +1843,49 @@ fn approx_f(got: f64, want: f64) {
         "got {got}, want {want:.6}"
     );
 }
+
+#[test]
+fn a_race_takes_at_most_200_cars_and_the_rest_of_the_field_goes_on() {
+    let mut lines = vec![race_start(T0, "m", "")];
+    for c in 0..201 {
+        lines.push(wot(&c.to_string(), T0 + 100));
+    }
+    // A pit stop of a further car is refused the same way.
+    lines.push(pit_in(T0 + 200, "Z9"));
+    for c in 0..201 {
+        lines.push(wot(&c.to_string(), T0 + 12_000));
+    }
+    let r = run(&lines);
+    let refused: Vec<(usize, RejectCode, Option<&str>)> = r
+        .rejects
+        .iter()
+        .map(|(i, rej)| (*i, rej.code, rej.field))
+        .collect();
+    assert_eq!(
+        refused,
+        [
+            (201, RejectCode::TooManyCars, Some("car")),
+            (202, RejectCode::TooManyCars, Some("car")),
+            (403, RejectCode::TooManyCars, Some("car")),
+        ]
+    );
+    assert_eq!(r.counters().rejected_by["too_many_cars"], 3);
+    // The 200 cars run on: each closed its first window.
+    assert_eq!(r.engine.cars(), 200);
+    let cars: std::collections::BTreeSet<_> = r.updates().map(|u| u.car).collect();
+    assert_eq!(cars.len(), 200);
+}
+
+#[test]
+fn a_race_control_event_72_h_after_the_race_start_is_refused() {
+    let lines = vec![
+        race_start(T0, "h", ""),
+        flag(T0 + 72 * 3_600_000, "yellow"),
+        flag(T0 + 72 * 3_600_000 + 1, "red"),
+    ];
+    let r = run(&lines);
+    let refused: Vec<_> = r.rejects.iter().map(|(i, rej)| (*i, rej.code)).collect();
+    assert_eq!(refused, [(2, RejectCode::TsInFuture)]);
+    let s = r.engine.race_state("h").unwrap();
+    assert_eq!((s.flag.as_str(), s.ts), ("yellow", T0 + 72 * 3_600_000));
+}

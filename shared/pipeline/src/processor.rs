@@ -341,6 +341,16 @@ where
             match loaded {
                 Ok((race, items, silent)) => {
                     m.count("stored_events_undecodable_total", race.undecodable as u64);
+                    // Cars beyond the race's limit: their samples are rejected.
+                    let mut cars = cars;
+                    for (car, rej) in race.refused_cars(cars.keys().copied(), &items) {
+                        for i in cars.remove(&car).unwrap_or_default() {
+                            let p = &pending[i];
+                            let r = &records[p.rec];
+                            let line = lines(r.data).nth(p.line_no).unwrap_or(b"");
+                            quarantined.push((p.rec, reject_entry(r, p.line_no, line, &rej)));
+                        }
+                    }
                     // A silent car read as absent (expired) has nothing to close.
                     let silent = silent.map(|(b, cs)| {
                         (

@@ -68,7 +68,8 @@ impl StoredRace {
         if let Some(start) = &view.start {
             match decode_line(start.line.as_bytes()) {
                 Ok(Record::Event(e)) if matches!(e.kind, EventKind::RaceStart(_)) => {
-                    race.apply(&e);
+                    race.apply(&e)
+                        .expect("a first race_start is always applied");
                 }
                 _ => undecodable += 1,
             }
@@ -87,7 +88,13 @@ impl StoredRace {
         decoded.sort_by_key(|(k, _)| *k);
         let mut events = Vec::with_capacity(decoded.len());
         for (key, e) in decoded {
-            if race.apply(&e) {
+            // An event past the race's horizon was stored by a version without it: it
+            // does not act (counted with the undecodable ones).
+            let Ok(applied) = race.apply(&e) else {
+                undecodable += 1;
+                continue;
+            };
+            if applied {
                 events.push(StoredAct {
                     ts: e.ts,
                     id: key.id(),
@@ -139,6 +146,31 @@ impl StoredRace {
             .map(|(c, _)| *c)
             .collect();
         (!cars.is_empty()).then_some((boundary, cars))
+    }
+
+    /// The cars of a batch the race cannot take ([`race::MAX_CARS`]): those not yet
+    /// known (by `race_start`, a summary or a stored item), past the limit, in car order.
+    pub fn refused_cars(
+        &self,
+        batch: impl Iterator<Item = CarId>,
+        items: &BTreeMap<CarId, CarItem>,
+    ) -> Vec<(CarId, Reject)> {
+        let mut known: std::collections::BTreeSet<CarId> = self.summaries.keys().copied().collect();
+        known.extend(self.race.start_cars.iter().copied());
+        known.extend(items.keys().copied());
+        let mut refused = Vec::new();
+        for car in batch {
+            if known.contains(&car) {
+                continue;
+            }
+            match race::admit_new_car(&self.race.id, car, known.len()) {
+                Ok(()) => {
+                    known.insert(car);
+                }
+                Err(r) => refused.push((car, r)),
+            }
+        }
+        refused
     }
 
     /// A car never stored starts full of this race's cell.

@@ -950,3 +950,25 @@ async fn a_race_without_race_start_reports_its_newest_data_as_ts() {
     }
     assert_eq!(engine.race_state("r").unwrap().ts, last.ts);
 }
+
+/// A race takes at most 200 cars: the samples of a further car are quarantined as
+/// `too_many_cars`, the batch succeeds, and the 200 cars publish as usual.
+#[tokio::test]
+async fn a_car_beyond_the_races_200_is_quarantined_and_the_rest_go_on() {
+    let p = processor();
+    let t0 = 1_750_593_600_000;
+    let cars: Vec<String> = (0..201).map(|c| c.to_string()).collect();
+    let lines: Vec<String> = (0..12)
+        .flat_map(|i| cars.iter().map(move |c| sample(c, t0 + i * 1000, t0)))
+        .collect();
+    let (failed, m) = send(&p, &records(&lines, 1)).await;
+    assert_eq!(failed, None);
+    let q = p.quarantine.items.lock().unwrap().clone();
+    assert_eq!(q.len(), 12, "every sample of the 201st car");
+    assert!(q.iter().all(|e| e.code == "too_many_cars"), "{q:?}");
+    // Cars are admitted in car order: "99" (the largest id) is the one refused.
+    assert!(q.iter().all(|e| e.line.contains(r#""car":"99""#)));
+    assert_eq!(m.get("records_rejected_too_many_cars_total"), Some(12.0));
+    let published: std::collections::BTreeSet<CarId> = shown(&p).keys().map(|(c, _)| *c).collect();
+    assert_eq!(published.len(), 200);
+}
