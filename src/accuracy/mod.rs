@@ -40,14 +40,18 @@
 //! - [`calls`]: the run-dry and false-call judgements, each way.
 //! - [`metrics`]: what a variant measured, summed over races, as JSON.
 //! - [`table`]: the printed table.
+//! - [`honest`]: the band per track, the fuel after the last stop, and the band on a
+//!   track left out of the calibration.
 
 mod calls;
+mod honest;
 mod measure;
 mod metrics;
 mod races;
 mod table;
 mod truth;
 
+pub(crate) use honest::{Honesty, honesty, leave_one_track_out, write_honesty};
 pub(crate) use measure::measure;
 pub(crate) use metrics::Metrics;
 pub(crate) use races::{RaceSpec, parallel, pit_entries, push_all, simulate};

@@ -26,7 +26,8 @@ use clap::Args;
 
 use crate::Failure;
 use crate::accuracy::{
-    Metrics, RaceSpec, Truth, measure, parallel, pit_entries, push_all, simulate, write_table,
+    Honesty, Metrics, RaceSpec, Truth, honesty, leave_one_track_out, measure, parallel,
+    pit_entries, push_all, simulate, write_honesty, write_table,
 };
 use crate::output::write_json;
 
@@ -108,7 +109,9 @@ pub fn run(a: AccuracyArgs) -> Result<(), Failure> {
         ("calibrated", &params, None),
         ("calibrated + correction", &params, Some(&model)),
     ];
-    let totals = replay_held_out(&test, jobs, &variants)?;
+    let (totals, honest) = replay_held_out(&test, jobs, &variants)?;
+    eprintln!("burnbar accuracy: leaving each track out of the calibration in turn");
+    let left_out = leave_one_track_out(&a.tracks, &stints, &base, &test, jobs)?;
     for n in &totals[1].notes {
         eprintln!("  calibrated: {n}");
     }
@@ -120,6 +123,7 @@ pub fn run(a: AccuracyArgs) -> Result<(), Failure> {
     writeln!(out, "{}", held_out_line(&a, test.len())).map_err(w)?;
     writeln!(out).map_err(w)?;
     write_table(&mut out, &variants.map(|v| v.0), &totals, test.len()).map_err(w)?;
+    write_honesty(&mut out, &variants.map(|v| v.0), &honest, &left_out).map_err(w)?;
     let (phys, corr) = (&totals[1], &totals[2]);
     let beats =
         corr.stint_median() < phys.stint_median() * 0.97 && corr.pit_median() <= phys.pit_median();
@@ -222,13 +226,13 @@ fn train_correction(
 }
 
 /// Every held-out race replayed each way of `variants` and measured; the totals, one
-/// per variant.
+/// per variant, and the band's honesty ([`crate::accuracy::honesty`]), one per variant.
 fn replay_held_out(
     races: &[RaceSpec],
     jobs: usize,
     variants: &[Variant],
-) -> Result<Vec<Metrics>, Failure> {
-    let per_race: Vec<Vec<Metrics>> = parallel(races, jobs, |r| {
+) -> Result<(Vec<Metrics>, Vec<Honesty>), Failure> {
+    let per_race: Vec<Vec<(Metrics, Honesty)>> = parallel(races, jobs, |r| {
         let (race, truth, summary) = simulate(r, true)?;
         let truth = Truth::parse(&truth);
         let pits = pit_entries(&race);
@@ -244,17 +248,19 @@ fn replay_held_out(
                 for n in &mut m.notes {
                     *n = format!("{} seed {}: {n}", r.track, r.seed);
                 }
-                m
+                (m, honesty(&r.track, &race, &truth, &updates))
             })
             .collect())
     })?;
     let mut totals: Vec<Metrics> = (0..variants.len()).map(|_| Metrics::default()).collect();
+    let mut honest: Vec<Honesty> = vec![Honesty::default(); variants.len()];
     for race in per_race {
-        for (t, m) in totals.iter_mut().zip(race) {
+        for ((t, h), (m, hm)) in totals.iter_mut().zip(honest.iter_mut()).zip(race) {
             t.absorb(m);
+            h.absorb(hm);
         }
     }
-    Ok(totals)
+    Ok((totals, honest))
 }
 
 /// The report's first line: what the calibration and the correction were trained on.
