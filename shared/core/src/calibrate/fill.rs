@@ -21,7 +21,7 @@
 //! median of the pairwise slopes) through the stops read as fuel-timed, the tyre times
 //! as medians, and the stops read again, three times.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use super::{StintObs, between_groups};
 use crate::model::ModelParams;
@@ -154,7 +154,7 @@ fn tire_times(
     params: &mut ModelParams,
     counts: &mut FillCounts,
 ) {
-    let mut by: HashMap<u8, Vec<f64>> = HashMap::new();
+    let mut by: BTreeMap<u8, Vec<f64>> = BTreeMap::new();
     for s in stops {
         let Some(k) = s.tires.filter(|k| *k > 0) else {
             continue;
@@ -196,7 +196,7 @@ fn fill_doubts(fuel: &[Stop], params: &mut ModelParams) {
     let (rel, abs) = super::fill_doubt(&pairs, rate, dead);
     params.fill_rel_sd = rel;
     params.fill_abs_sd = abs;
-    let mut by_car: HashMap<(&str, &str), Vec<f64>> = HashMap::new();
+    let mut by_car: BTreeMap<(&str, &str), Vec<f64>> = BTreeMap::new();
     for s in fuel {
         let est = pits::pour_reading(s.secs, params);
         if est >= 5.0 {

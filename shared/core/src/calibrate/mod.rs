@@ -39,7 +39,7 @@
 mod fill;
 mod track;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -351,7 +351,7 @@ pub(super) fn fill_doubt(stops: &[(f64, f64)], rate: f64, dead: f64) -> (f64, f6
 /// estimated grouped by car (in its race): the variance of the car means less what the
 /// within-car variance alone puts there. `None` without at least 5 cars with 2 stints.
 fn car_spread(measured: &[&StintObs], params: &ModelParams) -> Option<f64> {
-    let mut by_car: HashMap<(&str, &str), Vec<f64>> = HashMap::new();
+    let mut by_car: BTreeMap<(&str, &str), Vec<f64>> = BTreeMap::new();
     for s in measured {
         let m = s.measured_gal.expect("measured");
         let e = s.estimate(params.package(s.package));
