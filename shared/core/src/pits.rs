@@ -18,7 +18,11 @@
 //! P(fuel timed it)  ∝ f_fuel(T) · P(tyre change ≤ T)      = rate/R · Φ(zₖ)
 //! ```
 //!
-//! and `R` cancels. A fuel-only stop (`tires: 0`) was timed by its fuel; with `tires`
+//! and `R` cancels. Where the crew surely poured at least `L` (what the car needs to
+//! reach the finish: a late stop pours at least that, as far as the time allows), the
+//! pour is taken as equally likely from `L` to `R`, and `F` becomes `F − L` in the tyres'
+//! side: a stop whose time just allows the finish's fuel was timed by that fuel. A
+//! fuel-only stop (`tires: 0`) was timed by its fuel; with `tires`
 //! unknown, both sides are summed over the tyre counts weighted by how often stops take
 //! them (`tire_shares`), so a stop about as long as a common tyre change carries the
 //! doubt of both readings.
@@ -67,8 +71,10 @@ pub fn tire_time(tires: u8, p: &ModelParams) -> (f64, f64) {
 }
 
 /// The probability that the fuel was the longer job of a stop of `secs` with `tires`
-/// changed (`None`: not known), as the module documentation derives it.
-pub fn fuel_timed_odds(secs: f64, tires: Option<u8>, p: &ModelParams) -> f64 {
+/// changed (`None`: not known), the crew having poured at least `least` gal, as the
+/// module documentation derives it.
+pub fn fuel_timed_odds(secs: f64, tires: Option<u8>, least: f64, p: &ModelParams) -> f64 {
+    let spread = (pour_reading(secs, p) - least.max(0.0)).max(0.0);
     if !secs.is_finite() || secs <= p.fill_dead_s {
         // No pour fits in the time: nothing to tell apart.
         return 1.0;
@@ -86,7 +92,7 @@ pub fn fuel_timed_odds(secs: f64, tires: Option<u8>, p: &ModelParams) -> f64 {
         let (tau, sd) = tire_time(k, p);
         let z = (secs - tau) / sd;
         fuel += weight * p.fill_rate_gps * norm_cdf(z);
-        tire += weight * norm_pdf(z) / sd * pour_reading(secs, p);
+        tire += weight * norm_pdf(z) / sd * spread;
     };
     match tires {
         Some(k) => add(k.min(4), 1.0),
@@ -110,39 +116,51 @@ mod tests {
     #[test]
     fn a_fuel_only_stop_is_timed_by_its_fuel_and_a_stop_far_past_its_tyres_too() {
         let p = ModelParams::default();
-        assert_eq!(fuel_timed_odds(4.0, Some(0), &p), 1.0);
+        assert_eq!(fuel_timed_odds(4.0, Some(0), 0.0, &p), 1.0);
         // Four tyres take 9 s ± 0.92: a stop of 9.1 s is the tyres' all but surely, one
         // of 13.5 s (a full fill of 18 gal) the fuel's.
-        assert!(fuel_timed_odds(9.1, Some(4), &p) < 0.15);
-        assert!(fuel_timed_odds(13.5, Some(4), &p) > 0.999);
+        assert!(fuel_timed_odds(9.1, Some(4), 0.0, &p) < 0.15);
+        assert!(fuel_timed_odds(13.5, Some(4), 0.0, &p) > 0.999);
         // In between the odds rise with the time.
         let mut last = 0.0;
         for t in 80..=140 {
-            let o = fuel_timed_odds(t as f64 / 10.0, Some(4), &p);
+            let o = fuel_timed_odds(t as f64 / 10.0, Some(4), 0.0, &p);
             assert!(o >= last - 1e-12 && (0.0..=1.0).contains(&o), "{t}: {o}");
             last = o;
         }
         // Hand-derived at T = τ = 9 s: z = 0, φ(0) = 0.3989, σ = √(0.9² + 0.2²) = 0.922,
         // F = 1.5 · 7.5 = 11.25: tyres 0.3989 / 0.922 · 11.25 = 4.867 against the fuel
         // 1.5 · Φ(0) = 0.75.
-        let o = fuel_timed_odds(9.0, Some(4), &p);
+        let o = fuel_timed_odds(9.0, Some(4), 0.0, &p);
         assert!((o - 0.75 / (0.75 + 4.867)).abs() < 1e-3, "{o}");
     }
 
     #[test]
     fn without_the_tyres_a_stop_as_long_as_a_common_change_keeps_both_readings() {
         let p = ModelParams::default();
-        let at_four = fuel_timed_odds(9.1, None, &p);
+        let at_four = fuel_timed_odds(9.1, None, 0.0, &p);
         assert!(at_four > 0.05 && at_four < 0.5, "{at_four}");
         // Far from every tyre change: the fuel's.
-        assert!(fuel_timed_odds(14.0, None, &p) > 0.99);
+        assert!(fuel_timed_odds(14.0, None, 0.0, &p) > 0.99);
         // Shorter than any pour: nothing to tell apart.
-        assert_eq!(fuel_timed_odds(1.0, None, &p), 1.0);
+        assert_eq!(fuel_timed_odds(1.0, None, 0.0, &p), 1.0);
         // Only fuel-only stops in the history: the fuel's whatever the time.
         let only_fuel = ModelParams {
             tire_shares: [1.0, 0.0, 0.0, 0.0],
             ..ModelParams::default()
         };
-        assert_eq!(fuel_timed_odds(9.0, None, &only_fuel), 1.0);
+        assert_eq!(fuel_timed_odds(9.0, None, 0.0, &only_fuel), 1.0);
+    }
+
+    #[test]
+    fn a_stop_whose_time_just_allows_the_finishs_fuel_was_timed_by_that_fuel() {
+        let p = ModelParams::default();
+        // 9.3 s with four tyres: at most 11.7 gal. With no floor the tyres all but
+        // surely timed it; a crew that had to pour at least 11 gal leaves the tyres only
+        // 0.7 gal of pours to explain it by, one that had to pour 12 gal none.
+        let free = fuel_timed_odds(9.3, Some(4), 0.0, &p);
+        let floor = fuel_timed_odds(9.3, Some(4), 11.0, &p);
+        assert!(free < 0.2 && floor > 0.5, "{free} {floor}");
+        assert_eq!(fuel_timed_odds(9.3, Some(4), 12.0, &p), 1.0);
     }
 }

@@ -74,11 +74,24 @@ impl CarState {
                     r.close_stint(self.car, ctx, ts, stop);
                 }
                 self.fuel.learn(fuel_added_gal, full);
+                let finish = self.finish_gal(ts, ctx);
                 self.fuel
-                    .fill(fuel_added_gal, full, pit, ctx.params, ctx.track_var);
+                    .fill(fuel_added_gal, full, pit, finish, ctx.params, ctx.track_var);
                 self.fuel.stint_eff = self.fuel.learned_eff(ctx.params, ctx.track_var);
                 self.laps.dirty = true;
             }
         }
+    }
+
+    /// The fuel the car needs from `ts` to the scheduled finish: the laps left from
+    /// the leader's lap as the car knows it then (its own position, and race control's
+    /// lap of the latest flag) at its fuel per green lap; `None` without a schedule or a
+    /// green lap. A car laps down needs less: the leader is ahead of what it knows.
+    fn finish_gal(&self, ts: i64, ctx: &RaceCtx) -> Option<f64> {
+        let sched = f64::from(ctx.scheduled_laps?);
+        let per_lap = self.fuel_per_green_lap()?;
+        let own = self.last_pos.unwrap_or(self.arrival_pos);
+        let leader = crate::race::flag_lap(ctx.flags, ts).map_or(own, |f| f.max(own));
+        Some((sched - leader).max(0.0) * per_lap)
     }
 }

@@ -192,12 +192,14 @@ impl Fuel {
     }
 
     /// A fill at `pit_out`, exactly as the spec's Fills paragraph says; `pit` is the
-    /// stop's official pit data, `track_var` the track's doubt ([`Fuel::variance`]).
+    /// stop's official pit data, `finish_gal` the fuel the car needs from the stop to
+    /// the finish when known, `track_var` the track's doubt ([`Fuel::variance`]).
     pub(super) fn fill(
         &mut self,
         added: Option<f64>,
         full: Option<bool>,
         pit: PitData,
+        finish_gal: Option<f64>,
         p: &ModelParams,
         track_var: f64,
     ) {
@@ -219,7 +221,9 @@ impl Fuel {
         } else if full == Some(true) {
             (cap, 0.0)
         } else {
-            self.standing_fill(base, base_var, full, pit, p)
+            // A crew pours at least what the finish needs, as far as the time allows.
+            let least = finish_gal.map_or(0.0, |f| (f - base).max(0.0));
+            self.standing_fill(base, base_var, full, pit, least, p)
         };
         self.stint_start_gal = level;
         self.stint_start_var = var;
@@ -238,23 +242,25 @@ impl Fuel {
     /// ([`crate::pits`]): read as the fuel's, the time sizes the pour; read as the
     /// tyres', it says only that the fuel took at most that long. Where either may have
     /// timed it, the level is the mixture of both readings, weighted by their odds, and
-    /// its variance carries the doubt of both.
+    /// its variance carries the doubt of both. The crew poured at least `least` gal
+    /// (what the finish needs), as far as the time allowed.
     fn standing_fill(
         &mut self,
         base: f64,
         base_var: f64,
         full: Option<bool>,
         pit: PitData,
+        least: f64,
         p: &ModelParams,
     ) -> (f64, f64) {
         let secs = pit.secs(self.standing_ms as f64 / 1000.0);
         let est = pits::pour_reading(secs, p);
-        let w_fuel = pits::fuel_timed_odds(secs, pit.tires, p);
+        let w_fuel = pits::fuel_timed_odds(secs, pit.tires, least, p);
         let fuel = self.fuel_timed_fill(base, base_var, est, full, w_fuel >= LEARN_ODDS, p);
         if w_fuel >= 1.0 {
             return fuel;
         }
-        let tires = self.tire_timed_fill(base, base_var, est, full, p);
+        let tires = self.tire_timed_fill(base, base_var, est, full, least, p);
         let w_tire = 1.0 - w_fuel;
         let level = w_fuel * fuel.0 + w_tire * tires.0;
         let var = w_fuel * fuel.1 + w_tire * tires.1 + w_fuel * w_tire * (fuel.0 - tires.0).powi(2);
@@ -266,13 +272,15 @@ impl Fuel {
     /// unless `full` is `false`, with the doubt that the crew stopped short (how often and
     /// how far, as calibration measured on weighed stops of the kind, else
     /// [`TIRE_SHORT_SHARE_PRIOR`] of them by up to the whole room, uniformly); else the
-    /// pour is anywhere from none to `est` (uniformly: nothing tells more).
+    /// pour is anywhere from `least` (what the finish needs; none when not known) to
+    /// `est`, uniformly: nothing tells more.
     fn tire_timed_fill(
         &self,
         base: f64,
         base_var: f64,
         est: f64,
         full: Option<bool>,
+        least: f64,
         p: &ModelParams,
     ) -> (f64, f64) {
         let cap = self.capacity;
@@ -289,7 +297,11 @@ impl Fuel {
             )
         } else {
             let top = est.min(room);
-            (base + top / 2.0, base_var + top * top / 12.0)
+            let low = least.min(top);
+            (
+                base + (low + top) / 2.0,
+                base_var + (top - low).powi(2) / 12.0,
+            )
         }
     }
 
@@ -405,7 +417,7 @@ mod tests {
         fuel.used_stint = model_gal * fuel.stint_eff;
         let burned = model_gal * truth;
         fuel.learn(Some(burned), Some(true));
-        fuel.fill(Some(burned), Some(true), PitData::default(), p, 0.0);
+        fuel.fill(Some(burned), Some(true), PitData::default(), None, p, 0.0);
         fuel.stint_eff = fuel.learned_eff(p, 0.0);
     }
 
@@ -479,7 +491,7 @@ mod tests {
             tires: Some(0),
             box_s: None,
         };
-        fuel.fill(None, None, fuel_only, p, 0.0);
+        fuel.fill(None, None, fuel_only, None, p, 0.0);
         fuel.stint_eff = fuel.learned_eff(p, 0.0);
     }
 
@@ -650,7 +662,7 @@ mod tests {
         fuel.used_stint = 20.0 - base;
         fuel.pit_in = Some((base, base_var));
         fuel.standing_ms = (measured_s * 1000.0).round() as i64;
-        fuel.fill(None, None, pit, &p, 0.0);
+        fuel.fill(None, None, pit, None, &p, 0.0);
         (
             fuel.stint_start_gal,
             fuel.stint_start_var,
@@ -712,7 +724,7 @@ mod tests {
         let (level, var, taught) = live_stop(8.6, 0.0, 9.3, pit(Some(4), 9.1));
         assert_eq!(level, 20.0);
         assert!(!taught);
-        let w = crate::pits::fuel_timed_odds(9.1, Some(4), &ModelParams::default());
+        let w = crate::pits::fuel_timed_odds(9.1, Some(4), 0.0, &ModelParams::default());
         let want = w * 0.6498 + (1.0 - w) * 4.332;
         assert!((var - want).abs() < 0.01 * var, "{var} {want} {w}");
         // The same stop with no tyre changed is a fuel-timed fill to the top: it teaches.
@@ -723,7 +735,7 @@ mod tests {
         let p = ModelParams::default();
         let mut fuel = Fuel::full(20.0);
         fuel.pit_in = Some((8.6, 0.0));
-        fuel.fill(None, Some(false), pit(Some(4), 9.1), &p, 0.0);
+        fuel.fill(None, Some(false), pit(Some(4), 9.1), None, &p, 0.0);
         assert!(
             fuel.remaining() < 20.0 && !fuel.start_at_cap,
             "{}",
@@ -746,5 +758,25 @@ mod tests {
         let (level, var, _) = live_stop(1.0, 0.0, 14.2, pit(None, 14.0));
         let (fuel_level, fuel_var, _) = live_stop(1.0, 0.0, 14.2, pit(Some(0), 14.0));
         assert!((level - fuel_level).abs() < 0.01 && (var - fuel_var).abs() < 0.05);
+    }
+
+    #[test]
+    fn a_crew_pours_at_least_what_the_finish_needs_as_far_as_the_time_allows() {
+        // Four tyres, 9.3 s, 1 gal at pit_in: at most 1.5 · 7.8 = 11.7 gal. With the
+        // finish 12 gal away, the crew poured at least 11 gal: the stop reads as the
+        // fuel's at high odds and the level is near 12.7; without it, near 1 + 11.7 / 2.
+        let p = ModelParams::default();
+        let stop = |finish: Option<f64>| {
+            let mut fuel = Fuel::full(20.0);
+            fuel.used_stint = 19.0;
+            fuel.pit_in = Some((1.0, 0.0));
+            fuel.fill(None, None, pit(Some(4), 9.3), finish, &p, 0.0);
+            fuel.remaining()
+        };
+        let (free, needed) = (stop(None), stop(Some(12.0)));
+        assert!(free < 9.0, "{free}");
+        assert!(needed > 12.0 && needed <= 12.7 + 1e-9, "{needed}");
+        // A finish beyond what the time allowed: the crew poured all it could.
+        assert!((stop(Some(30.0)) - 12.7).abs() < 1e-9);
     }
 }
