@@ -1,11 +1,13 @@
-//! One replay compared with the truth: the stint fuel, the fuel at pit entry and after
-//! each car's last stop, the band's coverage, then the calls ([`super::calls`]).
+//! One replay compared with the truth: the stint fuel, the fuel at pit entry, the band's
+//! honesty (its coverage and the fuel after each car's last stop, [`super::honest`]),
+//! then the calls ([`super::calls`]).
 
 use std::collections::BTreeMap;
 
 use burnbar_core::FuelUpdate;
 
 use super::calls::{Judge, judge_calls};
+use super::honest::{after_last_stop, band_coverage};
 use super::metrics::{Metrics, Thresholds};
 use super::races::RaceEvents;
 use super::truth::Truth;
@@ -80,40 +82,5 @@ fn pit_entry_errors(m: &mut Metrics, truth: &Truth, by_car: &ByCar, pits: &[(Str
         {
             m.pit_err.push((u.remaining_gal - t.remaining_gal).abs());
         }
-    }
-}
-
-/// Per published window the truth has: whether the true fuel lies within the band.
-fn band_coverage(m: &mut Metrics, truth: &Truth, car: &str, ups: &[&FuelUpdate]) {
-    for u in ups {
-        if let Some(t) = truth.at(car, u.window_end) {
-            m.band_n += 1;
-            if u.remaining_low_gal - 1e-6 <= t.remaining_gal
-                && t.remaining_gal <= u.remaining_high_gal + 1e-6
-            {
-                m.band_in += 1;
-            }
-        }
-    }
-}
-
-/// The car's first update after its last stop (`pit_out`): its `remaining_gal` less the
-/// truth at that window's end, signed. What the fill was judged to be, once the crew is
-/// done: the estimate the rest of the race rests on.
-fn after_last_stop(
-    m: &mut Metrics,
-    truth: &Truth,
-    car: &str,
-    ups: &[&FuelUpdate],
-    events: &RaceEvents,
-) {
-    let Some(stop) = RaceEvents::of(&events.pit_out, car).max() else {
-        return;
-    };
-    let i = ups.partition_point(|u| u.window_end <= stop);
-    if let Some(u) = ups.get(i)
-        && let Some(t) = truth.at(car, u.window_end)
-    {
-        m.after_stop_err.push(u.remaining_gal - t.remaining_gal);
     }
 }

@@ -43,14 +43,17 @@
 //! - [`training`]: the calibrations and the correction the held-out races are replayed
 //!   with.
 //! - [`truth`]: the simulator's truth read back by car.
-//! - [`measure`]: one replay against the truth (stint fuel, pit entry, after the last
-//!   stop, band).
+//! - [`measure`]: one replay against the truth (stint fuel, pit entry), then the band's
+//!   honesty and the calls.
+//! - [`honest`]: the band's honesty: its coverage (summed by track and pooled) and the
+//!   fuel after each car's last stop in races green to the end.
 //! - [`calls`]: the run-dry and false-call judgements, on the estimate and the floor.
 //! - [`metrics`]: what a variant measured, summed over races, as JSON.
 //! - [`table`], [`rows`], [`report`]: the printed tables, their rows and targets, the
 //!   figures by track and pooled.
 
 mod calls;
+mod honest;
 mod measure;
 mod metrics;
 mod races;

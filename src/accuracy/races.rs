@@ -18,7 +18,6 @@ pub(crate) struct RaceSpec {
     pub seed: u64,
     pub live: bool,
     /// `pit_out` carries the official pit data (`tires`, `box_s`).
-    #[allow(dead_code)] // TODO(sim-pits): read by `config` once the simulator has it.
     pub pit_detail: bool,
     pub laps: Option<u32>,
     pub cars: u32,
@@ -32,9 +31,7 @@ impl RaceSpec {
             cars: self.cars,
             seed: self.seed,
             live: self.live,
-            // TODO(sim-pits): `pit_detail: self.pit_detail,` once the simulator has it
-            // (branch sim-pits). Until then it writes no pit detail at all, so every
-            // race is one without it, whatever `--no-pit-detail` says.
+            pit_detail: self.pit_detail,
             ..SimConfig::default()
         }
     }

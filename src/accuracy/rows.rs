@@ -88,6 +88,14 @@ pub(crate) fn error_rows<'a>(sd_target: f64) -> Vec<R<'a>> {
             Target::at_most(sd_target, &format!("{sd_target} gal")),
             |c: &Column| Fig::num(c.m.after_stop_sd(), gal),
         ),
+        Row::new(
+            "  |error| p90 after the last stop",
+            Target::none(),
+            |c: &Column| {
+                let abs: Vec<f64> = c.m.after_stop_err.iter().map(|e| e.abs()).collect();
+                Fig::num(quantile(&abs, 0.9), gal)
+            },
+        ),
         Row::new("  mean error / cars", Target::none(), |c: &Column| {
             let v = &c.m.after_stop_err;
             Fig::text(if v.is_empty() {
@@ -213,6 +221,16 @@ pub(crate) fn loto_rows<'a>() -> Vec<R<'a>> {
             "track left out of calibration: stint |error| p90",
             Target::none(),
             loto(|m| Fig::num(quantile(&m.stint_err, 0.9), pct)),
+        ),
+        Row::new(
+            "track left out of calibration: pit entry |error| median",
+            Target::none(),
+            loto(|m| Fig::num(m.pit_median(), gal)),
+        ),
+        Row::new(
+            "track left out of calibration: after the last stop, error sd",
+            Target::none(),
+            loto(|m| Fig::num(m.after_stop_sd(), gal)),
         ),
         Row::new(
             "track left out of the correction: stint |error| median (physics)",
