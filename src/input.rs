@@ -2,7 +2,7 @@
 //! line without holding a line over 1 MiB, and fed to an engine.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, IsTerminal, Read};
 use std::path::PathBuf;
 
 use burnbar_core::{Engine, FuelUpdate, Reject};
@@ -60,12 +60,30 @@ fn read_line_capped(r: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> io::
 /// An input's name (for messages) and its reader.
 pub(crate) type Input = (String, Box<dyn Read>);
 
+/// A UTF-8 byte-order mark, which some editors put at the start of a file.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// A line without the byte-order mark the first line of a file may start with.
+fn without_bom(line: &[u8], line_no: u64) -> &[u8] {
+    if line_no == 1 {
+        line.strip_prefix(BOM).unwrap_or(line)
+    } else {
+        line
+    }
+}
+
 /// Opens every input first, so that a missing file fails before any output is written;
-/// `-` is standard input.
+/// `-` is standard input (read from a terminal, it says so on standard error: a command
+/// waiting for typed lines must not look hung).
 pub(crate) fn open_inputs(files: &[PathBuf]) -> Result<Vec<Input>, Failure> {
     let mut inputs: Vec<Input> = Vec::with_capacity(files.len());
     for f in files {
         if f.as_os_str() == "-" {
+            if io::stdin().is_terminal() {
+                eprintln!(
+                    "burnbar: reading NDJSON from standard input (the terminal): type or paste lines, end with Ctrl-D; or name a file"
+                );
+            }
             inputs.push(("-".to_owned(), Box::new(io::stdin().lock())));
         } else {
             let file = File::open(f)
@@ -82,12 +100,14 @@ pub(crate) fn file_lines(inputs: Vec<Input>) -> impl Iterator<Item = FeedLine> {
     inputs.into_iter().flat_map(|(name, input)| {
         let mut reader = BufReader::with_capacity(1 << 20, input);
         let mut buf = Vec::new();
+        let mut line_no = 0;
         std::iter::from_fn(move || {
             loop {
                 match read_line_capped(&mut reader, &mut buf, MAX_LINE) {
                     Ok(Line::End) => return None,
                     Ok(_) => {
-                        let text = buf.trim_ascii();
+                        line_no += 1;
+                        let text = without_bom(&buf, line_no).trim_ascii();
                         if text.is_empty() {
                             continue;
                         }
@@ -131,7 +151,10 @@ pub(crate) fn feed(
                 Line::TooLong => true,
             };
             line_no += 1;
-            let text = line.trim_ascii();
+            if crate::interrupt::interrupted() {
+                return Err(Failure::interrupted());
+            }
+            let text = without_bom(&line, line_no).trim_ascii();
             if text.is_empty() && !too_long {
                 continue;
             }
@@ -153,11 +176,34 @@ pub(crate) fn feed(
 }
 
 /// Feeds every line of `inputs` to `engine` for what the engine records (stints,
-/// features), publishing nothing; then closes its windows.
+/// features), publishing nothing; then closes its windows. Input whose every line was
+/// rejected is refused.
 pub(crate) fn feed_quietly(inputs: Vec<Input>, engine: &mut Engine) -> Result<(), Failure> {
+    let names: Vec<String> = inputs.iter().map(|(n, _)| n.clone()).collect();
     feed(inputs, engine, &ProgressBar::hidden(), |_, _, _, _, _| {
         Ok(())
     })?;
+    refuse_all_rejected(engine, &names.join(", "))?;
     engine.finish(&mut Vec::new());
     Ok(())
+}
+
+/// Exit 1 when lines were read and every one was rejected: the input is not
+/// telemetry-v1 NDJSON (a binary, a CSV, another format), and a run that read nothing
+/// must not look like a success.
+pub(crate) fn refuse_all_rejected(engine: &Engine, what: &str) -> Result<(), Failure> {
+    let c = engine.counters();
+    if c.records == 0 || c.rejected < c.records {
+        return Ok(());
+    }
+    let by: Vec<String> = c
+        .rejected_by
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    Err(Failure::other(format!(
+        "every one of the {} lines of {what} was rejected ({}): is it telemetry-v1 NDJSON? nothing written",
+        c.records,
+        by.join(", ")
+    )))
 }

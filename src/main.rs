@@ -11,7 +11,9 @@
 //! - [`cmd`]: one command a file, each with its arguments.
 //! - [`input`]: the input files (or standard input) read line by line in bounded memory,
 //!   and fed to an engine.
-//! - [`output`]: the output files: created, written as JSON, never one of the inputs.
+//! - [`output`]: the output files: checked first (never an input, never two on one
+//!   file), written beside their name and renamed into place on success.
+//! - [`interrupt`]: Ctrl-C and SIGTERM for the commands that write files.
 //! - [`params`]: the calibration and correction files read.
 //! - [`accuracy`]: the measuring of `burnbar accuracy` (replays against the truth).
 //! - [`serve`]: the local dashboard server of `demo` and `replay --serve` (AppSync's
@@ -20,6 +22,7 @@
 mod accuracy;
 mod cmd;
 mod input;
+mod interrupt;
 mod output;
 mod params;
 mod serve;
@@ -74,13 +77,41 @@ impl Failure {
             reason: reason.into(),
         }
     }
+    /// Ctrl-C or SIGTERM came: exit 130 (or 143), outputs left as they were.
+    pub(crate) fn interrupted() -> Failure {
+        Failure {
+            code: interrupt::exit_code(),
+            reason: "interrupted; earlier files left as they were".into(),
+        }
+    }
+}
+
+/// The command line as clap reads it: a negative number is a value (so that
+/// `--seed -1` is refused for its range, not as an unknown flag `-1`).
+fn command() -> clap::Command {
+    use clap::CommandFactory;
+    Cli::command().mut_subcommands(|c| c.allow_negative_numbers(true))
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    use clap::FromArgMatches;
+    let cli = match command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(cli) => cli,
         Err(e) => return bad_arguments(e),
     };
+    // The commands that write files stop cleanly on Ctrl-C; the dashboard's server
+    // (demo, replay --serve) handles the signals itself.
+    let serving = match &cli.command {
+        Command::Demo(_) => true,
+        Command::Replay(a) => a.serves(),
+        _ => false,
+    };
+    if !serving {
+        interrupt::install();
+    }
     let res = match cli.command {
         Command::Simulate(a) => cmd::simulate::run(a),
         Command::Replay(a) => cmd::replay::run(a),
@@ -92,6 +123,11 @@ fn main() -> ExitCode {
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,
+        Err(_) if interrupt::interrupted() => {
+            let f = Failure::interrupted();
+            eprintln!("burnbar: {}", f.reason);
+            ExitCode::from(f.code)
+        }
         Err(f) => {
             eprintln!("burnbar: {}", f.reason);
             ExitCode::from(f.code)
@@ -108,13 +144,35 @@ fn bad_arguments(e: clap::Error) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-        eprintln!("burnbar: a command is needed: simulate, replay, calibrate or demo (see --help)");
+        let names: Vec<String> = command()
+            .get_subcommands()
+            .filter(|c| c.get_name() != "help")
+            .map(|c| c.get_name().to_owned())
+            .collect();
+        eprintln!(
+            "burnbar: a command is needed: {} (see --help)",
+            names.join(", ")
+        );
         return ExitCode::from(2);
     }
-    // One line: clap's first line, without its "error: " prefix.
+    eprintln!("burnbar: {} (see --help)", one_line(&e));
+    ExitCode::from(2)
+}
+
+/// clap's reason on one line, without its "error: " prefix. Clap puts the missing
+/// arguments on the lines after its first: they are named on the same line here.
+fn one_line(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() == ErrorKind::MissingRequiredArgument
+        && let Some(ContextValue::Strings(missing)) = e.get(ContextKind::InvalidArg)
+    {
+        return format!(
+            "missing required argument{}: {}",
+            if missing.len() == 1 { "" } else { "s" },
+            missing.join(", ")
+        );
+    }
     let text = e.to_string();
     let first = text.lines().next().unwrap_or("bad arguments");
-    let first = first.strip_prefix("error: ").unwrap_or(first);
-    eprintln!("burnbar: {first} (see --help)");
-    ExitCode::from(2)
+    first.strip_prefix("error: ").unwrap_or(first).to_owned()
 }

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 const LIMIT: Duration = Duration::from_secs(420);
 
 /// What the run writes: the demo's screenshots and latency, then the fuel calls' early
-/// and final-window screenshots.
-const ARTIFACTS: [&str; 7] = [
+/// and final-window screenshots, then the dashboard at three screen sizes.
+const ARTIFACTS: [&str; 10] = [
     "dashboard.png",
     "graphic.png",
     "dashboard-offline.png",
@@ -25,6 +25,9 @@ const ARTIFACTS: [&str; 7] = [
     "dashboard-early.png",
     "dashboard-final-window.png",
     "graphic-final-window.png",
+    "dashboard-1366x768.png",
+    "dashboard-1600x1000.png",
+    "dashboard-1920x1080.png",
 ];
 
 fn artifacts() -> PathBuf {

@@ -1,24 +1,82 @@
-//! The AppSync resolvers (`appsync/*.js`) in node, with a stand-in for
-//! `@aws-appsync/utils`: `tests/appsync/resolvers.mjs` checks that they use nothing the
-//! APPSYNC_JS runtime refuses, that RaceState (its fuel window and call threshold
-//! included) goes through `publishRaceState` and back out of `raceState`, and that the
-//! queries skip expired batches. Needs node (`scripts/setup-browser` installs it).
+//! The AppSync resolvers (`appsync/*.js`):
+//!
+//! - linted with AWS's `@aws-appsync/eslint-plugin`, `recommended` rules
+//!   (`tests/appsync/eslint.config.mjs`): what the APPSYNC_JS runtime refuses (`continue`,
+//!   `try`, `while`, unsupported built-in methods such as `String.padStart`, functions
+//!   passed where the runtime takes none, recursion, ...), so AppSync never rejects the code
+//!   at deploy time or fails it at run time;
+//! - unit-tested in node's test runner (`tests/appsync/resolvers.test.js`) against
+//!   `@aws-appsync/utils`, the package the resolvers import, whose `util` a small stand-in
+//!   of the runtime fills (`tests/appsync/runtime.js`): the IAM-only mutations (the
+//!   writer's role and nobody else), the TTL filters of the queries, RaceState's round
+//!   trip, and the `history` bound.
+//!
+//! Needs node and the packages of `tests/appsync/package-lock.json`:
+//! `bash scripts/setup-browser && bash scripts/setup-appsync` (`scripts/test-all` runs both).
 
 use std::path::Path;
 use std::process::Command;
 
-#[test]
-fn the_appsync_resolvers_in_node() {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/appsync/resolvers.mjs");
-    let out = Command::new("node")
-        .arg(&script)
-        .output()
-        .unwrap_or_else(|e| panic!("node did not run ({e}): run scripts/setup-browser"));
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn installed() -> bool {
+    root()
+        .join("tests/appsync/node_modules/@aws-appsync/eslint-plugin")
+        .is_dir()
+}
+
+fn output(cmd: &mut Command) -> (bool, String) {
+    let out = cmd.output().unwrap_or_else(|e| {
+        panic!("{cmd:?} did not run ({e}): run scripts/setup-browser and scripts/setup-appsync")
+    });
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.status.success(), "tests/appsync/resolvers.mjs:\n{text}");
-    assert_eq!(text.matches("ok - ").count(), 4, "{text}");
+    (out.status.success(), text)
+}
+
+#[test]
+fn the_resolvers_pass_the_appsync_eslint_plugin() {
+    assert!(installed(), "run scripts/setup-appsync");
+    let (ok, text) = output(
+        Command::new(root().join("tests/appsync/node_modules/.bin/eslint"))
+            .args([
+                "--max-warnings",
+                "0",
+                "-c",
+                "tests/appsync/eslint.config.mjs",
+                "appsync/",
+            ])
+            .current_dir(root()),
+    );
+    assert!(ok, "eslint (@aws-appsync/eslint-plugin):\n{text}");
+}
+
+#[test]
+fn the_resolvers_unit_tests_pass_in_node() {
+    assert!(installed(), "run scripts/setup-appsync");
+    let (ok, text) = output(
+        Command::new("node")
+            .args([
+                "--import",
+                "./register.mjs",
+                "--test",
+                "--test-reporter=tap",
+                "resolvers.test.js",
+            ])
+            .current_dir(root().join("tests/appsync")),
+    );
+    assert!(ok, "tests/appsync/resolvers.test.js:\n{text}");
+    // Every test ran (none skipped by a filter or lost to a load error).
+    assert!(text.contains("# fail 0"), "{text}");
+    let pass: usize = text
+        .lines()
+        .find_map(|l| l.strip_prefix("# pass "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(pass >= 20, "only {pass} resolver tests passed:\n{text}");
 }

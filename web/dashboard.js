@@ -220,7 +220,9 @@ function paintHeader() {
   $('stage').textContent = s.stage;
   $('leader-lap').textContent = fmt(s.leader_lap, 1);
   $('scheduled').textContent = s.scheduled_laps ?? '—';
-  $('to-go').textContent = fmt(s.laps_to_go, 1);
+  // Whole laps, as the scoring pylon counts them: the lap under way is one to go.
+  $('to-go').textContent = s.laps_to_go === null || s.laps_to_go === undefined
+    ? '—' : String(Math.max(0, Math.ceil(s.laps_to_go - 1e-9)));
   $('running').textContent = s.cars_running;
   const fw = $('fuel-window');
   const text = fuelWindowText(s);

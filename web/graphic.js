@@ -7,6 +7,11 @@
 // least RaceState's `cant_make_it_pct`) is marked: a red edge and a "CAN'T MAKE IT" tag
 // with the saving it needs. The call is not held: a null `save_needed_pct` means the car
 // is not in its final window (it has just stopped, say), so the mark goes.
+//
+// The figure is laps of fuel (`laps_to_empty`: laps the fuel left lasts at the car's
+// pace), not the race's laps to go. Without `?cars=` the graphic shows the first four in
+// running order and says so; a chosen car the race does not have gets no bar, and the
+// status line names it and the race's cars.
 
 import { loadConfig, AppSync } from './appsync.js';
 
@@ -21,11 +26,55 @@ let drivers = {};
 /** RaceState's call threshold; null until a RaceState has come (then nobody is called). */
 let cantMakeItPct = null;
 let chosen = (params.get('cars') || '').split(',').map((s) => s.trim()).filter(Boolean).slice(0, MAX_CARS);
+/** The cars the URL asked for; none: the first four in running order. */
+const requested = chosen.slice();
+const choseCars = requested.length > 0;
+/** The race's cars, once known (RaceState's drivers, else the cars with an update). */
+let raceCars = null;
+/** The link's state line, and the cars' note: both shown, one after the other. */
+let linkText = '';
+let carsText = '';
+
+function paintStatus() {
+  const s = document.getElementById('status');
+  const text = [carsText, linkText].filter(Boolean).join(' · ');
+  s.textContent = text;
+  s.classList.toggle('hidden', !text);
+}
 
 function status(text) {
-  const s = document.getElementById('status');
-  s.textContent = text || '';
-  s.classList.toggle('hidden', !text);
+  linkText = text || '';
+  paintStatus();
+}
+
+const byNumber = (x, y) => Number(x) - Number(y) || (x < y ? -1 : 1);
+
+/**
+ * Once the race's cars are known: a chosen car the race does not have loses its panel
+ * and is named, with the cars the race has; no choice at all is said too.
+ */
+function checkCars(known) {
+  if (!known || known.length === 0) return;
+  raceCars = known.slice().sort(byNumber);
+  const unknown = requested.filter((c, i) => !raceCars.includes(c) && requested.indexOf(c) === i);
+  for (const car of unknown) {
+    const p = panels.get(car);
+    if (p) {
+      p.el.remove();
+      panels.delete(car);
+    }
+  }
+  chosen = chosen.filter((c) => raceCars.includes(c));
+  const example = `graphic.html?cars=${(chosen.length ? chosen : raceCars).slice(0, MAX_CARS).join(',')}`;
+  if (unknown.length > 0) {
+    carsText = `No car ${unknown.map((c) => `"${c}"`).join(', ')} in this race${chosen.length ? '' : ': nothing to show'}. `
+      + `Cars: ${raceCars.join(', ')}. Choose up to four: ${example}`;
+  } else if (!choseCars) {
+    carsText = `No cars chosen (?cars=): showing the first four in running order. Choose up to four: ${example}`;
+  } else {
+    carsText = '';
+  }
+  paintStatus();
 }
 
 function panel(car) {
@@ -37,7 +86,7 @@ function panel(car) {
   el.innerHTML = `<div class="bb-num">${car}</div>
     <div><div class="bb-name"></div><div class="bb-mode">&nbsp;</div></div>
     <div class="bb-bar"><div class="bb-centre"></div><div class="bb-bar-fill"></div></div>
-    <div class="bb-figs"><div><span class="bb-laps">–</span> <span class="bb-unit">LAPS LEFT</span></div><div class="bb-mpg">&nbsp;</div></div>
+    <div class="bb-figs"><div><span class="bb-laps">–</span> <span class="bb-unit">LAPS OF FUEL</span></div><div class="bb-mpg">&nbsp;</div></div>
     <div class="bb-call hidden"></div>`;
   document.getElementById('stage').appendChild(el);
   p = {
@@ -68,6 +117,7 @@ function paintCall(p) {
 function setRaceState(s) {
   if (!s) return;
   drivers = JSON.parse(s.drivers || '{}');
+  if (Object.keys(drivers).length > 0) checkCars(Object.keys(drivers));
   cantMakeItPct = typeof s.cant_make_it_pct === 'number' ? s.cant_make_it_pct : null;
   for (const p of panels.values()) paintCall(p);
 }
@@ -141,16 +191,23 @@ async function main() {
           `query S($r: ID!) { latest(race_id: $r) { ${FIELDS} } raceState(race_id: $r) { ${STATE_FIELDS} } }`,
           { r: race },
         );
-        setRaceState(data.raceState);
-        if (chosen.length === 0) {
+        if (!choseCars && chosen.length === 0) {
           // No choice made: the first four in running order.
           chosen = [...data.latest].sort((a, b) => b.lap - a.lap).slice(0, MAX_CARS).map((u) => u.car);
         }
+        setRaceState(data.raceState);
+        if (!raceCars && data.latest.length > 0) checkCars(data.latest.map((u) => u.car));
         for (const car of chosen) panel(car);
         for (const u of data.latest) show(u, true);
       },
       onData: (data) => {
-        for (const u of data.onUpdates.updates) show(u, false);
+        const list = data.onUpdates.updates;
+        if (!choseCars && chosen.length === 0 && list.length > 0) {
+          chosen = [...list].sort((a, b) => b.lap - a.lap).slice(0, MAX_CARS).map((u) => u.car);
+          for (const car of chosen) panel(car);
+          checkCars(raceCars || list.map((u) => u.car));
+        }
+        for (const u of list) show(u, false);
       },
     },
   );
@@ -167,6 +224,8 @@ async function main() {
       car: p.el.dataset.car, seq: p.seq, save: p.save, called: isCalled(p),
     })),
     threshold: () => cantMakeItPct,
+    /** The status line (the link, the cars' note). */
+    status: () => document.getElementById('status').textContent,
   };
 }
 

@@ -6,7 +6,19 @@
 //! test checks that page names every variable).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
+
+use crate::nats::{CaSource, NatsAuth, NatsSettings, NatsTls, NatsUrl, Secret, redact_url};
+
+/// Variables whose values are secrets: an error about one never shows its value.
+pub const SECRET_VARS: &[&str] = &[
+    "NATS_CREDS",
+    "NATS_NKEY_SEED",
+    "NATS_PASSWORD",
+    "NATS_TOKEN",
+    "NATS_TLS_CA",
+];
 
 /// Kinesis service limits for `PutRecords` (AWS documentation, "Kinesis Data Streams
 /// quotas"): records per call, bytes per call (data plus partition keys), bytes per record
@@ -30,6 +42,64 @@ pub const VARS: &[Var] = &[
         name: "NATS_URL",
         default: "nats://127.0.0.1:4222",
         doc: "NATS server(s), comma-separated. Default: a local server, for development.",
+    },
+    Var {
+        name: "NATS_CREDS_FILE",
+        default: "",
+        doc: "A NATS `.creds` file (JWT and nkey seed, as `nsc` writes it). At most one of \
+              the credential variables may be set.",
+    },
+    Var {
+        name: "NATS_CREDS",
+        default: "",
+        doc: "The content of a `.creds` file, for a secret injected into the environment \
+              (on ECS from Secrets Manager). Never logged.",
+    },
+    Var {
+        name: "NATS_NKEY_SEED",
+        default: "",
+        doc: "An nkey seed (`SU...`) to sign the server's challenge with. Never logged.",
+    },
+    Var {
+        name: "NATS_USER",
+        default: "",
+        doc: "User name, with NATS_PASSWORD.",
+    },
+    Var {
+        name: "NATS_PASSWORD",
+        default: "",
+        doc: "Password, with NATS_USER (on ECS from Secrets Manager). Never logged.",
+    },
+    Var {
+        name: "NATS_TOKEN",
+        default: "",
+        doc: "An authentication token. Never logged.",
+    },
+    Var {
+        name: "NATS_TLS",
+        default: "auto",
+        doc: "`auto` (TLS when the server asks for it or the URL is `tls://`) or `required` \
+              (refuse a server without TLS). A CA makes it `required`.",
+    },
+    Var {
+        name: "NATS_TLS_CA_FILE",
+        default: "",
+        doc: "PEM file of the CA that signed the NATS server's certificate.",
+    },
+    Var {
+        name: "NATS_TLS_CA",
+        default: "",
+        doc: "The same CA as PEM content (from a secret); written to a private file at start.",
+    },
+    Var {
+        name: "NATS_TLS_CERT_FILE",
+        default: "",
+        doc: "Client certificate (PEM) for servers that verify clients, with NATS_TLS_KEY_FILE.",
+    },
+    Var {
+        name: "NATS_TLS_KEY_FILE",
+        default: "",
+        doc: "The client certificate's private key (PEM), with NATS_TLS_CERT_FILE.",
     },
     Var {
         name: "BRIDGE_MODE",
@@ -275,7 +345,8 @@ pub struct SamplingConfig {
 /// Everything the bridge is told; see [`VARS`] for each field's reason.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    pub nats_url: String,
+    /// Servers, credentials and TLS (see [`crate::nats`]); secrets print as `***`.
+    pub nats: NatsSettings,
     pub mode: Mode,
     pub subjects: Vec<String>,
     pub queue_group: String,
@@ -355,7 +426,7 @@ impl Config {
             ));
         }
         let cfg = Config {
-            nats_url: r.text("NATS_URL")?,
+            nats: nats_settings(&r)?,
             mode: r.parse("BRIDGE_MODE", |s| match s {
                 "core" => Ok(Mode::Core),
                 "jetstream" => Ok(Mode::JetStream),
@@ -484,6 +555,107 @@ fn feed_settings(r: &Reader<'_>) -> Result<Option<crate::feed::FeedSettings>, Co
     }))
 }
 
+/// NATS servers, credentials (at most one method) and TLS.
+fn nats_settings(r: &Reader<'_>) -> Result<NatsSettings, ConfigError> {
+    let url = NatsUrl::new(r.text("NATS_URL")?);
+    let set = |name: &str| Some(r.raw(name)).filter(|v| !v.is_empty());
+    let mut methods: Vec<(&'static str, NatsAuth)> = Vec::new();
+    if let Some(p) = set("NATS_CREDS_FILE") {
+        methods.push(("NATS_CREDS_FILE", NatsAuth::CredsFile(PathBuf::from(p))));
+    }
+    if let Some(c) = set("NATS_CREDS") {
+        methods.push(("NATS_CREDS", NatsAuth::Creds(Secret::new(c))));
+    }
+    if let Some(seed) = set("NATS_NKEY_SEED") {
+        if !seed.starts_with("SU") {
+            return Err(r.error(
+                "NATS_NKEY_SEED",
+                "must be a user nkey seed (it starts with SU)".to_owned(),
+            ));
+        }
+        methods.push(("NATS_NKEY_SEED", NatsAuth::Nkey(Secret::new(seed))));
+    }
+    match (set("NATS_USER"), set("NATS_PASSWORD")) {
+        (Some(user), Some(password)) => methods.push((
+            "NATS_USER",
+            NatsAuth::UserPassword {
+                user,
+                password: Secret::new(password),
+            },
+        )),
+        (None, None) => {}
+        (Some(_), None) => {
+            return Err(r.error("NATS_USER", "needs NATS_PASSWORD as well".to_owned()));
+        }
+        (None, Some(_)) => {
+            return Err(r.error("NATS_PASSWORD", "needs NATS_USER as well".to_owned()));
+        }
+    }
+    if let Some(t) = set("NATS_TOKEN") {
+        methods.push(("NATS_TOKEN", NatsAuth::Token(Secret::new(t))));
+    }
+    if methods.len() > 1 {
+        let names: Vec<&str> = methods.iter().map(|m| m.0).collect();
+        return Err(r.error(
+            methods[1].0,
+            format!(
+                "only one NATS credential may be set, found {}",
+                names.join(" and ")
+            ),
+        ));
+    }
+    let auth = methods.pop().map_or(NatsAuth::None, |m| m.1);
+    let ca = match (set("NATS_TLS_CA_FILE"), set("NATS_TLS_CA")) {
+        (Some(_), Some(_)) => {
+            return Err(r.error(
+                "NATS_TLS_CA",
+                "set NATS_TLS_CA_FILE or NATS_TLS_CA, not both".to_owned(),
+            ));
+        }
+        (Some(p), None) => Some(CaSource::File(PathBuf::from(p))),
+        (None, Some(pem)) if pem.contains("-----BEGIN CERTIFICATE-----") => {
+            Some(CaSource::Pem(Secret::new(pem)))
+        }
+        (None, Some(_)) => {
+            return Err(r.error(
+                "NATS_TLS_CA",
+                "must be PEM (-----BEGIN CERTIFICATE-----)".to_owned(),
+            ));
+        }
+        (None, None) => None,
+    };
+    let client = match (set("NATS_TLS_CERT_FILE"), set("NATS_TLS_KEY_FILE")) {
+        (Some(c), Some(k)) => Some((PathBuf::from(c), PathBuf::from(k))),
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(r.error(
+                "NATS_TLS_CERT_FILE",
+                "needs NATS_TLS_KEY_FILE as well".to_owned(),
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(r.error(
+                "NATS_TLS_KEY_FILE",
+                "needs NATS_TLS_CERT_FILE as well".to_owned(),
+            ));
+        }
+    };
+    let required = r.parse("NATS_TLS", |s| match s {
+        "auto" => Ok(false),
+        "required" => Ok(true),
+        _ => Err("must be `auto` or `required`".to_owned()),
+    })?;
+    Ok(NatsSettings {
+        url,
+        auth,
+        tls: NatsTls {
+            required,
+            ca,
+            client,
+        },
+    })
+}
+
 /// Looks variables up and turns bad values into [`ConfigError`]s.
 struct Reader<'a> {
     get: &'a dyn Fn(&str) -> Option<String>,
@@ -503,10 +675,20 @@ impl Reader<'_> {
         }
     }
 
+    /// An error naming the variable; a secret's value is shown as `***`, a URL's user
+    /// information is redacted.
     fn error(&self, name: &str, reason: String) -> ConfigError {
+        let raw = self.raw(name);
+        let value = if SECRET_VARS.contains(&name) {
+            "***".to_owned()
+        } else if name == "NATS_URL" {
+            redact_url(&raw)
+        } else {
+            raw
+        };
         ConfigError {
             var: Reader::var(name).name,
-            value: self.raw(name),
+            value,
             reason,
         }
     }
@@ -572,6 +754,64 @@ mod tests {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         Config::from_lookup(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn nats_credentials_are_one_method_and_their_secrets_never_show() {
+        assert_eq!(Config::default().nats.auth, NatsAuth::None);
+        let c = with(&[("NATS_USER", "bridge"), ("NATS_PASSWORD", "hunter2")]).unwrap();
+        assert_eq!(c.nats.auth.method(), "user and password");
+        assert!(!format!("{c:?}").contains("hunter2"));
+        let c = with(&[("NATS_CREDS_FILE", "/run/secrets/bridge.creds")]).unwrap();
+        assert_eq!(
+            c.nats.auth,
+            NatsAuth::CredsFile("/run/secrets/bridge.creds".into())
+        );
+        // Two methods: refused, naming both; a secret's value is never in the message.
+        let e = with(&[
+            ("NATS_TOKEN", "t0ken-value"),
+            ("NATS_NKEY_SEED", "SUAKEYSEEDVALUE"),
+        ])
+        .unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("NATS_NKEY_SEED and NATS_TOKEN"), "{msg}");
+        assert!(
+            !msg.contains("t0ken-value") && !msg.contains("SUAKEY"),
+            "{msg}"
+        );
+        let e = with(&[("NATS_NKEY_SEED", "not-a-seed")]).unwrap_err();
+        assert_eq!((e.var, e.value.as_str()), ("NATS_NKEY_SEED", "***"));
+        let e = with(&[("NATS_PASSWORD", "hunter2")]).unwrap_err();
+        assert_eq!(e.var, "NATS_PASSWORD");
+        assert!(!e.to_string().contains("hunter2"));
+        // A password in the URL is redacted when the configuration is shown.
+        let c = with(&[("NATS_URL", "nats://bridge:hunter2@nats.internal:4222")]).unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+        assert_eq!(c.nats.url.redacted(), "nats://***@nats.internal:4222");
+    }
+
+    #[test]
+    fn nats_tls_settings_are_checked() {
+        assert!(!Config::default().nats.tls.required);
+        let c = with(&[("NATS_TLS", "required")]).unwrap();
+        assert!(c.nats.tls.required);
+        let c = with(&[("NATS_TLS_CA_FILE", "/etc/nats/ca.pem")]).unwrap();
+        assert_eq!(
+            c.nats.tls.ca,
+            Some(CaSource::File("/etc/nats/ca.pem".into()))
+        );
+        let e = with(&[("NATS_TLS", "yes")]).unwrap_err();
+        assert_eq!(e.var, "NATS_TLS");
+        let e = with(&[("NATS_TLS_CA", "not pem")]).unwrap_err();
+        assert_eq!((e.var, e.value.as_str()), ("NATS_TLS_CA", "***"));
+        let e = with(&[("NATS_TLS_CERT_FILE", "/c.pem")]).unwrap_err();
+        assert!(e.to_string().contains("NATS_TLS_KEY_FILE"), "{e}");
+        let e = with(&[
+            ("NATS_TLS_CA_FILE", "/a"),
+            ("NATS_TLS_CA", "-----BEGIN CERTIFICATE-----"),
+        ])
+        .unwrap_err();
+        assert!(e.to_string().contains("not both"), "{e}");
     }
 
     #[test]

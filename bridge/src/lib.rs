@@ -14,6 +14,7 @@
 //! - [`sampler`]: adaptive per-car, per-channel-group rate caps.
 //! - [`queue`]: the byte-bounded queue, packing into records and batches.
 //! - [`kinesis`]: the writer, its retry loop and what is retryable.
+//! - [`nats`]: servers, credentials and TLS towards NATS, secrets redacted.
 //! - [`source`]: core NATS or JetStream, as one stream of messages.
 //! - [`feed`]: the official-feed source (off by default): polls NASCAR's live feed and
 //!   converts it into race-control events.
@@ -25,6 +26,7 @@ pub mod config;
 pub mod feed;
 pub mod health;
 pub mod kinesis;
+pub mod nats;
 pub mod pipeline;
 pub mod queue;
 pub mod route;

@@ -7,6 +7,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_smithy_http_client::tls;
 use burnbar_bridge::config::VARS;
+use burnbar_bridge::nats::redact_url;
 use burnbar_bridge::stats::Stats;
 use burnbar_bridge::{Config, run};
 
@@ -70,11 +71,44 @@ fn main() -> ExitCode {
 }
 
 async fn start(cfg: Config) -> Result<(), String> {
-    let nats = async_nats::ConnectOptions::new()
-        .name(format!("burnbar-bridge {}", cfg.replica_id))
-        .connect(cfg.nats_url.as_str())
+    // The URL is shown redacted everywhere (it may carry a password), the credentials
+    // by their method only.
+    let server = cfg.nats.url.redacted();
+    eprintln!(
+        "{}",
+        burnbar_metrics::log_line(
+            "info",
+            "connecting to NATS",
+            None,
+            &[
+                ("servers", server.clone().into()),
+                ("auth", cfg.nats.auth.method().into()),
+                (
+                    "tls",
+                    if cfg.nats.tls.required || cfg.nats.tls.ca.is_some() {
+                        "required"
+                    } else {
+                        "auto"
+                    }
+                    .into()
+                ),
+            ],
+        )
+    );
+    let scratch = std::env::temp_dir().join(format!("burnbar-bridge-{}", std::process::id()));
+    let nats = cfg
+        .nats
+        .options(&format!("burnbar-bridge {}", cfg.replica_id), &scratch)
         .await
-        .map_err(|e| format!("connecting to NATS at {}: {e}", cfg.nats_url))?;
+        .map_err(|e| e.to_string())?
+        .connect(cfg.nats.url.expose())
+        .await
+        .map_err(|e| {
+            format!(
+                "connecting to NATS at {server}: {}",
+                redact_url(&e.to_string())
+            )
+        })?;
     // rustls on ring (see Cargo.toml); the SDK's retries off, the bridge has its own
     // (see `kinesis`); one attempt may not outlive its timeout.
     let http = aws_smithy_http_client::Builder::new()

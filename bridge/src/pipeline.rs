@@ -31,7 +31,7 @@ use crate::config::{Config, Mode};
 use crate::kinesis::{Outcome, RetryPolicy, Writer};
 use crate::queue::{Budget, Item, Refused, batches, pack};
 use crate::route::{Routed, Router, channel_names};
-use crate::sampler::Sampler;
+use crate::sampler::{Sampler, Verdict};
 use crate::source::{Incoming, Messages, subscribe};
 use crate::stats::{Log, Stats, StreamKind, metrics_task};
 
@@ -339,7 +339,14 @@ impl Ingest<'_> {
                 self.stats
                     .sample_interval_ms
                     .store(self.sampler.interval_ms(backlog) as u64, Relaxed);
-                if !self.sampler.admit(car, channels, ts, backlog) {
+                let now_ms = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64);
+                let verdict = self.sampler.admit(car, channels, ts, backlog, now_ms);
+                if verdict == Verdict::FutureStamped {
+                    Stats::inc(&self.stats.samples_future_stamped);
+                }
+                if verdict == Verdict::Thin {
                     self.stats.sampled(car, channels);
                     // Dropped on purpose and counted: done with, not to be redelivered.
                     if let Some(a) = m.ack

@@ -19,6 +19,13 @@
 //! wants. The cap falls from `max_hz` to `min_hz` as the queue fills (linearly in rate
 //! between the low and high backlog marks). Race-control events never reach the sampler.
 //!
+//! # The clock
+//!
+//! Event time is the producer's clock, so one bad clock must not steer the rule: a sample
+//! stamped more than [`FUTURE_MS`] past the bridge's wall clock is forwarded unthinned (the
+//! processor rejects it as `ts_in_future` or under its own horizon, with the reason kept)
+//! and never becomes its key's last kept time (`samples_future_stamped_total`).
+//!
 //! The cap is per replica: with queue groups each replica sees its share of a car's
 //! records, so several replicas together may keep up to their number times the cap.
 
@@ -27,6 +34,24 @@ use std::collections::HashMap;
 use burnbar_core::CarId;
 
 use crate::config::SamplingConfig;
+
+/// How far past the wall clock a sample's `ts` may be and still count for thinning: the
+/// contract's `ts_in_future` margin. A sample stamped further ahead (a bad clock, the year
+/// 9999) is forwarded, for the processor to judge and quarantine, but not remembered: it
+/// would otherwise hold its key's last kept time in the future and drop every real sample
+/// of the car after it.
+pub const FUTURE_MS: i64 = 60_000;
+
+/// What the sampler makes of one sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Forward it; it is the key's last kept sample now.
+    Keep,
+    /// Too soon after the key's last kept sample: drop it (counted as sampled).
+    Thin,
+    /// Stamped past the wall clock's horizon: forward it, remember nothing.
+    FutureStamped,
+}
 
 /// Keys remembered at most. 40 cars times a few channel groups is about a hundred; past
 /// this (a flood of distinct car ids) the memory is forgotten, which only lets the next
@@ -66,11 +91,21 @@ impl Sampler {
         (1000.0 / self.cap_hz(backlog)).round() as i64
     }
 
-    /// Whether to keep a sample of `car` carrying `channels` at `ts`, with the queue at
-    /// `backlog`. Always true when sampling is off.
-    pub fn admit(&mut self, car: CarId, channels: u16, ts: i64, backlog: f64) -> bool {
+    /// What to do with a sample of `car` carrying `channels` at `ts`, with the queue at
+    /// `backlog` and the wall clock at `now_ms`. Always forwarded when sampling is off.
+    pub fn admit(
+        &mut self,
+        car: CarId,
+        channels: u16,
+        ts: i64,
+        backlog: f64,
+        now_ms: i64,
+    ) -> Verdict {
         if !self.cfg.enabled {
-            return true;
+            return Verdict::Keep;
+        }
+        if ts > now_ms.saturating_add(FUTURE_MS) {
+            return Verdict::FutureStamped;
         }
         let interval = self.interval_ms(backlog);
         let key = (car, channels);
@@ -78,9 +113,9 @@ impl Sampler {
             Some(last) => {
                 if ts >= *last + interval {
                     *last = ts;
-                    true
+                    Verdict::Keep
                 } else {
-                    false
+                    Verdict::Thin
                 }
             }
             None => {
@@ -88,7 +123,7 @@ impl Sampler {
                     self.last_kept.clear();
                 }
                 self.last_kept.insert(key, ts);
-                true
+                Verdict::Keep
             }
         }
     }
@@ -130,14 +165,46 @@ mod tests {
         let t0 = 1_750_593_600_000;
         // 200 Hz engine records for 1 s: 10 kept (every 100 ms).
         let kept = (0..200)
-            .filter(|i| s.admit(car, engine, t0 + i * 5, 0.0))
+            .filter(|i| s.admit(car, engine, t0 + i * 5, 0.0, NOW) == Verdict::Keep)
             .count();
         assert_eq!(kept, 10);
         // Tracking records at 10 Hz of the same car are untouched, as is another car.
-        assert!((0..10).all(|i| s.admit(car, tracking, t0 + i * 100, 0.0)));
-        assert!(s.admit(other, engine, t0 + 3, 0.0));
+        assert!((0..10).all(|i| s.admit(car, tracking, t0 + i * 100, 0.0, NOW) == Verdict::Keep));
+        assert_eq!(s.admit(other, engine, t0 + 3, 0.0, NOW), Verdict::Keep);
         // An older record than the last kept one is dropped.
-        assert!(!s.admit(car, engine, t0, 0.0));
+        assert_eq!(s.admit(car, engine, t0, 0.0, NOW), Verdict::Thin);
+    }
+
+    /// A wall clock for the tests: 2025-06-22T12:10:00Z.
+    const NOW: i64 = 1_750_594_200_000;
+
+    #[test]
+    fn a_sample_stamped_in_the_far_future_does_not_silence_the_car() {
+        let mut s = Sampler::new(cfg());
+        let car = CarId::parse("9").unwrap();
+        let engine = Channels::RPM | Channels::THROTTLE;
+        let t0 = NOW - 10_000;
+        assert_eq!(s.admit(car, engine, t0, 0.0, NOW), Verdict::Keep);
+        // The year 9999, and a minute and a bit ahead: forwarded, not remembered.
+        let y9999 = 253_402_300_799_000;
+        assert_eq!(
+            s.admit(car, engine, y9999, 0.0, NOW),
+            Verdict::FutureStamped
+        );
+        assert_eq!(
+            s.admit(car, engine, NOW + FUTURE_MS + 1, 0.0, NOW),
+            Verdict::FutureStamped
+        );
+        // The car's real samples go on being kept at the cap.
+        let kept = (1..=20)
+            .filter(|i| s.admit(car, engine, t0 + i * 50, 0.0, NOW) == Verdict::Keep)
+            .count();
+        assert_eq!(kept, 10);
+        // Up to the horizon a sample still counts (clocks differ a little).
+        assert_eq!(
+            s.admit(car, engine, NOW + FUTURE_MS, 0.0, NOW),
+            Verdict::Keep
+        );
     }
 
     #[test]
@@ -147,7 +214,7 @@ mod tests {
             ..cfg()
         });
         let car = CarId::parse("1").unwrap();
-        assert!((0..100).all(|i| s.admit(car, Channels::RPM, i, 1.0)));
+        assert!((0..100).all(|i| s.admit(car, Channels::RPM, i, 1.0, NOW) == Verdict::Keep));
     }
 
     /// Fuel used per car (the last update's `used_race_gal`) over a whole race, feeding
@@ -166,7 +233,7 @@ mod tests {
             if let Some((s, backlog)) = sampler.as_mut() {
                 match router.route(line.as_bytes()) {
                     Ok(crate::route::Routed::Sample { car, ts, channels }) => {
-                        if !s.admit(car, channels, ts, *backlog) {
+                        if s.admit(car, channels, ts, *backlog, i64::MAX) == Verdict::Thin {
                             continue;
                         }
                     }

@@ -48,6 +48,9 @@ pub struct Stats {
     pub events_received: AtomicU64,
     /// Samples sampled away (dropped by reason `sampled`).
     pub samples_sampled: AtomicU64,
+    /// Samples stamped more than the sampler's future horizon past the wall clock:
+    /// forwarded (the processor judges them) but never used to thin later samples.
+    pub samples_future_stamped: AtomicU64,
     pub messages_dropped_queue_full: AtomicU64,
     pub messages_dropped_too_large: AtomicU64,
     pub messages_dropped_kinesis: AtomicU64,
@@ -205,12 +208,13 @@ impl Stats {
     /// Every counter and gauge, as the health endpoint shows them.
     pub fn snapshot(&self) -> Map<String, Value> {
         let mut m = Map::new();
-        let counters: [(&str, &AtomicU64); 20] = [
+        let counters: [(&str, &AtomicU64); 21] = [
             ("messages_received_total", &self.messages_received),
             ("messages_rejected_total", &self.messages_rejected),
             ("samples_received_total", &self.samples_received),
             ("events_received_total", &self.events_received),
             ("samples_sampled_total", &self.samples_sampled),
+            ("samples_future_stamped_total", &self.samples_future_stamped),
             (
                 "messages_dropped_queue_full_total",
                 &self.messages_dropped_queue_full,

@@ -75,9 +75,12 @@ fn the_dockerfile_builds_the_binary_and_runs_it_as_sagemaker_does() {
         .filter(|(k, _)| k == "COPY")
         .map(|(_, a)| a)
         .collect();
+    // Read and run by anyone, written by no one (the server runs unprivileged).
     assert_eq!(
         copies,
-        [&format!("--from={stage} /burnbar-model /burnbar-model")]
+        [&format!(
+            "--from={stage} --chmod=0555 /burnbar-model /burnbar-model"
+        )]
     );
     let one = |kw: &str| -> &str {
         let all: Vec<&str> = runtime
@@ -94,10 +97,15 @@ fn the_dockerfile_builds_the_binary_and_runs_it_as_sagemaker_does() {
     assert_eq!(entry, json!(["/burnbar-model"]));
     let cmd: Value = serde_json::from_str(one("CMD")).expect("CMD in exec form");
     assert_eq!(cmd, json!(["serve"]));
-    assert!(
-        !runtime.iter().any(|(k, _)| k == "USER"),
-        "SageMaker runs inference containers as root"
-    );
+    // Not root (issue 15, least privilege): a numeric user and group that are not 0, on
+    // distroless's nonroot variant (its uid 65532). The server only reads /opt/ml/model and
+    // listens on 8080, which needs no privilege.
+    let user = one("USER");
+    let (uid, gid) = user.split_once(':').unwrap_or((user, user));
+    let uid: u32 = uid.parse().expect("a numeric user");
+    let gid: u32 = gid.parse().expect("a numeric group");
+    assert!(uid != 0 && gid != 0, "USER {user}: not root");
+    assert!(image.ends_with(":nonroot"), "{image}");
 }
 
 /// `template.yaml` as JSON, through cfn-lint's decoder.

@@ -45,24 +45,26 @@ pub struct AccuracyArgs {
         default_value = "pocono,michigan,talladega,atlanta"
     )]
     tracks: Vec<String>,
-    /// Training races per track (weighed fills).
-    #[arg(long, default_value_t = 4)]
+    /// Training races per track (weighed fills), 1 to 100; the correction needs 2 races
+    /// per engine package.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=100))]
     train_races: u32,
-    /// Held-out races per track (live feed).
-    #[arg(long, default_value_t = 5)]
+    /// Held-out races per track (live feed), 1 to 100.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
     test_races: u32,
-    /// Cars per race.
-    #[arg(long, default_value_t = 40)]
+    /// Cars per race, 1 to 99.
+    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..=99))]
     cars: u32,
-    /// Race length in laps [default: each track's usual distance].
-    #[arg(long)]
+    /// Race length in laps, 1 to 2000 [default: each track's usual distance].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=2000))]
     laps: Option<u32>,
-    /// First seed: training races use seed, seed+1, …; held-out races seed+1000, ….
-    #[arg(long, default_value_t = 7000)]
+    /// First seed, 0 to 1000000000000: training races use seed, seed+1, …; held-out
+    /// races seed+1000, ….
+    #[arg(long, default_value_t = 7000, value_parser = clap::value_parser!(u64).range(0..=1_000_000_000_000))]
     seed: u64,
-    /// Worker threads [default: the machine's cores].
-    #[arg(long)]
-    jobs: Option<usize>,
+    /// Worker threads, 1 to 256 [default: the machine's cores].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
+    jobs: Option<u64>,
     /// Simulate the races without the official pit data on `pit_out` (`tires`,
     /// `box_s`), as a feed without it.
     #[arg(long)]
@@ -94,6 +96,7 @@ pub fn run(a: AccuracyArgs) -> Result<(), Failure> {
     check(&a)?;
     let jobs = a
         .jobs
+        .map(|j| j as usize)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
     let train = races(&a, false);
@@ -205,12 +208,32 @@ fn check(a: &AccuracyArgs) -> Result<(), Failure> {
             "--tracks, --train-races and --test-races must each name at least one",
         ));
     }
+    let mut per_package = std::collections::BTreeMap::new();
     for t in &a.tracks {
-        if burnbar_core::tracks::lookup(t).is_none() {
+        let Some(track) = burnbar_core::tracks::lookup(t) else {
             return Err(Failure::usage(format!("unknown track `{t}`")));
-        }
+        };
+        *per_package.entry(track.package.key()).or_insert(0) += a.train_races;
     }
-    Ok(())
+    let short: Vec<String> = per_package
+        .iter()
+        .filter(|(_, n)| **n < 2)
+        .map(|(k, n)| format!("{k} has {n}"))
+        .collect();
+    if !short.is_empty() {
+        return Err(Failure::usage(format!(
+            "the correction needs 2 training races per engine package; {} (raise --train-races, or add a track of that package to --tracks)",
+            short.join(", ")
+        )));
+    }
+    crate::output::check_outputs(
+        &[],
+        &[
+            ("--calibration-out", a.calibration_out.as_deref()),
+            ("--correction-out", a.correction_out.as_deref()),
+            ("--json", a.json.as_deref()),
+        ],
+    )
 }
 
 /// The training races (weighed fills; seeds from `--seed`), or with `live` the

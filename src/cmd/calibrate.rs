@@ -10,7 +10,7 @@ use clap::Args;
 
 use crate::Failure;
 use crate::input::{feed_quietly, open_inputs};
-use crate::output::{refuse_output_among_inputs, write_json};
+use crate::output::{check_outputs, write_json};
 use crate::params::calibration_or_default;
 
 #[derive(Args, Debug)]
@@ -32,7 +32,9 @@ pub struct CalibrateArgs {
 
 pub fn run(a: CalibrateArgs) -> Result<(), Failure> {
     let base = calibration_or_default(a.from.as_deref())?;
-    refuse_output_among_inputs("--out", &a.files, &a.out)?;
+    let mut read: Vec<&std::path::Path> = a.files.iter().map(PathBuf::as_path).collect();
+    read.extend(a.from.as_deref());
+    check_outputs(&read, &[("--out", Some(&a.out))])?;
     let inputs = open_inputs(&a.files)?;
     let mut engine = Engine::new(EngineConfig::default(), base.clone());
     engine.record_stints();

@@ -25,13 +25,21 @@ pub(crate) fn check_speed(speed: f64) -> Result<(), Failure> {
 
 /// Serves the dashboard on 127.0.0.1:`port` while `lines` run through `engine` at
 /// `speed`; returns on Ctrl-C (or SIGTERM), after the race if it ends first.
+/// `cars`: some of the race's car numbers, for the graphic's example address (without,
+/// the graphic shows the first four in running order).
 pub(crate) fn serve_feed(
     what: &str,
     lines: impl Iterator<Item = FeedLine>,
     mut engine: Engine,
     port: u16,
     speed: f64,
+    cars: &[String],
 ) -> Result<(), Failure> {
+    let graphic = if cars.is_empty() {
+        "graphic.html (the first four in running order; ?cars=N,N,… chooses)".to_owned()
+    } else {
+        format!("graphic.html?cars={}", cars.join(","))
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -52,7 +60,7 @@ pub(crate) fn serve_feed(
         });
         let server = tokio::spawn(serve::serve(listener, hub.clone(), stop.clone()));
         println!(
-            "burnbar {what}: dashboard at http://{addr}/ , Burn Bar graphic at http://{addr}/graphic.html?cars=CAR,CAR (Ctrl-C stops)"
+            "burnbar {what}: dashboard at http://{addr}/ , Burn Bar graphic at http://{addr}/{graphic} (Ctrl-C stops)"
         );
         let _ = io::stdout().flush();
         let progress = spinner();

@@ -12,22 +12,24 @@ use crate::serve::feed::FeedLine;
 
 #[derive(Args, Debug)]
 pub struct DemoArgs {
-    /// Track key (pocono, michigan, charlotte, daytona, talladega, atlanta, martinsville,
-    /// iowa, nashville, default).
+    /// Track key of an oval (pocono, michigan, charlotte, daytona, talladega, atlanta,
+    /// martinsville, iowa, nashville, …, default; an unknown key's error lists them all).
     #[arg(long, default_value = "pocono")]
     track: String,
-    /// Times real time: 1 is a live race, 20 runs a lap of Pocono in about 2.5 s.
-    #[arg(long, default_value_t = 1.0)]
+    /// Times real time, above 0 and at most 1000: 1 is a live race, 20 runs a lap of
+    /// Pocono in about 2.5 s.
+    #[arg(long, default_value_t = 1.0, value_parser = super::parse_speed)]
     speed: f64,
-    /// Port on 127.0.0.1 (0 picks a free one).
+    /// Port on 127.0.0.1, 0 to 65535 (0 picks a free one).
     #[arg(long, default_value_t = 8080)]
     port: u16,
-    /// Random seed of the race.
+    /// Random seed of the race, any whole number from 0 to 18446744073709551615.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Rehearse a lost feed: car CAR's telemetry stops after SECONDS of race time
-    /// (`CAR@SECONDS`, repeatable). The pipeline and the pages handle it for real:
-    /// the car's windows close by the silent-car rule and the dashboard greys it.
+    /// Rehearse a lost feed: car CAR's telemetry stops after SECONDS of race time, 0 to
+    /// 36000 (`CAR@SECONDS`, repeatable; CAR one of the race's 40 cars). The pipeline
+    /// and the pages handle it for real: the car's windows close by the silent-car rule
+    /// and the dashboard greys it.
     #[arg(long, value_name = "CAR@SECONDS")]
     silence: Vec<String>,
     /// The saving (percent, 5 to 50) at which a car in its final window is called
@@ -46,10 +48,11 @@ pub fn run(a: DemoArgs) -> Result<(), Failure> {
         ..SimConfig::default()
     };
     let sim = burnbar_sim::Simulation::new(&cfg).map_err(|e| Failure::usage(e.to_string()))?;
+    let field = burnbar_sim::car_numbers(cfg.cars as usize);
     let cuts = a
         .silence
         .iter()
-        .map(|s| parse_silence(s, burnbar_sim::START_TS))
+        .map(|s| parse_silence(s, burnbar_sim::START_TS, &field))
         .collect::<Result<Vec<_>, _>>()?;
     let lines = sim
         .filter(move |(ts, line)| !silenced(line, *ts, &cuts))
@@ -62,5 +65,12 @@ pub fn run(a: DemoArgs) -> Result<(), Failure> {
         ..EngineConfig::default()
     };
     let engine = Engine::new(cfg, ModelParams::default());
-    serve_feed("demo", lines, engine, a.port, a.speed)
+    serve_feed(
+        "demo",
+        lines,
+        engine,
+        a.port,
+        a.speed,
+        &field[..4.min(field.len())],
+    )
 }

@@ -15,7 +15,7 @@ use burnbar_feed::{Converter, FeedConfig, FeedFile, RcEvent};
 use clap::Args;
 
 use crate::Failure;
-use crate::output::{create_or_stdout, refuse_output_among_inputs};
+use crate::output::{Out, check_outputs};
 
 #[derive(Args, Debug)]
 pub struct FeedArgs {
@@ -29,9 +29,8 @@ pub struct FeedArgs {
 }
 
 pub fn run(a: FeedArgs) -> Result<(), Failure> {
-    if let Some(out) = &a.out {
-        refuse_output_among_inputs("--out", &a.files, out)?;
-    }
+    let inputs: Vec<&Path> = a.files.iter().map(PathBuf::as_path).collect();
+    check_outputs(&inputs, &[("--out", a.out.as_deref())])?;
     let mut c = Converter::new(FeedConfig::default());
     let mut events = Vec::new();
     // Pit data and flag data first; snapshots are read again after, one at a time.
@@ -44,7 +43,7 @@ pub fn run(a: FeedArgs) -> Result<(), Failure> {
             snapshots.push(path);
         }
     }
-    let mut out = create_or_stdout(a.out.as_deref(), "output file")?;
+    let mut out = Out::create(a.out.as_deref(), "output file")?;
     write(&mut out, &events)?;
     for path in snapshots {
         let bytes = read(path)?;
@@ -57,8 +56,7 @@ pub fn run(a: FeedArgs) -> Result<(), Failure> {
         report(&mut c);
     }
     write(&mut out, &c.finish())?;
-    out.flush()
-        .map_err(|e| Failure::other(format!("writing the events failed: {e}")))?;
+    out.commit()?;
     report(&mut c);
     summary(&c, a.files.len());
     Ok(())

@@ -4,16 +4,16 @@
 //! order), then `live-pit-data.json` and `live-flag-data.json` at the end.
 
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
 
 use burnbar_feed::record::Recorder;
 use burnbar_feed::wire::Snapshot;
 
 use crate::Failure;
+use crate::output::{Out, OutDir};
 
 /// The race's output, with or without the feed beside it.
 pub enum Tee {
-    Plain(Box<dyn Write>),
+    Plain(Out),
     Feed(Box<FeedWriter>),
 }
 
@@ -35,30 +35,24 @@ impl Write for Tee {
 
 /// Passes the bytes on and feeds each complete line to the recorder.
 pub struct FeedWriter {
-    out: Box<dyn Write>,
-    dir: PathBuf,
+    out: Out,
+    dir: OutDir,
     rec: Recorder,
     partial: Vec<u8>,
     written: usize,
 }
 
 impl FeedWriter {
-    pub fn new(
-        out: Box<dyn Write>,
-        dir: &Path,
-        every_ms: i64,
-        feed_race_id: i64,
-    ) -> Result<FeedWriter, Failure> {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            Failure::other(format!("cannot create feed folder {}: {e}", dir.display()))
-        })?;
-        Ok(FeedWriter {
+    /// The race's output `out`, and the feed's files in `dir` (put in place when the
+    /// race is).
+    pub fn new(out: Out, dir: OutDir, every_ms: i64, feed_race_id: i64) -> FeedWriter {
+        FeedWriter {
             out,
-            dir: dir.to_owned(),
+            dir,
             rec: Recorder::new(every_ms, feed_race_id),
             partial: Vec::new(),
             written: 0,
-        })
+        }
     }
 
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
@@ -82,14 +76,18 @@ impl FeedWriter {
     }
 
     fn snapshot(&mut self, s: &Snapshot) -> io::Result<()> {
+        if crate::interrupt::interrupted() {
+            return Err(io::Error::other("interrupted"));
+        }
         let name = format!("live-feed-{:06}.json", s.elapsed_time as i64);
-        std::fs::write(self.dir.join(name), serde_json::to_vec(s)?)?;
+        std::fs::write(self.dir.path().join(name), serde_json::to_vec(s)?)?;
         self.written += 1;
         Ok(())
     }
 
-    /// The last line, the final snapshot, the pit data and the flag data.
-    pub fn finish(mut self) -> Result<(), Failure> {
+    /// The last line, the final snapshot, the pit data and the flag data; the folder
+    /// put in place. Gives back the race's output, to be put in place by the caller.
+    pub fn finish(mut self) -> Result<Out, Failure> {
         let fail = |e: io::Error| Failure::other(format!("writing the feed failed: {e}"));
         if !self.partial.is_empty() {
             let line = std::mem::take(&mut self.partial);
@@ -102,15 +100,20 @@ impl FeedWriter {
         }
         let pit_json = serde_json::to_vec(&pits).expect("plain data serializes");
         let flag_json = serde_json::to_vec(&flags).expect("plain data serializes");
-        std::fs::write(self.dir.join("live-pit-data.json"), pit_json).map_err(fail)?;
-        std::fs::write(self.dir.join("live-flag-data.json"), flag_json).map_err(fail)?;
+        std::fs::write(self.dir.path().join("live-pit-data.json"), pit_json).map_err(fail)?;
+        std::fs::write(self.dir.path().join("live-flag-data.json"), flag_json).map_err(fail)?;
+        let FeedWriter {
+            out, dir, written, ..
+        } = self;
+        let target = dir.target().to_owned();
+        dir.commit()?;
         eprintln!(
             "burnbar simulate: {} feed snapshots, {} stops and {} flag changes written to {}",
-            self.written,
+            written,
             pits.len(),
             flags.len(),
-            self.dir.display()
+            target.display()
         );
-        Ok(())
+        Ok(out)
     }
 }

@@ -12,15 +12,16 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::Failure;
 use crate::cmd::dashboard::{check_speed, serve_feed};
-use crate::input::{Input, feed, file_lines, open_inputs};
-use crate::output::{create, create_or_stdout, refuse_output_among_inputs, write_updates};
+use crate::input::{Input, feed, file_lines, open_inputs, refuse_all_rejected};
+use crate::output::{Out, OutFile, check_outputs, write_updates};
 use crate::params::{calibration_or_default, load_correction};
 
 #[derive(Args, Debug)]
 pub struct ReplayArgs {
     /// NDJSON files to read in order; `-` or none reads standard input.
     files: Vec<PathBuf>,
-    /// Model parameters written by `burnbar calibrate` [default: embedded defaults].
+    /// Model parameters written by `burnbar calibrate`; every number of the file is
+    /// range-checked (docs/cli.md lists the ranges) [default: embedded defaults].
     #[arg(long)]
     calibration: Option<PathBuf>,
     /// A learned correction written by `burnbar train`, applied in-process to every
@@ -33,11 +34,11 @@ pub struct ReplayArgs {
     /// Keep every rejected line here, with its reason, as NDJSON.
     #[arg(long)]
     rejected: Option<PathBuf>,
-    /// Window width in ms.
-    #[arg(long, default_value_t = 5000)]
+    /// Window width in ms, 100 to 600000.
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(i64).range(100..=600_000))]
     window_ms: i64,
-    /// Allowed lateness in ms.
-    #[arg(long, default_value_t = 5000)]
+    /// Allowed lateness in ms, 0 to 600000.
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(i64).range(0..=600_000))]
     lateness_ms: i64,
     /// The saving (percent, 5 to 50) at which a car in its final window is called
     /// "can't make it"; carried in every RaceState.
@@ -46,12 +47,20 @@ pub struct ReplayArgs {
     /// Show the replay on the dashboard (paced at `--speed`) instead of writing updates.
     #[arg(long, conflicts_with_all = ["out", "rejected"])]
     serve: bool,
-    /// With `--serve`: the port on 127.0.0.1 (0 picks a free one).
+    /// With `--serve`: the port on 127.0.0.1, 0 to 65535 (0 picks a free one).
     #[arg(long, default_value_t = 8080, requires = "serve")]
     port: u16,
-    /// With `--serve`: times real time, by the records' event time.
-    #[arg(long, default_value_t = 1.0, requires = "serve")]
+    /// With `--serve`: times real time, by the records' event time, above 0 and at
+    /// most 1000.
+    #[arg(long, default_value_t = 1.0, requires = "serve", value_parser = super::parse_speed)]
     speed: f64,
+}
+
+impl ReplayArgs {
+    /// Whether the replay is shown on the dashboard (which handles Ctrl-C itself).
+    pub fn serves(&self) -> bool {
+        self.serve
+    }
 }
 
 pub fn run(a: ReplayArgs) -> Result<(), Failure> {
@@ -76,30 +85,39 @@ pub fn run(a: ReplayArgs) -> Result<(), Failure> {
     } else {
         a.files.clone()
     };
-    let inputs = open_inputs(&files)?;
     if a.serve {
         check_speed(a.speed)?;
+        let inputs = open_inputs(&files)?;
         let engine = new_engine();
-        return serve_feed("replay", file_lines(inputs), engine, a.port, a.speed);
+        return serve_feed("replay", file_lines(inputs), engine, a.port, a.speed, &[]);
     }
-    for (flag, out) in [("--out", &a.out), ("--rejected", &a.rejected)] {
-        if let Some(out) = out {
-            refuse_output_among_inputs(flag, &files, out)?;
-        }
-    }
-    let out = create_or_stdout(a.out.as_deref(), "output file")?;
+    let mut read: Vec<&std::path::Path> = files.iter().map(PathBuf::as_path).collect();
+    read.extend(a.calibration.as_deref());
+    read.extend(a.correction.as_deref());
+    check_outputs(
+        &read,
+        &[
+            ("--out", a.out.as_deref()),
+            ("--rejected", a.rejected.as_deref()),
+        ],
+    )?;
+    let inputs = open_inputs(&files)?;
+    let out = Out::create(a.out.as_deref(), "output file")?;
     let rejected = a
         .rejected
         .as_deref()
-        .map(|p| create(p, "rejected file"))
+        .map(|p| OutFile::create(p, "rejected file"))
         .transpose()?;
     let progress = spinner();
     let started = Instant::now();
     let mut engine = new_engine();
-    write_replay(inputs, &mut engine, &progress, out, rejected)?;
+    let res = write_replay(inputs, &mut engine, &progress, out, rejected);
     progress.finish_and_clear();
-    print_summary(&engine, started.elapsed());
-    Ok(())
+    // Interrupted: the summary so far; the outputs were dropped unwritten.
+    if res.is_ok() || crate::interrupt::interrupted() {
+        print_summary(&engine, started.elapsed());
+    }
+    res
 }
 
 /// A spinner on standard error when it is a terminal, else nothing.
@@ -111,6 +129,7 @@ fn spinner() -> ProgressBar {
     pb.set_style(
         ProgressStyle::with_template("{spinner} {msg}").expect("static progress template"),
     );
+    pb.set_message("replaying");
     pb.enable_steady_tick(Duration::from_millis(200));
     pb
 }
@@ -121,11 +140,12 @@ fn write_replay(
     inputs: Vec<Input>,
     engine: &mut Engine,
     progress: &ProgressBar,
-    mut out: Box<dyn Write>,
-    mut rejected: Option<impl Write>,
+    mut out: Out,
+    mut rejected: Option<OutFile>,
 ) -> Result<(), Failure> {
     let write_err = |e: io::Error| Failure::other(format!("writing updates failed: {e}"));
     let rejected_err = |e: io::Error| Failure::other(format!("writing rejected lines failed: {e}"));
+    let names: Vec<String> = inputs.iter().map(|(n, _)| n.clone()).collect();
     feed(
         inputs,
         engine,
@@ -143,12 +163,15 @@ fn write_replay(
             Ok(())
         },
     )?;
+    // Every line rejected: nothing is kept, earlier files stay as they were.
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    refuse_all_rejected(engine, &names.join(", "))?;
     let mut updates: Vec<FuelUpdate> = Vec::new();
     engine.finish(&mut updates);
     write_updates(&mut out, &updates).map_err(write_err)?;
-    out.flush().map_err(write_err)?;
-    if let Some(r) = rejected.as_mut() {
-        r.flush().map_err(rejected_err)?;
+    out.commit()?;
+    if let Some(r) = rejected {
+        r.commit()?;
     }
     Ok(())
 }

@@ -12,17 +12,27 @@ pub(crate) struct Silence {
     from_ts: i64,
 }
 
-/// Reads `CAR@SECONDS`, the seconds counted from `start_ts`.
-pub(crate) fn parse_silence(s: &str, start_ts: i64) -> Result<Silence, Failure> {
+/// The latest cut `--silence` takes, seconds of race time (ten hours: past any race).
+pub(crate) const MAX_SECONDS: f64 = 36_000.0;
+
+/// Reads `CAR@SECONDS`, the seconds (0 to [`MAX_SECONDS`]) counted from `start_ts`;
+/// the car must be one of `cars`.
+pub(crate) fn parse_silence(s: &str, start_ts: i64, cars: &[String]) -> Result<Silence, Failure> {
     let bad = || {
         Failure::usage(format!(
-            "--silence takes CAR@SECONDS (e.g. 24@90), got `{s}`"
+            "--silence takes CAR@SECONDS, SECONDS 0 to 36000 (e.g. 24@90), got `{s}`"
         ))
     };
     let (car, secs) = s.split_once('@').ok_or_else(bad)?;
     let secs: f64 = secs.parse().map_err(|_| bad())?;
-    if car.is_empty() || !secs.is_finite() || secs < 0.0 {
+    if car.is_empty() || !secs.is_finite() || !(0.0..=MAX_SECONDS).contains(&secs) {
         return Err(bad());
+    }
+    if !cars.iter().any(|c| c == car) {
+        return Err(Failure::usage(format!(
+            "--silence {s}: there is no car {car} in the race (cars: {})",
+            cars.join(", ")
+        )));
     }
     Ok(Silence {
         car: car.to_owned(),

@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::feed_out::{FeedWriter, Tee};
 use crate::Failure;
-use crate::output::{create, create_or_stdout};
+use crate::output::{Out, OutDir, OutFile, check_outputs};
 
 #[derive(Args, Debug)]
 pub struct SimulateArgs {
@@ -18,21 +18,23 @@ pub struct SimulateArgs {
     /// an unknown key's error lists them all).
     #[arg(long, default_value = "pocono")]
     track: String,
-    /// Race length in laps [default: the track's usual distance].
-    #[arg(long)]
+    /// Race length in laps, 1 to 2000 [default: the track's usual distance].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=2000))]
     laps: Option<u32>,
-    /// Number of cars.
-    #[arg(long, default_value_t = 40)]
+    /// Number of cars, 1 to 99.
+    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..=99))]
     cars: u32,
-    /// Samples per second per car.
-    #[arg(long, default_value_t = 10)]
+    /// Samples per second per car, 1 to 100.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100))]
     hz: u32,
-    /// Random seed: the same arguments give the same bytes.
+    /// Random seed, any whole number from 0 to 18446744073709551615: the same arguments
+    /// give the same bytes.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Fraction of samples that arrive duplicated, reordered within the lateness, split
-    /// by channel, or next to a malformed record (what arrives, never what happened).
-    #[arg(long, default_value_t = 0.0)]
+    /// Fraction of samples, 0 to 1, that arrive duplicated, reordered within the
+    /// lateness, split by channel, or next to a malformed record (what arrives, never
+    /// what happened).
+    #[arg(long, default_value_t = 0.0, value_parser = super::parse_fraction)]
     faults: f64,
     /// A live feed: pit stops carry no weighed fuel amount (`fuel_added_gal` and `full`
     /// are null).
@@ -52,7 +54,7 @@ pub struct SimulateArgs {
     /// (`burnbar feed DIR/*.json` reads them back).
     #[arg(long)]
     feed: Option<PathBuf>,
-    /// Seconds of race time between two snapshots.
+    /// Seconds of race time between two snapshots, 1 to 3600.
     #[arg(long, default_value_t = 5, requires = "feed", value_parser = clap::value_parser!(u32).range(1..=3600))]
     feed_every: u32,
 }
@@ -69,22 +71,32 @@ pub fn run(a: SimulateArgs) -> Result<(), Failure> {
         pit_detail: !a.no_pit_detail,
         ..SimConfig::default()
     };
+    // Every argument first: nothing is created for a race that cannot be simulated.
+    cfg.validate().map_err(|e| Failure::usage(e.to_string()))?;
+    check_outputs(
+        &[],
+        &[
+            ("--out", a.out.as_deref()),
+            ("--truth", a.truth.as_deref()),
+            ("--feed", a.feed.as_deref()),
+        ],
+    )?;
     let started = Instant::now();
-    let out = create_or_stdout(a.out.as_deref(), "output file")?;
+    let out = Out::create(a.out.as_deref(), "output file")?;
     let mut out = match &a.feed {
         Some(dir) => Tee::Feed(Box::new(FeedWriter::new(
             out,
-            dir,
+            OutDir::create(dir, "--feed")?,
             i64::from(a.feed_every) * 1000,
             // The feed's race id: the seed, past the range of NASCAR's own ids.
             9_000_000 + (cfg.seed % 1_000_000_000) as i64,
-        )?)),
+        ))),
         None => Tee::Plain(out),
     };
     let mut truth = a
         .truth
         .as_deref()
-        .map(|p| create(p, "truth file"))
+        .map(|p| OutFile::create(p, "truth file"))
         .transpose()?;
     let summary =
         burnbar_sim::simulate(&cfg, &mut out, truth.as_mut().map(|t| t as &mut dyn Write))
@@ -92,14 +104,14 @@ pub fn run(a: SimulateArgs) -> Result<(), Failure> {
                 SimError::Io(e) => Failure::other(format!("writing the race failed: {e}")),
                 other => Failure::usage(other.to_string()),
             })?;
-    out.flush()
-        .map_err(|e| Failure::other(format!("writing the race failed: {e}")))?;
-    if let Tee::Feed(f) = out {
-        f.finish()?;
-    }
-    if let Some(t) = truth.as_mut() {
-        t.flush()
-            .map_err(|e| Failure::other(format!("writing the truth failed: {e}")))?;
+    // Everything written: the files go in place together.
+    let out = match out {
+        Tee::Feed(f) => f.finish()?,
+        Tee::Plain(out) => out,
+    };
+    out.commit()?;
+    if let Some(t) = truth {
+        t.commit()?;
     }
     print_summary(&summary, started.elapsed().as_secs_f64());
     Ok(())

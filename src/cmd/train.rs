@@ -10,12 +10,13 @@ use clap::Args;
 
 use crate::Failure;
 use crate::input::{feed_quietly, open_inputs};
-use crate::output::{refuse_output_among_inputs, write_json};
+use crate::output::{check_outputs, write_json};
 use crate::params::calibration_or_default;
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
-    /// Historical race files (NDJSON) whose pit_out events carry fuel_added_gal.
+    /// Historical race files (NDJSON) whose pit_out events carry fuel_added_gal: an
+    /// engine package is trained from 2 races and 12 measured stints of it or more.
     #[arg(required = true)]
     files: Vec<PathBuf>,
     /// The calibrated physics the correction corrects (`burnbar calibrate --out`)
@@ -29,7 +30,9 @@ pub struct TrainArgs {
 
 pub fn run(a: TrainArgs) -> Result<(), Failure> {
     let params = calibration_or_default(a.calibration.as_deref())?;
-    refuse_output_among_inputs("--out", &a.files, &a.out)?;
+    let mut read: Vec<&std::path::Path> = a.files.iter().map(PathBuf::as_path).collect();
+    read.extend(a.calibration.as_deref());
+    check_outputs(&read, &[("--out", Some(&a.out))])?;
     let (stints, left_out) = training_stints(&a.files, &params)?;
     let model = correction::train(&stints).map_err(|e| Failure::other(e.to_string()))?;
     let loto = correction::leave_one_track_out(&stints);

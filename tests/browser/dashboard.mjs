@@ -19,6 +19,12 @@
 // are called: the alert counts them and names the closest, their rows and their Burn
 // Bar panels are marked, each call agreeing with the update the page shows. A
 // screenshot of each state.
+//
+// The layout at 1366x768, 1600x1000 and 1920x1080 (in the final window, the alert
+// showing): every column of the table is on screen and on top (no panel covers it),
+// the alert is one line, laps to go are whole laps; a screenshot at each size. The
+// graphic: its figure is "LAPS OF FUEL"; the address the demo prints works as printed;
+// without cars, and with cars the race does not have, it says so.
 
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -67,7 +73,11 @@ function startServer(args) {
       const m = line.match(/http:\/\/(127\.0\.0\.1:\d+)\//);
       if (m) {
         clearTimeout(timer);
-        resolve({ child, base: `http://${m[1]}`, port: Number(m[1].split(':')[1]), stderr: () => stderr });
+        const g = line.match(/Burn Bar graphic at (http\S+)/);
+        resolve({
+          child, base: `http://${m[1]}`, port: Number(m[1].split(':')[1]), stderr: () => stderr,
+          graphicUrl: g ? g[1] : null,
+        });
       }
     });
     child.on('exit', (code) => reject(new Error(`burnbar ${args[0]} exited (${code}) before serving: ${stderr}`)));
@@ -205,6 +215,9 @@ try {
     'bg=transparent keys out the background');
   await gpage.waitForTimeout(1000);
   await gpage.screenshot({ path: join(ARTIFACTS, 'graphic.png'), omitBackground: true });
+  const units = await gpage.evaluate(() => [...document.querySelectorAll('.bb-unit')].map((u) => u.textContent));
+  check(units.length === GRAPHIC.length && units.every((u) => u === 'LAPS OF FUEL'), `the graphic's figure is "${units[0]}"`);
+  await graphicAddresses(ctx, demo, pageErrors);
 
   // Latency, window close in the pipeline → values on the page (reported, not asserted).
   const inOrder = await page.evaluate(() => window.__burnbar.latency());
@@ -389,6 +402,8 @@ async function fuelCalls(ctx, pageErrors) {
     }
   }
   check(true, `every car the dashboard calls, and only those, needs >= ${THRESHOLD} % in the update it shows (${byCar.size} cars)`);
+  await layouts(page);
+  await page.setViewportSize({ width: 1680, height: 1050 });
 
   // The Burn Bar marks a called car: a red edge and a "CAN'T MAKE IT" tag.
   await waitFor(gpage, () => window.__burnbar.called().length > 0, null, 'the Burn Bar marks a car that can\'t make it', 60000);
@@ -419,4 +434,80 @@ async function fuelCalls(ctx, pageErrors) {
   check(marked.length > 0, `the Burn Bar marks ${marked.map((m) => `#${m.car} "${m.tag}"`).join(', ')}; the others (${g.marked.filter((m) => !m.called).map((m) => `#${m.car}`).join(', ') || 'none'}) are not`);
   const stopped = await stopDemo(server);
   check(stopped.code === 0, 'burnbar replay --serve exits cleanly on SIGTERM');
+}
+
+/**
+ * The graphic as an operator opens it: the address the demo prints, as printed; no
+ * cars; cars the race does not have.
+ */
+async function graphicAddresses(ctx, demo, pageErrors) {
+  check(demo.graphicUrl && !/CAR/.test(demo.graphicUrl), `the demo prints a graphic address to open as is: ${demo.graphicUrl}`);
+  const page = await ctx.newPage();
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  const bars = () => [...document.querySelectorAll('.bb')].map((b) => ({
+    car: b.dataset.car, name: b.querySelector('.bb-name').textContent,
+  }));
+  await page.goto(demo.graphicUrl);
+  const printed = new URL(demo.graphicUrl).searchParams.get('cars').split(',');
+  await waitFor(page, (n) => document.querySelectorAll('.bb').length === n
+    && [...document.querySelectorAll('.bb-name')].every((e) => e.textContent.length > 0), printed.length,
+  'the printed graphic address shows its cars');
+  const shown = await page.evaluate(bars);
+  check(JSON.stringify(shown.map((b) => b.car)) === JSON.stringify(printed)
+    && shown.every((b) => !/^Car /.test(b.name)) && (await page.evaluate(() => window.__burnbar.status())) === '',
+  `the printed address shows ${shown.map((b) => `#${b.car} ${b.name}`).join(', ')}, no message`);
+
+  await page.goto(demo.base + '/graphic.html?cars=CAR,CAR');
+  await waitFor(page, () => /No car "CAR" in this race/.test(window.__burnbar?.status() || ''), null,
+    'the graphic says the race has no car "CAR"');
+  const unknown = await page.evaluate(() => ({ bars: document.querySelectorAll('.bb').length, status: window.__burnbar.status() }));
+  check(unknown.bars === 0, `cars=CAR,CAR shows no bar and says: ${unknown.status}`);
+
+  await page.goto(demo.base + '/graphic.html');
+  await waitFor(page, () => /No cars chosen/.test(window.__burnbar?.status() || '') && document.querySelectorAll('.bb').length === 4,
+    null, 'the graphic without cars says so and shows the first four');
+  check(true, `without cars: ${await page.evaluate(() => window.__burnbar.status())}`);
+  await page.close();
+}
+
+/** The dashboard at three screen sizes: see the top of this file. */
+async function layouts(page) {
+  let alertSeen = 0;
+  for (const [w, h] of [[1366, 768], [1600, 1000], [1920, 1080]]) {
+    await page.setViewportSize({ width: w, height: h });
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.waitForTimeout(400);
+    const v = await page.evaluate(() => {
+      const heads = [...document.querySelectorAll('#order thead th')];
+      const row = document.querySelector('#rows tr');
+      const problems = [];
+      const onTop = (el, what) => {
+        const r = el.getBoundingClientRect();
+        if (r.width === 0 || r.left < 0 || r.right > window.innerWidth) {
+          problems.push(`${what} is off screen (${Math.round(r.left)}..${Math.round(r.right)})`);
+          return;
+        }
+        const top = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+        if (!top || !(top === el || el.contains(top))) {
+          problems.push(`${what} is covered by ${top ? (top.closest('aside,section,header,div')?.className || top.tagName) : 'nothing'}`);
+        }
+      };
+      heads.forEach((th) => onTop(th, `column "${th.textContent}"`));
+      if (row) [...row.children].forEach((td, i) => onTop(td, `row 1's "${heads[i]?.textContent}"`));
+      const board = document.querySelector('.board');
+      if (board.scrollWidth > board.clientWidth + 1) problems.push('the table scrolls sideways');
+      return {
+        problems, columns: heads.length,
+        alert: document.getElementById('alerts').getBoundingClientRect().height,
+        alertShown: document.getElementById('alerts').children.length > 0,
+        toGo: document.getElementById('to-go').textContent,
+      };
+    });
+    await page.screenshot({ path: join(ARTIFACTS, `dashboard-${w}x${h}.png`) });
+    check(v.problems.length === 0, `at ${w}x${h} all ${v.columns} columns are on screen, none covered${v.problems.length ? `: ${v.problems.join('; ')}` : ''}`);
+    check(v.alert < 48, `at ${w}x${h} the alert is one line (${v.alertShown ? `${v.alert.toFixed(0)} px` : 'no call at this moment'})`);
+    if (v.alertShown) alertSeen += 1;
+    check(/^\d+$/.test(v.toGo), `at ${w}x${h} laps to go are whole laps: "${v.toGo}"`);
+  }
+  check(alertSeen > 0, `the alert was showing at ${alertSeen} of the 3 sizes`);
 }

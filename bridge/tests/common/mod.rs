@@ -93,6 +93,11 @@ pub struct Nats {
 
 impl Nats {
     pub fn start(jetstream: bool) -> Nats {
+        Nats::start_with(jetstream, &[])
+    }
+
+    /// A server with extra command-line options (authentication, TLS).
+    pub fn start_with(jetstream: bool, extra: &[&str]) -> Nats {
         let bin = require("nats-server");
         let port = free_port();
         let dir = TempDir::new("nats");
@@ -101,6 +106,7 @@ impl Nats {
         if jetstream {
             cmd.arg("-js").arg("-sd").arg(dir.path());
         }
+        cmd.args(extra);
         let mut child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())

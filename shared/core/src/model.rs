@@ -291,80 +291,108 @@ impl ModelParams {
         (between, total - between)
     }
 
-    /// Checks that every parameter is finite and physically meaningful, so that a
-    /// hand-edited or corrupt calibration file is refused with the name of the field.
+    /// Checks that every parameter is a number within its range ([`PARAM_RANGES`]), so
+    /// that a hand-edited or corrupt calibration file is refused with the name of the
+    /// field and the range: the ranges are wide (several times the values of any real
+    /// car), but a value no one could mean (1e300 gal/h) would make every figure absurd.
     pub fn validate(&self) -> Result<(), String> {
-        let positive = |name: &str, v: f64| {
-            if v.is_finite() && v > 0.0 {
+        let check = |name: &str, v: f64| {
+            let (lo, hi, lo_open) = param_range(name);
+            let ok = v.is_finite() && (if lo_open { v > lo } else { v >= lo }) && v <= hi;
+            if ok {
                 Ok(())
             } else {
-                Err(format!("{name} must be a positive number, found {v}"))
-            }
-        };
-        let non_negative = |name: &str, v: f64| {
-            if v.is_finite() && v >= 0.0 {
-                Ok(())
-            } else {
-                Err(format!("{name} must be a number >= 0, found {v}"))
+                Err(format!(
+                    "{name} must be {} {lo} and at most {hi}, found {v}",
+                    if lo_open { "above" } else { "at least" }
+                ))
             }
         };
         for (key, p) in [("hp670", &self.hp670), ("hp510", &self.hp510)] {
-            positive(&format!("{key}.wot_gph_per_krpm"), p.wot_gph_per_krpm)?;
-            positive(&format!("{key}.throttle_k"), p.throttle_k)?;
-            positive(&format!("{key}.ve_peak_rpm"), p.ve_peak_rpm)?;
-            non_negative(&format!("{key}.ve_droop"), p.ve_droop)?;
-            non_negative(&format!("{key}.idle_gph"), p.idle_gph)?;
+            check(&format!("{key}.wot_gph_per_krpm"), p.wot_gph_per_krpm)?;
+            check(&format!("{key}.throttle_k"), p.throttle_k)?;
+            check(&format!("{key}.ve_peak_rpm"), p.ve_peak_rpm)?;
+            check(&format!("{key}.ve_droop"), p.ve_droop)?;
+            check(&format!("{key}.idle_gph"), p.idle_gph)?;
         }
-        if !(self.default_throttle.is_finite() && (0.0..=1.0).contains(&self.default_throttle)) {
-            return Err(format!(
-                "default_throttle must be within 0..=1, found {}",
-                self.default_throttle
-            ));
-        }
-        positive("rpm_per_mph", self.rpm_per_mph)?;
-        positive("default_rpm", self.default_rpm)?;
-        positive("fill_rate_gps", self.fill_rate_gps)?;
-        non_negative("fill_dead_s", self.fill_dead_s)?;
-        non_negative("fill_rel_sd", self.fill_rel_sd)?;
-        non_negative("fill_abs_sd", self.fill_abs_sd)?;
+        check("default_throttle", self.default_throttle)?;
+        check("rpm_per_mph", self.rpm_per_mph)?;
+        check("default_rpm", self.default_rpm)?;
+        check("fill_rate_gps", self.fill_rate_gps)?;
+        check("fill_dead_s", self.fill_dead_s)?;
+        check("fill_rel_sd", self.fill_rel_sd)?;
+        check("fill_abs_sd", self.fill_abs_sd)?;
         if let Some(c) = self.fill_car_rel_sd {
-            non_negative("fill_car_rel_sd", c)?;
+            check("fill_car_rel_sd", c)?;
         }
-        if let Some(share) = self.fill_partial_share
-            && !(share.is_finite() && (0.0..=1.0).contains(&share))
-        {
-            return Err(format!(
-                "fill_partial_share must be within 0..=1, found {share}"
-            ));
+        if let Some(share) = self.fill_partial_share {
+            check("fill_partial_share", share)?;
         }
         if let Some(room) = self.fill_partial_room_gal {
-            positive("fill_partial_room_gal", room)?;
+            check("fill_partial_room_gal", room)?;
         }
-        non_negative("burn_rel_sd", self.burn_rel_sd)?;
-        non_negative("car_rel_sd", self.car_rel_sd)?;
-        positive("tire_four_s", self.tire_four_s)?;
-        positive("tire_two_s", self.tire_two_s)?;
-        positive("tire_odd_s", self.tire_odd_s)?;
-        non_negative("tire_rel_sd", self.tire_rel_sd)?;
+        check("burn_rel_sd", self.burn_rel_sd)?;
+        check("car_rel_sd", self.car_rel_sd)?;
+        check("tire_four_s", self.tire_four_s)?;
+        check("tire_two_s", self.tire_two_s)?;
+        check("tire_odd_s", self.tire_odd_s)?;
+        check("tire_rel_sd", self.tire_rel_sd)?;
         for s in self.tire_shares {
-            non_negative("tire_shares", s)?;
+            check("tire_shares", s)?;
         }
         if self.tire_shares.iter().sum::<f64>() <= 0.0 {
             return Err("tire_shares must not all be 0".to_owned());
         }
-        if let Some(share) = self.tire_short_share
-            && !(share.is_finite() && (0.0..=1.0).contains(&share))
-        {
-            return Err(format!(
-                "tire_short_share must be within 0..=1, found {share}"
-            ));
+        if let Some(share) = self.tire_short_share {
+            check("tire_short_share", share)?;
         }
         if let Some(room) = self.tire_short_room_gal {
-            positive("tire_short_room_gal", room)?;
+            check("tire_short_room_gal", room)?;
         }
-        non_negative("track_rel_sd", self.track_rel_sd)?;
+        check("track_rel_sd", self.track_rel_sd)?;
         Ok(())
     }
+}
+
+/// The range of every number of a calibration file: `(field, low, high, low excluded)`
+/// (a package's fields are listed once, for both `hp670.` and `hp510.`).
+pub const PARAM_RANGES: [(&str, f64, f64, bool); 25] = [
+    ("wot_gph_per_krpm", 0.0, 50.0, true),
+    ("throttle_k", 0.0, 20.0, true),
+    ("ve_peak_rpm", 0.0, 20_000.0, true),
+    ("ve_droop", 0.0, 1.0, false),
+    ("idle_gph", 0.0, 50.0, false),
+    ("default_throttle", 0.0, 1.0, false),
+    ("rpm_per_mph", 0.0, 500.0, true),
+    ("default_rpm", 0.0, 20_000.0, true),
+    ("fill_rate_gps", 0.0, 20.0, true),
+    ("fill_dead_s", 0.0, 60.0, false),
+    ("fill_rel_sd", 0.0, 1.0, false),
+    ("fill_abs_sd", 0.0, 22.0, false),
+    ("fill_car_rel_sd", 0.0, 1.0, false),
+    ("fill_partial_share", 0.0, 1.0, false),
+    ("fill_partial_room_gal", 0.0, 22.0, true),
+    ("burn_rel_sd", 0.0, 1.0, false),
+    ("car_rel_sd", 0.0, 1.0, false),
+    ("tire_four_s", 0.0, 120.0, true),
+    ("tire_two_s", 0.0, 120.0, true),
+    ("tire_odd_s", 0.0, 120.0, true),
+    ("tire_rel_sd", 0.0, 1.0, false),
+    ("tire_shares", 0.0, 1.0, false),
+    ("tire_short_share", 0.0, 1.0, false),
+    ("tire_short_room_gal", 0.0, 22.0, true),
+    ("track_rel_sd", 0.0, 1.0, false),
+];
+
+/// The range of field `name` (`hp670.throttle_k` reads `throttle_k`'s).
+fn param_range(name: &str) -> (f64, f64, bool) {
+    let field = name.rsplit('.').next().unwrap_or(name);
+    PARAM_RANGES
+        .iter()
+        .find(|r| r.0 == field)
+        .map_or((f64::NEG_INFINITY, f64::INFINITY, false), |r| {
+            (r.1, r.2, r.3)
+        })
 }
 
 impl PackageParams {

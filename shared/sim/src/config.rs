@@ -80,7 +80,7 @@ fn known_tracks() -> String {
 
 impl SimConfig {
     /// Checks the config; returns its track and race length.
-    pub(crate) fn validate(&self) -> Result<(&'static Track, u32), SimError> {
+    pub fn validate(&self) -> Result<(&'static Track, u32), SimError> {
         let track = tracks::lookup(&self.track)
             .filter(|t| t.shape == Shape::Oval)
             .ok_or_else(|| SimError::UnknownTrack(self.track.clone()))?;

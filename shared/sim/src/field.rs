@@ -73,7 +73,7 @@ const LAST: [&str; 40] = [
 ];
 
 /// The numbers of an `n`-car field (`n` ≤ 99), in the order they were assigned.
-pub(crate) fn car_numbers(n: usize) -> Vec<String> {
+pub fn car_numbers(n: usize) -> Vec<String> {
     let mut out: Vec<String> = NUMBERS.iter().map(|s| s.to_string()).collect();
     for k in 0..100 {
         let s = k.to_string();

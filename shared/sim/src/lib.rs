@@ -61,6 +61,7 @@ mod truth;
 
 pub use config::{SimConfig, SimError};
 pub use faults::{FaultCounts, MAX_DELAY_MS};
+pub use field::car_numbers;
 pub use physics::CAPACITY_GAL;
 pub use race::{START_TS, Simulation};
 

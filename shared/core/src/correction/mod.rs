@@ -151,10 +151,11 @@ pub enum CorrectionError {
     },
     #[error("correction model {0}")]
     Invalid(String),
+    /// No package has enough: what each has, `hp670 has 55 stints from 1 race`.
     #[error(
-        "cannot train a correction: {0} measured stints with window features (at least {1} are needed, from at least 2 races)"
+        "cannot train a correction: each engine package needs at least {MIN_STINTS} measured stints from at least 2 races; {0}"
     )]
-    TooFewStints(usize, usize),
+    TooFewStints(String),
 }
 
 impl CorrectionModel {

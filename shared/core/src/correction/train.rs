@@ -131,7 +131,7 @@ pub fn train(stints: &[TrainingStint]) -> Result<CorrectionModel, CorrectionErro
     let mut model = CorrectionModel::identity();
     let mut cv_phys = Vec::new();
     let mut cv_corr = Vec::new();
-    let mut usable_total = 0;
+    let mut have = Vec::new();
     let mut ridge_used = Vec::new();
     for pkg in EnginePackage::ALL {
         let rows: Vec<Row> = stints
@@ -139,7 +139,16 @@ pub fn train(stints: &[TrainingStint]) -> Result<CorrectionModel, CorrectionErro
             .filter(|s| s.package == pkg && s.measured_gal > 0.0)
             .filter_map(|s| s.row().map(|(p, x)| (s, p, x)))
             .collect();
-        usable_total += rows.len();
+        let mut races: Vec<&str> = rows.iter().map(|r| r.0.race.as_str()).collect();
+        races.sort_unstable();
+        races.dedup();
+        have.push(format!(
+            "{} has {} from {} race{}",
+            pkg.key(),
+            rows.len(),
+            races.len(),
+            if races.len() == 1 { "" } else { "s" }
+        ));
         let Some((lambda, corr, phys)) = cross_validate(&model, pkg, &rows) else {
             continue;
         };
@@ -152,7 +161,7 @@ pub fn train(stints: &[TrainingStint]) -> Result<CorrectionModel, CorrectionErro
         }
     }
     if model.hp670.is_none() && model.hp510.is_none() {
-        return Err(CorrectionError::TooFewStints(usable_total, MIN_STINTS));
+        return Err(CorrectionError::TooFewStints(have.join(", ")));
     }
     model.ridge = ridge_used.iter().copied().fold(0.0, f64::max);
     model.cv_median_physics = median(&mut cv_phys);
