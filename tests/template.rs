@@ -840,8 +840,16 @@ fn the_bridges_nats_secrets_come_from_secrets_manager_and_the_redrive_queue_is_a
         "{secrets}"
     );
     let env = task["Environment"].to_string();
-    for secret in ["NATS_PASSWORD", "NATS_CREDS", "NATS_NKEY_SEED", "NATS_TOKEN"] {
-        assert!(!env.contains(secret), "{secret} must not be a plain variable: {env}");
+    for secret in [
+        "NATS_PASSWORD",
+        "NATS_CREDS",
+        "NATS_NKEY_SEED",
+        "NATS_TOKEN",
+    ] {
+        assert!(
+            !env.contains(secret),
+            "{secret} must not be a plain variable: {env}"
+        );
     }
     let exec = t["Resources"]["BridgeExecutionRole"]["Properties"]["Policies"].to_string();
     assert!(
