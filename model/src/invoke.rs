@@ -48,8 +48,8 @@ pub fn check_content_type(content_type: Option<&str>) -> Result<(), Rejection> {
 }
 
 /// Scores a request body: `{"windows": [WindowFeatures, ...]}` to one factor per window,
-/// in order, by [`CorrectionModel::factors`]. An empty list is a valid request (no
-/// factors).
+/// in order, and per window whether it was outside the model's domain (its factor then
+/// 1), by [`CorrectionModel::predict`]. An empty list is a valid request (no factors).
 pub fn score(model: &CorrectionModel, body: &[u8]) -> Result<PredictResponse, Rejection> {
     let req: PredictRequest = serde_json::from_slice(body).map_err(|e| {
         Rejection::BadRequest(match e.classify() {
@@ -68,9 +68,7 @@ pub fn score(model: &CorrectionModel, body: &[u8]) -> Result<PredictResponse, Re
         )));
     }
     check_finite(&req.windows)?;
-    Ok(PredictResponse {
-        factors: model.factors(&req.windows),
-    })
+    Ok(model.predict(&req.windows))
 }
 
 /// Every number of every window is finite. JSON itself has no NaN or infinity (a
@@ -100,7 +98,7 @@ fn check_finite(windows: &[WindowFeatures]) -> Result<(), Rejection> {
 #[cfg(test)]
 mod tests {
     use burnbar_core::contract::CarId;
-    use burnbar_core::correction::{N, PackageCorrection};
+    use burnbar_core::correction::{Domain, N, PackageCorrection};
     use burnbar_core::tracks::EnginePackage;
 
     use super::*;
@@ -127,7 +125,12 @@ mod tests {
         let mut coef = vec![0.0; N];
         coef[0] = 0.02;
         coef[1] = -0.01;
-        m.hp670 = Some(PackageCorrection { coef, stints: 20 });
+        m.hp670 = Some(PackageCorrection {
+            coef,
+            stints: 20,
+            tracks: vec!["pocono".into()],
+            domain: Domain::from_windows(&[window()]),
+        });
         m
     }
 
@@ -153,11 +156,15 @@ mod tests {
     fn a_batch_is_scored_in_order_by_the_model() {
         let mut b = window();
         b.package = EnginePackage::Hp510;
-        let windows = [window(), b, window()];
         let m = model();
+        let mut short = window();
+        short.mph = 94.0;
+        let windows = [window(), b, window(), short];
         let r = score(&m, &body(&windows)).unwrap();
-        assert_eq!(r.factors, m.factors(&windows));
+        assert_eq!(r, m.predict(&windows));
         assert_eq!(r.factors[1], 1.0, "an untrained package is physics");
+        assert_eq!(r.factors[3], 1.0, "a window outside the domain is physics");
+        assert_eq!(r.outside_domain, [false, true, false, true]);
         assert!(score(&m, br#"{"windows": []}"#).unwrap().factors.is_empty());
     }
 

@@ -1,8 +1,9 @@
 //! The learned correction's inference container: SageMaker's contract for a model server
 //! (`docker run IMAGE serve`, HTTP on port 8080, `GET /ping`, `POST /invocations`) over
 //! [`burnbar_core::correction::CorrectionModel`], the same model and the same
-//! [`CorrectionModel::factors`] that `burnbar replay --correction` runs in-process, so
-//! that the endpoint and the local command give the same bits.
+//! [`CorrectionModel::predict`] that `burnbar replay --correction` runs in-process
+//! (factors, and which windows lie outside the model's domain), so that the endpoint and
+//! the local command give the same bits.
 //!
 //! # Layout
 //!
@@ -18,6 +19,7 @@
 pub mod invoke;
 pub mod server;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use burnbar_core::correction::CorrectionModel;
@@ -49,5 +51,13 @@ pub fn trained_packages(model: &CorrectionModel) -> Vec<&'static str> {
         .into_iter()
         .filter(|(_, p)| p.is_some())
         .map(|(k, _)| k)
+        .collect()
+}
+
+/// The tracks each trained package was trained on, by package key.
+pub fn trained_tracks(model: &CorrectionModel) -> BTreeMap<&'static str, Vec<String>> {
+    [("hp670", &model.hp670), ("hp510", &model.hp510)]
+        .into_iter()
+        .filter_map(|(k, p)| Some((k, p.as_ref()?.tracks.clone())))
         .collect()
 }

@@ -93,6 +93,7 @@ fn serve(args: Serve) -> Result<(), String> {
                 ("addr", json!(local.to_string())),
                 ("model", json!(path.display().to_string())),
                 ("packages", json!(burnbar_model::trained_packages(&model))),
+                ("tracks", json!(burnbar_model::trained_tracks(&model))),
             ],
         );
         let shutdown = async move {

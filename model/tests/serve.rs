@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use burnbar_core::correction::{CorrectionModel, PredictRequest, PredictResponse};
 use burnbar_model::invoke::{MAX_BODY_BYTES, MAX_WINDOWS};
-use common::{BIN, Scratch, Server, assert_same_bits, model, wait_for, windows};
+use common::{BIN, Scratch, Server, assert_same_answer, model, wait_for, windows};
 use reqwest::blocking::Client;
 use serde_json::Value;
 
@@ -49,15 +49,23 @@ fn ping_answers_and_batches_are_scored_bit_for_bit_on_both_paths() {
     assert_eq!(ping.status().as_u16(), 200);
 
     let ws = windows(2_000);
-    let want = m.factors(&ws);
-    // The batch exercises the arithmetic: factors of both kinds, inside the bounds.
-    assert!(want.contains(&1.0), "hp510 windows are physics");
+    let want = m.predict(&ws);
+    // The batch exercises the arithmetic: factors of both kinds, inside the bounds, and
+    // windows outside the domain besides the untrained package's.
+    assert!(want.factors.contains(&1.0), "hp510 windows are physics");
     assert!(
-        want.iter()
+        want.factors
+            .iter()
             .filter(|f| **f != 1.0 && **f > m.min_factor && **f < m.max_factor)
             .count()
             > 1_500
     );
+    let hp670_outside = ws
+        .iter()
+        .zip(&want.outside_domain)
+        .filter(|(w, o)| **o && w.package == burnbar_core::tracks::EnginePackage::Hp670)
+        .count();
+    assert!(hp670_outside > 0, "no hp670 window outside the domain");
     for path in ["/invocations", "/endpoints/burnbar-correction/invocations"] {
         let resp = client()
             .post(format!("{}{path}", server.url))
@@ -69,7 +77,7 @@ fn ping_answers_and_batches_are_scored_bit_for_bit_on_both_paths() {
         assert_eq!(resp.status().as_u16(), 200, "{path}");
         assert_eq!(resp.headers()["content-type"], "application/json");
         let got: PredictResponse = serde_json::from_slice(&resp.bytes().unwrap()).unwrap();
-        assert_same_bits(&got.factors, &want);
+        assert_same_answer(&got, &want);
     }
 
     // A charset parameter is fine; an empty batch has no factors.
@@ -79,7 +87,7 @@ fn ping_answers_and_batches_are_scored_bit_for_bit_on_both_paths() {
         br#"{"windows": []}"#.to_vec(),
     );
     assert_eq!(status, 200);
-    assert_eq!(body, br#"{"factors":[]}"#);
+    assert_eq!(body, br#"{"factors":[],"outside_domain":[]}"#);
     assert!(!server.stderr().contains("\"warn\""), "{}", server.stderr());
 }
 
@@ -172,7 +180,10 @@ fn bad_requests_are_refused_with_the_reason_and_the_server_goes_on() {
     check("no content type", None, ok, 415, "no Content-Type");
 
     let (status, body) = post(&url, Some("application/json"), padded(MAX_BODY_BYTES));
-    assert_eq!((status, body.as_slice()), (200, &br#"{"factors":[]}"#[..]));
+    assert_eq!(
+        (status, body.as_slice()),
+        (200, &br#"{"factors":[],"outside_domain":[]}"#[..])
+    );
     let (status, body) = post(
         &url,
         Some("application/json"),
@@ -180,7 +191,7 @@ fn bad_requests_are_refused_with_the_reason_and_the_server_goes_on() {
     );
     assert_eq!(status, 200);
     let got: PredictResponse = serde_json::from_slice(&body).unwrap();
-    assert_same_bits(&got.factors, &m.factors(&windows(MAX_WINDOWS)));
+    assert_same_answer(&got, &m.predict(&windows(MAX_WINDOWS)));
 
     // Other methods and paths.
     let resp = client().get(&url).send().unwrap();

@@ -1,134 +1,103 @@
-//! The run-dry and false-call judgements of one car: the estimate's own call, and the
-//! other ways of [`ALTERNATIVES`] (laps left from the leader's lap, the contract's
-//! formula on the simulator's own fuel).
+//! The calls (`fuel-update-v1`): a car in its final window is called when its
+//! `save_needed_pct` is at least `cant_make_it_pct`. A car that ran dry is **called**
+//! when a call was in force at some time from 15 to 5 laps before it did; a call is
+//! **false** when the car then finished without another stop and without running dry.
+//!
+//! Both judgements are made at every threshold of [`Thresholds`], on the estimate's
+//! published `save_needed_pct` and on the **floor**: the contract's own figure made on
+//! the simulator's fuel, lap and fuel per green lap (the final window entered and left
+//! by the same rules, laps left from the leader's lap by the truth), what a perfect
+//! fuel estimate would be charged with.
 
 use std::collections::HashMap;
 
 use burnbar_core::FuelUpdate;
 
-use super::metrics::{ALTERNATIVES, Metrics};
+use super::metrics::{Metrics, Thresholds};
+use super::races::RaceEvents;
 use super::truth::{Truth, TruthWindow};
 
 /// What judging a car's calls reads of its race.
 pub(crate) struct Judge<'a> {
     truth: &'a Truth,
-    /// The leader's lap at each window end: the largest lap any car published for it.
+    events: &'a RaceEvents,
+    th: &'a Thresholds,
+    /// The leader's lap at each window end by the truth: the largest lap of the cars
+    /// with a truth line there.
     leader: HashMap<i64, f64>,
     /// The race's scheduled laps.
     sched: f64,
 }
 
 impl<'a> Judge<'a> {
-    pub fn new(truth: &'a Truth, updates: &[FuelUpdate], sched: u32) -> Judge<'a> {
+    pub fn new(
+        truth: &'a Truth,
+        events: &'a RaceEvents,
+        th: &'a Thresholds,
+        sched: u32,
+    ) -> Judge<'a> {
         let mut leader: HashMap<i64, f64> = HashMap::new();
-        for u in updates {
-            let l = leader.entry(u.window_end).or_insert(u.lap);
-            *l = l.max(u.lap);
+        for w in truth.windows.values().flatten() {
+            let l = leader.entry(w.ts).or_insert(w.lap);
+            *l = l.max(w.lap);
         }
         Judge {
             truth,
+            events,
+            th,
             leader,
-            sched: sched as f64,
+            sched: f64::from(sched),
         }
     }
+}
 
-    /// The leader's lap at window end `ts`, or `own` if that is further.
-    fn leader_lap(&self, ts: i64, own: f64) -> f64 {
-        self.leader.get(&ts).map_or(own, |l| l.max(own))
+/// Judges `car`'s calls (its updates `ups` in window order) at every threshold, on the
+/// estimate and on the floor: a car that ran dry called in time or not, a car that
+/// finished called falsely or not.
+pub(crate) fn judge_calls(m: &mut Metrics, j: &Judge, car: &str, ups: &[&FuelUpdate]) {
+    let est: Vec<Option<f64>> = ups.iter().map(|u| u.save_needed_pct).collect();
+    let floor = true_save_needed(j, car, ups);
+    m.calls.resize(j.th.values.len(), Default::default());
+    m.floor.resize(j.th.values.len(), Default::default());
+    let tw = j.truth.windows_of(car);
+    match tw.iter().find(|w| w.remaining_gal <= 0.0) {
+        Some(dry) => judge_dry(m, j, car, ups, [&est, &floor], dry),
+        None => judge_finish(m, j, car, ups, [&est, &floor]),
     }
 }
 
-/// A way of calling a car at an update: whether it says "can't make it".
-type Call<'a> = &'a dyn Fn(&FuelUpdate) -> bool;
-
-/// The estimate's own call: `save_needed_pct` ≥ 10 (`fuel-update-v1`'s "can't make it").
-fn called(u: &FuelUpdate) -> bool {
-    u.save_needed_pct.is_some_and(|s| s >= 10.0)
-}
-
-/// Judges `car`'s calls (its updates `ups` in window order, its `pit_in` times `pits`):
-/// a car that ran dry called in time or not, a car that finished called falsely or not.
-pub(crate) fn judge_calls(
+/// A car that ran dry (at `dry`): called in time at each threshold, on the estimate
+/// and on the floor (`saves`, each per update); and its `laps_to_empty` 10 laps before.
+fn judge_dry(
     m: &mut Metrics,
     j: &Judge,
     car: &str,
     ups: &[&FuelUpdate],
-    pits: &[i64],
-) {
-    let tw = j.truth.windows_of(car);
-    // "Can't make it" with laps left counted from the leader's lap.
-    let called_leader = |u: &FuelUpdate| {
-        calls_with(
-            u,
-            j.sched - j.leader_lap(u.window_end, u.lap),
-            u.remaining_gal,
-        )
-    };
-    // The contract's call on the simulator's own fuel, laps and fuel per green lap.
-    let true_fpl = true_fuel_per_green_lap(tw, ups);
-    // With `from_leader`, laps left are counted from the leader's lap instead.
-    let called_true_with = |u: &FuelUpdate, from_leader: bool| {
-        let (Some(t), Some(&fpl)) = (j.truth.at(car, u.window_end), true_fpl.get(&u.window_end))
-        else {
-            return false;
-        };
-        let lap = if from_leader {
-            j.leader_lap(u.window_end, t.lap)
-        } else {
-            t.lap
-        };
-        let left = j.sched - lap;
-        left > 0.0 && t.remaining_gal <= 0.9 * left * fpl
-    };
-    let called_true = |u: &FuelUpdate| called_true_with(u, false);
-    let called_true_leader = |u: &FuelUpdate| called_true_with(u, true);
-    let alternatives: [Call; ALTERNATIVES.len()] =
-        [&called_leader, &called_true, &called_true_leader];
-    match tw.iter().find(|w| w.remaining_gal <= 0.0) {
-        Some(dry) => judge_dry(m, car, ups, tw, pits, dry, alternatives),
-        None => judge_finish(m, j, car, ups, tw, alternatives),
-    }
-}
-
-/// A car that ran dry (at `dry`): called in its last stint at least 5 laps before, each
-/// way; and its `laps_to_empty` 10 laps before.
-fn judge_dry(
-    m: &mut Metrics,
-    car: &str,
-    ups: &[&FuelUpdate],
-    tw: &[TruthWindow],
-    pits: &[i64],
+    [est, floor]: [&[Option<f64>]; 2],
     dry: &TruthWindow,
-    alternatives: [Call; ALTERNATIVES.len()],
 ) {
     m.dry += 1;
-    // The last stint: after the car's last pit entry before it ran dry.
-    let from = pits
+    let ups: Vec<&FuelUpdate> = ups
         .iter()
         .copied()
-        .filter(|&p| p < dry.ts)
-        .max()
-        .unwrap_or(i64::MIN);
-    let last_stint = || {
-        ups.iter()
-            .filter(move |u| u.window_start > from && u.window_end <= dry.ts)
-    };
-    let in_time = |u: &&FuelUpdate| u.lap <= dry.lap - 5.0;
-    let first_call = last_stint().find(|u| called(u));
-    m.dry_called += u32::from(first_call.is_some_and(in_time));
-    for (calls, called) in m.alt.iter_mut().zip(alternatives) {
-        let in_time = last_stint().find(|u| called(u)).is_some_and(in_time);
-        calls.dry_called += u32::from(in_time);
+        .filter(|u| u.window_end <= dry.ts)
+        .collect();
+    for (k, &thr) in j.th.values.iter().enumerate() {
+        m.calls[k].dry_called += u32::from(in_force(&ups, est, thr, dry.lap));
+        m.floor[k].dry_called += u32::from(in_force(&ups, floor, thr, dry.lap));
     }
+    let main = j.th.values[j.th.main];
+    let first_call = (0..ups.len()).find(|&i| est[i].is_some_and(|s| s >= main));
     m.notes.push(format!(
         "car {car} ran dry on lap {:.1}; first called on lap {}",
         dry.lap,
-        first_call.map_or("-".to_owned(), |u| format!(
+        first_call.map_or("-".to_owned(), |i| format!(
             "{:.1} (save {:.1}%)",
-            u.lap,
-            u.save_needed_pct.unwrap_or(0.0)
+            ups[i].lap,
+            est[i].unwrap_or(0.0)
         ))
     ));
+    let tw = j.truth.windows_of(car);
     if let Some(w) = tw.iter().find(|w| w.lap >= dry.lap - 10.0 && w.ts < dry.ts)
         && let Some(u) = ups.iter().find(|u| u.window_end == w.ts)
         && let Some(lte) = u.laps_to_empty
@@ -137,60 +106,101 @@ fn judge_dry(
     }
 }
 
-/// A car that did not run dry: a false call if it was called in the last 20 laps and
-/// finished without a stop in them, each way; the estimate's false calls told apart
-/// (laps down, the true fuel calling too).
+/// Whether a call (`save[i]` ≥ `thr`) was in force at some time from 15 to 5 laps
+/// before `dry_lap`: update `i` is in force from its lap to the next update's.
+fn in_force(ups: &[&FuelUpdate], save: &[Option<f64>], thr: f64, dry_lap: f64) -> bool {
+    let (from, to) = (dry_lap - 15.0, dry_lap - 5.0);
+    ups.iter().enumerate().any(|(i, u)| {
+        let until = ups.get(i + 1).map_or(f64::INFINITY, |n| n.lap);
+        save[i].is_some_and(|s| s >= thr) && u.lap <= to && until > from
+    })
+}
+
+/// A car that did not run dry: if it finished (race control did not take it out), a
+/// false call at each threshold, on the estimate and on the floor, is a call in an
+/// update after its last stop.
 fn judge_finish(
     m: &mut Metrics,
     j: &Judge,
     car: &str,
     ups: &[&FuelUpdate],
-    tw: &[TruthWindow],
-    alternatives: [Call; ALTERNATIVES.len()],
+    [est, floor]: [&[Option<f64>]; 2],
 ) {
-    let sched = j.sched;
-    let late: Vec<&FuelUpdate> = ups
-        .iter()
-        .copied()
-        .filter(|u| u.lap >= sched - 20.0)
-        .collect();
-    let finished = tw.last().is_some_and(|w| w.lap >= sched - 1.0);
-    let stopped = late.iter().any(|u| u.in_pit);
-    let lapped = tw.last().is_some_and(|w| w.lap < sched - 0.5);
-    if !finished || stopped {
+    if j.events.out.iter().any(|c| c == car) {
         return;
     }
-    for (calls, called) in m.alt.iter_mut().zip(alternatives) {
-        calls.false_calls += u32::from(late.iter().any(|u| called(u)));
+    let last_stop = RaceEvents::of(&j.events.pit_out, car)
+        .max()
+        .unwrap_or(i64::MIN);
+    let after = ups.partition_point(|u| u.window_start < last_stop);
+    let called = |save: &[Option<f64>], thr: f64| {
+        (after..ups.len()).find(|&i| save[i].is_some_and(|s| s >= thr))
+    };
+    for (k, &thr) in j.th.values.iter().enumerate() {
+        m.calls[k].false_calls += u32::from(called(est, thr).is_some());
+        m.floor[k].false_calls += u32::from(called(floor, thr).is_some());
     }
-    let Some(first_call) = late.iter().find(|u| called(u)) else {
+    let main = j.th.values[j.th.main];
+    let Some(i) = called(est, main) else {
         return;
     };
-    m.false_calls += 1;
-    m.false_calls_lapped += u32::from(lapped);
-    // The same formula on the true fuel, with the update's own laps left.
-    let truth_too = late.iter().any(|u| {
-        called(u)
-            && j.truth
-                .at(car, u.window_end)
-                .is_some_and(|t| calls_with(u, sched - u.lap, t.remaining_gal))
-    });
-    m.false_calls_truth += u32::from(truth_too);
-    m.false_calls_estimate += u32::from(!truth_too && !lapped);
-    let u = first_call;
+    let truth_too = called(floor, main).is_some();
+    m.false_truth_too += u32::from(truth_too);
+    let (u, tw) = (ups[i], j.truth.windows_of(car));
     let t = j.truth.at(car, u.window_end);
+    let leader = tw
+        .last()
+        .map_or(0.0, |w| j.leader.get(&w.ts).copied().unwrap_or(w.lap));
     m.notes.push(format!(
-        "false call: car {car} on lap {:.1}, save {:.1}%, remaining {:.2} gal (truth {}), laps_to_empty {}; finished lap {:.1} with {:.2} gal{}{}",
+        "false call: car {car} on lap {:.1}, save {:.1}%, remaining {:.2} gal (truth {}), laps_to_empty {}; finished lap {:.1} ({:.1} down) with {:.2} gal{}",
         u.lap,
-        u.save_needed_pct.unwrap_or(0.0),
+        est[i].unwrap_or(0.0),
         u.remaining_gal,
         t.map_or("-".to_owned(), |t| format!("{:.2}", t.remaining_gal)),
         u.laps_to_empty.map_or("-".to_owned(), |l| format!("{l:.1}")),
         tw.last().map_or(0.0, |w| w.lap),
+        leader - tw.last().map_or(0.0, |w| w.lap),
         tw.last().map_or(0.0, |w| w.remaining_gal),
-        if lapped { "; laps down" } else { "" },
         if truth_too { "; the true fuel calls too" } else { "" },
     ));
+}
+
+/// The contract's `save_needed_pct` on the simulator's own figures at each of `car`'s
+/// updates: its true fuel and fuel per green lap, laps left from the leader's lap by
+/// the truth, in its final window by the same rule (entered once a full cell reaches
+/// the finish at its fuel per green lap, left at its next `pit_out`); `None` outside
+/// it or without a figure.
+fn true_save_needed(j: &Judge, car: &str, ups: &[&FuelUpdate]) -> Vec<Option<f64>> {
+    let tw = j.truth.windows_of(car);
+    let fpl = true_fuel_per_green_lap(tw, ups);
+    let mut pit_outs: Vec<i64> = RaceEvents::of(&j.events.pit_out, car).collect();
+    pit_outs.sort_unstable();
+    let capacity = j.events.capacity_gal;
+    let mut in_final = false;
+    let mut prev_end = i64::MIN;
+    ups.iter()
+        .map(|u| {
+            let ts = u.window_end;
+            // A pit_out up to this window's end leaves the final window.
+            let i = pit_outs.partition_point(|&p| p <= prev_end);
+            if pit_outs.get(i).is_some_and(|&p| p <= ts) {
+                in_final = false;
+            }
+            prev_end = ts;
+            let (t, per_lap) = (j.truth.at(car, ts)?, *fpl.get(&ts)?);
+            let leader = j.leader.get(&ts).copied().unwrap_or(t.lap).max(t.lap);
+            let left = (j.sched - leader).max(0.0);
+            in_final |= left * per_lap <= capacity;
+            if !in_final {
+                return None;
+            }
+            Some(if left <= 0.0 {
+                0.0
+            } else {
+                (100.0 * (1.0 - t.remaining_gal / (left * per_lap))).max(0.0)
+            })
+        })
+        .collect()
 }
 
 /// The simulator's own fuel per green lap at each of the car's window ends: the mean
@@ -247,20 +257,6 @@ fn true_fuel_per_green_lap(tw: &[TruthWindow], ups: &[&FuelUpdate]) -> HashMap<i
         prev = Some(w);
     }
     out
-}
-
-/// `fuel-update-v1`'s "can't make it" (`save_needed_pct` ≥ 10) recomputed for `left`
-/// laps and `fuel` gallons, the update's fuel per green lap recovered from its
-/// `laps_to_empty`.
-fn calls_with(u: &FuelUpdate, left: f64, fuel: f64) -> bool {
-    if u.save_needed_pct.is_none() || left <= 0.0 {
-        return false;
-    }
-    match u.laps_to_empty {
-        Some(lte) if lte > 0.0 => 100.0 * (1.0 - fuel * lte / (u.remaining_gal * left)) >= 10.0,
-        // No fuel per lap to recover (the estimate is empty): any fuel short is a call.
-        _ => fuel <= 0.0,
-    }
 }
 
 #[cfg(test)]

@@ -1,23 +1,28 @@
-//! One replay compared with the truth: the stint fuel, the fuel at pit entry and the
-//! band's coverage, then the calls ([`super::calls`]).
+//! One replay compared with the truth: the stint fuel, the fuel at pit entry, the band's
+//! honesty (its coverage and the fuel after each car's last stop, [`super::honest`]),
+//! then the calls ([`super::calls`]).
 
 use std::collections::BTreeMap;
 
 use burnbar_core::FuelUpdate;
 
 use super::calls::{Judge, judge_calls};
-use super::metrics::Metrics;
+use super::honest::{after_last_stop, band_coverage};
+use super::metrics::{Metrics, Thresholds};
+use super::races::RaceEvents;
 use super::truth::Truth;
 
 /// A car's updates in window order, by car.
 type ByCar<'a> = BTreeMap<&'a str, Vec<&'a FuelUpdate>>;
 
-/// Compares one replay with the truth; `sched` is the race's scheduled laps.
+/// Compares one replay with the truth; `sched` is the race's scheduled laps, `th` the
+/// thresholds the calls are judged at.
 pub(crate) fn measure(
     truth: &Truth,
     updates: &[FuelUpdate],
-    pits: &[(String, i64)],
+    events: &RaceEvents,
     sched: u32,
+    th: &Thresholds,
 ) -> Metrics {
     let mut by_car: ByCar = BTreeMap::new();
     for u in updates {
@@ -26,18 +31,20 @@ pub(crate) fn measure(
     for v in by_car.values_mut() {
         v.sort_by_key(|u| u.window_start);
     }
-    let judge = Judge::new(truth, updates, sched);
-    let mut m = Metrics::default();
+    let judge = Judge::new(truth, events, th, sched);
+    let mut m = Metrics {
+        races: 1,
+        ..Metrics::default()
+    };
     stint_errors(&mut m, truth, &by_car);
-    pit_entry_errors(&mut m, truth, &by_car, pits);
+    pit_entry_errors(&mut m, truth, &by_car, &events.pit_in);
+    let green_finish = events.last_run_green();
     for (car, ups) in &by_car {
         band_coverage(&mut m, truth, car, ups);
-        let car_pits: Vec<i64> = pits
-            .iter()
-            .filter(|(c, _)| c == car)
-            .map(|(_, ts)| *ts)
-            .collect();
-        judge_calls(&mut m, &judge, car, ups, &car_pits);
+        if green_finish {
+            after_last_stop(&mut m, truth, car, ups, events);
+        }
+        judge_calls(&mut m, &judge, car, ups);
     }
     m
 }
@@ -74,20 +81,6 @@ fn pit_entry_errors(m: &mut Metrics, truth: &Truth, by_car: &ByCar, pits: &[(Str
             && let Some(t) = truth.at(car, u.window_end)
         {
             m.pit_err.push((u.remaining_gal - t.remaining_gal).abs());
-        }
-    }
-}
-
-/// Per published window the truth has: whether the true fuel lies within the band.
-fn band_coverage(m: &mut Metrics, truth: &Truth, car: &str, ups: &[&FuelUpdate]) {
-    for u in ups {
-        if let Some(t) = truth.at(car, u.window_end) {
-            m.band_n += 1;
-            if u.remaining_low_gal - 1e-6 <= t.remaining_gal
-                && t.remaining_gal <= u.remaining_high_gal + 1e-6
-            {
-                m.band_in += 1;
-            }
         }
     }
 }

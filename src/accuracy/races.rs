@@ -17,6 +17,8 @@ pub(crate) struct RaceSpec {
     pub track: String,
     pub seed: u64,
     pub live: bool,
+    /// `pit_out` carries the official pit data (`tires`, `box_s`).
+    pub pit_detail: bool,
     pub laps: Option<u32>,
     pub cars: u32,
 }
@@ -29,6 +31,7 @@ impl RaceSpec {
             cars: self.cars,
             seed: self.seed,
             live: self.live,
+            pit_detail: self.pit_detail,
             ..SimConfig::default()
         }
     }
@@ -93,18 +96,66 @@ pub(crate) fn push_all(engine: &mut Engine, race: &[u8]) -> Vec<FuelUpdate> {
     updates
 }
 
-/// `(car, ts)` of every `pit_in`.
-pub(crate) fn pit_entries(race: &[u8]) -> Vec<(String, i64)> {
-    #[derive(Deserialize)]
-    struct Ev<'a> {
-        kind: &'a str,
-        car: Option<String>,
-        ts: i64,
+/// What race control said in a race, read back from its lines.
+#[derive(Debug, Default)]
+pub(crate) struct RaceEvents {
+    /// `(car, ts)` of every `pit_in` and of every `pit_out`, in line order.
+    pub pit_in: Vec<(String, i64)>,
+    pub pit_out: Vec<(String, i64)>,
+    /// `(ts, flag)` of every `flag` event, in line order.
+    pub flags: Vec<(i64, String)>,
+    /// Cars taken out by race control (`car_out`): they did not finish.
+    pub out: Vec<String>,
+    /// The cell's capacity (`race_start.fuel_capacity_gal`), 0 without one.
+    pub capacity_gal: f64,
+}
+
+impl RaceEvents {
+    /// Reads the events of a simulated race (its event lines begin `{"v":1,"kind":`,
+    /// its samples do not, so only the events are parsed).
+    pub fn parse(race: &[u8]) -> RaceEvents {
+        #[derive(Deserialize)]
+        struct Ev<'a> {
+            kind: &'a str,
+            ts: i64,
+            car: Option<String>,
+            flag: Option<String>,
+            fuel_capacity_gal: Option<f64>,
+        }
+        let mut e = RaceEvents::default();
+        let events = race
+            .split(|&b| b == b'\n')
+            .filter(|l| l.starts_with(b"{\"v\":1,\"kind\":"))
+            .filter_map(|l| serde_json::from_slice::<Ev>(l).ok());
+        for ev in events {
+            match (ev.kind, ev.car) {
+                ("pit_in", Some(car)) => e.pit_in.push((car, ev.ts)),
+                ("pit_out", Some(car)) => e.pit_out.push((car, ev.ts)),
+                ("car_out", Some(car)) => e.out.push(car),
+                ("flag", _) => e.flags.extend(ev.flag.map(|f| (ev.ts, f))),
+                ("race_start", _) => e.capacity_gal = ev.fuel_capacity_gal.unwrap_or(0.0),
+                _ => {}
+            }
+        }
+        e
     }
-    race.split(|&b| b == b'\n')
-        .filter(|l| l.windows(8).any(|w| w == b"\"pit_in\""))
-        .filter_map(|l| serde_json::from_slice::<Ev>(l).ok())
-        .filter(|e| e.kind == "pit_in")
-        .filter_map(|e| Some((e.car?, e.ts)))
-        .collect()
+
+    /// `car`'s times of `pit_in` or of `pit_out` (`stops` is one of the two lists).
+    pub fn of<'a>(stops: &'a [(String, i64)], car: &'a str) -> impl Iterator<Item = i64> + 'a {
+        stops
+            .iter()
+            .filter(move |(c, _)| c == car)
+            .map(|(_, ts)| *ts)
+    }
+
+    /// Whether the race's last run was green to the end: no caution after its last
+    /// green flag (the race did not finish under caution).
+    pub fn last_run_green(&self) -> bool {
+        self.flags
+            .iter()
+            .rev()
+            .map(|(_, f)| f.as_str())
+            .find(|f| !matches!(*f, "checkered" | "white"))
+            .is_none_or(|f| f == "green")
+    }
 }

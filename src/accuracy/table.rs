@@ -1,22 +1,99 @@
-//! The report's table: one row per figure, one column per variant, and the target.
+//! A printed table: one row per figure, one column per variant or track, and the
+//! target, each figure marked met (✓) or missed (✗) where it has one.
 
 use std::io::Write;
 
-use super::metrics::{ALTERNATIVES, Metrics, quantile};
-
-/// One row: its label, its target, and its figure for a variant.
-struct Row {
-    label: String,
-    target: &'static str,
-    value: Box<dyn Fn(&Metrics) -> String>,
+/// A figure: as printed, and the number its target judges (none: nothing to judge).
+pub(crate) struct Fig {
+    pub text: String,
+    pub value: Option<f64>,
 }
 
-impl Row {
-    fn new(
+impl Fig {
+    /// A figure without a number to judge.
+    pub fn text(text: impl Into<String>) -> Fig {
+        Fig {
+            text: text.into(),
+            value: None,
+        }
+    }
+
+    /// `v` printed by `fmt`; NaN (no sample) is "-" and judged by nothing.
+    pub fn num(v: f64, fmt: impl Fn(f64) -> String) -> Fig {
+        if v.is_nan() {
+            Fig::text("-")
+        } else {
+            Fig {
+                text: fmt(v),
+                value: Some(v),
+            }
+        }
+    }
+}
+
+/// What a figure should be.
+pub(crate) struct Target {
+    pub text: String,
+    met: Option<Box<dyn Fn(f64) -> bool>>,
+}
+
+impl Target {
+    pub fn none() -> Target {
+        Target {
+            text: String::new(),
+            met: None,
+        }
+    }
+
+    /// At most `v`, written `text`.
+    pub fn at_most(v: f64, text: &str) -> Target {
+        Target {
+            text: format!("<= {text}"),
+            met: Some(Box::new(move |x| x <= v + 1e-12)),
+        }
+    }
+
+    pub fn at_least(v: f64, text: &str) -> Target {
+        Target {
+            text: format!(">= {text}"),
+            met: Some(Box::new(move |x| x >= v - 1e-12)),
+        }
+    }
+
+    pub fn within(lo: f64, hi: f64, text: &str) -> Target {
+        Target {
+            text: text.to_owned(),
+            met: Some(Box::new(move |x| lo - 1e-12 <= x && x <= hi + 1e-12)),
+        }
+    }
+
+    /// A label in the target column that judges nothing ("floor", "(info)").
+    pub fn note(text: &str) -> Target {
+        Target {
+            text: text.to_owned(),
+            met: None,
+        }
+    }
+
+    /// Whether `f` meets it; `None` when there is nothing to judge.
+    pub fn met(&self, f: &Fig) -> Option<bool> {
+        Some(self.met.as_ref()?(f.value?))
+    }
+}
+
+/// One row: its label, its target, and its figure for a column of type `C`.
+pub(crate) struct Row<C> {
+    pub label: String,
+    pub target: Target,
+    pub value: Box<dyn Fn(&C) -> Fig>,
+}
+
+impl<C> Row<C> {
+    pub fn new(
         label: impl Into<String>,
-        target: &'static str,
-        value: impl Fn(&Metrics) -> String + 'static,
-    ) -> Row {
+        target: Target,
+        value: impl Fn(&C) -> Fig + 'static,
+    ) -> Row<C> {
         Row {
             label: label.into(),
             target,
@@ -25,141 +102,121 @@ impl Row {
     }
 }
 
-fn pct(v: f64) -> String {
-    format!("{:.2}%", 100.0 * v)
-}
-
-fn gal(v: f64) -> String {
-    format!("{v:.2} gal")
-}
-
-fn laps(v: f64) -> String {
-    format!("{v:.2} laps")
-}
-
-/// A count of `races` as a rate per 10 races, with the count.
-fn per_10(n: u32, races: usize) -> String {
-    format!("{:.1} ({n} in {races})", 10.0 * n as f64 / races as f64)
-}
-
-/// Writes the table of `totals` (one per variant of `names`) over `races` races.
-pub(crate) fn write_table(
+/// Writes a Markdown table: `corner` over the labels, one column per `(name, column)`.
+pub(crate) fn write_table<C>(
     out: &mut impl Write,
-    names: &[&str],
-    totals: &[Metrics],
-    races: usize,
+    corner: &str,
+    columns: &[(String, C)],
+    rows: &[Row<C>],
 ) -> std::io::Result<()> {
-    let mut rows = error_rows();
-    rows.extend(call_rows(races));
-    // The other judgements of the calls go before the samples row.
-    rows.extend(alternative_rows(races));
-    rows.push(Row::new(
-        "samples: stints / pit entries / dry cars",
-        "",
-        |m| format!("{} / {} / {}", m.stint_err.len(), m.pit_err.len(), m.dry),
-    ));
-    let widths: Vec<usize> = names.iter().map(|n| n.len().max(18)).collect();
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            columns
+                .iter()
+                .map(|(_, c)| {
+                    let f = (r.value)(c);
+                    match r.target.met(&f) {
+                        Some(true) => format!("{} ✓", f.text),
+                        Some(false) => format!("{} ✗", f.text),
+                        None => f.text,
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let width = |s: &str| s.chars().count();
     let lw = rows
         .iter()
-        .map(|r| r.label.chars().count())
+        .map(|r| width(&r.label))
+        .chain([width(corner)])
         .max()
         .unwrap_or(0);
-    write!(out, "| {:<lw$} |", "held-out live races")?;
-    for (n, w) in names.iter().zip(&widths) {
-        write!(out, " {n:<w$} |")?;
+    let widths: Vec<usize> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, (n, _))| {
+            cells
+                .iter()
+                .map(|r| width(&r[i]))
+                .chain([width(n)])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let tw = rows
+        .iter()
+        .map(|r| width(&r.target.text))
+        .chain([6])
+        .max()
+        .unwrap_or(6);
+    let pad = |s: &str, w: usize| format!("{s}{}", " ".repeat(w.saturating_sub(width(s))));
+    write!(out, "| {} |", pad(corner, lw))?;
+    for ((n, _), w) in columns.iter().zip(&widths) {
+        write!(out, " {} |", pad(n, *w))?;
     }
-    writeln!(out, " target     |")?;
+    writeln!(out, " {} |", pad("target", tw))?;
     write!(out, "|{}|", "-".repeat(lw + 2))?;
     for w in &widths {
         write!(out, "{}|", "-".repeat(w + 2))?;
     }
-    writeln!(out, "------------|")?;
-    for Row {
-        label,
-        target,
-        value,
-    } in &rows
-    {
-        write!(out, "| {label:<lw$} |")?;
-        for (m, w) in totals.iter().zip(&widths) {
-            write!(out, " {:<w$} |", value(m))?;
+    writeln!(out, "{}|", "-".repeat(tw + 2))?;
+    for (r, row) in rows.iter().zip(&cells) {
+        write!(out, "| {} |", pad(&r.label, lw))?;
+        for (c, w) in row.iter().zip(&widths) {
+            write!(out, " {} |", pad(c, *w))?;
         }
-        writeln!(out, " {target:<10} |")?;
+        writeln!(out, " {} |", pad(&r.target.text, tw))?;
     }
     Ok(())
 }
 
-/// The estimate's errors: stint fuel, fuel at pit entry, laps to empty, the band.
-fn error_rows() -> Vec<Row> {
-    vec![
-        Row::new("stint fuel |error| median", "<= 2%", |m| {
-            pct(quantile(&m.stint_err, 0.5))
-        }),
-        Row::new("stint fuel |error| p90", "<= 5%", |m| {
-            pct(quantile(&m.stint_err, 0.9))
-        }),
-        Row::new("remaining at pit entry |error| median", "<= 0.4 gal", |m| {
-            gal(quantile(&m.pit_err, 0.5))
-        }),
-        Row::new("remaining at pit entry |error| p90", "", |m| {
-            gal(quantile(&m.pit_err, 0.9))
-        }),
-        Row::new("laps_to_empty 10 laps before dry, median", "", |m| {
-            laps(quantile(&m.lte_err, 0.5))
-        }),
-        Row::new("laps_to_empty 10 laps before dry, p90", "", |m| {
-            laps(quantile(&m.lte_err, 0.9))
-        }),
-        Row::new("90% band coverage", "85-95%", |m| {
-            pct(m.band_in as f64 / m.band_n.max(1) as f64)
-        }),
-    ]
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The estimate's own calls: cars that ran dry called, false calls and what they were.
-fn call_rows(races: usize) -> Vec<Row> {
-    vec![
-        Row::new("cars run dry, called >= 5 laps before", ">= 90%", |m| {
-            format!(
-                "{}/{} ({})",
-                m.dry_called,
-                m.dry,
-                if m.dry > 0 {
-                    pct(m.dry_called as f64 / m.dry as f64)
-                } else {
-                    "-".into()
-                }
-            )
-        }),
-        Row::new("false calls per 10 races", "<= 1", move |m| {
-            per_10(m.false_calls, races)
-        }),
-        Row::new("  of which cars that finished laps down", "", |m| {
-            format!("{}", m.false_calls_lapped)
-        }),
-        Row::new("  of which the true fuel calls too", "", |m| {
-            format!("{}", m.false_calls_truth)
-        }),
-        Row::new("  of which neither (the estimate's error)", "", |m| {
-            format!("{}", m.false_calls_estimate)
-        }),
-    ]
-}
-
-/// The calls judged the other ways of [`ALTERNATIVES`]: two rows each.
-fn alternative_rows(races: usize) -> Vec<Row> {
-    let mut rows = Vec::new();
-    for (i, (label, target, _)) in ALTERNATIVES.iter().enumerate() {
-        rows.push(Row::new(
-            format!("{label}: cars run dry, called"),
-            target,
-            move |m| format!("{}/{}", m.alt[i].dry_called, m.dry),
-        ));
-        rows.push(Row::new(
-            format!("{label}: false calls per 10"),
-            target,
-            move |m| per_10(m.alt[i].false_calls, races),
-        ));
+    #[test]
+    fn figures_are_marked_against_their_targets_and_columns_line_up() {
+        let rows: Vec<Row<f64>> = vec![
+            Row::new("error", Target::at_most(0.015, "1.5%"), |v: &f64| {
+                Fig::num(*v, |x| format!("{:.2}%", 100.0 * x))
+            }),
+            Row::new(
+                "coverage",
+                Target::within(0.85, 0.95, "85-95%"),
+                |v: &f64| Fig::num(0.9 + v, |x| format!("{:.1}%", 100.0 * x)),
+            ),
+            Row::new("samples", Target::none(), |_: &f64| Fig::text("12")),
+        ];
+        let mut out = Vec::new();
+        let cols = vec![
+            ("a".to_owned(), 0.01),
+            ("long name".to_owned(), 0.02),
+            ("c".to_owned(), f64::NAN),
+        ];
+        write_table(&mut out, "figures", &cols, &rows).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 5, "{text}");
+        assert!(
+            lines[2].contains("1.00% ✓") && lines[2].contains("2.00% ✗"),
+            "{text}"
+        );
+        assert!(
+            lines[3].contains("91.0% ✓") && lines[3].contains("92.0% ✓"),
+            "{text}"
+        );
+        // No sample: "-", judged by nothing.
+        assert!(lines[2].contains("| -   "), "{text}");
+        assert!(lines[2].ends_with("| <= 1.5% |"), "{text}");
+        let bars = |l: &str| {
+            l.char_indices()
+                .filter(|(_, c)| *c == '|')
+                .map(|(i, _)| l[..i].chars().count())
+                .collect::<Vec<_>>()
+        };
+        for l in &lines {
+            assert_eq!(bars(l), bars(lines[0]), "{text}");
+        }
     }
-    rows
 }

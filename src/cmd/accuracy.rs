@@ -3,12 +3,16 @@
 //! One command, deterministic for its arguments:
 //!
 //! 1. simulate **training** races (weighed fills) on every track of `--tracks`;
-//! 2. `calibrate` the physics on them, then `train` the correction on the calibrated
-//!    physics (the same code as the two commands);
+//! 2. `calibrate` the physics on them, and again without each track in turn; `train`
+//!    the correction on the calibrated physics, and judge it without each track in turn
+//!    (the same code as the two commands);
 //! 3. simulate **held-out** races on other seeds, **live** (no weighed fills: splashes
 //!    are sized from standing time, as on air), and replay each with the embedded
-//!    defaults, the calibration, and the calibration plus the correction;
-//! 4. compare with the truth and print one table.
+//!    defaults, the calibration, the calibration plus the correction, and the
+//!    calibration made without the race's track;
+//! 4. compare with the truth and print three tables: every variant over every track;
+//!    the calibrated physics by track, with the leave-one-track-out rows; the calls at
+//!    each `cant_make_it_pct` by track. Each figure is marked against its target.
 //!
 //! What is measured, and how: [`crate::accuracy`].
 //!
@@ -19,22 +23,27 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use burnbar_core::calibrate::{self, Fit, StintObs};
-use burnbar_core::correction::{self, CorrectionModel, TrainingStint};
+use burnbar_core::calibrate::{Fit, StintObs};
+use burnbar_core::correction::{self, CorrectionModel};
 use burnbar_core::{Engine, EngineConfig, ModelParams};
 use clap::Args;
 
 use crate::Failure;
 use crate::accuracy::{
-    Metrics, RaceSpec, Truth, measure, parallel, pit_entries, push_all, simulate, write_table,
+    Metrics, RaceEvents, RaceResult, RaceSpec, Results, SHOWN, Thresholds, Truth, calibrations,
+    measure, parallel, push_all, recorded_stints, simulate, train_correction,
 };
 use crate::output::write_json;
 
 #[derive(Args, Debug)]
 pub struct AccuracyArgs {
-    /// Tracks to simulate, comma-separated (at least two of different engine packages
-    /// make the report mean something for both).
-    #[arg(long, value_delimiter = ',', default_value = "pocono,talladega")]
+    /// Tracks to simulate, comma-separated (two per engine package make the
+    /// leave-one-track-out rows mean something for both).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "pocono,michigan,talladega,atlanta"
+    )]
     tracks: Vec<String>,
     /// Training races per track (weighed fills), 1 to 100; the correction needs 2 races
     /// per engine package.
@@ -56,19 +65,32 @@ pub struct AccuracyArgs {
     /// Worker threads, 1 to 256 [default: the machine's cores].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
     jobs: Option<u64>,
+    /// Simulate the races without the official pit data on `pit_out` (`tires`,
+    /// `box_s`), as a feed without it.
+    #[arg(long)]
+    no_pit_detail: bool,
+    /// The saving (percent, 5-50) at which a car in its final window is called; the
+    /// calls are also judged at 10, 15 and 20.
+    #[arg(long, default_value = "15", value_parser = super::parse_cant_make_it_pct)]
+    cant_make_it_pct: f64,
     /// Also write the fitted calibration here.
     #[arg(long)]
     calibration_out: Option<PathBuf>,
     /// Also write the trained correction here.
     #[arg(long)]
     correction_out: Option<PathBuf>,
-    /// Also write the figures as JSON here (one object per variant).
+    /// Also write the figures as JSON here (every variant pooled, and by track).
     #[arg(long)]
     json: Option<PathBuf>,
 }
 
-/// A way of replaying the held-out races: its name, its physics, its correction.
-type Variant<'a> = (&'a str, &'a ModelParams, Option<&'a CorrectionModel>);
+/// The ways every held-out race is replayed (the calibration without the race's track
+/// comes after them).
+const VARIANTS: [&str; 3] = ["defaults", "calibrated", "calibrated + correction"];
+
+/// The after-last-stop target: the sd of the error, gallons, with and without the
+/// official pit data.
+const SD_TARGET: [f64; 2] = [0.15, 0.3];
 
 pub fn run(a: AccuracyArgs) -> Result<(), Failure> {
     check(&a)?;
@@ -79,9 +101,10 @@ pub fn run(a: AccuracyArgs) -> Result<(), Failure> {
         .max(1);
     let train = races(&a, false);
     let test = races(&a, true);
+    let th = Thresholds::with(a.cant_make_it_pct);
     let started = Instant::now();
 
-    // 1. Calibrate on the training races.
+    // 1. Calibrate on the training races, and without each track.
     let base = ModelParams::default();
     eprintln!(
         "burnbar accuracy: calibrating on {} training races ({} jobs)",
@@ -89,48 +112,56 @@ pub fn run(a: AccuracyArgs) -> Result<(), Failure> {
         jobs
     );
     let stints = recorded_stints(&train, jobs, &base)?;
-    let fit = calibrate::fit(&stints, &base, a.tracks.len() == 1)
-        .map_err(|e| Failure::other(e.to_string()))?;
-    let params = fit.params.clone();
+    let cal = calibrations(&stints, &base, &a.tracks)?;
+    let params = cal.full.params.clone();
 
-    // 2. Train the correction on the calibrated physics.
+    // 2. Train the correction on the calibrated physics, and judge it without each track.
     eprintln!("burnbar accuracy: training the correction");
-    let model = train_correction(&train, jobs, &params)?;
+    let (model, training) = train_correction(&train, jobs, &params)?;
+    let correction_loto = correction::leave_one_track_out(&training);
 
-    // 3. Replay the held-out live races three ways.
+    // 3. Replay the held-out live races every way.
     eprintln!(
         "burnbar accuracy: replaying {} held-out live races",
         test.len()
     );
-    let variants: [Variant; 3] = [
-        ("defaults", &base, None),
-        ("calibrated", &params, None),
-        ("calibrated + correction", &params, Some(&model)),
-    ];
-    let totals = replay_held_out(&test, jobs, &variants)?;
-    for n in &totals[1].notes {
-        eprintln!("  calibrated: {n}");
+    let variants: [(&ModelParams, Option<&CorrectionModel>); 3] =
+        [(&base, None), (&params, None), (&params, Some(&model))];
+    let cfg = EngineConfig {
+        cant_make_it_pct: a.cant_make_it_pct,
+        ..EngineConfig::default()
+    };
+    let per_race = parallel(&test, jobs, |r| {
+        replay_race(r, cfg, &variants, cal.without.get(&r.track), &th)
+    })?;
+    let sd_target = SD_TARGET[usize::from(a.no_pit_detail)];
+    let results = Results::new(
+        VARIANTS.to_vec(),
+        &a.tracks,
+        per_race,
+        correction_loto,
+        th,
+        sd_target,
+    );
+    let (pooled, _) = results.pooled();
+    for n in &pooled[SHOWN].notes {
+        eprintln!("  {}: {n}", VARIANTS[SHOWN]);
     }
 
-    // 4. The table.
-    let mut out = std::io::stdout().lock();
-    let w = |e: std::io::Error| Failure::other(format!("writing the report failed: {e}"));
-    writeln!(out, "{}", training_line(train.len(), &stints, &fit, &model)).map_err(w)?;
-    writeln!(out, "{}", held_out_line(&a, test.len())).map_err(w)?;
-    writeln!(out).map_err(w)?;
-    write_table(&mut out, &variants.map(|v| v.0), &totals, test.len()).map_err(w)?;
-    let (phys, corr) = (&totals[1], &totals[2]);
-    let beats =
-        corr.stint_median() < phys.stint_median() * 0.97 && corr.pit_median() <= phys.pit_median();
-    let verdict = if beats {
-        "the correction beats the calibrated physics on held-out races"
-    } else {
-        "the correction does not measurably beat the calibrated physics on held-out races: physics alone stays the default"
-    };
-    writeln!(out, "\n{verdict}").map_err(w)?;
-    writeln!(out, "({:.0} s)", started.elapsed().as_secs_f64()).map_err(w)?;
+    // 4. The tables.
+    let header = [
+        training_line(train.len(), &stints, &cal.full, &model),
+        loto_line(&results),
+        held_out_line(&a, test.len()),
+    ];
+    let beats = correction_beats(&pooled);
+    print_report(&header, &results, beats, started)
+        .map_err(|e| Failure::other(format!("writing the report failed: {e}")))?;
     if let Some(p) = &a.json {
-        write_json(p, &figures_json(&variants, &totals, test.len(), beats))?;
+        let mut doc = results.to_json();
+        doc["pit_detail"] = (!a.no_pit_detail).into();
+        doc["correction_beats_physics"] = beats.into();
+        write_json(p, &doc)?;
     }
     if let Some(p) = &a.calibration_out {
         write_json(p, &params)?;
@@ -139,6 +170,35 @@ pub fn run(a: AccuracyArgs) -> Result<(), Failure> {
         write_json(p, &model)?;
     }
     Ok(())
+}
+
+/// Whether the correction beat the calibrated physics on the held-out races (3 % less
+/// stint error, no more at pit entry), over the pooled variants.
+fn correction_beats(pooled: &[Metrics]) -> bool {
+    let (phys, corr) = (&pooled[1], &pooled[2]);
+    corr.stint_median() < phys.stint_median() * 0.97 && corr.pit_median() <= phys.pit_median()
+}
+
+/// The report on standard output: the header lines, the tables, the verdict, the time.
+fn print_report(
+    header: &[String],
+    results: &Results,
+    beats: bool,
+    started: Instant,
+) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    for line in header {
+        writeln!(out, "{line}")?;
+    }
+    writeln!(out)?;
+    results.write(&mut out)?;
+    let verdict = if beats {
+        "the correction beats the calibrated physics on held-out races"
+    } else {
+        "the correction does not measurably beat the calibrated physics on held-out races: physics alone stays the default"
+    };
+    writeln!(out, "\n{verdict}")?;
+    writeln!(out, "({:.0} s)", started.elapsed().as_secs_f64())
 }
 
 /// At least one track, training race and held-out race; every track known.
@@ -192,86 +252,42 @@ fn races(a: &AccuracyArgs, live: bool) -> Vec<RaceSpec> {
             track: t.to_owned(),
             seed,
             live,
+            pit_detail: !a.no_pit_detail,
             laps: a.laps,
             cars: a.cars,
         })
         .collect()
 }
 
-/// The stints of every race as `burnbar calibrate` records them, on `base` physics.
-fn recorded_stints(
-    races: &[RaceSpec],
-    jobs: usize,
-    base: &ModelParams,
-) -> Result<Vec<StintObs>, Failure> {
-    let per_race = parallel(races, jobs, |r| {
-        let race = simulate(r, false)?.0;
-        let mut engine = Engine::new(EngineConfig::default(), base.clone());
-        engine.record_stints();
-        push_all(&mut engine, &race);
-        Ok(engine.take_stints())
-    })?;
-    Ok(per_race.into_iter().flatten().collect())
-}
-
-/// The correction trained on every race as `burnbar train` trains it, over `params`.
-fn train_correction(
-    races: &[RaceSpec],
-    jobs: usize,
-    params: &ModelParams,
-) -> Result<CorrectionModel, Failure> {
-    let per_race = parallel(races, jobs, |r| {
-        let race = simulate(r, false)?.0;
-        let cfg = EngineConfig::default();
-        let mut engine = Engine::new(cfg, params.clone());
-        engine.record_stints();
-        engine.collect_features();
-        push_all(&mut engine, &race);
-        let obs = engine.take_stints();
-        Ok(correction::training_stints(
-            &obs,
-            &engine.take_features(),
-            cfg.window_ms,
-        ))
-    })?;
-    let training: Vec<TrainingStint> = per_race.into_iter().flatten().collect();
-    correction::train(&training).map_err(|e| Failure::other(e.to_string()))
-}
-
-/// Every held-out race replayed each way of `variants` and measured; the totals, one
-/// per variant.
-fn replay_held_out(
-    races: &[RaceSpec],
-    jobs: usize,
-    variants: &[Variant],
-) -> Result<Vec<Metrics>, Failure> {
-    let per_race: Vec<Vec<Metrics>> = parallel(races, jobs, |r| {
-        let (race, truth, summary) = simulate(r, true)?;
-        let truth = Truth::parse(&truth);
-        let pits = pit_entries(&race);
-        Ok(variants
-            .iter()
-            .map(|(_, p, m)| {
-                let mut engine = Engine::new(EngineConfig::default(), (*p).clone());
-                if let Some(m) = m {
-                    engine.set_correction((*m).clone());
-                }
-                let updates = push_all(&mut engine, &race);
-                let mut m = measure(&truth, &updates, &pits, summary.laps);
-                for n in &mut m.notes {
-                    *n = format!("{} seed {}: {n}", r.track, r.seed);
-                }
-                m
-            })
-            .collect())
-    })?;
-    let mut totals: Vec<Metrics> = (0..variants.len()).map(|_| Metrics::default()).collect();
-    for race in per_race {
-        for (t, m) in totals.iter_mut().zip(race) {
-            t.absorb(m);
+/// One held-out race simulated with its truth and replayed each way of `variants`,
+/// then with `without` (the calibration made without its track), each measured.
+fn replay_race(
+    r: &RaceSpec,
+    cfg: EngineConfig,
+    variants: &[(&ModelParams, Option<&CorrectionModel>)],
+    without: Option<&ModelParams>,
+    th: &Thresholds,
+) -> Result<RaceResult, Failure> {
+    let (race, truth, summary) = simulate(r, true)?;
+    let truth = Truth::parse(&truth);
+    let events = RaceEvents::parse(&race);
+    let run = |p: &ModelParams, m: Option<&CorrectionModel>| {
+        let mut engine = Engine::new(cfg, p.clone());
+        if let Some(m) = m {
+            engine.set_correction(m.clone());
         }
-    }
-    Ok(totals)
+        let updates = push_all(&mut engine, &race);
+        let mut m = measure(&truth, &updates, &events, summary.laps, th);
+        for n in &mut m.notes {
+            *n = format!("{} seed {}: {n}", r.track, r.seed);
+        }
+        m
+    };
+    Ok(RaceResult {
+        track: r.track.clone(),
+        variants: variants.iter().map(|(p, m)| run(p, *m)).collect(),
+        loto: without.map(|p| run(p, None)),
+    })
 }
 
 /// The report's first line: what the calibration and the correction were trained on.
@@ -290,32 +306,33 @@ fn training_line(races: usize, stints: &[StintObs], fit: &Fit, model: &Correctio
     )
 }
 
-/// The report's second line: the held-out races.
+/// The report's second line: the correction with each track held out of its training.
+fn loto_line(r: &Results) -> String {
+    let l = &r.correction_loto;
+    match (l.physics_median, l.corrected_median) {
+        (Some(p), Some(c)) => format!(
+            "correction trained without the track it is scored on: median |error| {:.2}% (physics {:.2}%)",
+            100.0 * c,
+            100.0 * p
+        ),
+        _ => "correction trained without the track it is scored on: no package has two tracks"
+            .to_owned(),
+    }
+}
+
+/// The report's third line: the held-out races.
 fn held_out_line(a: &AccuracyArgs, races: usize) -> String {
     format!(
-        "held out: {} live races on {} ({} cars, seeds from {})",
+        "held out: {} live races on {} ({} cars, seeds from {}), {}; calls at cant_make_it_pct {}%",
         races,
         a.tracks.join(", "),
         a.cars,
-        a.seed + 1000
+        a.seed + 1000,
+        if a.no_pit_detail {
+            "pit_out without tires and box_s"
+        } else {
+            "pit_out with tires and box_s"
+        },
+        a.cant_make_it_pct
     )
-}
-
-/// The figures of `--json`: one object per variant.
-fn figures_json(
-    variants: &[Variant],
-    totals: &[Metrics],
-    races: usize,
-    beats: bool,
-) -> serde_json::Value {
-    let figures: Vec<serde_json::Value> = variants
-        .iter()
-        .zip(totals)
-        .map(|((name, _, _), m)| m.to_json(name, races))
-        .collect();
-    serde_json::json!({
-        "races": races,
-        "variants": figures,
-        "correction_beats_physics": beats,
-    })
 }

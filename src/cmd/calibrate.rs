@@ -111,16 +111,48 @@ fn print_params(out: &mut impl Write, fit: &Fit) -> io::Result<()> {
             p.throttle_k
         )?;
     }
+    let p = &fit.params;
+    let f = &fit.fills;
     writeln!(
         out,
-        "fill rate {:.3} gal/s after {:.2} s dead time (sd {:.3} relative + {:.3} gal) from {} weighed stops; burn relative sd {:.4}, of which between cars {:.4}",
-        fit.params.fill_rate_gps,
-        fit.params.fill_dead_s,
-        fit.params.fill_rel_sd,
-        fit.params.fill_abs_sd,
-        fit.fill_stops,
-        fit.params.burn_rel_sd,
-        fit.params.car_rel_sd
+        "fill rate {:.3} gal/s after {:.2} s dead time (sd {:.3} relative + {:.3} gal) from {} of {} weighed stops, those the fuel timed (a stop the tyres timed says nothing of the rate)",
+        p.fill_rate_gps, p.fill_dead_s, p.fill_rel_sd, p.fill_abs_sd, f.fuel_timed, f.weighed
+    )?;
+    writeln!(
+        out,
+        "tyre changes: four {:.2} s, two {:.2} s, one or three {:.2} s (sd {:.1} %) from {} stops the tyres timed; stops by tyres (none, one or three, two, four) {} from {} stops with pit data",
+        p.tire_four_s,
+        p.tire_two_s,
+        p.tire_odd_s,
+        100.0 * p.tire_rel_sd,
+        f.tire_timed,
+        p.tire_shares
+            .map(|s| format!("{:.0} %", 100.0 * s))
+            .join(", "),
+        f.with_tires
+    )?;
+    let short = |share: Option<f64>, room: Option<f64>| match (share, room) {
+        (Some(s), Some(r)) => format!("{:.0} % by {:.1} gal", 100.0 * s, r),
+        (Some(s), None) => format!("{:.0} %", 100.0 * s),
+        _ => "not measured".to_owned(),
+    };
+    writeln!(
+        out,
+        "stopped short of the top: {} of the stops the fuel timed, {} of those the tyres timed that had the time to fill",
+        short(p.fill_partial_share, p.fill_partial_room_gal),
+        short(p.tire_short_share, p.tire_short_room_gal)
+    )?;
+    writeln!(
+        out,
+        "burn relative sd {:.4}, of which between cars {:.4}; between tracks {:.4} ({})",
+        p.burn_rel_sd,
+        p.car_rel_sd,
+        p.track_rel_sd,
+        if fit.tracks_left_out > 0 {
+            format!("{} tracks left out in turn", fit.tracks_left_out)
+        } else {
+            "no package has two tracks: the default".to_owned()
+        }
     )?;
     writeln!(out, "fitted on: {}", fit.params.fitted_on.join(", "))
 }

@@ -40,6 +40,9 @@ pub struct SimulateArgs {
     /// are null).
     #[arg(long)]
     live: bool,
+    /// A feed without the official pit data: `pit_out` carries no `tires` and `box_s`.
+    #[arg(long)]
+    no_pit_detail: bool,
     /// Write the race here [default: standard output].
     #[arg(long)]
     out: Option<PathBuf>,
@@ -65,6 +68,7 @@ pub fn run(a: SimulateArgs) -> Result<(), Failure> {
         seed: a.seed,
         faults: a.faults,
         live: a.live,
+        pit_detail: !a.no_pit_detail,
         ..SimConfig::default()
     };
     // Every argument first: nothing is created for a race that cannot be simulated.

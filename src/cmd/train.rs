@@ -35,7 +35,10 @@ pub fn run(a: TrainArgs) -> Result<(), Failure> {
     check_outputs(&read, &[("--out", Some(&a.out))])?;
     let (stints, left_out) = training_stints(&a.files, &params)?;
     let model = correction::train(&stints).map_err(|e| Failure::other(e.to_string()))?;
-    print_model(&mut io::stdout().lock(), &model, stints.len(), left_out)
+    let loto = correction::leave_one_track_out(&stints);
+    let mut out = io::stdout().lock();
+    print_model(&mut out, &model, stints.len(), left_out)
+        .and_then(|()| print_loto(&mut out, &loto))
         .map_err(|e| Failure::other(format!("writing the report failed: {e}")))?;
     write_json(&a.out, &model)?;
     Ok(())
@@ -82,9 +85,35 @@ fn print_model(
     for pkg in burnbar_core::tracks::EnginePackage::ALL {
         match model.package(pkg) {
             Some(p) => {
-                writeln!(out, "{}: trained on {} stints", pkg.key(), p.stints)?;
-                for (name, c) in correction::FEATURES.iter().zip(&p.coef) {
-                    writeln!(out, "  {name:<14} {c:+.5}")?;
+                writeln!(
+                    out,
+                    "{}: trained on {} stints at {}",
+                    pkg.key(),
+                    p.stints,
+                    if p.tracks.is_empty() {
+                        "tracks not named".to_owned()
+                    } else {
+                        p.tracks.join(", ")
+                    }
+                )?;
+                let d = &p.domain;
+                let n = |r: Option<&correction::FeatureRange>| r.map_or(0, |r| r.windows);
+                let (g, c, pit) = (
+                    n(d.green.as_ref()),
+                    n(d.caution.as_ref()),
+                    n(d.pit.as_ref()),
+                );
+                writeln!(
+                    out,
+                    "  domain: the central 99 % of {g} green, {c} caution and {pit} pit-road windows, {:.0} % of each range's span of slack",
+                    100.0 * d.tolerance
+                )?;
+                writeln!(out, "  {:<14} {:>9}  green range", "feature", "coef")?;
+                for (i, (name, c)) in correction::FEATURES.iter().zip(&p.coef).enumerate() {
+                    let range = d.green.as_ref().map_or(String::new(), |r| {
+                        format!("{:.3} to {:.3}", r.min[i], r.max[i])
+                    });
+                    writeln!(out, "  {name:<14} {c:+9.5}  {range}")?;
                 }
             }
             None => writeln!(
@@ -105,4 +134,55 @@ fn print_model(
             "the correction does not help: keep physics alone"
         }
     )
+}
+
+/// The leave-one-track-out judgement: each track scored by a correction trained on the
+/// other tracks of its package.
+fn print_loto(out: &mut impl Write, l: &correction::LeaveOneTrackOut) -> io::Result<()> {
+    if l.tracks.is_empty() {
+        return writeln!(out, "leave one track out: no race names its track");
+    }
+    writeln!(
+        out,
+        "leave one track out (trained on the other tracks of its package), |error| of stint fuel, median:"
+    )?;
+    for t in &l.tracks {
+        match t.corrected_median {
+            Some(c) => writeln!(
+                out,
+                "  {:<12} {} {:>4} stints: physics {:.2}%, corrected {:.2}%; {:.1}% of its windows outside the domain",
+                t.track,
+                t.package.key(),
+                t.stints,
+                100.0 * t.physics_median,
+                100.0 * c,
+                100.0 * t.windows_outside as f64 / t.windows.max(1) as f64
+            )?,
+            None => writeln!(
+                out,
+                "  {:<12} {} {:>4} stints: physics {:.2}%; no other track of its package to train on",
+                t.track,
+                t.package.key(),
+                t.stints,
+                100.0 * t.physics_median
+            )?,
+        }
+    }
+    match (l.physics_median, l.corrected_median) {
+        (Some(p), Some(c)) => writeln!(
+            out,
+            "  every track held out: physics {:.2}%, corrected {:.2}% ({})",
+            100.0 * p,
+            100.0 * c,
+            if c < p {
+                "the correction helps on a track it has not seen"
+            } else {
+                "the correction does not help on a track it has not seen"
+            }
+        ),
+        _ => writeln!(
+            out,
+            "  no track could be held out: each package needs races at two tracks"
+        ),
+    }
 }

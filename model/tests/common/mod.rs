@@ -13,13 +13,14 @@ use std::time::{Duration, Instant};
 
 use burnbar_core::car::WindowFeatures;
 use burnbar_core::contract::CarId;
-use burnbar_core::correction::{CorrectionModel, PackageCorrection};
+use burnbar_core::correction::{CorrectionModel, Domain, PackageCorrection, PredictResponse};
 use burnbar_core::tracks::EnginePackage;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_burnbar-model");
 
 /// A model as `burnbar train` would write it: hp670 trained (coefficients with full
-/// mantissas, small enough that most factors stay inside the bounds), hp510 physics.
+/// mantissas, small enough that most factors stay inside the bounds; its domain from
+/// other windows of the same mix, so that some windows fall outside), hp510 physics.
 pub fn model() -> CorrectionModel {
     let mut m = CorrectionModel::identity();
     m.hp670 = Some(PackageCorrection {
@@ -36,6 +37,12 @@ pub fn model() -> CorrectionModel {
             0.030_102_999_566_398_12,
         ],
         stints: 20,
+        tracks: vec!["michigan".into(), "pocono".into()],
+        domain: Domain::from_windows(
+            windows(6_000)[3_000..]
+                .iter()
+                .filter(|w| w.package == EnginePackage::Hp670),
+        ),
     });
     m.ridge = 0.3;
     m.cv_median_physics = 0.021;
@@ -224,4 +231,11 @@ pub fn assert_same_bits(got: &[f64], want: &[f64]) {
             "window {i}: the container says {g:?}, the in-process model {w:?}"
         );
     }
+}
+
+/// Asserts that an answer is the in-process model's, bit for bit: the factors and the
+/// windows outside its domain.
+pub fn assert_same_answer(got: &PredictResponse, want: &PredictResponse) {
+    assert_same_bits(&got.factors, &want.factors);
+    assert_eq!(got.outside_domain, want.outside_domain, "outside_domain");
 }

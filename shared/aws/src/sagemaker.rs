@@ -2,8 +2,9 @@
 //! windows an invocation closes.
 //!
 //! The wire format is the inference container's (`/invocations`):
-//! request `{"windows": [WindowFeatures, ...]}`, response `{"factors": [f64, ...]}`, one
-//! factor per window, in order.
+//! request `{"windows": [WindowFeatures, ...]}`, response `{"factors": [f64, ...],
+//! "outside_domain": [bool, ...]}`, one of each per window, in order; a window outside
+//! the model's domain comes back as `None` (physics).
 
 use std::time::Duration;
 
@@ -46,7 +47,7 @@ impl Predictor for SageMakerPredictor {
         &self,
         windows: &[WindowFeatures],
         deadline: Instant,
-    ) -> Result<Vec<f64>, PortError> {
+    ) -> Result<Vec<Option<f64>>, PortError> {
         let body = serde_json::to_vec(&PredictRequest {
             windows: windows.to_vec(),
         })
@@ -71,6 +72,8 @@ impl Predictor for SageMakerPredictor {
                 bytes.len()
             ))
         })?;
-        Ok(parsed.factors)
+        parsed
+            .per_window(windows.len())
+            .map_err(|e| PortError::Permanent(format!("the endpoint answered {e}")))
     }
 }

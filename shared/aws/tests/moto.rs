@@ -212,14 +212,18 @@ async fn the_predictor_reads_seeded_answers_falls_back_on_errors_and_timeouts_an
     moto.seed_sagemaker(&[
         r#"{"factors":[1.01,0.99]}"#,
         "not json",
-        r#"{"factors":[1.02,1.03,1.04,1.05]}"#,
+        r#"{"factors":[1.02,1.0,1.04,1.05],"outside_domain":[false,true,false,false]}"#,
     ]);
     let mut p = SageMakerPredictor::new(client.clone(), "burnbar-correction");
     // moto answers its first call slowly (it loads the service); SageMaker itself is
     // held to the default 300 ms.
     p.timeout = Duration::from_secs(10);
-    // Seeded answers in order (moto answers per distinct request).
-    assert_eq!(p.predict(&features(2), dl()).await.unwrap(), [1.01, 0.99]);
+    // Seeded answers in order (moto answers per distinct request). An answer without
+    // outside_domain (a container before format 2) has every window inside.
+    assert_eq!(
+        p.predict(&features(2), dl()).await.unwrap(),
+        [Some(1.01), Some(0.99)]
+    );
     match p.predict(&features(3), dl()).await {
         Err(PortError::Permanent(m)) => assert!(m.contains("not {\"factors\""), "{m}"),
         other => panic!("{other:?}"),
@@ -258,9 +262,10 @@ async fn the_predictor_reads_seeded_answers_falls_back_on_errors_and_timeouts_an
     let mut healthy = Breaker::new(sm);
     healthy.open_for = Duration::from_millis(300);
     // (moto answers a request it has seen with the same answer: a new one takes the next.)
+    // A window outside the model's domain comes back as physics (None).
     assert_eq!(
         healthy.predict(&features(4), dl()).await,
-        Ok(vec![1.02, 1.03, 1.04, 1.05])
+        Ok(vec![Some(1.02), None, Some(1.04), Some(1.05)])
     );
     assert_eq!(healthy.state(), BreakerState::Closed { failures: 0 });
 }

@@ -24,7 +24,7 @@ struct Models {
     correction: Option<CorrectionModel>,
     features: Option<RefCell<Vec<WindowFeatures>>>,
 }
-use crate::update::{FuelUpdate, RaceState};
+use crate::update::{FuelUpdate, ModelKind, RaceState};
 
 /// Races held at once. A broadcast has one; a replay of a season reads them one after
 /// the other. Past this, the race seen least recently is closed (its windows flushed)
@@ -105,6 +105,10 @@ pub struct Counters {
     pub late_events: u64,
     pub duplicate_events: u64,
     pub windows_closed: u64,
+    /// With a learned correction: windows it left to physics (published as `physics`)
+    /// because it knows nothing like them, their package untrained or a feature
+    /// outside the range it was trained on.
+    pub windows_outside_domain: u64,
     /// Races closed and dropped to stay within [`MAX_RACES`].
     pub races_evicted: u64,
 }
@@ -365,7 +369,7 @@ impl Engine {
         if let Err(r) = &res {
             self.count_reject(r);
         }
-        self.counters.windows_closed += (out.len() - start) as u64;
+        self.count_closed(&out[start..]);
         sort_step(&mut out[start..]);
         res
     }
@@ -376,8 +380,18 @@ impl Engine {
         for race in &mut self.races {
             race.flush_all(self.cfg.window_ms, &self.models, out);
         }
-        self.counters.windows_closed += (out.len() - start) as u64;
+        self.count_closed(&out[start..]);
         sort_step(&mut out[start..]);
+    }
+
+    /// Counts the windows of one step: with a correction, every window it left to
+    /// physics was outside its domain ([`CorrectionModel::correct`]).
+    fn count_closed(&mut self, step: &[FuelUpdate]) {
+        self.counters.windows_closed += step.len() as u64;
+        if self.models.correction.is_some() {
+            let physics = step.iter().filter(|u| u.model == ModelKind::Physics);
+            self.counters.windows_outside_domain += physics.count() as u64;
+        }
     }
 
     fn count_reject(&mut self, r: &Reject) {

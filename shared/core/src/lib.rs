@@ -7,6 +7,7 @@
 //! - [`contract`]: the input records (`telemetry-v1`) and why one is rejected.
 //! - [`decode`]: one NDJSON line to a record, every rejection rule of the spec.
 //! - [`model`]: the physics fuel model and the parameters calibration fits.
+//! - [`pits`]: what a pit stop's time says of its fuel (the fuel or the tyres timed it).
 //! - [`car`]: one car's state and the flow of closing its windows; one file per job:
 //!   the open-window buffer, race-control events, the sweep that integrates a window,
 //!   the fuel cell, laps and green-lap figures, and what a closed window becomes (its
@@ -33,6 +34,7 @@ pub mod engine;
 pub mod event_key;
 mod fast;
 pub mod model;
+pub mod pits;
 pub mod race;
 mod stats;
 pub mod tracks;

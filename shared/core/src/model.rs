@@ -76,11 +76,41 @@ pub struct ModelParams {
     /// Fuel a crew pours per second of standing time in the box, gal/s (live fills of
     /// unknown amount are sized with it).
     pub fill_rate_gps: f64,
-    /// Seconds of each stop in which no fuel flows (jack, hose on and off): a fill of
-    /// unknown amount is `fill_rate_gps × (standing − fill_dead_s)`. 0 by default, as the
-    /// spec's plain "gal/s of standing time"; calibration fits it.
-    #[serde(default)]
+    /// Seconds of each stop in which no fuel flows (the car stopping, the can going in,
+    /// the jack dropping after): a fuel job of `g` gallons takes `fill_dead_s + g /
+    /// fill_rate_gps`. 1.5 s by default (`telemetry-v1`, Fills); calibration fits it from
+    /// the weighed stops the fuel timed.
+    #[serde(default = "default_fill_dead_s")]
     pub fill_dead_s: f64,
+    /// A tyre change's time, s, for four tyres, two, and one or three: a stop lasts as
+    /// long as its longer job, so a stop no longer than its tyre change says only that the
+    /// fuel took at most that long. 9, 5 and 4 s by default (`telemetry-v1`, Fills);
+    /// calibration fits them from the weighed stops whose fuel job was clearly shorter.
+    #[serde(default = "default_tire_four_s")]
+    pub tire_four_s: f64,
+    #[serde(default = "default_tire_two_s")]
+    pub tire_two_s: f64,
+    #[serde(default = "default_tire_odd_s")]
+    pub tire_odd_s: f64,
+    /// Relative standard deviation of a tyre change's time around those (crews differ,
+    /// and so do their stops). 10 % by default: a guess wide enough for crews the
+    /// defaults have never seen; calibration measures it.
+    #[serde(default = "default_tire_rel_sd")]
+    pub tire_rel_sd: f64,
+    /// How often stops change no tyre, one or three, two and four, for a stop whose
+    /// tyres the feed does not give (`tires` null): the weights of the two readings of
+    /// its time. By default a guess from `DOMAIN.md` (a green-flag stop nearly always
+    /// takes four, a late splash often none); calibration counts them from the pit data.
+    #[serde(default = "default_tire_shares")]
+    pub tire_shares: [f64; 4],
+    /// Among weighed stops timed by their tyres whose time would have let the fuel reach
+    /// the top, the share whose crew stopped short, and how far short on average, gal.
+    /// Such a live stop counts as full (`telemetry-v1`); these size the doubt of it.
+    /// `None` (the embedded defaults): 10 % of them, by up to the whole room.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tire_short_share: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tire_short_room_gal: Option<f64>,
     /// Relative standard deviation of a fill estimated from standing time.
     pub fill_rel_sd: f64,
     /// Standard deviation of a fill estimated from standing time that does not grow with
@@ -117,9 +147,39 @@ pub struct ModelParams {
     /// embedded defaults): where the file can be trusted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fitted_on: Vec<String>,
+    /// The spread of the model's burn from one track to another, relative: what a
+    /// calibration's own residuals cannot show, since it saw only its tracks. On a track
+    /// not in `fitted_on` it widens the band (as a doubt shared by the race's cars,
+    /// which their own stints then learn, like their efficiency). Calibration measures it
+    /// by leaving each track out where a package has two; else, and for files from
+    /// before it, 2 %: about the package fits' difference between tracks in development.
+    /// Unused by the embedded defaults, whose `burn_rel_sd` is meant for any track.
+    #[serde(default = "default_track_rel_sd")]
+    pub track_rel_sd: f64,
 }
 
 fn default_car_rel_sd() -> f64 {
+    0.02
+}
+fn default_fill_dead_s() -> f64 {
+    1.5
+}
+fn default_tire_four_s() -> f64 {
+    9.0
+}
+fn default_tire_two_s() -> f64 {
+    5.0
+}
+fn default_tire_odd_s() -> f64 {
+    4.0
+}
+fn default_tire_rel_sd() -> f64 {
+    0.1
+}
+fn default_tire_shares() -> [f64; 4] {
+    [0.15, 0.02, 0.13, 0.70]
+}
+fn default_track_rel_sd() -> f64 {
     0.02
 }
 
@@ -150,7 +210,14 @@ impl Default for ModelParams {
             rpm_per_mph: 50.0,
             default_rpm: 8000.0,
             fill_rate_gps: 1.5,
-            fill_dead_s: 0.0,
+            fill_dead_s: default_fill_dead_s(),
+            tire_four_s: default_tire_four_s(),
+            tire_two_s: default_tire_two_s(),
+            tire_odd_s: default_tire_odd_s(),
+            tire_rel_sd: default_tire_rel_sd(),
+            tire_shares: default_tire_shares(),
+            tire_short_share: None,
+            tire_short_room_gal: None,
             fill_rel_sd: 0.1,
             fill_abs_sd: 0.0,
             fill_car_rel_sd: None,
@@ -159,6 +226,7 @@ impl Default for ModelParams {
             burn_rel_sd: 0.04,
             car_rel_sd: default_car_rel_sd(),
             fitted_on: Vec::new(),
+            track_rel_sd: default_track_rel_sd(),
         }
     }
 }
@@ -179,6 +247,40 @@ impl ModelParams {
         let total = self.burn_rel_sd * self.burn_rel_sd;
         let tau2 = (self.car_rel_sd * self.car_rel_sd).min(total);
         (tau2, (total - tau2).max(0.005 * 0.005))
+    }
+
+    /// What the burn's relative variance gains on `track` (run with `package`), shared
+    /// by the race's cars: nothing on a track these parameters were fitted on, nor for
+    /// parameters fitted on none (the embedded defaults, whose `burn_rel_sd` is meant for
+    /// any track); the spread between tracks (`track_rel_sd`) on another track of a
+    /// package they were fitted for; and on a track of a package no fitted track runs
+    /// (its parameters are the starting ones) at least up to the embedded defaults' own
+    /// doubt.
+    pub fn off_track_var(&self, track: &str, package: EnginePackage) -> f64 {
+        if self.fitted_on.is_empty() || self.fitted_on.iter().any(|t| t == track) {
+            return 0.0;
+        }
+        let between = self.track_rel_sd * self.track_rel_sd;
+        let package_fitted = self
+            .fitted_on
+            .iter()
+            .any(|t| crate::tracks::lookup(t).is_some_and(|k| k.package == package));
+        if package_fitted {
+            between
+        } else {
+            let d = ModelParams::default().burn_rel_sd;
+            (d * d - self.burn_rel_sd * self.burn_rel_sd).max(between)
+        }
+    }
+
+    /// A tyre change's usual time, s (0 without one).
+    pub fn tire_change_s(&self, tires: u8) -> f64 {
+        match tires {
+            0 => 0.0,
+            2 => self.tire_two_s,
+            4 => self.tire_four_s,
+            _ => self.tire_odd_s,
+        }
     }
 
     /// `(between cars, within a car)` relative variances of a fill sized from standing
@@ -231,13 +333,30 @@ impl ModelParams {
         }
         check("burn_rel_sd", self.burn_rel_sd)?;
         check("car_rel_sd", self.car_rel_sd)?;
+        check("tire_four_s", self.tire_four_s)?;
+        check("tire_two_s", self.tire_two_s)?;
+        check("tire_odd_s", self.tire_odd_s)?;
+        check("tire_rel_sd", self.tire_rel_sd)?;
+        for s in self.tire_shares {
+            check("tire_shares", s)?;
+        }
+        if self.tire_shares.iter().sum::<f64>() <= 0.0 {
+            return Err("tire_shares must not all be 0".to_owned());
+        }
+        if let Some(share) = self.tire_short_share {
+            check("tire_short_share", share)?;
+        }
+        if let Some(room) = self.tire_short_room_gal {
+            check("tire_short_room_gal", room)?;
+        }
+        check("track_rel_sd", self.track_rel_sd)?;
         Ok(())
     }
 }
 
 /// The range of every number of a calibration file: `(field, low, high, low excluded)`
 /// (a package's fields are listed once, for both `hp670.` and `hp510.`).
-pub const PARAM_RANGES: [(&str, f64, f64, bool); 17] = [
+pub const PARAM_RANGES: [(&str, f64, f64, bool); 25] = [
     ("wot_gph_per_krpm", 0.0, 50.0, true),
     ("throttle_k", 0.0, 20.0, true),
     ("ve_peak_rpm", 0.0, 20_000.0, true),
@@ -255,6 +374,14 @@ pub const PARAM_RANGES: [(&str, f64, f64, bool); 17] = [
     ("fill_partial_room_gal", 0.0, 22.0, true),
     ("burn_rel_sd", 0.0, 1.0, false),
     ("car_rel_sd", 0.0, 1.0, false),
+    ("tire_four_s", 0.0, 120.0, true),
+    ("tire_two_s", 0.0, 120.0, true),
+    ("tire_odd_s", 0.0, 120.0, true),
+    ("tire_rel_sd", 0.0, 1.0, false),
+    ("tire_shares", 0.0, 1.0, false),
+    ("tire_short_share", 0.0, 1.0, false),
+    ("tire_short_room_gal", 0.0, 22.0, true),
+    ("track_rel_sd", 0.0, 1.0, false),
 ];
 
 /// The range of field `name` (`hp670.throttle_k` reads `throttle_k`'s).

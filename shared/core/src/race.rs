@@ -267,6 +267,7 @@ impl Race {
             flags: &self.flags,
             window_ms,
             params,
+            track_var: params.off_track_var(&self.track, self.package),
             correction,
             features,
             model,

@@ -43,6 +43,16 @@ fn reference_params() -> ModelParams {
             idle_gph: 1.0,
         },
         fill_rate_gps: FILL_RATE_GPS,
+        // The pour starts the moment the car stops, and (for the cases that say no
+        // tyres) every stop is fuel only: the standing time is the fuel's.
+        fill_dead_s: 0.0,
+        tire_shares: [1.0, 0.0, 0.0, 0.0],
+        // The contract's tyre changes, each give or take 10 %.
+        tire_four_s: 9.0,
+        tire_two_s: 5.0,
+        tire_odd_s: 4.0,
+        tire_rel_sd: 0.1,
+        tire_short_share: None,
         fill_rel_sd: FILL_REL_SD,
         burn_rel_sd: BURN_REL_SD,
         ..ModelParams::default()
@@ -1036,7 +1046,7 @@ fn a_fill_of_unknown_amount_is_estimated_from_standing_time() {
             lines.push(pit_out(ts, "1", r#","fuel_added_gal":null,"full":null"#));
         }
         if ms == 23_100 {
-            lines.push(pit_out(ts, "2", r#","fuel_added_gal":null,"full":false"#));
+            lines.push(pit_out(ts, "2", r#","fuel_added_gal":null,"full":null"#));
         }
         lines.push(match ms {
             20_000 => idle_in_pit("1", ts, 0.0),
@@ -1322,6 +1332,90 @@ fn a_ts_near_the_end_of_time_is_rejected_not_wrapped() {
     assert_eq!(r.rejects[0].1.code, RejectCode::OutOfRange);
     assert_eq!(r.rejects[0].1.field, Some("ts"));
     assert_eq!(r.car("1").len(), 1, "the next record goes on");
+}
+
+#[test]
+fn the_pit_data_times_a_stop_and_one_no_longer_than_its_tyres_bounds_the_pour_only() {
+    // Cars 1, 2, 3: wide open 0 → 899.9 s, pit_in at 900 s, standing still (0 mph, idle
+    // at 1 gal/h) 900.0 → 902.9 s, rolling at 903.0 s, pit_out at 903.1 s, wide open
+    // after. The telemetry measures 3 s in the box; the pit data says otherwise:
+    // - car 1: no tyres, 4.0 s: the fuel's time, 4 × 1.5 = 6 gal;
+    // - car 2: two tyres, 5.0 s, just what two take (5 s ± √(0.5² + 0.2²)): z = 0, so
+    //   the fuel timed it at odds 1.5 · Φ(0) / (1.5 · Φ(0) + φ(0) / σ · 7.5);
+    // - car 3: four tyres, 9.0 s: at most 13.5 gal, more than the room: full.
+    let mut lines = vec![race_start(T0, "t", ""), flag(T0, "green")];
+    let extra = [
+        (r#","tires":0,"box_s":4.0"#, "1"),
+        (r#","tires":2,"box_s":5.0"#, "2"),
+        (r#","tires":4,"box_s":9.0"#, "3"),
+    ];
+    for ts in ticks(T0, T0 + 909_900) {
+        let ms = ts - T0;
+        for (x, car) in extra {
+            if ms == 900_000 {
+                lines.push(pit_in(ts, car));
+            }
+            if ms == 903_100 {
+                lines.push(pit_out(ts, car, &format!(r#","fuel_added_gal":null{x}"#)));
+            }
+            lines.push(match ms {
+                900_000..=902_900 => idle_in_pit(car, ts, 0.0),
+                903_000 => idle_in_pit(car, ts, 20.0),
+                _ => wot(car, ts),
+            });
+        }
+    }
+    let r = run(&lines);
+    assert!(r.rejects.is_empty(), "{:?}", r.rejects);
+
+    // At pit_in: u0 burned, the cell holds 20 − u0 = 7.95 (room 12.05), σ² = (0.04 u0)².
+    let u0 = gal(WOT_GPH, 900.0);
+    let (base, var0) = (20.0 - u0, (BURN_REL_SD * u0).powi(2));
+    // Window [900, 905): 3.1 s idle on pit road, 1.9 s wide open after pit_out.
+    let stint = gal(WOT_GPH, 1.9);
+    let after = |car: &str| {
+        r.car(car)
+            .into_iter()
+            .find(|u| u["window_start"] == T0 + 900_000)
+    };
+
+    // Car 1: 6 gal, σ² = var0 + (0.1 · 6)².
+    let c1 = after("1").unwrap();
+    approx(&c1, "remaining_gal", base + 6.0 - stint);
+    let var1 = var0 + (FILL_REL_SD * 6.0).powi(2);
+    approx(
+        &c1,
+        "remaining_low_gal",
+        base + 6.0 - stint - half_band(var1, stint),
+    );
+
+    // Car 2: read as the fuel's, 7.5 gal (σ² var0 + 0.75²); as the tyres', anywhere in
+    // [0, 7.5] (7.5 × 1.1645 = 8.73 is short of the room): 3.75, σ² var0 + 7.5² / 12.
+    // The level is their mixture, its variance both doubts and the readings' distance.
+    let sd = (0.5f64 * 0.5 + 0.2 * 0.2).sqrt();
+    let phi0 = 1.0 / (2.0 * std::f64::consts::PI).sqrt();
+    let (f, t) = (1.5 * 0.5, phi0 / sd * 7.5);
+    let w = f / (f + t);
+    let (lf, vf) = (base + 7.5, var0 + 0.75f64.powi(2));
+    let (lt, vt) = (base + 3.75, var0 + 7.5f64.powi(2) / 12.0);
+    let level = w * lf + (1.0 - w) * lt;
+    let var2 = w * vf + (1.0 - w) * vt + w * (1.0 - w) * (lf - lt).powi(2);
+    let c2 = after("2").unwrap();
+    approx(&c2, "remaining_gal", level - stint);
+    approx(
+        &c2,
+        "remaining_high_gal",
+        level - stint + half_band(var2, stint),
+    );
+    assert!(w > 0.1 && w < 0.15, "{w}");
+
+    // Car 3: the time allowed the top, so the stop counts as full; its band reaches
+    // down by the doubt that the crew stopped short, up to the top.
+    let c3 = after("3").unwrap();
+    approx(&c3, "remaining_gal", 20.0 - stint);
+    approx(&c3, "remaining_high_gal", 20.0);
+    let low = c3["remaining_low_gal"].as_f64().unwrap();
+    assert!(low < 20.0 - stint - 1.0, "{low}");
 }
 
 #[test]

@@ -67,14 +67,15 @@ impl<P: Predictor> Breaker<P> {
         &self.inner
     }
 
-    /// Factors for the windows, or why physics stands alone. A factor that is not finite
-    /// or outside `[0.5, 1.5]` makes the whole answer a failure: a correction that says a
-    /// car burned half or double what physics says is broken, not insightful.
+    /// Factors for the windows (`None` for a window outside the model's domain), or why
+    /// physics stands alone. A factor that is not finite or outside `[0.5, 1.5]` makes
+    /// the whole answer a failure: a model that says a car burned half or double what
+    /// physics says is broken, not insightful.
     pub async fn predict(
         &self,
         windows: &[WindowFeatures],
         deadline: Instant,
-    ) -> Result<Vec<f64>, Fallback> {
+    ) -> Result<Vec<Option<f64>>, Fallback> {
         {
             let mut st = self.state.lock().expect("breaker lock");
             match *st {
@@ -95,6 +96,7 @@ impl<P: Predictor> Breaker<P> {
             }
             if let Some(bad) = f
                 .iter()
+                .flatten()
                 .find(|x| !(x.is_finite() && (0.5..=1.5).contains(*x)))
             {
                 return Err(PortError::Permanent(format!(
@@ -138,12 +140,16 @@ mod tests {
     }
 
     impl Predictor for Flaky {
-        async fn predict(&self, w: &[WindowFeatures], _: Instant) -> Result<Vec<f64>, PortError> {
+        async fn predict(
+            &self,
+            w: &[WindowFeatures],
+            _: Instant,
+        ) -> Result<Vec<Option<f64>>, PortError> {
             self.calls.fetch_add(1, Ordering::SeqCst);
             if self.fail.load(Ordering::SeqCst) {
                 Err(PortError::Retryable("503".into()))
             } else {
-                Ok(vec![1.02; w.len()])
+                Ok(vec![Some(1.02); w.len()])
             }
         }
     }
@@ -178,8 +184,12 @@ mod tests {
 
     struct Absurd;
     impl Predictor for Absurd {
-        async fn predict(&self, w: &[WindowFeatures], _: Instant) -> Result<Vec<f64>, PortError> {
-            Ok(vec![3.0; w.len().max(1)])
+        async fn predict(
+            &self,
+            w: &[WindowFeatures],
+            _: Instant,
+        ) -> Result<Vec<Option<f64>>, PortError> {
+            Ok(vec![Some(3.0); w.len().max(1)])
         }
     }
 

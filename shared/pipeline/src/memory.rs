@@ -369,7 +369,11 @@ impl Quarantine for MemoryQuarantine {
 pub struct NoPredictor;
 
 impl Predictor for NoPredictor {
-    async fn predict(&self, _: &[WindowFeatures], _: Instant) -> Result<Vec<f64>, PortError> {
+    async fn predict(
+        &self,
+        _: &[WindowFeatures],
+        _: Instant,
+    ) -> Result<Vec<Option<f64>>, PortError> {
         Err(PortError::Permanent("no predictor configured".into()))
     }
 }

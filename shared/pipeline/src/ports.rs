@@ -168,13 +168,15 @@ pub trait RaceStore: Sync {
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
-/// The learned correction: a factor per window, all windows of an invocation in one call.
+/// The learned correction: a factor per window, all windows of an invocation in one call;
+/// `None` for a window the model leaves to physics, outside what it was trained on
+/// (published as `physics` and counted in `windows_outside_domain_total`).
 pub trait Predictor: Sync {
     fn predict(
         &self,
         windows: &[WindowFeatures],
         deadline: Instant,
-    ) -> impl Future<Output = Result<Vec<f64>, PortError>> + Send;
+    ) -> impl Future<Output = Result<Vec<Option<f64>>, PortError>> + Send;
 }
 
 /// Where updates and race states go (the writer API in AWS).

@@ -677,14 +677,36 @@ async fn a_conflicting_writer_is_resolved_by_reading_again_without_a_lost_update
 /// The learned correction as a predictor port: scales every window by a fixed factor.
 struct Scale(f64);
 impl Predictor for Scale {
-    async fn predict(&self, w: &[WindowFeatures], _: Instant) -> Result<Vec<f64>, PortError> {
+    async fn predict(
+        &self,
+        w: &[WindowFeatures],
+        _: Instant,
+    ) -> Result<Vec<Option<f64>>, PortError> {
         assert!(w.iter().all(|f| f.physics_gph >= 0.0 && f.coverage <= 1.0));
-        Ok(vec![self.0; w.len()])
+        Ok(vec![Some(self.0); w.len()])
+    }
+}
+/// A model that knows only every other window (by its start): the others are outside
+/// its domain.
+struct EveryOther(f64);
+impl Predictor for EveryOther {
+    async fn predict(
+        &self,
+        w: &[WindowFeatures],
+        _: Instant,
+    ) -> Result<Vec<Option<f64>>, PortError> {
+        Ok(w.iter()
+            .map(|f| (f.window_start % 10_000 == 0).then_some(self.0))
+            .collect())
     }
 }
 struct Down;
 impl Predictor for Down {
-    async fn predict(&self, _: &[WindowFeatures], _: Instant) -> Result<Vec<f64>, PortError> {
+    async fn predict(
+        &self,
+        _: &[WindowFeatures],
+        _: Instant,
+    ) -> Result<Vec<Option<f64>>, PortError> {
         Err(PortError::Retryable("ModelError 503".into()))
     }
 }
@@ -708,6 +730,7 @@ async fn drive<P: Predictor>(p: &Proc<P>, steps: &[Step]) -> MetricSet {
             "predictor_fallbacks_total",
             "predictor_windows_total",
             "predictor_skipped_open_total",
+            "windows_outside_domain_total",
         ] {
             total.count(k, m.get(k).unwrap_or(0.0) as u64);
         }
@@ -746,6 +769,22 @@ async fn the_correction_scales_each_window_and_a_failing_model_falls_back_visibl
             v.burn_gal,
             u.burn_gal
         );
+    }
+
+    // Windows outside the model's domain are physics, labelled so, and counted.
+    let picky = with(EveryOther(1.1));
+    let m = drive(&picky, &steps).await;
+    let c = shown(&picky);
+    let outside = c.values().filter(|u| u.window_start % 10_000 != 0).count();
+    assert!(outside > 0 && outside < c.len(), "{outside} of {}", c.len());
+    assert_eq!(m.get("windows_outside_domain_total"), Some(outside as f64));
+    for (k, u) in &c {
+        let want = if u.window_start % 10_000 != 0 {
+            burnbar_core::update::ModelKind::Physics
+        } else {
+            burnbar_core::update::ModelKind::PhysicsMl
+        };
+        assert_eq!(u.model, want, "{k:?}");
     }
 
     let down = with(Down);

@@ -20,6 +20,9 @@ pub struct SimConfig {
     pub faults: f64,
     /// Write `pit_out` as a live feed does: `fuel_added_gal` and `full` null.
     pub live: bool,
+    /// Write the official pit data on `pit_out` (`tires`, `box_s`), as NASCAR's feed
+    /// times every stop; off, a feed without it. The race is the same either way.
+    pub pit_detail: bool,
     /// Width of the truth windows, ms; 5,000 is the pipeline's default window.
     pub window_ms: i64,
 }
@@ -34,6 +37,7 @@ impl Default for SimConfig {
             seed: 1,
             faults: 0.0,
             live: false,
+            pit_detail: true,
             window_ms: 5_000,
         }
     }

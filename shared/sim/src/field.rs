@@ -2,12 +2,14 @@
 //!
 //! Each car draws (from the seed's setup stream) its corner pace (up to 1.5 % slower than
 //! the best), its engine (power ±0.5 %), its fuel use (sd 2 %: the spread the estimator's
-//! calibration has to live with), its crew's fill rate (1.5 gal/s, sd 3 %), a style
+//! calibration has to live with), its crew's fill rate (1.5 gal/s, sd 3 %) and tyre speed
+//! (sd 4 % on the time of a change, from a stream of its own so that the rest of the
+//! field is what it was before crews had one), a style
 //! (20 % savers, 60 % neutral, 20 % pushers), the team's error on its own fuel numbers
 //! (sd 0.8 %), the laps of fuel it keeps in hand (0.5 to 2), and how much saving it will try. In
 //! about a third of the races one driver is a gambler who stays out on fuel he may not have.
 
-use crate::car::{CarParams, Style};
+use crate::car::{CarParams, FILL_RATE_GPS, Style};
 use crate::track::TrackCtx;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
@@ -88,8 +90,13 @@ fn normal(rng: &mut ChaCha8Rng) -> f64 {
     rng.sample::<f64, _>(StandardNormal)
 }
 
-/// Draws the field: `numbers[i]` gets `params[i]`.
-pub(crate) fn draw(ctx: &TrackCtx, numbers: &[String], rng: &mut ChaCha8Rng) -> Vec<CarParams> {
+/// Draws the field: `numbers[i]` gets `params[i]`; `crews` draws the pit crews' tyre speed.
+pub(crate) fn draw(
+    ctx: &TrackCtx,
+    numbers: &[String],
+    rng: &mut ChaCha8Rng,
+    crews: &mut ChaCha8Rng,
+) -> Vec<CarParams> {
     let n = numbers.len();
     let mut names: Vec<String> = Vec::with_capacity(n);
     while names.len() < n {
@@ -126,7 +133,8 @@ pub(crate) fn draw(ctx: &TrackCtx, numbers: &[String], rng: &mut ChaCha8Rng) -> 
                 pace: 1.0 - 0.015 * rng.random::<f64>(),
                 power_mult: 1.0 + (0.005 * normal(rng)).clamp(-0.015, 0.015),
                 fuel_mult: 1.0 + (0.02 * normal(rng)).clamp(-0.05, 0.05),
-                fill_rate: 1.5 * (1.0 + (0.03 * normal(rng)).clamp(-0.08, 0.08)),
+                fill_rate: FILL_RATE_GPS * (1.0 + (0.03 * normal(rng)).clamp(-0.08, 0.08)),
+                tire_mult: 1.0 + (0.04 * normal(crews)).clamp(-0.1, 0.1),
                 style,
                 team_bias: (0.008 * normal(rng)).clamp(-0.02, 0.02),
                 margin_laps: 0.5 + 1.5 * rng.random::<f64>(),

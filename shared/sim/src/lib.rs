@@ -5,9 +5,10 @@
 //! one needs races whose fuel is known. This crate makes them: a field of cars on a lap
 //! profile of a real track (length, engine package, typical and pace speeds, race
 //! distance and stages from `burnbar_core::tracks`), with drafting, fuel saving and
-//! pushing, cautions, pit stops whose standing time follows the fuel poured, and
-//! fuel-mileage finishes where a gambler can run dry. The same [`SimConfig`] always gives
-//! the same bytes.
+//! pushing, cautions, pit stops as crews make them (tyres and fuel side by side, the
+//! longer job timing the stop, each crew at its own speed) with the official pit data on
+//! `pit_out`, and fuel-mileage finishes where a gambler can run dry. The same
+//! [`SimConfig`] always gives the same bytes.
 //!
 //! # The truth is a different model from the estimator's
 //!

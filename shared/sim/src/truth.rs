@@ -6,14 +6,20 @@
 //!   window's end, the fuel burned inside the window, the fuel in the cell at `ts`, and
 //!   `lap + lap_frac` at `ts`. Those are exactly the windows the pipeline publishes.
 //! - One **stint line** per stint, at the end: `{"car","stint_start","stint_end",
-//!   "burned_gal","added_gal","full"}`. A stint runs from a fill (the race start, or a
-//!   `pit_out`'s `ts`) to the next `pit_out`'s `ts`, or to the car's last sample (the
-//!   finish, or its `car_out`); `added_gal` and `full` describe the fill that ends it
-//!   (null for the last stint).
+//!   "burned_gal","added_gal","full","tires","box_s","fuel_s","tire_s"}`. A stint runs
+//!   from a fill (the race start, or a `pit_out`'s `ts`) to the next `pit_out`'s `ts`, or
+//!   to the car's last sample (the finish, or its `car_out`). The rest describe the stop
+//!   that ends it (null for the last stint): `added_gal` what was poured, `full` whether
+//!   that filled the cell, `tires` the tyres changed, `box_s` the seconds the car stood
+//!   still in its box (exact: the `pit_out` event gives it to a tenth), `fuel_s` the fuel
+//!   job (dead time and pour) and `tire_s` the tyre change (0 without one): the stop was
+//!   timed by the fuel when `fuel_s` ≥ `tire_s`, and `box_s` is the longer of the two, a
+//!   little time for the jack, up to a step of the simulation.
 //!
 //! Window lines are sorted by `(ts, car)`, stint lines by `(car, stint_start)`; numbers
 //! have 4 decimals.
 
+use crate::car::PitReport;
 use crate::output;
 
 #[derive(Debug, Clone, Copy)]
@@ -21,8 +27,8 @@ struct Stint {
     start: i64,
     end: i64,
     burned: f64,
-    added: Option<f64>,
-    full: Option<bool>,
+    /// The stop that ended it (none for the last stint).
+    stop: Option<PitReport>,
 }
 
 #[derive(Debug)]
@@ -79,15 +85,14 @@ impl Truth {
         self.cars[i].sampled = true;
     }
 
-    /// A fill ended car `i`'s stint at `ts` (its `pit_out`).
-    pub fn fill(&mut self, i: usize, ts: i64, added: f64, full: bool) {
+    /// The stop `report` ended car `i`'s stint at `ts` (its `pit_out`).
+    pub fn fill(&mut self, i: usize, ts: i64, report: &PitReport) {
         let c = &mut self.cars[i];
         c.stints.push(Stint {
             start: c.stint_start,
             end: ts,
             burned: c.stint_burned,
-            added: Some(added),
-            full: Some(full),
+            stop: Some(*report),
         });
         c.stint_start = ts;
         c.stint_burned = 0.0;
@@ -125,8 +130,7 @@ impl Truth {
                 start: c.stint_start,
                 end: end(i).max(c.stint_start),
                 burned: c.stint_burned,
-                added: None,
-                full: None,
+                stop: None,
             });
             for s in &c.stints {
                 let mut b = Vec::with_capacity(128);
@@ -135,20 +139,28 @@ impl Truth {
                 output::field(&mut b, "stint_start", |b| output::int(b, s.start));
                 output::field(&mut b, "stint_end", |b| output::int(b, s.end));
                 output::field(&mut b, "burned_gal", |b| output::float(b, s.burned, 4));
-                output::field(&mut b, "added_gal", |b| match s.added {
-                    Some(a) => output::float(b, a, 4),
-                    None => b.extend_from_slice(b"null"),
-                });
-                output::field(&mut b, "full", |b| {
-                    b.extend_from_slice(match s.full {
-                        Some(true) => b"true",
-                        Some(false) => b"false",
-                        None => b"null",
-                    })
-                });
+                stop_fields(&mut b, s.stop.as_ref());
                 b.push(b'}');
                 self.pending.push(String::from_utf8(b).unwrap_or_default());
             }
         }
     }
+}
+
+/// A stint line's description of the stop that ended it: nulls for none.
+fn stop_fields(b: &mut Vec<u8>, stop: Option<&PitReport>) {
+    let Some(r) = stop else {
+        for k in ["added_gal", "full", "tires", "box_s", "fuel_s", "tire_s"] {
+            output::field(b, k, |b| b.extend_from_slice(b"null"));
+        }
+        return;
+    };
+    output::field(b, "added_gal", |b| output::float(b, r.added, 4));
+    output::field(b, "full", |b| {
+        b.extend_from_slice(if r.full { b"true" } else { b"false" })
+    });
+    output::field(b, "tires", |b| output::int(b, i64::from(r.tires)));
+    output::field(b, "box_s", |b| output::float(b, r.box_s, 4));
+    output::field(b, "fuel_s", |b| output::float(b, r.fuel_s, 4));
+    output::field(b, "tire_s", |b| output::float(b, r.tire_s, 4));
 }

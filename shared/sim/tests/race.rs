@@ -481,66 +481,6 @@ fn the_truth_adds_up() {
 }
 
 #[test]
-fn standing_time_follows_the_fuel_poured() {
-    let r = mileage_race();
-    let hz = mileage_race_cfg(0).hz as f64;
-    let samples = merged_samples(&r.out);
-    let evs = events(&r.out);
-    let mut stops: Vec<(f64, f64, bool)> = Vec::new();
-    for (i, e) in evs.iter().enumerate() {
-        if e["kind"] != "pit_in" {
-            continue;
-        }
-        let car = e["car"].as_str().unwrap();
-        let Some(out) = evs[i..]
-            .iter()
-            .find(|o| o["kind"] == "pit_out" && o["car"] == car)
-        else {
-            continue;
-        };
-        let (a, b) = (e["ts"].as_i64().unwrap(), out["ts"].as_i64().unwrap());
-        let standing = samples
-            .range((car.to_string(), a)..(car.to_string(), b))
-            .filter(|(_, s)| s["in_pit"] == true && s["speed_mph"].as_f64().unwrap() < 1.0)
-            .count() as f64
-            / hz;
-        stops.push((
-            out["fuel_added_gal"].as_f64().unwrap(),
-            standing,
-            out["full"] == true,
-        ));
-    }
-    assert!(stops.len() >= 10, "{stops:?}");
-    for &(added, standing, _) in &stops {
-        // Fill rate 1.5 gal/s give or take the crew (sd 3 %, at most 8 %), under a second
-        // of jack and hose work, samples every 0.5 s.
-        let expected = added / 1.5;
-        assert!(
-            (standing - expected).abs() <= 0.09 * expected + 1.2,
-            "{added} gal in {standing} s"
-        );
-    }
-    let splash = stops
-        .iter()
-        .filter(|s| s.0 < 8.0)
-        .map(|s| s.1)
-        .fold(f64::MAX, f64::min);
-    let full = stops
-        .iter()
-        .filter(|s| s.2 && s.0 > 14.0)
-        .map(|s| s.1)
-        .fold(0.0, f64::max);
-    assert!(
-        splash < 6.0 && full > 9.0,
-        "splash {splash} s, full {full} s: {stops:?}"
-    );
-    assert!(
-        stops.iter().any(|s| !s.2),
-        "a late stop for only what the finish needs"
-    );
-}
-
-#[test]
 fn a_long_last_run_is_a_fuel_mileage_finish() {
     let r = mileage_race();
     let truth = json_lines(&r.truth);
@@ -661,17 +601,19 @@ fn live_feeds_do_not_know_the_fill() {
     assert!(!outs.is_empty());
     for l in &outs {
         assert!(
-            l.ends_with(",\"fuel_added_gal\":null,\"full\":null}"),
+            l.contains(",\"fuel_added_gal\":null,\"full\":null,\"tires\":"),
             "{l}"
         );
     }
-    // Otherwise the same race, byte for byte.
+    // Otherwise the same race, byte for byte, the pit data too.
     let strip = |s: &str| -> Vec<String> {
         s.lines()
-            .map(|l| match l.find(",\"fuel_added_gal\"") {
-                Some(i) => l[..i].to_string(),
-                None => l.to_string(),
-            })
+            .map(
+                |l| match (l.find(",\"fuel_added_gal\""), l.find(",\"tires\"")) {
+                    (Some(i), Some(j)) => format!("{}{}", &l[..i], &l[j..]),
+                    _ => l.to_string(),
+                },
+            )
             .collect()
     };
     assert_eq!(strip(&weighed.out), strip(&live.out));

@@ -156,7 +156,7 @@ impl CarState {
         let cap = ctx.capacity_gal;
         let remaining_raw = self.fuel.remaining();
         let remaining = remaining_raw.clamp(0.0, cap);
-        let half = Z90 * self.fuel.variance(p).sqrt();
+        let half = Z90 * self.fuel.variance(p, ctx.track_var).sqrt();
         let low = (remaining_raw - half).clamp(0.0, cap);
         // Standing in the box during a stop (a `pit_in` without its `pit_out` yet), the
         // crew may be pouring. The contract counts a fill at `pit_out`, when its size is

@@ -24,6 +24,9 @@ pub struct RaceCtx<'a> {
     pub flags: &'a [FlagChange],
     pub window_ms: i64,
     pub params: &'a ModelParams,
+    /// What the race's track adds to the burn's relative variance: the parameters were
+    /// not fitted on it ([`ModelParams::off_track_var`]).
+    pub track_var: f64,
     /// A learned correction of each window's physics burn (the SageMaker model), looked
     /// up when the window closes. `None`: physics alone.
     pub correction: Option<&'a dyn WindowCorrection>,
@@ -44,6 +47,7 @@ impl std::fmt::Debug for RaceCtx<'_> {
             .field("capacity_gal", &self.capacity_gal)
             .field("scheduled_laps", &self.scheduled_laps)
             .field("window_ms", &self.window_ms)
+            .field("track_var", &self.track_var)
             .field("corrected", &self.correction.is_some())
             .finish_non_exhaustive()
     }

@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::{CarState, RaceCtx};
+use crate::calibrate::StopFacts;
 use crate::contract::Flag;
+use crate::pits::PitData;
 
 /// What a race-control event does to one car, at its effective time.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -43,7 +45,10 @@ impl CarState {
             CarEventKind::Flag(f) => self.flag = f,
             CarEventKind::PitIn => {
                 self.pit_road = true;
-                self.fuel.pit_in = Some((self.fuel.remaining(), self.fuel.variance(ctx.params)));
+                self.fuel.pit_in = Some((
+                    self.fuel.remaining(),
+                    self.fuel.variance(ctx.params, ctx.track_var),
+                ));
                 // Standing time is not reset here: a pit_in that arrives late acts at the
                 // car's first open window, after the car may already have stood in its
                 // box. It counts from the last fill (`Fuel::fill` resets it).
@@ -52,26 +57,41 @@ impl CarState {
             CarEventKind::PitOut {
                 fuel_added_gal,
                 full,
-                ..
+                tires,
+                box_s,
             } => {
+                let pit = PitData { tires, box_s };
                 self.pit_road = false;
                 // The final window is tested again after every stop.
                 self.final_window = false;
                 if let Some(r) = self.recorder.as_deref_mut() {
-                    r.close_stint(
-                        self.car,
-                        ctx,
-                        ts,
-                        fuel_added_gal,
+                    let stop = StopFacts {
+                        added: fuel_added_gal,
                         full,
-                        self.fuel.standing_ms as f64 / 1000.0,
-                    );
+                        pit,
+                        standing_s: self.fuel.standing_ms as f64 / 1000.0,
+                    };
+                    r.close_stint(self.car, ctx, ts, stop);
                 }
                 self.fuel.learn(fuel_added_gal, full);
-                self.fuel.fill(fuel_added_gal, full, ctx.params);
-                self.fuel.stint_eff = self.fuel.learned_eff(ctx.params);
+                let finish = self.finish_gal(ts, ctx);
+                self.fuel
+                    .fill(fuel_added_gal, full, pit, finish, ctx.params, ctx.track_var);
+                self.fuel.stint_eff = self.fuel.learned_eff(ctx.params, ctx.track_var);
                 self.laps.dirty = true;
             }
         }
+    }
+
+    /// The fuel the car needs from `ts` to the scheduled finish: the laps left from
+    /// the leader's lap as the car knows it then (its own position, and race control's
+    /// lap of the latest flag) at its fuel per green lap; `None` without a schedule or a
+    /// green lap. A car laps down needs less: the leader is ahead of what it knows.
+    fn finish_gal(&self, ts: i64, ctx: &RaceCtx) -> Option<f64> {
+        let sched = f64::from(ctx.scheduled_laps?);
+        let per_lap = self.fuel_per_green_lap()?;
+        let own = self.last_pos.unwrap_or(self.arrival_pos);
+        let leader = crate::race::flag_lap(ctx.flags, ts).map_or(own, |f| f.max(own));
+        Some((sched - leader).max(0.0) * per_lap)
     }
 }

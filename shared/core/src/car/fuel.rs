@@ -4,7 +4,12 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::ModelParams;
+use crate::pits::{self, PitData, TIRE_SHORT_SHARE_PRIOR};
 use crate::stats::{Z90, mills, shortfall_var};
+
+/// A stop the fuel timed at these odds or more teaches a car its efficiency; below, the
+/// tyres may have timed it and its pour is not measured.
+const LEARN_ODDS: f64 = 0.95;
 
 /// The fuel cell: what went in at the last fill and what has burned since.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -70,27 +75,32 @@ impl Fuel {
         self.stint_start_gal - self.used_stint
     }
 
-    pub(super) fn variance(&self, p: &ModelParams) -> f64 {
-        let b = self.burn_rel_sd(p) * self.used_stint;
+    /// The variance of the level now; `track_var` is what the race's track adds to the
+    /// burn's relative variance ([`ModelParams::off_track_var`]).
+    pub(super) fn variance(&self, p: &ModelParams, track_var: f64) -> f64 {
+        let b = self.burn_rel_sd(p, track_var) * self.used_stint;
         self.stint_start_var + b * b
     }
 
     /// The relative doubt of this car's burn: what remains unknown of its efficiency
     /// after what it has taught, plus the model's error within a car. Before any lesson
-    /// this is `burn_rel_sd`.
-    fn burn_rel_sd(&self, p: &ModelParams) -> f64 {
+    /// this is `burn_rel_sd` (widened by the track's `track_var`).
+    fn burn_rel_sd(&self, p: &ModelParams, track_var: f64) -> f64 {
         let (_, w2) = p.car_variances();
-        (self.eff_posterior(p).1 + w2).sqrt()
+        (self.eff_posterior(p, track_var).1 + w2).sqrt()
     }
 
     /// The posterior of the log of this car's efficiency factor, `(mean, variance)`.
-    /// Prior: the fleet, `N(0, τ²)` with τ = `car_rel_sd`. Each weighed stint observes
+    /// Prior: the fleet, `N(0, τ²)` with τ = `car_rel_sd`, plus `track_var` on a track
+    /// the parameters were not fitted on (a doubt every car of the race shares, which
+    /// each car's stints teach like its own efficiency). Each weighed stint observes
     /// it with the model's within-car error `w²`. Fills sized from standing time observe
     /// it only through the crew's rate, which is the same at every stop of the car's race
     /// (between-car fill variance `ρ²`), so their precision-weighted mean `ȳ` counts as
     /// one observation of variance `ρ² + 1/Σ(1/σⱼ²)`, however many stops there were.
-    fn eff_posterior(&self, p: &ModelParams) -> (f64, f64) {
+    fn eff_posterior(&self, p: &ModelParams, track_var: f64) -> (f64, f64) {
         let (tau2, w2) = p.car_variances();
+        let tau2 = tau2 + track_var.max(0.0);
         if tau2 <= 0.0 {
             return (0.0, 0.0);
         }
@@ -177,16 +187,26 @@ impl Fuel {
     /// This car's efficiency factor after what it has taught (1 before any weighed stint
     /// or full stop sized from standing time, or when calibration found no spread
     /// between cars).
-    pub(super) fn learned_eff(&self, p: &ModelParams) -> f64 {
-        self.eff_posterior(p).0.exp()
+    pub(super) fn learned_eff(&self, p: &ModelParams, track_var: f64) -> f64 {
+        self.eff_posterior(p, track_var).0.exp()
     }
 
-    /// A fill at `pit_out`, exactly as the spec's Fills paragraph says.
-    pub(super) fn fill(&mut self, added: Option<f64>, full: Option<bool>, p: &ModelParams) {
+    /// A fill at `pit_out`, exactly as the spec's Fills paragraph says; `pit` is the
+    /// stop's official pit data, `finish_gal` the fuel the car needs from the stop to
+    /// the finish when known, `track_var` the track's doubt ([`Fuel::variance`]).
+    pub(super) fn fill(
+        &mut self,
+        added: Option<f64>,
+        full: Option<bool>,
+        pit: PitData,
+        finish_gal: Option<f64>,
+        p: &ModelParams,
+        track_var: f64,
+    ) {
         let (base, base_var) = self
             .pit_in
             .take()
-            .unwrap_or_else(|| (self.remaining(), self.variance(p)));
+            .unwrap_or_else(|| (self.remaining(), self.variance(p, track_var)));
         let base = base.max(0.0);
         let cap = self.capacity;
         let (level, var) = if let Some(added) = added {
@@ -201,27 +221,117 @@ impl Fuel {
         } else if full == Some(true) {
             (cap, 0.0)
         } else {
-            self.standing_fill(base, base_var, p)
+            // A crew pours at least what the finish needs, as far as the time allows.
+            let least = finish_gal.map_or(0.0, |f| (f - base).max(0.0));
+            self.standing_fill(base, base_var, full, pit, least, p)
         };
         self.stint_start_gal = level;
         self.stint_start_var = var;
         self.start_full = full == Some(true);
         // Read as full, or weighed and reported full by the crew.
-        self.start_at_cap = level >= cap || full == Some(true);
+        self.start_at_cap = (level >= cap && full != Some(false)) || full == Some(true);
         self.used_stint = 0.0;
         self.stint_miles = 0.0;
         self.standing_ms = 0;
     }
 
     /// The level and variance after a fill of unknown size (no weight, not reported
-    /// full), sized from the time the car stood in its box since `pit_in` (at `base`,
-    /// variance `base_var`).
-    fn standing_fill(&mut self, base: f64, base_var: f64, p: &ModelParams) -> (f64, f64) {
+    /// full), from the time the car stood in its box (`box_s` when the pit data gives
+    /// it, else the telemetry's since `pit_in`), on the level at `pit_in` (`base`,
+    /// variance `base_var`). A stop lasts as long as its longer job
+    /// ([`crate::pits`]): read as the fuel's, the time sizes the pour; read as the
+    /// tyres', it says only that the fuel took at most that long. Where either may have
+    /// timed it, the level is the mixture of both readings, weighted by their odds, and
+    /// its variance carries the doubt of both. The crew poured at least `least` gal
+    /// (what the finish needs), as far as the time allowed.
+    fn standing_fill(
+        &mut self,
+        base: f64,
+        base_var: f64,
+        full: Option<bool>,
+        pit: PitData,
+        least: f64,
+        p: &ModelParams,
+    ) -> (f64, f64) {
+        let secs = pit.secs(self.standing_ms as f64 / 1000.0);
+        let est = pits::pour_reading(secs, p);
+        let w_fuel = pits::fuel_timed_odds(secs, pit.tires, least, p);
+        let fuel = self.fuel_timed_fill(base, base_var, est, full, w_fuel >= LEARN_ODDS, p);
+        if w_fuel >= 1.0 {
+            return fuel;
+        }
+        let tires = self.tire_timed_fill(base, base_var, est, full, least, p);
+        let w_tire = 1.0 - w_fuel;
+        let level = w_fuel * fuel.0 + w_tire * tires.0;
+        let var = w_fuel * fuel.1 + w_tire * tires.1 + w_fuel * w_tire * (fuel.0 - tires.0).powi(2);
+        (level, var)
+    }
+
+    /// A stop the tyres timed: the fuel took at most its time, so at most `est` went in.
+    /// Where that would have reached the top, the stop counts as full (`telemetry-v1`)
+    /// unless `full` is `false`, with the doubt that the crew stopped short (how often and
+    /// how far, as calibration measured on weighed stops of the kind, else
+    /// [`TIRE_SHORT_SHARE_PRIOR`] of them by up to the whole room, uniformly); else the
+    /// pour is anywhere from `least` (what the finish needs; none when not known) to
+    /// `est`, uniformly: nothing tells more.
+    fn tire_timed_fill(
+        &self,
+        base: f64,
+        base_var: f64,
+        est: f64,
+        full: Option<bool>,
+        least: f64,
+        p: &ModelParams,
+    ) -> (f64, f64) {
         let cap = self.capacity;
-        let est = self.pour_so_far(p);
+        let room = (cap - base).max(0.0);
+        // The most the time allows, at the fill's upper bound.
+        let most = est * (1.0 + Z90 * p.fill_rel_sd) + Z90 * p.fill_abs_sd;
+        if full != Some(false) && most >= room {
+            let share = p.tire_short_share.unwrap_or(TIRE_SHORT_SHARE_PRIOR);
+            // Short by s uniform on [0, s_max], of mean `room_gal` where measured.
+            let s_max = p.tire_short_room_gal.map_or(room, |r| room.min(2.0 * r));
+            (
+                cap,
+                share * s_max * s_max / 3.0 + self.since_box * self.since_box,
+            )
+        } else {
+            let top = est.min(room);
+            let low = least.min(top);
+            (
+                base + (low + top) / 2.0,
+                base_var + (top - low).powi(2) / 12.0,
+            )
+        }
+    }
+
+    /// A stop the fuel timed: the pour is `est` with the fill's doubt, on `base`. A stop
+    /// as long as a full fill needs is judged full or short by how likely each is; one
+    /// judged full all but surely teaches the car its efficiency when `may_learn` (the
+    /// fuel timed it all but surely: its pour was measured).
+    fn fuel_timed_fill(
+        &mut self,
+        base: f64,
+        base_var: f64,
+        est: f64,
+        full: Option<bool>,
+        may_learn: bool,
+        p: &ModelParams,
+    ) -> (f64, f64) {
+        let cap = self.capacity;
         let rel = p.fill_rel_sd * est;
         let var = base_var + rel * rel + p.fill_abs_sd * p.fill_abs_sd;
         let want = base + est;
+        if full == Some(false) {
+            // The crew stopped short: the level stays below the top. Where the time
+            // would have filled the cell, something else held the car: the pour is
+            // anywhere short of the room.
+            if want < cap {
+                return (want, var);
+            }
+            let room = (cap - base).max(0.0);
+            return (base + room / 2.0, base_var + room * room / 12.0);
+        }
         // Within the doubt of the top, the crew filled it: a stop as long as a full
         // fill needs is a full fill. (Sizing it at `want` would carry any error of
         // the level at pit_in, which the fill itself erased, through the next stint.)
@@ -246,7 +356,7 @@ impl Fuel {
                 // Read as full: exact if it was, off by the margin and its doubt
                 // if the crew stopped short. Only a stop that was full all but
                 // surely teaches (a short one would pull the car the other way).
-                if short < 0.1 {
+                if short < 0.1 && may_learn {
                     self.learn_standing(est, p);
                 }
                 (cap, short * (margin * margin + var) + drive_off)
@@ -254,7 +364,9 @@ impl Fuel {
                 (want, var)
             }
         } else if margin >= -doubt {
-            self.learn_standing(est, p);
+            if may_learn {
+                self.learn_standing(est, p);
+            }
             // Probably full. The cell holds min(X, capacity) with X ~ N(want,
             // var): reading it as full errs only on the short side, by the
             // expected squared shortfall (keeping all of `var` would make the band
@@ -305,8 +417,8 @@ mod tests {
         fuel.used_stint = model_gal * fuel.stint_eff;
         let burned = model_gal * truth;
         fuel.learn(Some(burned), Some(true));
-        fuel.fill(Some(burned), Some(true), p);
-        fuel.stint_eff = fuel.learned_eff(p);
+        fuel.fill(Some(burned), Some(true), PitData::default(), None, p, 0.0);
+        fuel.stint_eff = fuel.learned_eff(p, 0.0);
     }
 
     #[test]
@@ -341,7 +453,7 @@ mod tests {
         let after = |n: u32| {
             let mut fuel = Fuel::full(20.0);
             fuel.learn_n = n;
-            fuel.burn_rel_sd(&p)
+            fuel.burn_rel_sd(&p, 0.0)
         };
         assert!((after(0) - 0.03).abs() < 1e-12);
         let mut last = after(0);
@@ -357,12 +469,12 @@ mod tests {
         fresh.used_stint = 10.0;
         let mut taught = fresh;
         taught.learn_n = 5;
-        assert!(taught.variance(&p) < fresh.variance(&p));
+        assert!(taught.variance(&p, 0.0) < fresh.variance(&p, 0.0));
     }
 
     /// A stint from a cell read as full in which the model counted `model_gal` while the
-    /// car really burned `model_gal × truth`, ended by a live stop (no weight) whose
-    /// crew poured `pour` gallons at `crew` times the fleet's fill rate.
+    /// car really burned `model_gal × truth`, ended by a live fuel-only stop (no weight,
+    /// `tires: 0`) whose crew poured `pour` gallons at `crew` times the fleet's fill rate.
     fn standing_stint(
         fuel: &mut Fuel,
         p: &ModelParams,
@@ -375,8 +487,12 @@ mod tests {
         let poured = pour.unwrap_or(model_gal * truth);
         let secs = poured / (p.fill_rate_gps * crew) + p.fill_dead_s;
         fuel.standing_ms = (secs * 1000.0).round() as i64;
-        fuel.fill(None, None, p);
-        fuel.stint_eff = fuel.learned_eff(p);
+        let fuel_only = PitData {
+            tires: Some(0),
+            box_s: None,
+        };
+        fuel.fill(None, None, fuel_only, None, p, 0.0);
+        fuel.stint_eff = fuel.learned_eff(p, 0.0);
     }
 
     /// Calibrated doubts of a fill sized from standing time: 3 % relative, of which
@@ -409,7 +525,11 @@ mod tests {
         assert!(eff > 0.96 && eff < 0.975, "{eff}");
         assert_eq!(fuel.learn_n, 0, "nothing was weighed");
         assert!(fuel.start_at_cap);
-        assert!(fuel.burn_rel_sd(&p) < 0.015, "{}", fuel.burn_rel_sd(&p));
+        assert!(
+            fuel.burn_rel_sd(&p, 0.0) < 0.015,
+            "{}",
+            fuel.burn_rel_sd(&p, 0.0)
+        );
 
         // Crews that differ by 3 %: however many stops, the car's own rate hides part of
         // its efficiency, and the factor moves only part of the way.
@@ -420,7 +540,7 @@ mod tests {
         }
         let eff = fuel.stint_eff;
         assert!(eff > 0.98 && eff < 0.995, "{eff}");
-        let sd = fuel.burn_rel_sd(&p);
+        let sd = fuel.burn_rel_sd(&p, 0.0);
         assert!(sd > 0.015 && sd < 0.021, "{sd}");
 
         // And a fast crew reads as a thrifty car by the same amount as a thrifty car
@@ -502,7 +622,7 @@ mod tests {
             let mut fuel = Fuel::full(20.0);
             standing_stint(&mut fuel, p, 18.0, 1.0, None, 1.0);
             assert_eq!(fuel.remaining(), 20.0);
-            fuel.variance(p).sqrt()
+            fuel.variance(p, 0.0).sqrt()
         };
         let known = ModelParams {
             fill_partial_share: Some(0.05),
@@ -529,6 +649,134 @@ mod tests {
         fuel.start_full = false;
         fuel.learn(Some(12.0), Some(true));
         assert_eq!(fuel.learn_n, 0);
-        assert_eq!(fuel.learned_eff(&p), 1.0);
+        assert_eq!(fuel.learned_eff(&p, 0.0), 1.0);
+    }
+
+    /// A live stop (no weight, `full` null) on a cell holding `base` gal, `base_var`
+    /// gal² of doubt, after a stint that began full and burned what it lost by the model; the
+    /// telemetry measured `measured_s` in the box and the pit data gave `pit`. The fill's
+    /// level and variance, and whether it taught the car.
+    fn live_stop(base: f64, base_var: f64, measured_s: f64, pit: PitData) -> (f64, f64, bool) {
+        let p = ModelParams::default();
+        let mut fuel = Fuel::full(20.0);
+        fuel.used_stint = 20.0 - base;
+        fuel.pit_in = Some((base, base_var));
+        fuel.standing_ms = (measured_s * 1000.0).round() as i64;
+        fuel.fill(None, None, pit, None, &p, 0.0);
+        (
+            fuel.stint_start_gal,
+            fuel.stint_start_var,
+            fuel.fill_prec > 0.0,
+        )
+    }
+
+    fn pit(tires: Option<u8>, box_s: f64) -> PitData {
+        PitData {
+            tires,
+            box_s: Some(box_s),
+        }
+    }
+
+    #[test]
+    fn the_official_box_time_sizes_a_fuel_only_stop_rather_than_the_telemetry() {
+        // Defaults: 1.5 gal/s after 1.5 s, 10 % doubt. 5.1 s in the box: 1.5 · 3.6 = 5.4
+        // gal on 5 gal, variance (0.1 · 5.4)² = 0.2916; the telemetry's 3 s is ignored.
+        let (level, var, _) = live_stop(5.0, 0.0, 3.0, pit(Some(0), 5.1));
+        assert!((level - 10.4).abs() < 1e-9, "{level}");
+        assert!((var - 0.2916).abs() < 1e-9, "{var}");
+        // Without box_s the telemetry's time sizes it: 1.5 · 1.5 = 2.25 gal.
+        let telemetry = PitData {
+            tires: Some(0),
+            box_s: None,
+        };
+        let (level, _, _) = live_stop(5.0, 0.0, 3.0, telemetry);
+        assert!((level - 7.25).abs() < 1e-9, "{level}");
+    }
+
+    #[test]
+    fn a_short_stop_no_longer_than_its_tyre_change_says_only_that_the_fuel_took_at_most_that_long()
+    {
+        // Two tyres (5 s ± √(0.5² + 0.2²) = 0.5385) and 5.1 s in the box, 15 gal of room:
+        // the fuel took at most 5.1 s, so at most 5.4 gal went in.
+        // Odds (`pits`): z = 0.1857, fuel 1.5 · Φ(z) = 0.8606 against the tyres
+        // φ(z) / 0.5385 · 5.4 = 3.932: the fuel timed it at 0.1796.
+        // Read as the fuel's: 10.4, variance 0.2916. Read as the tyres': anywhere in
+        // [5, 10.4], 7.7 with variance 5.4² / 12 = 2.43.
+        // Mixed: 0.1796 · 10.4 + 0.8204 · 7.7 = 8.185; variance 0.1796 · 0.2916 +
+        // 0.8204 · 2.43 + 0.1796 · 0.8204 · 2.7² = 3.120.
+        let (level, var, taught) = live_stop(5.0, 0.0, 5.3, pit(Some(2), 5.1));
+        assert!((level - 8.185).abs() < 0.005, "{level}");
+        assert!((var - 3.120).abs() < 0.01, "{var}");
+        assert!(!taught);
+        // Far longer than two tyres take: the fuel's (9.1 s: 11.4 gal).
+        let (level, _, _) = live_stop(5.0, 0.0, 9.3, pit(Some(2), 9.1));
+        assert!((level - 16.4).abs() < 1e-6, "{level}");
+    }
+
+    #[test]
+    fn a_stop_timed_by_its_tyres_counts_full_where_the_time_allowed_the_top_and_teaches_nothing() {
+        // 11.4 gal of room and four tyres in 9.1 s: the time allowed 1.5 · 7.6 = 11.4 gal,
+        // so the stop counts as full. Read as the fuel's it is a fill to the top that
+        // measures the car's burn (its doubt, uncalibrated: the shortfall of N(0, (0.1 ·
+        // 11.4)²) below the top, half its variance, 0.6498); the tyres all but surely
+        // timed it (odds 0.13), so it teaches nothing. The tyres' reading's doubt: 10 %
+        // of such stops stop short, by up to the whole room: 0.1 · 11.4² / 3 = 4.332.
+        let (level, var, taught) = live_stop(8.6, 0.0, 9.3, pit(Some(4), 9.1));
+        assert_eq!(level, 20.0);
+        assert!(!taught);
+        let w = crate::pits::fuel_timed_odds(9.1, Some(4), 0.0, &ModelParams::default());
+        let want = w * 0.6498 + (1.0 - w) * 4.332;
+        assert!((var - want).abs() < 0.01 * var, "{var} {want} {w}");
+        // The same stop with no tyre changed is a fuel-timed fill to the top: it teaches.
+        let (level, _, taught) = live_stop(8.6, 0.0, 9.3, pit(Some(0), 9.1));
+        assert_eq!(level, 20.0);
+        assert!(taught);
+        // `full: false`: the crew stopped short, whatever the time allowed.
+        let p = ModelParams::default();
+        let mut fuel = Fuel::full(20.0);
+        fuel.pit_in = Some((8.6, 0.0));
+        fuel.fill(None, Some(false), pit(Some(4), 9.1), None, &p, 0.0);
+        assert!(
+            fuel.remaining() < 20.0 && !fuel.start_at_cap,
+            "{}",
+            fuel.remaining()
+        );
+    }
+
+    #[test]
+    fn without_the_tyres_a_stop_carries_the_doubt_of_both_readings() {
+        let (fuel_only, fuel_var, _) = live_stop(5.0, 0.0, 5.3, pit(Some(0), 5.1));
+        let (two, _, _) = live_stop(5.0, 0.0, 5.3, pit(Some(2), 5.1));
+        let (unknown, var, taught) = live_stop(5.0, 0.0, 5.3, pit(None, 5.1));
+        assert!(
+            two < unknown && unknown < fuel_only,
+            "{two} {unknown} {fuel_only}"
+        );
+        assert!(var > 2.0 * fuel_var, "{var} {fuel_var}");
+        assert!(!taught);
+        // A stop far from every tyre change reads as the fuel's: 14 s, 18.75 gal.
+        let (level, var, _) = live_stop(1.0, 0.0, 14.2, pit(None, 14.0));
+        let (fuel_level, fuel_var, _) = live_stop(1.0, 0.0, 14.2, pit(Some(0), 14.0));
+        assert!((level - fuel_level).abs() < 0.01 && (var - fuel_var).abs() < 0.05);
+    }
+
+    #[test]
+    fn a_crew_pours_at_least_what_the_finish_needs_as_far_as_the_time_allows() {
+        // Four tyres, 9.3 s, 1 gal at pit_in: at most 1.5 · 7.8 = 11.7 gal. With the
+        // finish 12 gal away, the crew poured at least 11 gal: the stop reads as the
+        // fuel's at high odds and the level is near 12.7; without it, near 1 + 11.7 / 2.
+        let p = ModelParams::default();
+        let stop = |finish: Option<f64>| {
+            let mut fuel = Fuel::full(20.0);
+            fuel.used_stint = 19.0;
+            fuel.pit_in = Some((1.0, 0.0));
+            fuel.fill(None, None, pit(Some(4), 9.3), finish, &p, 0.0);
+            fuel.remaining()
+        };
+        let (free, needed) = (stop(None), stop(Some(12.0)));
+        assert!(free < 9.0, "{free}");
+        assert!(needed > 12.0 && needed <= 12.7 + 1e-9, "{needed}");
+        // A finish beyond what the time allowed: the crew poured all it could.
+        assert!((stop(Some(30.0)) - 12.7).abs() < 1e-9);
     }
 }

@@ -193,7 +193,8 @@ impl CarState {
     /// decided beforehand (`ctx.correction`), or by the in-process model on the window's
     /// own features, which a probe integration on a copy of the car measures first (the
     /// factor scales every interval of the window, pit events in it included, so it must
-    /// be known before the window is integrated for real).
+    /// be known before the window is integrated for real). `None`, physics alone, also
+    /// for a window outside what the model was trained on.
     fn window_factor(&mut self, ws: i64, we: i64, n: usize, ctx: &RaceCtx) -> Option<f64> {
         if let Some(c) = ctx.correction {
             return c.factor(self.car, ws);
@@ -204,7 +205,7 @@ impl CarState {
         let mut probe = self.clone();
         self.recorder = recorder;
         let acc = probe.integrate(ws, we, n, ctx, None);
-        Some(m.factor(&probe.features(ws, we, &acc, ctx.package)))
+        m.correct(&probe.features(ws, we, &acc, ctx.package))
     }
 }
 

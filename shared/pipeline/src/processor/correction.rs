@@ -55,13 +55,18 @@ where
             .predict(&feats, call_deadline(deadline, self.cfg.reserve))
             .await
         {
-            Ok(f) => Some(Factors(
-                feats
-                    .iter()
-                    .zip(f)
-                    .map(|(w, f)| ((w.car, w.window_start), f))
-                    .collect(),
-            )),
+            Ok(f) => {
+                // A window outside the model's domain has no factor: physics.
+                let outside = f.iter().filter(|f| f.is_none()).count();
+                m.count("windows_outside_domain_total", outside as u64);
+                Some(Factors(
+                    feats
+                        .iter()
+                        .zip(f)
+                        .filter_map(|(w, f)| Some(((w.car, w.window_start), f?)))
+                        .collect(),
+                ))
+            }
             Err(fb) => {
                 m.count("predictor_fallbacks_total", 1);
                 match fb {

@@ -73,7 +73,7 @@ impl Car {
             Phase::Track => self.on_track(ctx, around, dt),
             Phase::PitRoad(PitStage::ToBox) => self.to_box(ctx),
             Phase::PitRoad(PitStage::ToExit) => self.cruise(ctx, ctx.pit_speed, 1.0, 0.6),
-            Phase::PitRoad(PitStage::Stand { .. }) => self.standing(),
+            Phase::PitRoad(PitStage::Stand(_)) => self.standing(),
             Phase::Crashed => self.wrecked(ctx),
             // The last sample of a finisher carries the controls it crossed the line with.
             Phase::Finished(_) => self.ctrl,

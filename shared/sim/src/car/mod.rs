@@ -16,7 +16,8 @@
 //!   and pushing, what it sees ([`Surroundings`]).
 //! - `controls`: from that speed to throttle, brake, gear and rpm ([`Controls`]).
 //! - `motion`: a step of time: fuel burned, speed, distance, what changes phase.
-//! - `pit`: a pit stop, planned ([`FillPlan`], [`Stop`]) and carried out ([`PitStage`]).
+//! - `pit`: a pit stop, planned ([`FillPlan`], [`Stop`]), carried out ([`PitStage`]: the
+//!   fuel and the tyres side by side) and reported ([`PitReport`]).
 //! - `solo`: one car alone on track, the yardstick for the teams' fuel numbers.
 //!
 //! This file holds the car itself: its state ([`Car`], [`Phase`]) and what it tells race
@@ -32,7 +33,9 @@ mod solo;
 pub(crate) use controls::Controls;
 pub(crate) use driver::Surroundings;
 pub(crate) use params::{CarParams, Style};
-pub(crate) use pit::{FillPlan, PitStage, Stop};
+pub(crate) use pit::{
+    FILL_RATE_GPS, FUEL_DEAD_S, FillPlan, PitReport, PitStage, Stop, tire_change_s,
+};
 pub(crate) use solo::solo_lap;
 
 use crate::physics::{self, CAPACITY_GAL, Engine};
@@ -57,7 +60,7 @@ pub(crate) enum Phase {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum CarNotice {
     PitIn,
-    PitOut { added: f64, full: bool },
+    PitOut(PitReport),
     RanDry,
     Stopped,
 }
@@ -91,12 +94,14 @@ pub(crate) struct Car {
     stop: Option<Stop>,
     /// Where the planned stop's pit road starts, laps.
     pub entry_d: f64,
-    /// Fill target of the stop under way, gal (infinite: fill the cell).
-    pub fill_target: f64,
-    pub fill_rate: f64,
+    /// The stop under way in the box (or the last one, until the next pit entry).
+    in_box: Option<Stop>,
+    /// Poured at that stop, gal.
     pub poured: f64,
     /// The stop under way filled the cell to capacity.
     pub filled: bool,
+    /// Stood still in the box at that stop, s.
+    pub stood_s: f64,
     pub notices: Vec<CarNotice>,
 }
 
@@ -124,10 +129,10 @@ impl Car {
             plan: None,
             stop: None,
             entry_d: 0.0,
-            fill_target: 0.0,
-            fill_rate: 1.5,
+            in_box: None,
             poured: 0.0,
             filled: false,
+            stood_s: 0.0,
             notices: Vec::new(),
         }
     }

@@ -20,12 +20,8 @@ impl Car {
     pub fn integrate(&mut self, ctx: &TrackCtx, dt: f64, noise: f64) -> f64 {
         let burn = self.burn(dt, noise);
         match self.phase {
-            Phase::PitRoad(PitStage::Stand {
-                wait_s,
-                pouring,
-                post_s,
-            }) => {
-                self.stand(dt, wait_s, pouring, post_s);
+            Phase::PitRoad(PitStage::Stand(st)) => {
+                self.stand(dt, st);
                 return burn;
             }
             Phase::Parked | Phase::Out | Phase::Finished(_) => {

@@ -22,6 +22,8 @@ pub(crate) struct CarParams {
     pub fuel_mult: f64,
     /// The crew's fill rate, gal/s.
     pub fill_rate: f64,
+    /// The crew's tyre change time relative to an average crew's (below 1: quicker).
+    pub tire_mult: f64,
     pub style: Style,
     /// The team's error on its own fuel burn (negative: thinks it burns less).
     pub team_bias: f64,

@@ -166,8 +166,8 @@ impl Simulation {
             if ts - c > cap {
                 for i in 0..self.cars.len() {
                     if self.cars[i].in_pit() {
-                        let (added, full) = (self.cars[i].poured, self.cars[i].filled);
-                        self.pit_out(i, ts, added, full);
+                        let report = self.cars[i].pit_report();
+                        self.pit_out(i, ts, report);
                     }
                     if self.cars[i].running() {
                         self.cars[i].phase = Phase::Finished(ts);

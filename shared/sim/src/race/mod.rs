@@ -52,12 +52,14 @@ pub const START_TS: i64 = 1_750_593_600_000;
 const MAX_STEP_MS: i64 = 100;
 
 /// Random streams: the race's choices, the sensor and engine noise, and the faults are
-/// independent, so faults (or truth) never change the race.
+/// independent, so faults (or truth) never change the race. The crews' tyre speed has a
+/// stream of its own, so that drawing it left the rest of the field as it was.
 mod stream {
     pub const SETUP: u64 = 0;
     pub const RACE: u64 = 1;
     pub const NOISE: u64 = 2;
     pub const FAULTS: u64 = 3;
+    pub const CREWS: u64 = 4;
 }
 
 fn rng_for(seed: u64, stream: u64) -> ChaCha8Rng {
@@ -260,8 +262,8 @@ impl Simulation {
                 let lap = self.cars[i].lap();
                 match notice {
                     CarNotice::PitIn => self.announce(Announcement::PitIn { car: i, lap }),
-                    CarNotice::PitOut { added, full } => {
-                        self.pit_out(i, ts, added, full);
+                    CarNotice::PitOut(report) => {
+                        self.pit_out(i, ts, report);
                         if self.teams[i].took_checkered {
                             self.cars[i].phase = Phase::Finished(ts);
                         }
@@ -313,8 +315,9 @@ impl Simulation {
 /// The field on its grid: drawn from the seed's setup stream, double file, pole ahead.
 fn grid(ctx: &TrackCtx, cfg: &SimConfig) -> Vec<Car> {
     let mut setup = rng_for(cfg.seed, stream::SETUP);
+    let mut crews = rng_for(cfg.seed, stream::CREWS);
     let numbers = field::car_numbers(cfg.cars as usize);
-    let mut params = field::draw(ctx, &numbers, &mut setup);
+    let mut params = field::draw(ctx, &numbers, &mut setup, &mut crews);
     // Output order: car numbers in byte order (as the truth and the pipeline sort).
     params.sort_by(|a, b| a.number.as_bytes().cmp(b.number.as_bytes()));
     let rows = params.len().div_ceil(2);

@@ -1,30 +1,82 @@
 //! Pit stops as race control and the teams see them: how a stop will go, drawn when it is
-//! planned (what the crew pours, how long it takes), the calls under caution, a car out
-//! of fuel coasting for pit road, and the stop's end (`pit_out`, the truth's fill, a new
-//! stint). The car's side of a stop is `car/pit.rs`.
+//! planned (the tyres and what the crew pours, how long each job takes), the calls under
+//! caution, a car out of fuel coasting for pit road, and the stop's end (`pit_out`, the
+//! truth's fill, a new stint). The car's side of a stop is `car/pit.rs`.
 //!
 //! Under caution, as a car nears pit road, it pits if it has used a fair share of the
 //! tank (at a stage break nearly everyone does) or cannot otherwise finish.
+//!
+//! Tyres follow the reason for the stop ([`StopKind`]): a green-flag stop is nearly
+//! always four tyres and a full cell, a late splash mostly fuel only or two tyres, a
+//! stop under caution a mix; now and then a crew changes one tyre or three.
 
 use super::records::Announcement;
 use super::{Simulation, normal};
-use crate::car::{FillPlan, Phase, Stop};
+use crate::car::{FUEL_DEAD_S, FillPlan, Phase, PitReport, Stop, tire_change_s};
 use crate::physics::CAPACITY_GAL;
 use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+
+/// Why a team stops: what decides the tyres it takes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum StopKind {
+    /// Under green at the end of a fuel run (or coasting in dry): a full cell.
+    Green,
+    /// Late in the race, for what the finish needs.
+    Splash,
+    /// Under caution: at a stage break, or when it could finish as it is.
+    Caution {
+        stage_break: bool,
+        could_finish: bool,
+    },
+    /// A damaged car: four tyres and whatever the cell takes.
+    Repair,
+}
+
+impl StopKind {
+    /// The shares of four-tyre and of two-tyre stops; the rest take fuel only.
+    fn tire_odds(self) -> (f64, f64) {
+        match self {
+            StopKind::Green => (0.92, 0.07),
+            StopKind::Splash => (0.10, 0.35),
+            StopKind::Caution {
+                stage_break: true, ..
+            } => (0.80, 0.15),
+            StopKind::Caution {
+                could_finish: true, ..
+            } => (0.55, 0.35),
+            StopKind::Caution { .. } => (0.55, 0.25),
+            StopKind::Repair => (1.0, 0.0),
+        }
+    }
+
+    /// The tyres of one stop: 4, 2 or 0 by the odds; one four-tyre stop in fifty
+    /// changes three, one two-tyre stop in thirty changes one.
+    fn draw_tires(self, rng: &mut ChaCha8Rng) -> u8 {
+        let (four, two) = self.tire_odds();
+        let (u, odd) = (rng.random::<f64>(), rng.random::<f64>());
+        if u < four {
+            if odd < 0.02 { 3 } else { 4 }
+        } else if u < four + two {
+            if odd < 1.0 / 30.0 { 1 } else { 2 }
+        } else {
+            0
+        }
+    }
+}
 
 impl Simulation {
     /// Car `i` left pit road (or the race ended with it there): the event, the truth's
     /// fill, the team's new stint.
-    pub(super) fn pit_out(&mut self, i: usize, ts: i64, added: f64, full: bool) {
+    pub(super) fn pit_out(&mut self, i: usize, ts: i64, report: PitReport) {
         let lap = self.cars[i].lap();
         self.announce(Announcement::PitOut {
             car: i,
             lap,
-            added,
-            full,
+            report,
         });
         if let Some(t) = self.truth.as_mut() {
-            t.fill(i, ts, added, full);
+            t.fill(i, ts, &report);
         }
         let team = &mut self.teams[i];
         team.fill_fuel = self.cars[i].fuel;
@@ -37,20 +89,28 @@ impl Simulation {
         car.push = false;
     }
 
-    /// How a stop planned now will go: what the crew pours (a full cell, or for a late
-    /// stop what the finish needs) and its timing (the fueler's rate within 1 %, and at
-    /// most 0.7 s of jack and hose work around the pour).
-    pub(super) fn stop_for(&mut self, i: usize, plan: FillPlan) -> Stop {
+    /// How a stop planned now will go: its tyres (by `kind`), what the crew pours (a
+    /// full cell, or for a late stop what the finish needs) and how long each job takes.
+    /// The fuel: about 1.5 s of dead time, then the crew's own rate within 1 %; the tyres:
+    /// the change's usual time at the crew's own speed, within 3 %; then up to 0.3 s of
+    /// jack work before the car leaves.
+    pub(super) fn stop_for(&mut self, i: usize, plan: FillPlan, kind: StopKind) -> Stop {
         let target = match plan {
             FillPlan::Finish => self.finish_fill(i),
             FillPlan::Full => f64::INFINITY,
         };
-        let jitter = (0.01 * normal(&mut self.race_rng)).clamp(-0.03, 0.03);
+        let rng = &mut self.race_rng;
+        let tires = kind.draw_tires(rng);
+        let p = &self.cars[i].p;
+        let rate_jitter = (0.01 * normal(rng)).clamp(-0.03, 0.03);
+        let tire_jitter = (0.03 * normal(rng)).clamp(-0.08, 0.08);
         Stop {
+            tires,
             target,
-            rate: self.cars[i].p.fill_rate * (1.0 + jitter),
-            wait_s: self.race_rng.random_range(0.1..0.4),
-            post_s: self.race_rng.random_range(0.1..0.3),
+            rate: p.fill_rate * (1.0 + rate_jitter),
+            dead_s: (FUEL_DEAD_S + 0.1 * normal(rng)).clamp(1.2, 1.8),
+            tire_s: tire_change_s(tires) * p.tire_mult * (1.0 + tire_jitter),
+            post_s: rng.random_range(0.1..0.3),
         }
     }
 
@@ -85,7 +145,7 @@ impl Simulation {
         let last_lap = self.checkered_ts.is_some() || car.d >= self.laps as f64 - 1.0;
         if car.phase == Phase::Track && !last_lap && car.plan.is_none() {
             // Coast for pit road.
-            let stop = self.stop_for(i, FillPlan::Full);
+            let stop = self.stop_for(i, FillPlan::Full, StopKind::Green);
             self.cars[i].plan_stop(&self.ctx, FillPlan::Full, stop);
         }
     }
@@ -117,18 +177,27 @@ impl Simulation {
             let used = 1.0 - rem / CAPACITY_GAL;
             let need = (self.laps as f64 - car.d).max(0.0) * bpl;
             let roll = self.race_rng.random::<f64>();
+            let could_finish = need <= rem - 0.3;
             let pit = if car.damaged {
                 true
             } else if c.stage_break {
                 used > 0.12 && roll < 0.95
-            } else if need <= rem - 0.3 {
+            } else if could_finish {
                 // Could finish as it is: some take fuel and tyres anyway.
                 used > 0.35 && roll < 0.5
             } else {
                 used > 0.2 || roll < 0.3
             };
             if pit {
-                let stop = self.stop_for(i, FillPlan::Full);
+                let kind = if car.damaged {
+                    StopKind::Repair
+                } else {
+                    StopKind::Caution {
+                        stage_break: c.stage_break,
+                        could_finish,
+                    }
+                };
+                let stop = self.stop_for(i, FillPlan::Full, kind);
                 let car = &mut self.cars[i];
                 car.plan_stop(&self.ctx, FillPlan::Full, stop);
                 car.save = 0.0;

@@ -2,6 +2,7 @@
 //! tick, written together before its samples), and each car's sample.
 
 use super::{Simulation, TrackFlag, normal};
+use crate::car::PitReport;
 use crate::output::{self, SampleVals};
 use crate::physics::{CAPACITY_GAL, MPS_PER_MPH};
 
@@ -19,8 +20,7 @@ pub(super) enum Announcement {
     PitOut {
         car: usize,
         lap: u32,
-        added: f64,
-        full: bool,
+        report: PitReport,
     },
     Incident {
         cars: Vec<usize>,
@@ -156,7 +156,7 @@ impl Simulation {
 
     /// One race-control event's line.
     fn write_event(&mut self, ts: i64, ev: &Announcement) {
-        let (race_id, live) = (&self.race_id, self.cfg.live);
+        let (race_id, live, pit_detail) = (&self.race_id, self.cfg.live, self.cfg.pit_detail);
         let cars = &self.cars;
         let num = |i: usize| cars[i].p.number.as_str();
         self.sink.line(ts, |b| match ev {
@@ -172,24 +172,12 @@ impl Simulation {
                 output::field(b, "lap", |b| output::int(b, *lap as i64));
                 b.push(b'}');
             }
-            Announcement::PitOut {
-                car,
-                lap,
-                added,
-                full,
-            } => {
+            Announcement::PitOut { car, lap, report } => {
                 output::event_head(b, "pit_out", ts, race_id);
                 output::field(b, "car", |b| output::string(b, num(*car)));
                 output::field(b, "lap", |b| output::int(b, *lap as i64));
-                if live {
-                    b.extend_from_slice(b",\"fuel_added_gal\":null,\"full\":null}");
-                } else {
-                    output::field(b, "fuel_added_gal", |b| output::float(b, *added, 2));
-                    output::field(b, "full", |b| {
-                        b.extend_from_slice(if *full { b"true" } else { b"false" })
-                    });
-                    b.push(b'}');
-                }
+                pit_out_fields(b, report, live, pit_detail);
+                b.push(b'}');
             }
             Announcement::Incident {
                 cars: involved,
@@ -223,5 +211,23 @@ impl Simulation {
             }
         });
         self.summary.events += 1;
+    }
+}
+
+/// A `pit_out`'s fill and pit data: the weighed amount and `full` (null on a live feed),
+/// then, as the official pit data gives them, the tyres changed and the time stood in the
+/// box to a tenth of a second (left out without pit data).
+fn pit_out_fields(b: &mut Vec<u8>, r: &PitReport, live: bool, pit_detail: bool) {
+    if live {
+        b.extend_from_slice(b",\"fuel_added_gal\":null,\"full\":null");
+    } else {
+        output::field(b, "fuel_added_gal", |b| output::float(b, r.added, 2));
+        output::field(b, "full", |b| {
+            b.extend_from_slice(if r.full { b"true" } else { b"false" })
+        });
+    }
+    if pit_detail {
+        output::field(b, "tires", |b| output::int(b, i64::from(r.tires)));
+        output::field(b, "box_s", |b| output::float(b, r.box_s, 1));
     }
 }

@@ -10,6 +10,7 @@
 //! and may run dry. Pushers push after restarts; savers save at the end of long runs. (The
 //! calls under caution are in `pit.rs`.)
 
+use super::pit::StopKind;
 use super::{START_TS, Simulation, TrackFlag};
 use crate::car::{Car, FillPlan, Phase, Style};
 use crate::physics::CAPACITY_GAL;
@@ -161,7 +162,11 @@ impl Simulation {
             car.push = false;
         }
         if let Some(plan) = pit {
-            let stop = self.stop_for(i, plan);
+            let kind = match plan {
+                FillPlan::Full => StopKind::Green,
+                FillPlan::Finish => StopKind::Splash,
+            };
+            let stop = self.stop_for(i, plan, kind);
             self.cars[i].plan_stop(&self.ctx, plan, stop);
         }
     }

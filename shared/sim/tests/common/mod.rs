@@ -150,6 +150,8 @@ pub fn check_record(line: &str) -> Result<Value, String> {
             }
             int_in(o, "lap", 0, 2000, false)?;
             num_in(o, "fuel_added_gal", 0.0, 100.0, false)?;
+            int_in(o, "tires", 0, 4, false)?;
+            num_in(o, "box_s", 0.0, 3_600.0, false)?;
             if o.get("full")
                 .is_some_and(|b| !b.is_boolean() && !b.is_null())
             {

@@ -1,34 +1,4 @@
-//! The learned correction: a factor on each window's physics burn, from the window's
-//! features, trained on what weighed fills measured.
-//!
-//! # Why a correction at all
-//!
-//! The physics model ([`crate::model`]) is an air-flow model with a handful of
-//! parameters. Real engines (and the simulator's Willans-line truth) differ from it in
-//! ways that depend on how the car is driven: how much of a window is spent wide open or
-//! with the throttle shut (pumping losses, overrun), the engine speed, the speed of the
-//! car, caution running and pit road. Calibration fits the physics parameters on stint
-//! totals; what is left is a pattern in the stints' residuals that a small model of the
-//! window's driving can explain.
-//!
-//! # The model
-//!
-//! A linear model of the relative error, per engine package:
-//!
-//! ```text
-//! factor(w) = clamp(1 + β · x(w), min_factor, max_factor)
-//! ```
-//!
-//! with `x(w)` the [`FEATURES`] of window `w` (an intercept, throttle shape, engine
-//! speed, car speed, caution and pit road, telemetry coverage). Linear on purpose: the
-//! labels are stint totals (tens of windows per label), which identify a few effects
-//! well and a flexible model badly; a linear model also stays predictable on air, where
-//! an absurd number is worse than a plain one. The same artifact (this struct as JSON)
-//! runs in-process (`burnbar replay --correction`) and in the SageMaker container
-//! (`burnbar-model serve`), through the same [`CorrectionModel::factor`], so both give
-//! the same bits.
-//!
-//! # Training from stint labels
+//! Training the correction from stint labels.
 //!
 //! A measured stint `s` burned `M_s`; its windows' physics burns `p_w` sum to `P_s`. The
 //! model claims `M_s = Σ_w p_w (1 + β · x_w)`, that is
@@ -41,222 +11,28 @@
 //! features of the stint against its relative error. Ridge regularisation on
 //! standardised features keeps collinear features (throttle and its square, speed and
 //! engine speed) from blowing up; its strength is chosen by cross-validation over races
-//! (whole races are held out, so a car's efficiency cannot leak between folds). The
+//! (whole races are held out, so a car's efficiency cannot leak between folds; each
+//! fold's model has the domain of its own training windows, as the final one has). The
 //! training report says whether the correction beat physics alone in that
-//! cross-validation; the accuracy report checks it again on held-out races.
+//! cross-validation; [`super::loto`] holds out whole tracks; the accuracy report checks
+//! it again on held-out races.
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
-
+use super::domain::Domain;
+use super::{CorrectionError, CorrectionModel, N, PackageCorrection, features};
 use crate::calibrate::StintObs;
 use crate::car::WindowFeatures;
 use crate::contract::CarId;
 use crate::tracks::EnginePackage;
-
-/// The artifact's format; a reader refuses any other.
-pub const FORMAT: u32 = 1;
-
-/// The names of the features, in the order of the coefficients.
-pub const FEATURES: [&str; 10] = [
-    "intercept",
-    "throttle",
-    "throttle_sq",
-    "wot_share",
-    "closed_share",
-    "krpm_dev",
-    "krpm_dev_sq",
-    "mph_100",
-    "caution_share",
-    "in_pit",
-];
-
-/// Number of features.
-pub const N: usize = FEATURES.len();
-
-/// The features of one window, in [`FEATURES`] order.
-pub fn features(w: &WindowFeatures) -> [f64; N] {
-    let krpm = (w.rpm - 7000.0) / 1000.0;
-    [
-        1.0,
-        w.throttle,
-        w.throttle * w.throttle,
-        w.wot_share,
-        w.closed_share,
-        krpm,
-        krpm * krpm,
-        w.mph / 100.0,
-        w.caution_share,
-        if w.in_pit { 1.0 } else { 0.0 },
-    ]
-}
-
-/// Coefficients of one engine package.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PackageCorrection {
-    /// One coefficient per feature of [`FEATURES`], in order.
-    pub coef: Vec<f64>,
-    /// Measured stints it was trained on.
-    pub stints: usize,
-}
-
-/// The learned correction, as the JSON artifact that `burnbar train` writes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CorrectionModel {
-    /// Always [`FORMAT`].
-    pub format: u32,
-    /// The feature names the coefficients follow (checked against [`FEATURES`]).
-    pub features: Vec<String>,
-    /// Bounds of the factor: a correction never moves a window by more than this.
-    pub min_factor: f64,
-    pub max_factor: f64,
-    /// Per package; a package without coefficients is left to physics (factor 1).
-    #[serde(default)]
-    pub hp670: Option<PackageCorrection>,
-    #[serde(default)]
-    pub hp510: Option<PackageCorrection>,
-    /// The ridge strength cross-validation chose.
-    pub ridge: f64,
-    /// Cross-validated |relative error| of stint fuel, median, with physics alone and
-    /// with the correction (what the training saw; the accuracy report is the judge).
-    pub cv_median_physics: f64,
-    pub cv_median_corrected: f64,
-}
-
-/// Why a model file cannot be used, or a model cannot be trained.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum CorrectionError {
-    #[error("correction model format {0} is not supported (this build reads format {FORMAT})")]
-    Format(u32),
-    #[error("correction model features {found:?} differ from this build's {expected:?}")]
-    Features {
-        found: Vec<String>,
-        expected: Vec<String>,
-    },
-    #[error("correction model {0}")]
-    Invalid(String),
-    /// No package has enough: what each has, `hp670 has 55 stints from 1 race`.
-    #[error(
-        "cannot train a correction: each engine package needs at least {MIN_STINTS} measured stints from at least 2 races; {0}"
-    )]
-    TooFewStints(String),
-}
-
-impl CorrectionModel {
-    /// A model that changes nothing (every factor 1): what a package without data gets.
-    pub fn identity() -> CorrectionModel {
-        CorrectionModel {
-            format: FORMAT,
-            features: FEATURES.iter().map(|s| s.to_string()).collect(),
-            min_factor: 0.85,
-            max_factor: 1.15,
-            hp670: None,
-            hp510: None,
-            ridge: 0.0,
-            cv_median_physics: 0.0,
-            cv_median_corrected: 0.0,
-        }
-    }
-
-    /// Reads a model from JSON and checks it.
-    pub fn from_json(text: &str) -> Result<CorrectionModel, CorrectionError> {
-        let m: CorrectionModel = serde_json::from_str(text)
-            .map_err(|e| CorrectionError::Invalid(format!("is not valid JSON: {e}")))?;
-        m.validate()?;
-        Ok(m)
-    }
-
-    /// Checks the format, the feature names and that every number is finite and sane.
-    pub fn validate(&self) -> Result<(), CorrectionError> {
-        if self.format != FORMAT {
-            return Err(CorrectionError::Format(self.format));
-        }
-        if self.features.iter().map(String::as_str).ne(FEATURES) {
-            return Err(CorrectionError::Features {
-                found: self.features.clone(),
-                expected: FEATURES.iter().map(|s| s.to_string()).collect(),
-            });
-        }
-        if !(self.min_factor.is_finite()
-            && self.max_factor.is_finite()
-            && 0.0 < self.min_factor
-            && self.min_factor <= 1.0
-            && 1.0 <= self.max_factor
-            && self.max_factor <= 2.0)
-        {
-            return Err(CorrectionError::Invalid(format!(
-                "bounds must satisfy 0 < min_factor <= 1 <= max_factor <= 2, found {} and {}",
-                self.min_factor, self.max_factor
-            )));
-        }
-        for (key, p) in [("hp670", &self.hp670), ("hp510", &self.hp510)] {
-            if let Some(p) = p {
-                if p.coef.len() != N {
-                    return Err(CorrectionError::Invalid(format!(
-                        "{key}.coef has {} numbers, {N} expected",
-                        p.coef.len()
-                    )));
-                }
-                if let Some(i) = p.coef.iter().position(|c| !c.is_finite()) {
-                    return Err(CorrectionError::Invalid(format!(
-                        "{key}.coef[{i}] ({}) is not a finite number",
-                        FEATURES[i]
-                    )));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// The coefficients of `package`, if trained.
-    pub fn package(&self, package: EnginePackage) -> Option<&PackageCorrection> {
-        match package {
-            EnginePackage::Hp670 => self.hp670.as_ref(),
-            EnginePackage::Hp510 => self.hp510.as_ref(),
-        }
-    }
-
-    /// The factor on window `w`'s physics burn: in-process and in the endpoint alike.
-    pub fn factor(&self, w: &WindowFeatures) -> f64 {
-        let Some(p) = self.package(w.package) else {
-            return 1.0;
-        };
-        let x = features(w);
-        let dot: f64 = p.coef.iter().zip(x).map(|(c, v)| c * v).sum();
-        let f = 1.0 + dot;
-        if f.is_finite() {
-            f.clamp(self.min_factor, self.max_factor)
-        } else {
-            1.0
-        }
-    }
-
-    /// Factors for a batch of windows, in order (what `/invocations` answers).
-    pub fn factors(&self, windows: &[WindowFeatures]) -> Vec<f64> {
-        windows.iter().map(|w| self.factor(w)).collect()
-    }
-}
-
-/// The body of a scoring request (the inference container's `/invocations`, and what
-/// the SageMaker runtime predictor sends): the windows to score.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PredictRequest {
-    pub windows: Vec<WindowFeatures>,
-}
-
-/// The body of a scoring answer: one factor per window of the request, in order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PredictResponse {
-    pub factors: Vec<f64>,
-}
 
 /// One measured stint as training sees it: the label and its windows' features.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainingStint {
     /// The race (cross-validation folds are whole races).
     pub race: String,
+    /// The race's track key (`race_start.track`; empty without one).
+    pub track: String,
     pub package: EnginePackage,
     /// Fuel the weighed fill says the stint burned.
     pub measured_gal: f64,
@@ -266,7 +42,7 @@ pub struct TrainingStint {
 
 impl TrainingStint {
     /// The physics total and the burn-weighted mean features.
-    fn row(&self) -> Option<(f64, [f64; N])> {
+    pub(super) fn row(&self) -> Option<(f64, [f64; N])> {
         let total: f64 = self.windows.iter().map(|(g, _)| g).sum();
         if total.is_nan() || total <= 0.0 {
             return None;
@@ -330,6 +106,7 @@ pub fn training_stints(
                 .collect();
             (!windows.is_empty()).then(|| TrainingStint {
                 race: s.race_id.clone(),
+                track: s.track.clone(),
                 package: s.package,
                 measured_gal,
                 windows,
@@ -343,9 +120,13 @@ pub const MIN_STINTS: usize = 12;
 /// Ridge strengths cross-validation chooses from (on standardised features).
 const RIDGES: [f64; 10] = [0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 1000.0, 10000.0];
 
+/// A training row: the stint, its physics total, its burn-weighted mean features.
+type Row<'a> = (&'a TrainingStint, f64, [f64; N]);
+
 /// Trains a correction on measured stints. A package with fewer than [`MIN_STINTS`]
 /// stints from fewer than 2 races is left to physics; with no package trainable, the
-/// training is refused with the reason.
+/// training is refused with the reason. Each trained package records its domain (the
+/// range of every feature of its training windows, [`super::domain`]) and its tracks.
 pub fn train(stints: &[TrainingStint]) -> Result<CorrectionModel, CorrectionError> {
     let mut model = CorrectionModel::identity();
     let mut cv_phys = Vec::new();
@@ -353,7 +134,7 @@ pub fn train(stints: &[TrainingStint]) -> Result<CorrectionModel, CorrectionErro
     let mut have = Vec::new();
     let mut ridge_used = Vec::new();
     for pkg in EnginePackage::ALL {
-        let rows: Vec<(&TrainingStint, f64, [f64; N])> = stints
+        let rows: Vec<Row> = stints
             .iter()
             .filter(|s| s.package == pkg && s.measured_gal > 0.0)
             .filter_map(|s| s.row().map(|(p, x)| (s, p, x)))
@@ -368,38 +149,14 @@ pub fn train(stints: &[TrainingStint]) -> Result<CorrectionModel, CorrectionErro
             races.len(),
             if races.len() == 1 { "" } else { "s" }
         ));
-        if rows.len() < MIN_STINTS || races.len() < 2 {
-            continue;
-        }
-        // Cross-validation over races: every λ, every race held out in turn; the
-        // chosen λ's errors (and physics' on the same stints) go to the report.
-        let mut best: Option<(f64, f64, Vec<f64>, Vec<f64>)> = None;
-        for &lambda in &RIDGES {
-            let (mut corr, mut phys) = (Vec::new(), Vec::new());
-            for held in &races {
-                let train_rows: Vec<_> = rows.iter().filter(|r| r.0.race != *held).collect();
-                let Some(coef) = fit_rows(&train_rows, lambda) else {
-                    continue;
-                };
-                let m = with_coef(&model, pkg, coef, train_rows.len());
-                for r in rows.iter().filter(|r| r.0.race == *held) {
-                    corr.push(rel_err(r.0.corrected_gal(&m), r.0.measured_gal));
-                    phys.push(rel_err(r.0.physics_gal(), r.0.measured_gal));
-                }
-            }
-            let e = mean(&corr);
-            if best.as_ref().is_none_or(|b| e < b.1) {
-                best = Some((lambda, e, corr, phys));
-            }
-        }
-        let Some((lambda, _, corr, phys)) = best else {
+        let Some((lambda, corr, phys)) = cross_validate(&model, pkg, &rows) else {
             continue;
         };
         cv_corr.extend(corr);
         cv_phys.extend(phys);
-        let all: Vec<_> = rows.iter().collect();
+        let all: Vec<&Row> = rows.iter().collect();
         if let Some(coef) = fit_rows(&all, lambda) {
-            model = with_coef(&model, pkg, coef, rows.len());
+            model = with_coef(&model, pkg, coef, &all);
             ridge_used.push(lambda);
         }
     }
@@ -412,14 +169,84 @@ pub fn train(stints: &[TrainingStint]) -> Result<CorrectionModel, CorrectionErro
     Ok(model)
 }
 
+/// Cross-validation of one package over races: every ridge strength, every race held
+/// out in turn. The strength with the smallest mean error, with its errors and
+/// physics' on the same stints; `None` when the package has too few stints or races.
+fn cross_validate(
+    base: &CorrectionModel,
+    pkg: EnginePackage,
+    rows: &[Row],
+) -> Option<(f64, Vec<f64>, Vec<f64>)> {
+    let mut races: Vec<&str> = rows.iter().map(|r| r.0.race.as_str()).collect();
+    races.sort_unstable();
+    races.dedup();
+    if rows.len() < MIN_STINTS || races.len() < 2 {
+        return None;
+    }
+    // Per held-out race: its rows, the others; the others' domain is computed once.
+    let folds: Vec<(Vec<&Row>, Vec<&Row>)> = races
+        .iter()
+        .map(|held| rows.iter().partition(|r| r.0.race == *held))
+        .collect();
+    let domains: Vec<Domain> = folds.iter().map(|(_, train)| domain_of(train)).collect();
+    let mut best: Option<(f64, f64, Vec<f64>, Vec<f64>)> = None;
+    for &lambda in &RIDGES {
+        let (mut corr, mut phys) = (Vec::new(), Vec::new());
+        for ((held, train_rows), domain) in folds.iter().zip(&domains) {
+            let Some(coef) = fit_rows(train_rows, lambda) else {
+                continue;
+            };
+            let m = with_package(base, pkg, coef, train_rows.len(), domain.clone(), vec![]);
+            for r in held {
+                corr.push(rel_err(r.0.corrected_gal(&m), r.0.measured_gal));
+                phys.push(rel_err(r.0.physics_gal(), r.0.measured_gal));
+            }
+        }
+        let e = mean(&corr);
+        if best.as_ref().is_none_or(|b| e < b.1) {
+            best = Some((lambda, e, corr, phys));
+        }
+    }
+    best.map(|(lambda, _, corr, phys)| (lambda, corr, phys))
+}
+
+/// The domain of the rows' windows.
+fn domain_of(rows: &[&Row]) -> Domain {
+    Domain::from_windows(rows.iter().flat_map(|r| r.0.windows.iter().map(|(_, w)| w)))
+}
+
+/// `base` with `pkg` trained on `rows` with `coef`: its domain and tracks from them.
 fn with_coef(
     base: &CorrectionModel,
     pkg: EnginePackage,
     coef: Vec<f64>,
+    rows: &[&Row],
+) -> CorrectionModel {
+    let mut tracks: Vec<String> = rows
+        .iter()
+        .filter(|r| !r.0.track.is_empty())
+        .map(|r| r.0.track.clone())
+        .collect();
+    tracks.sort_unstable();
+    tracks.dedup();
+    with_package(base, pkg, coef, rows.len(), domain_of(rows), tracks)
+}
+
+fn with_package(
+    base: &CorrectionModel,
+    pkg: EnginePackage,
+    coef: Vec<f64>,
     stints: usize,
+    domain: Domain,
+    tracks: Vec<String>,
 ) -> CorrectionModel {
     let mut m = base.clone();
-    let p = Some(PackageCorrection { coef, stints });
+    let p = Some(PackageCorrection {
+        coef,
+        stints,
+        tracks,
+        domain,
+    });
     match pkg {
         EnginePackage::Hp670 => m.hp670 = p,
         EnginePackage::Hp510 => m.hp510 = p,
@@ -427,7 +254,7 @@ fn with_coef(
     m
 }
 
-fn rel_err(est: f64, measured: f64) -> f64 {
+pub(super) fn rel_err(est: f64, measured: f64) -> f64 {
     ((est - measured) / measured).abs()
 }
 
@@ -439,7 +266,7 @@ fn mean(v: &[f64]) -> f64 {
     }
 }
 
-fn median(v: &mut [f64]) -> f64 {
+pub(super) fn median(v: &mut [f64]) -> f64 {
     if v.is_empty() {
         return 0.0;
     }
@@ -451,7 +278,7 @@ fn median(v: &mut [f64]) -> f64 {
 /// stint's physics fuel (a long stint measures its ratio better than a short one).
 /// Features are standardised (the intercept is not, nor penalised); the coefficients
 /// come back on the raw features.
-fn fit_rows(rows: &[&(&TrainingStint, f64, [f64; N])], lambda: f64) -> Option<Vec<f64>> {
+fn fit_rows(rows: &[&Row], lambda: f64) -> Option<Vec<f64>> {
     if rows.len() < 3 {
         return None;
     }
@@ -539,6 +366,7 @@ fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::correction::leave_one_track_out;
 
     fn window(throttle: f64, caution: f64, in_pit: bool) -> WindowFeatures {
         WindowFeatures {
@@ -580,6 +408,7 @@ mod tests {
                     .sum();
                 TrainingStint {
                     race: format!("r{}", i % 4),
+                    track: "pocono".into(),
                     package: EnginePackage::Hp670,
                     measured_gal: truth,
                     windows,
@@ -627,6 +456,24 @@ mod tests {
         let mut bad = m.clone();
         bad.format = 9;
         assert!(matches!(bad.validate(), Err(CorrectionError::Format(9))));
+        // A format-1 artifact (no domain) is refused with what to do.
+        let mut old: serde_json::Value = serde_json::to_value(&m).unwrap();
+        old["format"] = 1.into();
+        old["hp670"].as_object_mut().unwrap().remove("domain");
+        old["hp670"].as_object_mut().unwrap().remove("tracks");
+        let e = CorrectionModel::from_json(&old.to_string()).unwrap_err();
+        assert!(e.to_string().contains("train the model again"), "{e}");
+        let mut bad = m.clone();
+        bad.hp670
+            .as_mut()
+            .unwrap()
+            .domain
+            .green
+            .as_mut()
+            .unwrap()
+            .max[1] = f64::NAN;
+        let e = bad.validate().unwrap_err().to_string();
+        assert!(e.contains("hp670.domain.green of throttle"), "{e}");
         let mut bad = m.clone();
         bad.features.swap(1, 2);
         assert!(bad.validate().unwrap_err().to_string().contains("features"));
@@ -651,10 +498,112 @@ mod tests {
         let mut m = CorrectionModel::identity();
         let mut coef = vec![0.0; N];
         coef[0] = 5.0;
-        m.hp670 = Some(PackageCorrection { coef, stints: 1 });
+        m.hp670 = Some(PackageCorrection {
+            coef,
+            stints: 1,
+            tracks: vec![],
+            domain: Domain::from_windows(&[window(0.8, 0.0, false)]),
+        });
         assert_eq!(m.factor(&window(0.8, 0.0, false)), m.max_factor);
         let mut w = window(0.8, 0.0, false);
         w.package = EnginePackage::Hp510;
         assert_eq!(m.factor(&w), 1.0);
+    }
+
+    #[test]
+    fn the_model_records_its_domain_and_leaves_a_window_outside_it_to_physics() {
+        let m = train(&stints(40)).unwrap();
+        let p = m.hp670.as_ref().unwrap();
+        assert_eq!(p.tracks, ["pocono"]);
+        assert!(p.domain.green.is_some() && p.domain.caution.is_some());
+        assert!(p.domain.pit.is_some());
+        // A green window like the training ones is corrected; one at a short track's
+        // speed (94 mph at 0.6 throttle) is not, and says so.
+        let inside = window(0.8, 0.0, false);
+        let mut short = window(0.6, 0.0, false);
+        short.mph = 94.0;
+        assert!(m.correct(&inside).is_some_and(|f| f != 1.0));
+        assert_eq!(m.correct(&short), None);
+        assert_eq!(m.factor(&short), 1.0);
+        assert!(m.outside_domain(&short) && !m.outside_domain(&inside));
+        // An untrained package is outside too: the model knows nothing of it.
+        let mut hp510 = inside;
+        hp510.package = EnginePackage::Hp510;
+        let r = m.predict(&[inside, short, hp510]);
+        assert_eq!(r.factors, [m.factor(&inside), 1.0, 1.0]);
+        assert_eq!(r.outside_domain, [false, true, true]);
+        let per = r.clone().per_window(3).unwrap();
+        assert_eq!(per, [Some(m.factor(&inside)), None, None]);
+        // An answer without the flags (an older container) is every window inside; an
+        // answer that does not match the request is an error.
+        let old: super::super::PredictResponse =
+            serde_json::from_str(r#"{"factors": [1.01, 0.99]}"#).unwrap();
+        assert_eq!(old.per_window(2).unwrap(), [Some(1.01), Some(0.99)]);
+        assert!(
+            r.clone()
+                .per_window(2)
+                .unwrap_err()
+                .contains("3 factors for 2")
+        );
+        let mut short_flags = r;
+        short_flags.outside_domain.pop();
+        assert!(
+            short_flags
+                .per_window(3)
+                .unwrap_err()
+                .contains("2 outside_domain")
+        );
+    }
+
+    #[test]
+    fn leaving_a_track_out_scores_it_with_a_model_trained_on_the_others() {
+        // Two tracks alike, and a short track whose green windows run at 94 mph with a
+        // correction unlike theirs: trained without it, its windows are left to physics.
+        let mut data = stints(40);
+        for (i, s) in data.iter_mut().enumerate() {
+            s.track = if i % 2 == 0 { "pocono" } else { "michigan" }.into();
+        }
+        let mut short = stints(16);
+        for s in &mut short {
+            s.track = "martinsville".into();
+            s.race = format!("m{}", s.race);
+            for (_, w) in s.windows.iter_mut().filter(|(_, w)| !w.in_pit) {
+                w.mph *= 0.55;
+            }
+            s.measured_gal = s.physics_gal() * 1.02;
+        }
+        data.extend(short);
+        let l = leave_one_track_out(&data);
+        let keys: Vec<&str> = l.tracks.iter().map(|t| t.track.as_str()).collect();
+        assert_eq!(keys, ["martinsville", "michigan", "pocono"]);
+        let mart = &l.tracks[0];
+        assert_eq!(mart.stints, 16);
+        assert!(
+            mart.windows_outside * 10 > mart.windows * 8,
+            "{} of {}",
+            mart.windows_outside,
+            mart.windows
+        );
+        // Held out, a track like the others is corrected well.
+        let poc = &l.tracks[2];
+        assert!(
+            poc.corrected_median.unwrap() < poc.physics_median / 3.0,
+            "{poc:?}"
+        );
+        assert!(l.corrected_median.is_some() && l.physics_median.is_some());
+        // A track alone in its package has nothing to train on without it.
+        let mut lone = stints(20);
+        for s in &mut lone {
+            s.package = EnginePackage::Hp510;
+            s.track = "talladega".into();
+            for (_, w) in &mut s.windows {
+                w.package = EnginePackage::Hp510;
+            }
+        }
+        data.extend(lone);
+        let l = leave_one_track_out(&data);
+        let t = l.tracks.iter().find(|t| t.track == "talladega").unwrap();
+        assert_eq!(t.corrected_median, None);
+        assert_eq!(t.package, EnginePackage::Hp510);
     }
 }

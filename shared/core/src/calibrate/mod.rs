@@ -23,18 +23,33 @@
 //! the air scale (`wot_gph_per_krpm`) and the throttle curve (`throttle_k`), which set
 //! green (wide open) and caution (part throttle) burn respectively; a weak pull toward
 //! the starting values keeps the fit sane with few stints. Levenberg–Marquardt with a
-//! numeric Jacobian: two parameters need no library. The fill rate (gal per second of
-//! standing time) and the dead time of a stop (seconds without fuel flowing) are the
-//! least-squares line of weighed amounts against standing time.
+//! numeric Jacobian: two parameters need no library. The fill's parameters (the crew's
+//! rate and dead time from the stops the fuel timed, the tyre changes' times from those
+//! the tyres timed) are `fill`'s. The spread of the burn between tracks, which a
+//! calibration used on a track it was not fitted on must own to, is measured by leaving
+//! each track out (`track`).
+//!
+//! # Layout
+//!
+//! - this file: what is recorded of each stint, the fit of the packages and the burn's
+//!   spread.
+//! - `fill`: the fill's parameters from weighed stops.
+//! - `track`: the spread of the burn between tracks.
 
-use std::collections::HashMap;
+mod fill;
+mod track;
+
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
 use crate::car::RaceCtx;
 use crate::contract::CarId;
 use crate::model::{ModelParams, PackageParams};
+use crate::pits::PitData;
 use crate::tracks::EnginePackage;
+
+pub use fill::FillCounts;
 
 /// One stint as calibration sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,8 +68,13 @@ pub struct StintObs {
     /// Weighed fuel of the fill that ended the stint.
     pub fuel_added_gal: Option<f64>,
     pub full: Option<bool>,
-    /// Seconds the car stood still in its box before that fill.
+    /// Seconds the car stood still in its box before that fill (the telemetry's).
     pub standing_s: f64,
+    /// The official pit data of that stop: tyres changed, and seconds in the box.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tires: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub box_s: Option<f64>,
     /// Fuel in the cell when the stint began, when known (the start, or a fill with
     /// `full: true`), and the cell's capacity: with the model's burn they say how far
     /// short of the top a fill with `full: false` stopped.
@@ -67,6 +87,16 @@ pub struct StintObs {
 }
 
 impl StintObs {
+    /// The stop's time in the box: the official timing when given, else the
+    /// telemetry's.
+    pub fn secs(&self) -> f64 {
+        PitData {
+            tires: self.tires,
+            box_s: self.box_s,
+        }
+        .secs(self.standing_s)
+    }
+
     /// The model's fuel for this stint with `p`'s package parameters.
     pub fn estimate(&self, p: &PackageParams) -> f64 {
         self.points
@@ -74,6 +104,16 @@ impl StintObs {
             .map(|&(t, r, h)| h * p.fuel_gph(t as f64, r as f64))
             .sum()
     }
+}
+
+/// What a `pit_out` says of the stop that ends a stint, and the telemetry's time in the
+/// box.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct StopFacts {
+    pub added: Option<f64>,
+    pub full: Option<bool>,
+    pub pit: PitData,
+    pub standing_s: f64,
 }
 
 /// Collects one car's stints while the engine integrates it.
@@ -104,16 +144,14 @@ impl StintRecorder {
         self.started = true;
     }
 
-    /// A fill at `ts` ends the stint.
-    pub(crate) fn close_stint(
-        &mut self,
-        car: CarId,
-        ctx: &RaceCtx,
-        ts: i64,
-        added: Option<f64>,
-        full: Option<bool>,
-        standing_s: f64,
-    ) {
+    /// The stop `stop` ends the stint at `ts`.
+    pub(crate) fn close_stint(&mut self, car: CarId, ctx: &RaceCtx, ts: i64, stop: StopFacts) {
+        let StopFacts {
+            added,
+            full,
+            pit,
+            standing_s,
+        } = stop;
         let measured = match (self.start_level, added, full) {
             (Some(start), Some(added), Some(true)) => Some(start - (ctx.capacity_gal - added)),
             _ => None,
@@ -138,6 +176,8 @@ impl StintRecorder {
                 fuel_added_gal: added,
                 full,
                 standing_s,
+                tires: pit.tires,
+                box_s: pit.box_s,
                 start_gal: self.start_level,
                 capacity_gal: ctx.capacity_gal,
                 points,
@@ -175,8 +215,11 @@ pub struct Fit {
     pub used: Vec<(EnginePackage, usize)>,
     /// Stints left out (not measured).
     pub left_out: usize,
-    /// Weighed stops used for the fill rate.
-    pub fill_stops: usize,
+    /// The weighed stops the fill's parameters came from.
+    pub fills: FillCounts,
+    /// Tracks left out one at a time to measure the spread between tracks
+    /// (`track_rel_sd`); 0 when no package had two.
+    pub tracks_left_out: usize,
 }
 
 /// Fits the package parameters and the fill rate to `stints`, starting from `base`.
@@ -227,76 +270,7 @@ pub fn fit(stints: &[StintObs], base: &ModelParams, single_track: bool) -> Resul
         }
         used.push((pkg, of_pkg.len()));
     }
-    // Fill rate: weighed stops with standing time, slope through the origin.
-    let weighed: Vec<(&StintObs, f64, f64)> = stints
-        .iter()
-        .filter_map(|s| Some((s, s.standing_s, s.fuel_added_gal?)))
-        .filter(|&(_, t, a)| t > 0.5 && a > 0.0)
-        .collect();
-    let stops: Vec<(f64, f64)> = weighed.iter().map(|&(_, t, a)| (t, a)).collect();
-    if stops.len() >= 3 {
-        // added = rate · (standing − dead): a line with an intercept, so that the dead
-        // time of every stop (jack, hose) does not bend the rate. Without spread in the
-        // standing times, fall back to the slope through the origin.
-        let n = stops.len() as f64;
-        let (mt, ma) = (
-            stops.iter().map(|s| s.0).sum::<f64>() / n,
-            stops.iter().map(|s| s.1).sum::<f64>() / n,
-        );
-        let sxx: f64 = stops.iter().map(|(t, _)| (t - mt).powi(2)).sum();
-        let sxy: f64 = stops.iter().map(|(t, a)| (t - mt) * (a - ma)).sum();
-        let (rate, dead) = if sxx > 1e-9 && sxy > 0.0 {
-            let rate = sxy / sxx;
-            (rate, (mt - ma / rate).max(0.0))
-        } else {
-            let sxy0: f64 = stops.iter().map(|(t, a)| t * a).sum();
-            let sxx0: f64 = stops.iter().map(|(t, _)| t * t).sum();
-            (sxy0 / sxx0, 0.0)
-        };
-        params.fill_rate_gps = rate;
-        params.fill_dead_s = dead;
-        let (rel, abs) = fill_doubt(&stops, rate, dead);
-        params.fill_rel_sd = rel;
-        params.fill_abs_sd = abs;
-        // How much of the relative doubt is each crew's own rate (the same at every stop
-        // of its race): one-way analysis of variance of the log ratios weighed /
-        // estimated of the larger stops (where the work around the pour is small),
-        // grouped by car in its race.
-        let mut by_car: HashMap<(&str, &str), Vec<f64>> = HashMap::new();
-        for &(s, t, a) in &weighed {
-            let est = rate * (t - dead).max(0.0);
-            if est >= 5.0 {
-                by_car
-                    .entry((s.race_id.as_str(), s.car.as_str()))
-                    .or_default()
-                    .push((a / est).ln());
-            }
-        }
-        params.fill_car_rel_sd =
-            between_groups(by_car.values()).map(|between| between.min(params.fill_rel_sd));
-    }
-    // Fills that stopped short of the top: how often a weighed stop does, and how far
-    // short on average (the start level less the fitted model's burn plus what went in,
-    // against the capacity). A live stop about as long as a full fill needs is then
-    // judged full or short by how likely each is (`Fuel::fill`).
-    let reported: Vec<&StintObs> = stints
-        .iter()
-        .filter(|s| s.full.is_some() && s.fuel_added_gal.is_some())
-        .collect();
-    if reported.len() >= 10 {
-        let short: Vec<&&StintObs> = reported.iter().filter(|s| s.full == Some(false)).collect();
-        params.fill_partial_share = Some(short.len() as f64 / reported.len() as f64);
-        let rooms: Vec<f64> = short
-            .iter()
-            .filter_map(|s| {
-                let level =
-                    s.start_gal? - s.estimate(params.package(s.package)) + s.fuel_added_gal?;
-                Some((s.capacity_gal - level).max(0.05))
-            })
-            .collect();
-        params.fill_partial_room_gal =
-            (!rooms.is_empty()).then(|| rooms.iter().sum::<f64>() / rooms.len() as f64);
-    }
+    let fills = fill::fit_fills(stints, &mut params);
     // The burn's spread after the fit: its relative standard deviation over stints.
     let errors: Vec<f64> = measured
         .iter()
@@ -317,11 +291,19 @@ pub fn fit(stints: &[StintObs], base: &ModelParams, single_track: bool) -> Resul
     if let Some(tau) = car_spread(&measured, &params) {
         params.car_rel_sd = tau.min(params.burn_rel_sd);
     }
+    let tracks_left_out = match track::between_tracks(&measured, base) {
+        Some((sd, n)) => {
+            params.track_rel_sd = sd;
+            n
+        }
+        None => 0,
+    };
     Ok(Fit {
         params,
         used,
         left_out: stints.len() - measured.len(),
-        fill_stops: stops.len(),
+        fills,
+        tracks_left_out,
     })
 }
 
@@ -329,7 +311,7 @@ pub fn fit(stints: &[StintObs], base: &ModelParams, single_track: bool) -> Resul
 /// gal)`: the squared residuals of the weighed stops regressed on `[est², 1]` (the
 /// fueler's rate varies in proportion to the amount, the work around the pour does
 /// not). A negative component is dropped and the other refitted alone.
-fn fill_doubt(stops: &[(f64, f64)], rate: f64, dead: f64) -> (f64, f64) {
+pub(super) fn fill_doubt(stops: &[(f64, f64)], rate: f64, dead: f64) -> (f64, f64) {
     let rows: Vec<(f64, f64)> = stops
         .iter()
         .map(|&(t, a)| {
@@ -369,7 +351,7 @@ fn fill_doubt(stops: &[(f64, f64)], rate: f64, dead: f64) -> (f64, f64) {
 /// estimated grouped by car (in its race): the variance of the car means less what the
 /// within-car variance alone puts there. `None` without at least 5 cars with 2 stints.
 fn car_spread(measured: &[&StintObs], params: &ModelParams) -> Option<f64> {
-    let mut by_car: HashMap<(&str, &str), Vec<f64>> = HashMap::new();
+    let mut by_car: BTreeMap<(&str, &str), Vec<f64>> = BTreeMap::new();
     for s in measured {
         let m = s.measured_gal.expect("measured");
         let e = s.estimate(params.package(s.package));
@@ -386,7 +368,7 @@ fn car_spread(measured: &[&StintObs], params: &ModelParams) -> Option<f64> {
 /// One-way analysis of variance: the standard deviation between the groups' true
 /// means, from the variance of the group means less what the within-group variance
 /// alone puts there. `None` without at least 5 groups of 2 or more.
-fn between_groups<'a>(groups: impl Iterator<Item = &'a Vec<f64>>) -> Option<f64> {
+pub(super) fn between_groups<'a>(groups: impl Iterator<Item = &'a Vec<f64>>) -> Option<f64> {
     let groups: Vec<&Vec<f64>> = groups.filter(|v| v.len() >= 2).collect();
     if groups.len() < 5 {
         return None;
@@ -409,7 +391,7 @@ fn between_groups<'a>(groups: impl Iterator<Item = &'a Vec<f64>>) -> Option<f64>
 }
 
 /// Levenberg–Marquardt over (wot_gph_per_krpm, throttle_k) with a weak prior.
-fn fit_package(stints: &[&StintObs], base: &PackageParams) -> PackageParams {
+pub(super) fn fit_package(stints: &[&StintObs], base: &PackageParams) -> PackageParams {
     const PRIOR: f64 = 0.05;
     let with = |x: [f64; 2]| PackageParams {
         wot_gph_per_krpm: x[0],
@@ -511,6 +493,8 @@ mod tests {
                     fuel_added_gal: Some(15.0),
                     full: Some(true),
                     standing_s: 10.0,
+                    tires: None,
+                    box_s: None,
                     start_gal: Some(20.0),
                     capacity_gal: 20.0,
                     points,
@@ -610,7 +594,7 @@ mod tests {
             "{:?}",
             fit.params
         );
-        assert_eq!(fit.fill_stops, 5);
+        assert_eq!(fit.fills.fuel_timed, 5);
     }
 
     #[test]
@@ -652,6 +636,11 @@ mod tests {
             s.full = Some(false);
             s.measured_gal = None;
             s.fuel_added_gal = Some(burned - room);
+        }
+        // Fuel-only stops: each stood its fuel job (1.5 s, then 1.5 gal/s), ± 0.1 s.
+        for (i, s) in stints.iter_mut().enumerate() {
+            s.tires = Some(0);
+            s.standing_s = 1.5 + s.fuel_added_gal.unwrap() / 1.5 + 0.1 * ((i % 3) as f64 - 1.0);
         }
         let fit = fit(&stints, &base, false).unwrap();
         assert_eq!(fit.params.fill_partial_share, Some(0.25));

@@ -1,0 +1,166 @@
+//! What a pit stop's time says of its fuel (`telemetry-v1`, Fills): a stop lasts as long
+//! as its longer job, the fuel (dead time, then the pour at the crew's rate) or the
+//! tyres (a change takes its own time whatever is poured). So the time a car stood in its
+//! box sizes the pour only where the fuel was the longer job; where the tyres were, it
+//! says only that the fuel took at most that long.
+//!
+//! # Which job timed a stop
+//!
+//! A stop of `T` seconds reads as a pour of `F = rate · (T − dead)` had the fuel timed
+//! it ([`pour_reading`]). Whether it did is judged by how likely each job is to have
+//! ended at `T` ([`fuel_timed_odds`]): the tyre change of `k` tyres takes `τₖ` give or take
+//! `σₖ` (normal); the pour is taken as equally likely anywhere from none to the cell's
+//! room `R` (full fills, a mass at `R`, end the same way whichever job timed them, so
+//! they do not enter). Then, for `F < R`,
+//!
+//! ```text
+//! P(tyres timed it) ∝ φ((T − τₖ)/σₖ)/σₖ · P(fuel job ≤ T)  = φ(zₖ)/σₖ · F/R
+//! P(fuel timed it)  ∝ f_fuel(T) · P(tyre change ≤ T)      = rate/R · Φ(zₖ)
+//! ```
+//!
+//! and `R` cancels. Where the crew surely poured at least `L` (what the car needs to
+//! reach the finish: a late stop pours at least that, as far as the time allows), the
+//! pour is taken as equally likely from `L` to `R`, and `F` becomes `F − L` in the tyres'
+//! side: a stop whose time just allows the finish's fuel was timed by that fuel. A
+//! fuel-only stop (`tires: 0`) was timed by its fuel; with `tires`
+//! unknown, both sides are summed over the tyre counts weighted by how often stops take
+//! them (`tire_shares`), so a stop about as long as a common tyre change carries the
+//! doubt of both readings.
+
+use crate::model::ModelParams;
+use crate::stats::{norm_cdf, norm_pdf};
+
+/// The timing noise of a stop's length, s, whatever its tyres: `box_s` is given to a
+/// tenth, and the telemetry's time below 1 mph to a sample or two.
+const TIMING_SD_S: f64 = 0.2;
+
+/// The share of tyre-timed stops whose time would have let the fuel reach the top but
+/// whose crew stopped short, until calibration measures it: a guess, small because a
+/// crew with the time fills the cell, not zero because a late splash may take tyres.
+pub(crate) const TIRE_SHORT_SHARE_PRIOR: f64 = 0.1;
+
+/// The official pit data of a stop, as `pit_out` gives it (each `None` when it does not).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PitData {
+    /// Tyres changed, 0 to 4.
+    pub tires: Option<u8>,
+    /// Seconds stationary in the box.
+    pub box_s: Option<f64>,
+}
+
+impl PitData {
+    /// The stop's time in the box: the official timing when given, else `measured_s` (the
+    /// telemetry's time below 1 mph on pit road).
+    pub fn secs(&self, measured_s: f64) -> f64 {
+        self.box_s
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .unwrap_or(measured_s)
+    }
+}
+
+/// What a stop of `secs` in the box pours had the fuel timed it, gal.
+pub fn pour_reading(secs: f64, p: &ModelParams) -> f64 {
+    (secs - p.fill_dead_s).max(0.0) * p.fill_rate_gps
+}
+
+/// The usual time and its standard deviation, s, of a change of `tires` tyres.
+pub fn tire_time(tires: u8, p: &ModelParams) -> (f64, f64) {
+    let tau = p.tire_change_s(tires);
+    let sd = (p.tire_rel_sd * tau).hypot(TIMING_SD_S);
+    (tau, sd)
+}
+
+/// The probability that the fuel was the longer job of a stop of `secs` with `tires`
+/// changed (`None`: not known), the crew having poured at least `least` gal, as the
+/// module documentation derives it.
+pub fn fuel_timed_odds(secs: f64, tires: Option<u8>, least: f64, p: &ModelParams) -> f64 {
+    let spread = (pour_reading(secs, p) - least.max(0.0)).max(0.0);
+    if !secs.is_finite() || secs <= p.fill_dead_s {
+        // No pour fits in the time: nothing to tell apart.
+        return 1.0;
+    }
+    let mut fuel = 0.0;
+    let mut tire = 0.0;
+    let mut add = |k: u8, weight: f64| {
+        if weight <= 0.0 {
+            return;
+        }
+        if k == 0 {
+            fuel += weight * p.fill_rate_gps;
+            return;
+        }
+        let (tau, sd) = tire_time(k, p);
+        let z = (secs - tau) / sd;
+        fuel += weight * p.fill_rate_gps * norm_cdf(z);
+        tire += weight * norm_pdf(z) / sd * spread;
+    };
+    match tires {
+        Some(k) => add(k.min(4), 1.0),
+        None => {
+            for (k, share) in [0u8, 1, 2, 4].into_iter().zip(p.tire_shares) {
+                add(k, share);
+            }
+        }
+    }
+    if fuel + tire <= 0.0 {
+        return 1.0;
+    }
+    let odds = fuel / (fuel + tire);
+    if odds.is_finite() { odds } else { 1.0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fuel_only_stop_is_timed_by_its_fuel_and_a_stop_far_past_its_tyres_too() {
+        let p = ModelParams::default();
+        assert_eq!(fuel_timed_odds(4.0, Some(0), 0.0, &p), 1.0);
+        // Four tyres take 9 s ± 0.92: a stop of 9.1 s is the tyres' all but surely, one
+        // of 13.5 s (a full fill of 18 gal) the fuel's.
+        assert!(fuel_timed_odds(9.1, Some(4), 0.0, &p) < 0.15);
+        assert!(fuel_timed_odds(13.5, Some(4), 0.0, &p) > 0.999);
+        // In between the odds rise with the time.
+        let mut last = 0.0;
+        for t in 80..=140 {
+            let o = fuel_timed_odds(t as f64 / 10.0, Some(4), 0.0, &p);
+            assert!(o >= last - 1e-12 && (0.0..=1.0).contains(&o), "{t}: {o}");
+            last = o;
+        }
+        // Hand-derived at T = τ = 9 s: z = 0, φ(0) = 0.3989, σ = √(0.9² + 0.2²) = 0.922,
+        // F = 1.5 · 7.5 = 11.25: tyres 0.3989 / 0.922 · 11.25 = 4.867 against the fuel
+        // 1.5 · Φ(0) = 0.75.
+        let o = fuel_timed_odds(9.0, Some(4), 0.0, &p);
+        assert!((o - 0.75 / (0.75 + 4.867)).abs() < 1e-3, "{o}");
+    }
+
+    #[test]
+    fn without_the_tyres_a_stop_as_long_as_a_common_change_keeps_both_readings() {
+        let p = ModelParams::default();
+        let at_four = fuel_timed_odds(9.1, None, 0.0, &p);
+        assert!(at_four > 0.05 && at_four < 0.5, "{at_four}");
+        // Far from every tyre change: the fuel's.
+        assert!(fuel_timed_odds(14.0, None, 0.0, &p) > 0.99);
+        // Shorter than any pour: nothing to tell apart.
+        assert_eq!(fuel_timed_odds(1.0, None, 0.0, &p), 1.0);
+        // Only fuel-only stops in the history: the fuel's whatever the time.
+        let only_fuel = ModelParams {
+            tire_shares: [1.0, 0.0, 0.0, 0.0],
+            ..ModelParams::default()
+        };
+        assert_eq!(fuel_timed_odds(9.0, None, 0.0, &only_fuel), 1.0);
+    }
+
+    #[test]
+    fn a_stop_whose_time_just_allows_the_finishs_fuel_was_timed_by_that_fuel() {
+        let p = ModelParams::default();
+        // 9.3 s with four tyres: at most 11.7 gal. With no floor the tyres all but
+        // surely timed it; a crew that had to pour at least 11 gal leaves the tyres only
+        // 0.7 gal of pours to explain it by, one that had to pour 12 gal none.
+        let free = fuel_timed_odds(9.3, Some(4), 0.0, &p);
+        let floor = fuel_timed_odds(9.3, Some(4), 11.0, &p);
+        assert!(free < 0.2 && floor > 0.5, "{free} {floor}");
+        assert_eq!(fuel_timed_odds(9.3, Some(4), 12.0, &p), 1.0);
+    }
+}
