@@ -956,11 +956,24 @@ async fn a_deploy_in_mid_race_reads_the_previous_versions_items() {
     // own laps, not the leader's (the contract changed with this build), so that one
     // field is left out for those updates; everything else must match.
     let cut_ts = support::T0 + support::CUT_MS;
+    let unweighed = support::unweighed_before_cut();
+    assert_eq!(unweighed.len(), 2, "{unweighed:?}");
     let wire = |u: Option<&FuelUpdate>| {
         u.map(|u| {
             let mut v = serde_json::to_value(u).unwrap();
             if u.window_end <= cut_ts {
                 v.as_object_mut().unwrap().remove("save_needed_pct");
+            }
+            // A fill the previous version sized without a weighed amount keeps the doubt
+            // that version gave it (a stop read by its tyres, this build's reading, is
+            // wider): the band differs until the car's next stop; the estimate does not.
+            if unweighed
+                .iter()
+                .any(|(car, next)| u.car.as_str() == *car && next.is_none_or(|t| u.window_end <= t))
+            {
+                let o = v.as_object_mut().unwrap();
+                o.remove("remaining_low_gal");
+                o.remove("remaining_high_gal");
             }
             v.to_string()
         })
@@ -990,15 +1003,52 @@ async fn a_deploy_in_mid_race_reads_the_previous_versions_items() {
                 if i.state.retired {
                     v.as_object_mut().unwrap().remove("final_window");
                 }
+                // The doubt of a fill the previous version sized, until the car stops again.
+                if unweighed
+                    .iter()
+                    .any(|(car, next)| k.1.as_str() == *car && next.is_none())
+                {
+                    v["fuel"].as_object_mut().unwrap().remove("stint_start_var");
+                }
                 (k, v)
             })
             .collect()
     };
-    assert_eq!(
-        cars(&p),
-        cars(&straight),
-        "every car ends in the same state"
+    let (got, want) = (cars(&p), cars(&straight));
+    let mut differ = Vec::new();
+    for (k, g) in &got {
+        json_diff(&format!("car {}", k.1.as_str()), g, &want[k], &mut differ);
+    }
+    assert_eq!(got.len(), want.len());
+    assert!(
+        differ.is_empty(),
+        "every car ends in the same state: {differ:#?}"
     );
+}
+
+/// The paths at which two JSON values differ.
+fn json_diff(path: &str, a: &serde_json::Value, b: &serde_json::Value, out: &mut Vec<String>) {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for k in x.keys().chain(y.keys().filter(|k| !x.contains_key(*k))) {
+                let null = Value::Null;
+                json_diff(
+                    &format!("{path}.{k}"),
+                    x.get(k).unwrap_or(&null),
+                    y.get(k).unwrap_or(&null),
+                    out,
+                );
+            }
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (p, q)) in x.iter().zip(y).enumerate() {
+                json_diff(&format!("{path}[{i}]"), p, q, out);
+            }
+        }
+        _ if a != b => out.push(format!("{path}: {a} vs {b}")),
+        _ => {}
+    }
 }
 
 /// A race no `race_start` described reports its newest data as the RaceState `ts`, as
