@@ -31,7 +31,8 @@ impl SqsQuarantine {
 
 impl Quarantine for SqsQuarantine {
     async fn put(&self, items: &[Quarantined], deadline: Instant) -> Result<(), PortError> {
-        // Bodies, each under the per-batch size (a quarantined line is at most 64 KiB).
+        // Bodies, each under the per-batch size (a quarantined line is at most 64 KiB as
+        // the message carries it, JSON-escaped: `burnbar_pipeline` cuts it).
         let bodies: Vec<String> = items
             .iter()
             .map(|q| serde_json::to_string(q).unwrap_or_default())
@@ -50,6 +51,9 @@ impl Quarantine for SqsQuarantine {
                 }
             }
         }
+        // Every batch is sent even when one is refused: one refusal must not cost the
+        // reasons of the others. A retryable failure wins (the records come again).
+        let mut first_err: Option<PortError> = None;
         for batch in batches {
             let entries: Vec<SendMessageBatchRequestEntry> = batch
                 .iter()
@@ -62,7 +66,7 @@ impl Quarantine for SqsQuarantine {
                         .map_err(|e| PortError::Permanent(e.to_string()))
                 })
                 .collect::<Result<_, _>>()?;
-            let resp = within(deadline, "quarantine", async {
+            let sent = within(deadline, "quarantine", async {
                 self.client
                     .send_message_batch()
                     .queue_url(&self.queue_url)
@@ -71,21 +75,33 @@ impl Quarantine for SqsQuarantine {
                     .await
                     .map_err(|e| classify("SendMessageBatch", e))
             })
-            .await?;
-            if let Some(f) = resp.failed().first() {
-                let msg = format!(
-                    "quarantine refused {} messages: {} {}",
-                    resp.failed().len(),
-                    f.code(),
-                    f.message().unwrap_or("")
-                );
-                return Err(if f.sender_fault() {
-                    PortError::Permanent(msg)
-                } else {
-                    PortError::Retryable(msg)
-                });
+            .await;
+            let err = match sent {
+                Err(e) => Some(e),
+                Ok(resp) => resp.failed().first().map(|f| {
+                    let msg = format!(
+                        "quarantine refused {} messages: {} {}",
+                        resp.failed().len(),
+                        f.code(),
+                        f.message().unwrap_or("")
+                    );
+                    if f.sender_fault() {
+                        PortError::Permanent(msg)
+                    } else {
+                        PortError::Retryable(msg)
+                    }
+                }),
+            };
+            if let Some(e) = err {
+                let retryable = e.is_retryable();
+                if first_err
+                    .as_ref()
+                    .is_none_or(|f| retryable && !f.is_retryable())
+                {
+                    first_err = Some(e);
+                }
             }
         }
-        Ok(())
+        first_err.map_or(Ok(()), Err)
     }
 }

@@ -355,6 +355,95 @@ async fn the_processor_on_dynamodb_and_sqs_counts_each_sample_once_and_quarantin
         && b["sequence_number"] == format!("{:020}", 100)));
 }
 
+/// A rejected line of 64 KiB of control characters (384 KiB once JSON-escaped, over SQS's
+/// 256 KiB message limit) is quarantined with its reason, cut to what the message can carry,
+/// and the lines around it are processed: the send no longer fails, and a later quarantine
+/// batch of the same invocation is sent too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_line_is_quarantined_within_the_message_limit_and_the_rest_goes_on() {
+    let moto = Moto::start();
+    let store = moto.table("burnbar").await;
+    let sqs = aws_sdk_sqs::Client::new(&moto.sdk().await);
+    let queue_url = sqs
+        .create_queue()
+        .queue_name("quarantine")
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_owned();
+    let proc = Processor::new(
+        store.clone(),
+        None::<NoPredictor>,
+        MemoryPublisher::default(),
+        SqsQuarantine::new(sqs.clone(), &queue_url),
+        ProcessorConfig::default(),
+    );
+    let t0 = 1_750_593_600_000i64;
+    let good = |i: i64| {
+        format!(
+            r#"{{"v":1,"race_id":"r","car":"7","ts":{},"throttle_pct":80,"rpm":8200,"speed_mph":150}}"#,
+            t0 + 200 * i
+        )
+        .into_bytes()
+    };
+    let hostile = vec![1u8; 64 * 1024];
+    let small_bad = br#"{"v":1,"race_id":"r","car":"7","ts":-5}"#.to_vec();
+    let datas = [good(0), hostile, good(1), small_bad, good(2)];
+    let seqs: Vec<String> = (0..datas.len()).map(|i| format!("{i:020}")).collect();
+    let ins: Vec<InRecord> = datas
+        .iter()
+        .zip(&seqs)
+        .map(|(d, s)| InRecord {
+            sequence_number: s,
+            data: d,
+        })
+        .collect();
+    let mut m = MetricSet::new("t", &[]);
+    let o = proc.handle(&ins, dl(), &mut m).await;
+    assert_eq!(o.first_failed, None, "nothing to deliver again");
+    assert_eq!(m.get("records_quarantined_total"), Some(2.0));
+    assert_eq!(m.get("quarantine_failures_total").unwrap_or(0.0), 0.0);
+    let mut bodies = Vec::new();
+    for _ in 0..5 {
+        let msgs = sqs
+            .receive_message()
+            .queue_url(&queue_url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        bodies.extend(
+            msgs.messages()
+                .iter()
+                .map(|m| serde_json::from_str::<serde_json::Value>(m.body().unwrap()).unwrap()),
+        );
+        if bodies.len() >= 2 {
+            break;
+        }
+    }
+    assert_eq!(bodies.len(), 2, "{bodies:?}");
+    let hostile = bodies
+        .iter()
+        .find(|b| b["sequence_number"] == seqs[1])
+        .unwrap();
+    assert_eq!(hostile["code"], "invalid_json");
+    let kept = hostile["line"].as_str().unwrap();
+    assert!(
+        kept.len() > 10_000 && kept.chars().all(|c| c == '\u{1}'),
+        "{}",
+        kept.len()
+    );
+    let item = store
+        .load_cars("r", &[car("7")], dl())
+        .await
+        .unwrap()
+        .remove(&car("7"))
+        .unwrap();
+    assert_eq!(item.state.held(), 3, "the three good samples are counted");
+}
+
 /// The Kinesis events Lambda would deliver for one shard's records, `batch` records each:
 /// base64 data, Kinesis's sequence numbers and partition keys.
 fn lambda_events(

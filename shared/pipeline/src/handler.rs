@@ -81,8 +81,28 @@ pub(crate) fn zero_counters(m: &mut MetricSet, names: &[&str]) {
     }
 }
 
-/// Lines of a record kept in the quarantine at most.
-const QUARANTINE_LINE_MAX: usize = 64 * 1024;
+/// A rejected line is kept in the quarantine up to this many bytes *as the message
+/// carries it* (JSON-escaped): a line of control characters grows sixfold when escaped
+/// (`\u0001`), and a 64 KiB line of them would pass a raw-length cap yet exceed SQS's
+/// 256 KiB message limit, failing the send. The kept prefix says what the line was.
+pub const QUARANTINE_LINE_MAX: usize = 64 * 1024;
+
+/// The longest prefix of `s` whose JSON-escaped form (without quotes) fits in `max` bytes.
+pub(crate) fn escaped_prefix(s: &str, max: usize) -> &str {
+    let mut used = 0;
+    for (i, c) in s.char_indices() {
+        let n = match c {
+            '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+            c if (c as u32) < 0x20 => 6,
+            c => c.len_utf8(),
+        };
+        if used + n > max {
+            return &s[..i];
+        }
+        used += n;
+    }
+    s
+}
 
 /// The lines of a record: split at every `\n` as `<[u8]>::split` splits (a trailing
 /// empty line included), with a vectorised search.
@@ -142,13 +162,15 @@ impl<'r, 'a> Records<'r, 'a> {
         detail: &str,
     ) {
         let keep = &line[..line.len().min(QUARANTINE_LINE_MAX)];
+        let text = String::from_utf8_lossy(keep);
+        let text = escaped_prefix(&text, QUARANTINE_LINE_MAX).to_owned();
         let q = Quarantined {
             sequence_number: self.records[ri].sequence_number.to_owned(),
             line_no,
             code: code.to_owned(),
             field: field.map(str::to_owned),
             detail: detail.to_owned(),
-            line: String::from_utf8_lossy(keep).into_owned(),
+            line: text,
         };
         self.quarantined.push((ri, q));
     }
@@ -211,6 +233,32 @@ impl<'r, 'a> Records<'r, 'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_quarantined_line_fits_its_limit_as_the_message_carries_it() {
+        // 64 KiB of control characters: 384 KiB escaped, over SQS's 256 KiB.
+        let hostile = vec![1u8; 64 * 1024];
+        for line in [hostile, vec![b'"'; 70_000], "é".repeat(40_000).into_bytes()] {
+            let rec = [InRecord {
+                sequence_number: "1",
+                data: &line,
+            }];
+            let mut r = Records::new(&rec);
+            r.quarantine(0, 0, &line, "invalid_json", None, "not JSON");
+            let q = &r.quarantined[0].1;
+            let escaped = serde_json::to_string(&q.line).unwrap();
+            assert!(
+                escaped.len() <= QUARANTINE_LINE_MAX + 2,
+                "{}",
+                escaped.len()
+            );
+            assert!(escaped.len() > QUARANTINE_LINE_MAX - 8, "{}", escaped.len());
+            assert!(serde_json::to_string(q).unwrap().len() < 256 * 1024);
+        }
+        assert_eq!(escaped_prefix("ab\u{1}c", 8), "ab\u{1}");
+        assert_eq!(escaped_prefix("ab\u{1}c", 7), "ab");
+        assert_eq!(escaped_prefix("short", 100), "short");
+    }
 
     #[test]
     fn lines_split_as_the_slice_split_does() {

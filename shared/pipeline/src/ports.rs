@@ -200,7 +200,7 @@ pub struct Quarantined {
     pub code: String,
     pub field: Option<String>,
     pub detail: String,
-    /// The line as received (lossy UTF-8, at most 64 KiB).
+    /// The line as received (lossy UTF-8), cut to 64 KiB once JSON-escaped.
     pub line: String,
 }
 
