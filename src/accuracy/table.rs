@@ -18,10 +18,10 @@ impl Fig {
         }
     }
 
-    /// `v` printed by `fmt`; NaN (no sample) is "-" and judged by nothing.
+    /// `v` printed by `fmt`; NaN (no sample) is "n/a" and judged by nothing.
     pub fn num(v: f64, fmt: impl Fn(f64) -> String) -> Fig {
         if v.is_nan() {
-            Fig::text("-")
+            Fig::text("n/a")
         } else {
             Fig {
                 text: fmt(v),
@@ -206,8 +206,8 @@ mod tests {
             lines[3].contains("91.0% ✓") && lines[3].contains("92.0% ✓"),
             "{text}"
         );
-        // No sample: "-", judged by nothing.
-        assert!(lines[2].contains("| -   "), "{text}");
+        // No sample: "n/a", judged by nothing.
+        assert!(lines[2].contains("| n/a |"), "{text}");
         assert!(lines[2].ends_with("| <= 1.5% |"), "{text}");
         let bars = |l: &str| {
             l.char_indices()
