@@ -225,7 +225,15 @@ fn an_interrupted_replay_stops_cleanly_with_its_summary() {
 /// Item 4: training states the real rule, per engine package.
 #[test]
 fn train_and_accuracy_state_their_needs_per_engine_package() {
-    let o = burnbar(&["accuracy", "--train-races", "1"]);
+    // One track of each engine package and one training race each: one race a package.
+    // (The default tracks hold two of each package, so `--train-races 1` alone is enough.)
+    let o = burnbar(&[
+        "accuracy",
+        "--tracks",
+        "pocono,talladega",
+        "--train-races",
+        "1",
+    ]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let err = stderr(&o);
     one_line(&err);

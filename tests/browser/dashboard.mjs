@@ -332,14 +332,22 @@ async function fuelCalls(ctx, pageErrors) {
     null, 'the header says when the fuel window opens', 60000);
   const early = [];
   let shotEarly = false;
+  // The page renders on the next animation frame after a RaceState arrives, so its state
+  // and its header may differ for a frame: read them together after a frame has passed,
+  // and look again (three times at most) while the header is a frame behind.
+  const look = () => page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => resolve({
+    race: window.__burnbar.race(),
+    header: document.getElementById('fuel-window').textContent,
+    alerts: document.getElementById('alerts').children.length,
+    rows: document.querySelectorAll('#rows tr.cant').length,
+    cars: window.__burnbar.cars(),
+  }))));
   for (;;) {
-    const e = await page.evaluate(() => ({
-      race: window.__burnbar.race(),
-      header: document.getElementById('fuel-window').textContent,
-      alerts: document.getElementById('alerts').children.length,
-      rows: document.querySelectorAll('#rows tr.cant').length,
-      cars: window.__burnbar.cars(),
-    }));
+    let e = await look();
+    for (let i = 0; i < 3 && e.header !== `fuel window opens lap ${Math.ceil(e.race.fuel_window_lap)}`; i++) {
+      await page.waitForTimeout(100);
+      e = await look();
+    }
     const opens = Math.ceil(e.race.fuel_window_lap);
     if (e.race.leader_lap >= opens - 10) break;
     early.push(e);
