@@ -198,7 +198,11 @@ fn print_report(
         "the correction does not measurably beat the calibrated physics on held-out races: physics alone stays the default"
     };
     writeln!(out, "\n{verdict}")?;
-    writeln!(out, "({:.0} s)", started.elapsed().as_secs_f64())
+    writeln!(
+        out,
+        "(report made in {:.0} s of wall time)",
+        started.elapsed().as_secs_f64()
+    )
 }
 
 /// At least one track, training race and held-out race; every track known.
