@@ -66,7 +66,11 @@ pub fn pour_reading(secs: f64, p: &ModelParams) -> f64 {
 /// The usual time and its standard deviation, s, of a change of `tires` tyres.
 pub fn tire_time(tires: u8, p: &ModelParams) -> (f64, f64) {
     let tau = p.tire_change_s(tires);
-    let sd = (p.tire_rel_sd * tau).hypot(TIMING_SD_S);
+    // Not `f64::hypot`: Rust links it to glibc 2.35's `hypot`, newer than the Lambda
+    // runtime's (provided.al2023 has 2.34); the terms are small, so the plain form is exact
+    // enough.
+    let rel = p.tire_rel_sd * tau;
+    let sd = (rel * rel + TIMING_SD_S * TIMING_SD_S).sqrt();
     (tau, sd)
 }
 
