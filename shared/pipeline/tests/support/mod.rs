@@ -212,18 +212,13 @@ fn events_at(ms: i64) -> Vec<String> {
 }
 
 /// Cars whose fuel the previous version sized before the cut from a stop with no weighed
-/// amount, with the `ts` of their next such stop's `pit_out` after the cut (when they get
-/// one): until then their band carries the doubt that version gave the fill.
+/// amount, with the `ts` of their next stop's `pit_out` after the cut (when they get one):
+/// until then their band carries the doubt that version gave the fill.
 pub fn unweighed_before_cut() -> Vec<(&'static str, Option<i64>)> {
-    let weighed = |s: &Stop| {
-        s.fields
-            .contains("\"fuel_added_gal\":null")
-            .then_some(())
-            .is_none()
-    };
+    let unweighed = |s: &Stop| s.fields.contains("\"fuel_added_gal\":null");
     STOPS
         .iter()
-        .filter(|s| s.pit_out < CUT_MS && !weighed(s))
+        .filter(|s| s.pit_out < CUT_MS && unweighed(s))
         .map(|s| {
             let next = STOPS
                 .iter()
