@@ -144,6 +144,16 @@ fn print_params(out: &mut impl Write, fit: &Fit) -> io::Result<()> {
     )?;
     writeln!(
         out,
+        "a late stop with time to spare: {}",
+        match (p.late_pour_margin_gal, p.late_pour_margin_sd_gal) {
+            (Some(m), Some(sd)) => format!(
+                "the crew pours what the finish needs and {m:.2} gal more (sd {sd:.2} gal)"
+            ),
+            _ => "not measured (fewer than 10 weighed stops of the kind): read as anywhere from the finish's need to what the time allowed".to_owned(),
+        }
+    )?;
+    writeln!(
+        out,
         "burn relative sd {:.4}, of which between cars {:.4}; between tracks {:.4} ({})",
         p.burn_rel_sd,
         p.car_rel_sd,

@@ -22,6 +22,11 @@
 //! reach the finish: a late stop pours at least that, as far as the time allows), the
 //! pour is taken as equally likely from `L` to `R`, and `F` becomes `F − L` in the tyres'
 //! side: a stop whose time just allows the finish's fuel was timed by that fuel. A
+//! Where calibration measured how much more than that need crews pour when their time
+//! allows more (`late_pour_margin_gal`, give or take `late_pour_margin_sd_gal`), the
+//! pour of such a stop is taken as normal about `L` plus that margin instead: the
+//! tyres' side becomes `φ(zₖ)/σₖ · Φ(u)` and the fuel's `rate · φ(u)/s · Φ(zₖ)`, with
+//! `u = (F − L − margin)/s`. A
 //! fuel-only stop (`tires: 0`) was timed by its fuel; with `tires`
 //! unknown, both sides are summed over the tyre counts weighted by how often stops take
 //! them (`tire_shares`), so a stop about as long as a common tyre change carries the
@@ -83,6 +88,18 @@ pub fn fuel_timed_odds(secs: f64, tires: Option<u8>, least: f64, p: &ModelParams
         // No pour fits in the time: nothing to tell apart.
         return 1.0;
     }
+    // How likely the pour ended at the reading `F` (a density, gal⁻¹, up to a factor
+    // common to both sides) and how likely it ended before (`pour_before`): uniform from
+    // `least` to the room by default (the factor `1/(R − L)` cancels); where calibration
+    // measured the crews' margin over the finish's need and the time allowed more than
+    // that need, normal about the need plus the margin.
+    let (pour_at, pour_before) = match (p.late_pour_margin_gal, p.late_pour_margin_sd_gal) {
+        (Some(margin), Some(msd)) if least > 0.0 && spread > 0.0 && msd > 0.0 => {
+            let u = (spread - margin) / msd;
+            (norm_pdf(u) / msd, norm_cdf(u))
+        }
+        _ => (1.0, spread),
+    };
     let mut fuel = 0.0;
     let mut tire = 0.0;
     let mut add = |k: u8, weight: f64| {
@@ -90,13 +107,13 @@ pub fn fuel_timed_odds(secs: f64, tires: Option<u8>, least: f64, p: &ModelParams
             return;
         }
         if k == 0 {
-            fuel += weight * p.fill_rate_gps;
+            fuel += weight * p.fill_rate_gps * pour_at;
             return;
         }
         let (tau, sd) = tire_time(k, p);
         let z = (secs - tau) / sd;
-        fuel += weight * p.fill_rate_gps * norm_cdf(z);
-        tire += weight * norm_pdf(z) / sd * spread;
+        fuel += weight * p.fill_rate_gps * pour_at * norm_cdf(z);
+        tire += weight * norm_pdf(z) / sd * pour_before;
     };
     match tires {
         Some(k) => add(k.min(4), 1.0),
@@ -166,5 +183,30 @@ mod tests {
         let floor = fuel_timed_odds(9.3, Some(4), 11.0, &p);
         assert!(free < 0.2 && floor > 0.5, "{free} {floor}");
         assert_eq!(fuel_timed_odds(9.3, Some(4), 12.0, &p), 1.0);
+    }
+
+    #[test]
+    fn where_crews_pour_the_need_and_a_margin_a_stop_as_long_as_that_pour_is_the_fuels() {
+        let p = ModelParams {
+            late_pour_margin_gal: Some(1.0),
+            late_pour_margin_sd_gal: Some(0.3),
+            ..ModelParams::default()
+        };
+        // Four tyres, the need 3 gal: the pour is 4 gal give or take 0.3, its job 1.5 +
+        // 4 / 1.5 = 4.2 s. A stop of 9.1 s (a reading of 11.4 gal) is the tyres' far more
+        // surely than uniform pours would say.
+        let uniform = fuel_timed_odds(9.1, Some(4), 3.0, &ModelParams::default());
+        let margin = fuel_timed_odds(9.1, Some(4), 3.0, &p);
+        assert!(margin < 0.01 && margin < uniform, "{margin} {uniform}");
+        // Two tyres (5 s) and a need of 5 gal: a stop of 5.5 s reads 6 gal, the need and
+        // the margin: the fuel's, more surely than uniform pours would say.
+        let uniform = fuel_timed_odds(5.5, Some(2), 5.0, &ModelParams::default());
+        let margin = fuel_timed_odds(5.5, Some(2), 5.0, &p);
+        assert!(margin > uniform && margin > 0.5, "{margin} {uniform}");
+        // No need known: the margin says nothing.
+        assert_eq!(
+            fuel_timed_odds(9.1, Some(4), 0.0, &p),
+            fuel_timed_odds(9.1, Some(4), 0.0, &ModelParams::default())
+        );
     }
 }

@@ -104,6 +104,7 @@ pub(super) fn fit_fills(stints: &[StintObs], params: &mut ModelParams) -> FillCo
     params.fill_dead_s = dead;
     fill_doubts(&fuel, params);
     partial_fills(&stops, &fuel, sd, params);
+    late_pours(&stops, sd, params);
     counts
 }
 
@@ -236,6 +237,45 @@ fn partial_fills(stops: &[Stop], fuel: &[Stop], sd: f64, params: &mut ModelParam
     (params.tire_short_share, params.tire_short_room_gal) = tire_short;
 }
 
+/// How much more than the finish needs a crew pours when its time allows more: among
+/// the weighed stops the tyres timed (the fuel job clearly shorter than the stop) whose
+/// time could not fill the cell but allowed more than the car needed to the finish
+/// (`finish_gal` less the level before, which the stint's start level and the fitted
+/// model's burn give), the weighed amount less that need. The median and 1.4826 · MAD
+/// (at least 0.1 gal) of at least 10 such stops, else `None`: the estimator then takes
+/// the pour as anywhere from the need to what the time allowed.
+///
+/// The need is the estimator's own live reading (the leader's lap and the car's fuel
+/// per green lap as they stood at the stop), so the margin measured is against what the
+/// estimator will subtract it from, its doubts included.
+fn late_pours(stops: &[Stop], sd: f64, params: &mut ModelParams) {
+    const MIN_STOPS: usize = 10;
+    let p: &ModelParams = params;
+    let (rate, dead) = (p.fill_rate_gps, p.fill_dead_s);
+    let mut margins: Vec<f64> = stops
+        .iter()
+        .filter(|s| s.secs - dead - s.added / rate > FUEL_TIMED_Z * sd)
+        .filter_map(|s| {
+            let start = s.stint.start_gal?;
+            let level = start - s.stint.estimate(p.package(s.stint.package));
+            let room = s.stint.capacity_gal - level;
+            let need = s.stint.finish_gal? - level;
+            let allowed = pits::pour_reading(s.secs, p);
+            // As the estimator reads such a stop (`Fuel::fill`): a time that would have
+            // reached the top counts as full; a need the time could not cover leaves the
+            // crew no choice to measure.
+            (allowed < room && need > 0.0 && need < allowed).then_some(s.added - need)
+        })
+        .collect();
+    if margins.len() < MIN_STOPS {
+        (params.late_pour_margin_gal, params.late_pour_margin_sd_gal) = (None, None);
+        return;
+    }
+    let spread = (1.4826 * mad(&mut margins)).max(0.1);
+    params.late_pour_margin_gal = Some(median(&mut margins).clamp(-22.0, 22.0));
+    params.late_pour_margin_sd_gal = Some(spread.min(22.0));
+}
+
 /// The share of `stops` reported short (`full: false`) and their mean shortfall, gal
 /// (the room before less what went in, at least 0.05); `None`s below 10 stops.
 fn short_share(
@@ -357,7 +397,71 @@ mod tests {
             box_s: Some(secs),
             start_gal: Some(20.0),
             capacity_gal: 20.0,
+            finish_gal: None,
             points: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn calibration_measures_how_much_more_than_the_finish_needs_a_crew_pours() {
+        let mut p = ModelParams {
+            fill_rate_gps: 1.5,
+            fill_dead_s: 1.5,
+            ..ModelParams::default()
+        };
+        // Late four-tyre stops of 9 s (the time allows 11.25 gal) in stints whose model
+        // burn is 0 (no points): the level before is the start, 20 − room.
+        let late = |i: usize, need: f64, margin: f64| {
+            let mut s = stop(i, need + margin, 9.0 + 0.2 * jitter(i), Some(4), true);
+            let level = 20.0 - 16.0;
+            s.start_gal = Some(level);
+            s.finish_gal = Some(level + need);
+            s
+        };
+        let stints: Vec<StintObs> = (0..30)
+            .map(|i| late(i, 2.0 + 0.2 * (i % 20) as f64, 1.2 + 0.3 * jitter(i)))
+            .collect();
+        let stops: Vec<Stop> = stints
+            .iter()
+            .map(|s| Stop {
+                secs: s.secs(),
+                added: s.fuel_added_gal.unwrap(),
+                tires: s.tires,
+                stint: s,
+            })
+            .collect();
+        late_pours(&stops, 0.2, &mut p);
+        let margin = p.late_pour_margin_gal.expect("30 late stops");
+        let sd = p.late_pour_margin_sd_gal.expect("30 late stops");
+        assert!((margin - 1.2).abs() < 0.1, "{margin}");
+        assert!(sd > 0.1 && sd < 0.5, "{sd}");
+        // Stops whose need the time could not cover, or without a schedule, measure
+        // nothing: too few, and the estimator keeps its uniform reading.
+        let mut blind = ModelParams {
+            fill_rate_gps: 1.5,
+            fill_dead_s: 1.5,
+            late_pour_margin_gal: Some(3.0),
+            ..ModelParams::default()
+        };
+        let too_far: Vec<StintObs> = (0..30).map(|i| late(i, 14.0, 0.0)).collect();
+        let unscheduled: Vec<StintObs> = (0..30)
+            .map(|i| StintObs {
+                finish_gal: None,
+                ..late(i, 3.0, 1.0)
+            })
+            .collect();
+        for set in [&too_far, &unscheduled] {
+            let stops: Vec<Stop> = set
+                .iter()
+                .map(|s| Stop {
+                    secs: s.secs(),
+                    added: s.fuel_added_gal.unwrap(),
+                    tires: s.tires,
+                    stint: s,
+                })
+                .collect();
+            late_pours(&stops, 0.2, &mut blind);
+            assert_eq!(blind.late_pour_margin_gal, None);
         }
     }
 

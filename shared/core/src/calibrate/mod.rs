@@ -82,6 +82,12 @@ pub struct StintObs {
     pub start_gal: Option<f64>,
     #[serde(default)]
     pub capacity_gal: f64,
+    /// The fuel the car needed from that stop to the scheduled finish, as the estimator
+    /// judged it live then (laps left from the leader's lap at its fuel per green lap):
+    /// against the weighed amount it says how much more than the finish needs a crew
+    /// pours when its time allows more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finish_gal: Option<f64>,
     /// (throttle fraction, rpm, hours) of the stint's operating points.
     pub points: Vec<(f32, f32, f64)>,
 }
@@ -114,6 +120,8 @@ pub(crate) struct StopFacts {
     pub full: Option<bool>,
     pub pit: PitData,
     pub standing_s: f64,
+    /// The fuel the car needed from the stop to the finish (`None` without a schedule).
+    pub finish_gal: Option<f64>,
 }
 
 /// Collects one car's stints while the engine integrates it.
@@ -151,6 +159,7 @@ impl StintRecorder {
             full,
             pit,
             standing_s,
+            finish_gal,
         } = stop;
         let measured = match (self.start_level, added, full) {
             (Some(start), Some(added), Some(true)) => Some(start - (ctx.capacity_gal - added)),
@@ -180,6 +189,7 @@ impl StintRecorder {
                 box_s: pit.box_s,
                 start_gal: self.start_level,
                 capacity_gal: ctx.capacity_gal,
+                finish_gal,
                 points,
             });
         }
@@ -497,6 +507,7 @@ mod tests {
                     box_s: None,
                     start_gal: Some(20.0),
                     capacity_gal: 20.0,
+                    finish_gal: None,
                     points,
                 };
                 s.measured_gal = Some(s.estimate(truth));

@@ -64,17 +64,22 @@ impl CarState {
                 self.pit_road = false;
                 // The final window is tested again after every stop.
                 self.final_window = false;
+                // What the car needs to the finish: the floor of a fill sized from its
+                // time, and, recorded with the stop, what calibration measures a
+                // crew's pour against.
+                let standing_s = self.fuel.standing_ms as f64 / 1000.0;
+                self.fuel.learn(fuel_added_gal, full);
+                let finish = self.finish_gal(ts, ctx);
                 if let Some(r) = self.recorder.as_deref_mut() {
                     let stop = StopFacts {
                         added: fuel_added_gal,
                         full,
                         pit,
-                        standing_s: self.fuel.standing_ms as f64 / 1000.0,
+                        standing_s,
+                        finish_gal: finish,
                     };
                     r.close_stint(self.car, ctx, ts, stop);
                 }
-                self.fuel.learn(fuel_added_gal, full);
-                let finish = self.finish_gal(ts, ctx);
                 self.fuel
                     .fill(fuel_added_gal, full, pit, finish, ctx.params, ctx.track_var);
                 self.fuel.stint_eff = self.fuel.learned_eff(ctx.params, ctx.track_var);

@@ -272,8 +272,10 @@ impl Fuel {
     /// unless `full` is `false`, with the doubt that the crew stopped short (how often and
     /// how far, as calibration measured on weighed stops of the kind, else
     /// [`TIRE_SHORT_SHARE_PRIOR`] of them by up to the whole room, uniformly); else the
-    /// pour is anywhere from `least` (what the finish needs; none when not known) to
-    /// `est`, uniformly: nothing tells more.
+    /// pour is the finish's need `least` and the crews' habitual margin over it where
+    /// calibration measured that margin (`late_pour_margin_gal`) and the time allowed
+    /// more than the need, else anywhere from `least` (none when not known) to `est`,
+    /// uniformly: nothing tells more.
     fn tire_timed_fill(
         &self,
         base: f64,
@@ -298,10 +300,21 @@ impl Fuel {
         } else {
             let top = est.min(room);
             let low = least.min(top);
-            (
-                base + (low + top) / 2.0,
-                base_var + (top - low).powi(2) / 12.0,
-            )
+            match (p.late_pour_margin_gal, p.late_pour_margin_sd_gal) {
+                // The time allowed more than the finish needs: the crew poured that need
+                // and its habitual margin, as calibration measured. The level is then the
+                // finish's need plus the margin whatever the level at pit_in was (the
+                // need is measured from it), so its doubt is the margin's alone.
+                (Some(margin), Some(sd)) if least > 0.0 && least < top => {
+                    let pour = (least + margin).clamp(low, top);
+                    let uniform = base_var + (top - low).powi(2) / 12.0;
+                    (base + pour, (sd * sd).min(uniform))
+                }
+                _ => (
+                    base + (low + top) / 2.0,
+                    base_var + (top - low).powi(2) / 12.0,
+                ),
+            }
         }
     }
 
@@ -778,5 +791,45 @@ mod tests {
         assert!(needed > 12.0 && needed <= 12.7 + 1e-9, "{needed}");
         // A finish beyond what the time allowed: the crew poured all it could.
         assert!((stop(Some(30.0)) - 12.7).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_late_stop_with_time_to_spare_pours_the_finishs_need_and_the_crews_margin() {
+        // Four tyres, 9.0 s, 1 gal at pit_in: the time allows 1.5 · 7.5 = 11.25 gal; the
+        // finish needs 5 gal from here (4 gal more). A crew that pours its need and 1 gal
+        // leaves the car at 6 gal; read as anywhere from the need to what the time
+        // allowed (1 + (4 + 11.25) / 2 = 8.6), mixed with the small odds that the fuel
+        // timed the stop (12.25), the level is above 8 gal give or take 2.
+        let calibrated = ModelParams {
+            late_pour_margin_gal: Some(1.0),
+            late_pour_margin_sd_gal: Some(0.3),
+            ..ModelParams::default()
+        };
+        let stop = |p: &ModelParams, base_var: f64| {
+            let mut fuel = Fuel::full(20.0);
+            fuel.used_stint = 19.0;
+            fuel.pit_in = Some((1.0, base_var));
+            fuel.fill(None, None, pit(Some(4), 9.0), Some(5.0), p, 0.0);
+            (fuel.remaining(), fuel.stint_start_var.sqrt())
+        };
+        let (uniform, uniform_sd) = stop(&ModelParams::default(), 0.0);
+        assert!(uniform > 8.0 && uniform_sd > 2.0, "{uniform} {uniform_sd}");
+        let (level, sd) = stop(&calibrated, 0.0);
+        assert!((level - 6.0).abs() < 0.15, "{level}");
+        assert!(sd < 0.5, "{sd}");
+        // The level is the need plus the margin whatever the doubt of the level at
+        // pit_in, which the need was measured from.
+        let (_, sd_doubtful_base) = stop(&calibrated, 1.0);
+        assert!(sd_doubtful_base < 0.5, "{sd_doubtful_base}");
+        // Mid-race, the need beyond what the time allowed: the margin plays no part.
+        let mut fuel = Fuel::full(20.0);
+        fuel.used_stint = 19.0;
+        fuel.pit_in = Some((1.0, 0.0));
+        fuel.fill(None, None, pit(Some(4), 9.0), Some(80.0), &calibrated, 0.0);
+        assert!(
+            (fuel.remaining() - 12.25).abs() < 1e-9,
+            "{}",
+            fuel.remaining()
+        );
     }
 }
