@@ -483,7 +483,10 @@ mod tests {
     fn the_clock_horizon_admits_a_skewed_clock_and_refuses_the_far_future() {
         let now = 1_796_400_000_000;
         assert!(admit_by_clock(now - 3_600_000, now).is_ok(), "the past");
-        assert!(admit_by_clock(now + CLOCK_FUTURE_MS, now).is_ok(), "at the horizon");
+        assert!(
+            admit_by_clock(now + CLOCK_FUTURE_MS, now).is_ok(),
+            "at the horizon"
+        );
         let r = admit_by_clock(now + CLOCK_FUTURE_MS + 1, now).unwrap_err();
         assert_eq!((r.code, r.field), (RejectCode::TsInFuture, Some("ts")));
         assert!(r.detail.contains("past the wall clock"), "{}", r.detail);

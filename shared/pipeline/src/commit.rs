@@ -1,9 +1,9 @@
 //! Committing one car: fold, conditional write, re-read and re-apply on a conflict; and
 //! the car's race-level summary. Shared by both functions.
 
-use burnbar_core::{CarId, RaceState};
 use burnbar_core::car::WindowCorrection;
 use burnbar_core::race::Newest;
+use burnbar_core::{CarId, RaceState};
 use burnbar_lambda::clock::now_ms;
 use burnbar_lambda::deadline::call_deadline;
 use burnbar_metrics::{MetricSet, Unit, log};
@@ -14,8 +14,8 @@ use crate::handler::ProcessorConfig;
 use crate::item::{CAR_ITEM_MAX_BYTES, blob_len, car_item_bytes};
 use crate::ports::{CarItem, CarStore, PortError, RaceStore, Saved};
 use crate::race::{
-    CarSample, FoldReport, RACE_STATE_MAX_BYTES, StoredRace, close_silent, fit_race_state, fold_car,
-    summary_of,
+    CarSample, FoldReport, RACE_STATE_MAX_BYTES, StoredRace, close_silent, fit_race_state,
+    fold_car, summary_of,
 };
 
 /// What to commit for one car.

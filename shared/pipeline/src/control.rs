@@ -20,9 +20,7 @@ use burnbar_metrics::{MetricSet, log};
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::commit::{
-    Commit, Failure, commit_car, race_state, store_error, update_summary,
-};
+use crate::commit::{Commit, Failure, commit_car, race_state, store_error, update_summary};
 use crate::handler::{CONTROL_COUNTERS, ProcessorConfig, Records, is_blank, lines, zero_counters};
 use crate::ports::{CarStore, PortError, Publisher, Quarantine, RaceStore};
 use crate::race::{STORED_LINE_MAX, StoredRace, race_of, stored};

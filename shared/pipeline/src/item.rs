@@ -101,18 +101,18 @@ pub fn decode_blob(blob: &[u8], version: u64) -> Result<CarItem, PortError> {
 }
 
 /// Format 5's body.
-type Format5 = (
-    CarState,
-    Vec<String>,
-    Option<AppliedFloor>,
-    Vec<FuelUpdate>,
-);
+type Format5 = (CarState, Vec<String>, Option<AppliedFloor>, Vec<FuelUpdate>);
 
 /// The length of [`encode_blob`]'s output, counted without building it.
 pub fn blob_len(item: &CarItem) -> Result<usize, PortError> {
-    postcard::experimental::serialized_size(&(&item.state, &item.applied, &item.floor, &item.outbox))
-        .map(|n| n + 1)
-        .map_err(|e| PortError::Permanent(format!("car state does not encode: {e}")))
+    postcard::experimental::serialized_size(&(
+        &item.state,
+        &item.applied,
+        &item.floor,
+        &item.outbox,
+    ))
+    .map(|n| n + 1)
+    .map_err(|e| PortError::Permanent(format!("car state does not encode: {e}")))
 }
 
 /// DynamoDB's size of a number attribute's value: about one byte per two digits, plus one.

@@ -386,7 +386,11 @@ pub fn prune_applied(race: &StoredRace, item: &mut CarItem) {
         return;
     }
     let cut = item.applied.len() - APPLIED_MAX;
-    let newest_dropped = item.applied.drain(..cut).max().expect("at least one dropped");
+    let newest_dropped = item
+        .applied
+        .drain(..cut)
+        .max()
+        .expect("at least one dropped");
     let id = match item.floor.take() {
         Some(f) if f.id > newest_dropped => f.id,
         _ => newest_dropped,

@@ -11,7 +11,7 @@ use burnbar_core::decode::MAX_TS;
 use burnbar_core::race::CLOCK_FUTURE_MS;
 use burnbar_core::{CarId, Flag, FuelUpdate, RaceState};
 use burnbar_metrics::MetricSet;
-use burnbar_pipeline::item::{CAR_ITEM_MAX_BYTES, DYNAMO_ITEM_MAX_BYTES, blob_len, car_item_bytes};
+use burnbar_pipeline::item::{CAR_ITEM_MAX_BYTES, blob_len, car_item_bytes};
 use burnbar_pipeline::memory::{MemoryPublisher, MemoryQuarantine, MemoryStore, NoPredictor};
 use burnbar_pipeline::race::{APPLIED_MAX, RACE_STATE_MAX_BYTES, fit_race_state, race_state_bytes};
 use burnbar_pipeline::{Control, InRecord, PortError, Processor, ProcessorConfig, Quarantined};
@@ -168,16 +168,39 @@ async fn an_oversized_race_start_is_quarantined_naming_the_field() {
     let (failed, m) = send_events(&p, &[track, many, race_start("ok", T0, "")], 1).await;
     assert_eq!(failed, None);
     let q = quarantined(&p);
-    let got: Vec<(&str, Option<&str>)> =
-        q.iter().map(|e| (e.code.as_str(), e.field.as_deref())).collect();
-    assert_eq!(got, [("out_of_range", Some("track")), ("out_of_range", Some("drivers"))]);
+    let got: Vec<(&str, Option<&str>)> = q
+        .iter()
+        .map(|e| (e.code.as_str(), e.field.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("out_of_range", Some("track")),
+            ("out_of_range", Some("drivers"))
+        ]
+    );
     assert_eq!(m.get("records_rejected_out_of_range_total"), Some(2.0));
     assert!(q.iter().all(|e| e.line.len() <= 64 * 1024 + 2));
     // The race that follows them.
-    assert_eq!(send(&p, &samples(Some("ok"), &["1", "2"], T0, 30), 100).await.0, None);
-    assert_eq!(cars_shown(&p, "ok"), BTreeSet::from(["1".into(), "2".into()]));
+    assert_eq!(
+        send(&p, &samples(Some("ok"), &["1", "2"], T0, 30), 100)
+            .await
+            .0,
+        None
+    );
+    assert_eq!(
+        cars_shown(&p, "ok"),
+        BTreeSet::from(["1".into(), "2".into()])
+    );
     assert_eq!(last_state(&p, "ok").drivers.len(), 2);
-    assert!(p.publisher.states.lock().unwrap().iter().all(|s| s.race_id != "big"));
+    assert!(
+        p.publisher
+            .states
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|s| s.race_id != "big")
+    );
 }
 
 /// A `race_start` within every field limit but half a megabyte long (a field the contract
@@ -188,7 +211,10 @@ async fn an_oversized_race_start_is_quarantined_naming_the_field() {
 async fn a_race_start_line_past_the_item_limit_is_stored_in_its_canonical_form() {
     let p = processor();
     let junk = format!(r#","notes":"{}""#, "z".repeat(500_000));
-    let lines = [race_start("long", T0, &junk), flag("long", T0 + 1000, "yellow")];
+    let lines = [
+        race_start("long", T0, &junk),
+        flag("long", T0 + 1000, "yellow"),
+    ];
     let (failed, m) = send_events(&p, &lines, 1).await;
     assert_eq!(failed, None, "the record is not retried");
     assert_eq!(m.get("events_stored_canonical_total"), Some(1.0));
@@ -197,7 +223,10 @@ async fn a_race_start_line_past_the_item_limit_is_stored_in_its_canonical_form()
     assert_eq!((st.track.as_str(), st.flag), ("iowa", Flag::Yellow));
     assert_eq!(st.drivers.len(), 2);
     // Its samples join it (the current race) and publish.
-    assert_eq!(send(&p, &samples(None, &["1", "2"], T0, 30), 100).await.0, None);
+    assert_eq!(
+        send(&p, &samples(None, &["1", "2"], T0, 30), 100).await.0,
+        None
+    );
     assert_eq!(cars_shown(&p, "long").len(), 2);
     assert_eq!(last_state(&p, "long").track, "iowa");
 }
@@ -224,7 +253,10 @@ async fn the_largest_race_start_the_contract_admits_publishes_its_names() {
     assert_eq!(st.drivers.len(), 200);
     let bytes = race_state_bytes(&st);
     assert!(bytes < RACE_STATE_MAX_BYTES, "{bytes}");
-    assert!(bytes > 100_000, "{bytes}: the names are escaped as AppSync carries them");
+    assert!(
+        bytes > 100_000,
+        "{bytes}: the names are escaped as AppSync carries them"
+    );
 }
 
 /// Past its limit, a RaceState is published without the drivers' names (every other
@@ -244,7 +276,9 @@ fn a_race_state_over_its_limit_loses_the_names_not_the_state() {
         fuel_window_lap: None,
         cant_make_it_pct: 10.0,
         cars_running: 3,
-        drivers: (0..3000).map(|c| (c.to_string(), "\"".repeat(100))).collect(),
+        drivers: (0..3000)
+            .map(|c| (c.to_string(), "\"".repeat(100)))
+            .collect(),
     };
     let small = RaceState {
         drivers: BTreeMap::new(),
@@ -295,7 +329,10 @@ async fn a_car_past_the_item_limit_is_set_aside_and_the_rest_go_on() {
     let q = quarantined(&p);
     assert!(!q.is_empty() && q.iter().all(|e| e.code == "car_item_too_large"));
     assert!(q[0].detail.contains("over the limit"), "{}", q[0].detail);
-    assert_eq!(m.get("records_rejected_car_item_too_large_total"), Some(10_000.0));
+    assert_eq!(
+        m.get("records_rejected_car_item_too_large_total"),
+        Some(10_000.0)
+    );
     assert_eq!(p.store.car("r", car3).unwrap(), before);
     let last = |car: &str| {
         shown(&p)
@@ -326,14 +363,21 @@ async fn a_car_past_the_item_limit_is_set_aside_and_the_rest_go_on() {
 async fn a_flood_of_flags_is_pruned_from_each_car_and_applied_once() {
     let p = processor();
     let mut seq = 1;
-    assert_eq!(send_events(&p, &[race_start("r", T0, "")], seq).await.0, None);
+    assert_eq!(
+        send_events(&p, &[race_start("r", T0, "")], seq).await.0,
+        None
+    );
     let n = 3 * APPLIED_MAX;
     let mut applied = 0.0;
     for chunk in 0..6 {
         let flags: Vec<String> = (0..n / 6)
             .map(|i| {
                 let k = chunk * (n / 6) + i;
-                let f = if k % 2 == 0 { "yellow" } else { "green" };
+                let f = if k.is_multiple_of(2) {
+                    "yellow"
+                } else {
+                    "green"
+                };
                 flag("r", T0 + 10 + k as i64 * 2, f)
             })
             .collect();
@@ -350,7 +394,11 @@ async fn a_flood_of_flags_is_pruned_from_each_car_and_applied_once() {
         assert_eq!(failed, None);
         assert_eq!(m.get("events_applied_total").unwrap_or(0.0), 0.0);
     }
-    assert_eq!(applied, 2.0 * n as f64, "every flag once, to each of the two cars");
+    assert_eq!(
+        applied,
+        2.0 * n as f64,
+        "every flag once, to each of the two cars"
+    );
     for car in ["1", "2"] {
         let item = p.store.car("r", CarId::parse(car).unwrap()).unwrap();
         assert_eq!(item.applied.len(), APPLIED_MAX);
@@ -362,13 +410,21 @@ async fn a_flood_of_flags_is_pruned_from_each_car_and_applied_once() {
     }
     // A late flag, stamped before the floor: counted once per car, not applied.
     seq += 10_000;
-    assert_eq!(send_events(&p, &[flag("r", T0 + 11, "red")], seq).await.0, None);
+    assert_eq!(
+        send_events(&p, &[flag("r", T0 + 11, "red")], seq).await.0,
+        None
+    );
     let batch = samples(Some("r"), &["1", "2"], T0 + 30_000, 3);
     let (failed, m) = send(&p, &batch, seq + 10_000).await;
     assert_eq!(failed, None);
     assert_eq!(m.get("events_below_floor_total"), Some(2.0));
     assert_eq!(m.get("events_applied_total").unwrap_or(0.0), 0.0);
-    let (_, m) = send(&p, &samples(Some("r"), &["1", "2"], T0 + 33_000, 3), seq + 20_000).await;
+    let (_, m) = send(
+        &p,
+        &samples(Some("r"), &["1", "2"], T0 + 33_000, 3),
+        seq + 20_000,
+    )
+    .await;
     assert_eq!(m.get("events_below_floor_total"), None, "counted once");
 }
 
@@ -429,7 +485,6 @@ async fn a_full_race_keeps_each_car_item_far_under_the_limit() {
     }
     println!("car_item_bytes_max over the race: {max_seen} bytes (limit {CAR_ITEM_MAX_BYTES})");
     assert!(max_seen > 0.0 && (max_seen as usize) < CAR_ITEM_MAX_BYTES / 4);
-    assert!(CAR_ITEM_MAX_BYTES < DYNAMO_ITEM_MAX_BYTES);
 }
 
 // --- Item 6: the wall clock's horizon ---------------------------------------------------
@@ -447,13 +502,23 @@ async fn a_first_sample_in_the_year_9999_is_refused_and_real_ones_go_on() {
     assert_eq!(m.get("records_rejected_ts_in_future_total"), Some(1.0));
     let q = quarantined(&p);
     assert_eq!(q.len(), 1);
-    assert_eq!((q[0].code.as_str(), q[0].field.as_deref()), ("ts_in_future", Some("ts")));
-    assert!(q[0].detail.contains("past the wall clock"), "{}", q[0].detail);
+    assert_eq!(
+        (q[0].code.as_str(), q[0].field.as_deref()),
+        ("ts_in_future", Some("ts"))
+    );
+    assert!(
+        q[0].detail.contains("past the wall clock"),
+        "{}",
+        q[0].detail
+    );
     // Within the horizon a skewed clock still counts.
     let (failed, m) = send(&p, &samples(Some("r"), &["1", "2"], T0, 40), 100).await;
     assert_eq!(failed, None);
     assert_eq!(m.get("samples_late_total"), Some(0.0));
-    assert_eq!(cars_shown(&p, "r"), BTreeSet::from(["1".into(), "2".into()]));
+    assert_eq!(
+        cars_shown(&p, "r"),
+        BTreeSet::from(["1".into(), "2".into()])
+    );
     let st = last_state(&p, "r");
     assert_eq!(st.ts, T0 + 39_000);
     let near = clock() + CLOCK_FUTURE_MS;
@@ -480,10 +545,20 @@ async fn a_race_start_or_flag_far_ahead_moves_neither_the_pointer_nor_the_state(
     let q = quarantined(&p);
     assert!(q.iter().all(|e| e.code == "ts_in_future"), "{q:?}");
     assert!(q[0].line.contains("bogus") && q[1].line.contains("other"));
-    assert!(p.publisher.states.lock().unwrap().iter().all(|s| s.race_id == "real"));
+    assert!(
+        p.publisher
+            .states
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|s| s.race_id == "real")
+    );
     assert_eq!(last_state(&p, "real").ts, T0 + 1000);
     // Samples without a race_id belong to the real race.
-    assert_eq!(send(&p, &samples(None, &["1", "2"], T0, 30), 100).await.0, None);
+    assert_eq!(
+        send(&p, &samples(None, &["1", "2"], T0, 30), 100).await.0,
+        None
+    );
     assert_eq!(cars_shown(&p, "real").len(), 2);
     assert!(p.store.cars().keys().all(|(r, _)| r == "real"));
     assert_eq!(last_state(&p, "real").flag, Flag::Yellow);
