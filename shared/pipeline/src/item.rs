@@ -32,10 +32,11 @@ pub const DYNAMO_ITEM_MAX_BYTES: usize = 400 * 1024;
 /// 16 KiB under [`DYNAMO_ITEM_MAX_BYTES`]: the count is DynamoDB's documented rule, and
 /// the margin covers its rounding of numbers. A car over it is not written: its batch's
 /// samples are set aside with the reason (`car_item_too_large`), and the rest of the race
-/// goes on. A car at 5 Hz ends a race at about 10 KB (`tests/hostile_limits.rs`
-/// measures it); what fills an item is samples held in open windows (up to 10 s of them
-/// with the default window and lateness: a car sending thousands a second) and the
-/// outbox while the writer is down (at most `outbox_max` updates).
+/// goes on. A car at 5 Hz ends a 250-lap race at about 2.5 KB (`tests/hostile_limits.rs`
+/// measures it); what fills an item is samples held in open windows (at most one per
+/// millisecond for 10 s with the default window and lateness: about 345 KB for a car
+/// sending every millisecond) and the outbox while the writer is down (at most
+/// `outbox_max` updates, about 88 KB).
 pub const CAR_ITEM_MAX_BYTES: usize = DYNAMO_ITEM_MAX_BYTES - 16 * 1024;
 
 /// Encodes a car item's state, applied ids, their floor and outbox.

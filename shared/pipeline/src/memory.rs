@@ -43,6 +43,8 @@ pub struct MemoryStore {
     inner: Mutex<Inner>,
     /// Saves of these cars fail with the error (once each).
     fail_saves: Mutex<HashMap<CarId, PortError>>,
+    /// The next event put fails with this error (once).
+    fail_event: Mutex<Option<PortError>>,
     /// Saves of these cars meet a concurrent writer first (a conflict), once each.
     conflict_saves: Mutex<HashMap<CarId, u32>>,
     /// Counts of calls, for assertions on round trips.
@@ -134,6 +136,11 @@ impl MemoryStore {
     /// The next save of `car` fails with `e`.
     pub fn fail_next_save(&self, car: CarId, e: PortError) {
         self.fail_saves.lock().unwrap().insert(car, e);
+    }
+
+    /// The next event put fails with `e`.
+    pub fn fail_next_event(&self, e: PortError) {
+        *self.fail_event.lock().unwrap() = Some(e);
     }
 
     /// The next `n` saves of `car` find that someone else wrote it since it was read
@@ -304,6 +311,9 @@ impl RaceStore for MemoryStore {
         _: Instant,
     ) -> Result<bool, PortError> {
         self.call("put_event");
+        if let Some(e) = self.fail_event.lock().unwrap().take() {
+            return Err(e);
+        }
         // The line item: `pk`, `sk`, `ts`, `line`, `expires_at` (as the DynamoDB adapter
         // writes it), refused past DynamoDB's item limit.
         let bytes = "pkskts".len()

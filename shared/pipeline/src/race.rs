@@ -460,12 +460,23 @@ pub fn stored(e: &Event, line: &[u8]) -> StoredEvent {
 }
 
 /// The event as one contract line with only what the contract reads: `v`, `ts`,
-/// `race_id` and the kind's fields ([`burnbar_core::event_key::canonical`]). It decodes
-/// to the same event, so it has the same id.
+/// `race_id` and the kind's fields ([`burnbar_core::event_key::canonical`], its lists of
+/// cars in their order). It decodes to the same event, so it has the same id.
 pub fn canonical_line(e: &Event) -> String {
     let body = burnbar_core::event_key::canonical(&e.kind);
     let mut o: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(&body).expect("the canonical form is a JSON object");
+    // The canonical form sorts lists of cars (an order that does not change the id);
+    // the stored line keeps them as they came.
+    let cars = match &e.kind {
+        EventKind::RaceStart(rs) => Some(&rs.cars),
+        EventKind::Incident { cars, .. } => Some(cars),
+        _ => None,
+    };
+    if let Some(cars) = cars {
+        let cars: Vec<&str> = cars.iter().map(CarId::as_str).collect();
+        o.insert("cars".into(), cars.into());
+    }
     o.insert("v".into(), 1.into());
     o.insert("ts".into(), e.ts.into());
     if let Some(r) = &e.race_id {

@@ -7,13 +7,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use burnbar_core::decode::MAX_TS;
+use burnbar_core::Record;
+use burnbar_core::decode::{MAX_TS, decode_line};
 use burnbar_core::race::CLOCK_FUTURE_MS;
 use burnbar_core::{CarId, Flag, FuelUpdate, RaceState};
 use burnbar_metrics::MetricSet;
 use burnbar_pipeline::item::{CAR_ITEM_MAX_BYTES, blob_len, car_item_bytes};
 use burnbar_pipeline::memory::{MemoryPublisher, MemoryQuarantine, MemoryStore, NoPredictor};
-use burnbar_pipeline::race::{APPLIED_MAX, RACE_STATE_MAX_BYTES, fit_race_state, race_state_bytes};
+use burnbar_pipeline::race::{
+    APPLIED_MAX, RACE_STATE_MAX_BYTES, canonical_line, event_id, fit_race_state, race_state_bytes,
+};
 use burnbar_pipeline::{Control, InRecord, PortError, Processor, ProcessorConfig, Quarantined};
 use burnbar_sim::{SimConfig, Simulation};
 use tokio::time::Instant;
@@ -75,11 +78,12 @@ async fn send(p: &Proc, lines: &[String], seq0: u64) -> (Option<String>, MetricS
     (o.first_failed, m)
 }
 
-/// One race-control batch through the race-control function sharing `p`'s adapters.
+/// One race-control batch through the race-control function sharing `p`'s adapters and
+/// configuration.
 async fn send_events(p: &Proc, lines: &[String], seq0: u64) -> (Option<String>, MetricSet) {
     let recs = records(lines, seq0);
     let mut m = MetricSet::new("t", &[]);
-    let ctl = Control::new(&p.store, &p.publisher, &p.quarantine, cfg());
+    let ctl = Control::new(&p.store, &p.publisher, &p.quarantine, p.cfg.clone());
     let o = ctl.handle(&ins(&recs), deadline(), &mut m).await;
     (o.first_failed, m)
 }
@@ -231,6 +235,61 @@ async fn a_race_start_line_past_the_item_limit_is_stored_in_its_canonical_form()
     assert_eq!(last_state(&p, "long").track, "iowa");
 }
 
+/// An event the store refuses for good (DynamoDB's `ValidationException`, an access
+/// denied) is quarantined with the reason and its record is not failed: the events after
+/// it on the shard are stored. One it refuses for now fails its record (delivered again).
+#[tokio::test]
+async fn a_permanent_store_refusal_quarantines_the_event_and_the_shard_goes_on() {
+    let p = processor();
+    assert_eq!(send_events(&p, &[race_start("r", T0, "")], 1).await.0, None);
+    p.store
+        .fail_next_event(PortError::Permanent("ValidationException: refused".into()));
+    let lines = [
+        flag("r", T0 + 1000, "yellow"),
+        flag("r", T0 + 2000, "green"),
+    ];
+    let (failed, m) = send_events(&p, &lines, 10).await;
+    assert_eq!(failed, None);
+    assert_eq!(m.get("records_rejected_store_refused_total"), Some(1.0));
+    let q = quarantined(&p);
+    assert_eq!(q.len(), 1);
+    assert_eq!(q[0].code, "store_refused");
+    assert!(q[0].detail.contains("ValidationException") && q[0].line.contains("yellow"));
+    assert_eq!(
+        p.store.events("r").len(),
+        1,
+        "the green flag after it is stored"
+    );
+    p.store
+        .fail_next_event(PortError::Retryable("throttled".into()));
+    let (failed, _) = send_events(&p, &[flag("r", T0 + 3000, "yellow")], 20).await;
+    assert_eq!(failed.as_deref(), Some("00000000000000000020"));
+    assert_eq!(quarantined(&p).len(), 1);
+}
+
+/// The canonical form a long line is stored in decodes to the same event (so the same
+/// id): every kind of event, with its optional fields and without.
+#[test]
+fn a_canonical_line_is_the_same_event() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/event-lines.ndjson");
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut kinds = BTreeSet::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let Ok(Record::Event(e)) = decode_line(line.as_bytes()) else {
+            panic!("{line}");
+        };
+        let canonical = canonical_line(&e);
+        let Ok(Record::Event(back)) = decode_line(canonical.as_bytes()) else {
+            panic!("{canonical}");
+        };
+        assert_eq!(back, e, "{line}\n{canonical}");
+        assert_eq!(event_id(&back), event_id(&e));
+        kinds.insert(e.kind.name());
+    }
+    assert!(kinds.len() >= 6, "{kinds:?}");
+}
+
 /// The largest `race_start` the contract admits (200 cars, 200 drivers of 100 characters,
 /// each escaped six bytes wide) publishes a state under [`RACE_STATE_MAX_BYTES`] with
 /// every name: the decode limits and the publish limit agree.
@@ -290,6 +349,30 @@ fn a_race_state_over_its_limit_loses_the_names_not_the_state() {
     assert_eq!(fit_race_state(&mut st), None);
 }
 
+/// A `publishUpdates` mutation carries at most 100 updates (the writer's chunks): even
+/// with the longest `race_id` the contract admits, its subscription message stays far
+/// under AppSync's 240 KB.
+#[tokio::test]
+async fn a_mutation_of_updates_stays_under_the_subscription_limit() {
+    let p = processor();
+    assert_eq!(
+        send(&p, &samples(Some("r"), &["1"], T0, 30), 1).await.0,
+        None
+    );
+    let widest = shown(&p)
+        .into_values()
+        .max_by_key(|u| serde_json::to_string(u).unwrap().len())
+        .unwrap();
+    let update = FuelUpdate {
+        race_id: "r".repeat(64),
+        ..widest
+    };
+    let chunk = vec![update; 100];
+    let bytes = serde_json::to_string(&chunk).unwrap().len();
+    println!("100 updates: {bytes} bytes");
+    assert!(bytes < 240 * 1000 / 2, "{bytes}");
+}
+
 // --- Item 3: the car item --------------------------------------------------------------
 
 /// A car whose item would pass DynamoDB's limit: an hour with the writer down (its
@@ -314,6 +397,8 @@ async fn a_car_past_the_item_limit_is_set_aside_and_the_rest_go_on() {
     let car3 = CarId::parse("3").unwrap();
     let before = p.store.car("r", car3).unwrap();
     assert_eq!(before.outbox.len(), ProcessorConfig::default().outbox_max);
+    let outbox_bytes = car_item_bytes("r", &before, blob_len(&before).unwrap());
+    println!("car 3 with a full outbox: {outbox_bytes} bytes");
     // Every millisecond of two windows for car 3; cars 1 and 2 once a second.
     let edge = T0 + 13 * 60 * 5_000 + 5_000;
     let mut lines = samples(Some("r"), &["1", "2"], edge - 5_000, 10);
@@ -474,6 +559,7 @@ async fn a_full_race_keeps_each_car_item_far_under_the_limit() {
         }
     }
     max_seen = max_seen.max(flush(&mut batch, &mut events, &mut seq).await);
+    assert!(quarantined(&p).is_empty(), "{:?}", quarantined(&p).first());
     for ((race, car), item) in p.store.cars() {
         let bytes = car_item_bytes(&race, &item, blob_len(&item).unwrap());
         println!(
