@@ -742,3 +742,49 @@ async fn kinesis_records_through_the_processor_on_dynamodb_publish_what_memory_d
     );
     assert_eq!(shown(&on_dynamo.publisher), dynamo_updates);
 }
+
+/// Issue 15 item 1 where the limit is AWS's: a `race_start` within every field limit but
+/// half a megabyte long (a field the contract ignores). DynamoDB refuses the line as
+/// received (over 400 KB, a permanent error); race control stores it in its canonical
+/// form, the record is not failed, and the race reads it back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_race_start_past_dynamodbs_item_limit_is_stored_in_its_canonical_form() {
+    let moto = Moto::start();
+    let store = moto.table("burnbar").await;
+    let t0 = 1_750_593_600_000i64;
+    let line = format!(
+        r#"{{"v":1,"kind":"race_start","race_id":"long","ts":{t0},"track":"iowa","drivers":{{"1":"A. One"}},"notes":"{}"}}"#,
+        "z".repeat(500_000)
+    );
+    let raw = StoredEvent {
+        ts: t0,
+        id: "raw".into(),
+        line: line.clone(),
+    };
+    let refused = store.put_event("raw", &raw, false, dl()).await;
+    assert!(
+        matches!(&refused, Err(PortError::Permanent(_))),
+        "DynamoDB refuses the line as received: {refused:?}"
+    );
+    let publisher = MemoryPublisher::default();
+    let quarantine = burnbar_pipeline::memory::MemoryQuarantine::default();
+    let ctl =
+        burnbar_pipeline::Control::new(&store, &publisher, &quarantine, ProcessorConfig::default());
+    let data = line.into_bytes();
+    let ins = [InRecord {
+        sequence_number: "1",
+        data: &data,
+    }];
+    let mut m = MetricSet::new("t", &[]);
+    assert_eq!(ctl.handle(&ins, dl(), &mut m).await.first_failed, None);
+    assert_eq!(m.get("events_stored_canonical_total"), Some(1.0));
+    let view = store.load_race("long", dl()).await.unwrap();
+    let start = view.start.expect("the race_start is stored");
+    assert!(start.line.len() < 1_000, "{}", start.line);
+    assert_eq!(
+        store.current_race(dl()).await.unwrap().as_deref(),
+        Some("long")
+    );
+    let state = publisher.states.lock().unwrap().last().cloned().unwrap();
+    assert_eq!((state.track.as_str(), state.drivers.len()), ("iowa", 1));
+}

@@ -37,6 +37,34 @@ pub const MAX_CARS: usize = 200;
 /// not become the race's newest change.
 pub const EVENT_HORIZON_MS: i64 = 72 * 3_600_000;
 
+/// How far past the wall clock a record may be stamped (the functions' horizon; the
+/// contract's `ts_in_future` rules compare with the race's own newest `ts`, which a
+/// race's first record sets). 5 minutes: far above any clock a producer keeps by NTP and
+/// the time a record spends on its way, so a live feed is never refused for its clock;
+/// a record stamped further ahead (the year 9999, a clock set a day wrong) would set the
+/// race's newest `ts`, its car's watermark, the RaceState `ts` and the current-race
+/// pointer, which only move forward, so one record would make the rest of the race late
+/// or refused. The damage a record within the horizon can do lasts at most this long.
+/// Local replays of files have no wall clock and do not apply it.
+pub const CLOCK_FUTURE_MS: i64 = 5 * 60_000;
+
+/// Admits a record stamped `ts` when the wall clock reads `now_ms`, or rejects it as
+/// `ts_in_future` ([`CLOCK_FUTURE_MS`]).
+pub fn admit_by_clock(ts: i64, now_ms: i64) -> Result<(), Reject> {
+    if ts > now_ms.saturating_add(CLOCK_FUTURE_MS) {
+        return Err(Reject::new(
+            RejectCode::TsInFuture,
+            Some("ts"),
+            format!(
+                "{ts} is {} s past the wall clock ({now_ms}; limit {} s)",
+                (ts - now_ms) / 1000,
+                CLOCK_FUTURE_MS / 1000
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Admits a car the race has not seen, when it already holds `known` cars.
 pub fn admit_new_car(race_id: &str, car: CarId, known: usize) -> Result<(), Reject> {
     if known >= MAX_CARS {
@@ -445,4 +473,24 @@ pub fn fold_sample(
 pub fn silent_boundary(newest_sample_ts: i64, cfg: &EngineConfig) -> i64 {
     let w = cfg.window_ms;
     newest_sample_ts.saturating_sub(cfg.silent_ms).div_euclid(w) * w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_clock_horizon_admits_a_skewed_clock_and_refuses_the_far_future() {
+        let now = 1_796_400_000_000;
+        assert!(admit_by_clock(now - 3_600_000, now).is_ok(), "the past");
+        assert!(
+            admit_by_clock(now + CLOCK_FUTURE_MS, now).is_ok(),
+            "at the horizon"
+        );
+        let r = admit_by_clock(now + CLOCK_FUTURE_MS + 1, now).unwrap_err();
+        assert_eq!((r.code, r.field), (RejectCode::TsInFuture, Some("ts")));
+        assert!(r.detail.contains("past the wall clock"), "{}", r.detail);
+        let r = admit_by_clock(crate::decode::MAX_TS, now).unwrap_err();
+        assert_eq!(r.code, RejectCode::TsInFuture);
+    }
 }

@@ -1,9 +1,9 @@
 //! Committing one car: fold, conditional write, re-read and re-apply on a conflict; and
 //! the car's race-level summary. Shared by both functions.
 
-use burnbar_core::CarId;
 use burnbar_core::car::WindowCorrection;
 use burnbar_core::race::Newest;
+use burnbar_core::{CarId, RaceState};
 use burnbar_lambda::clock::now_ms;
 use burnbar_lambda::deadline::call_deadline;
 use burnbar_metrics::{MetricSet, Unit, log};
@@ -11,8 +11,12 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use crate::handler::ProcessorConfig;
+use crate::item::{CAR_ITEM_MAX_BYTES, blob_len, car_item_bytes};
 use crate::ports::{CarItem, CarStore, PortError, RaceStore, Saved};
-use crate::race::{CarSample, FoldReport, StoredRace, close_silent, fold_car, summary_of};
+use crate::race::{
+    CarSample, FoldReport, RACE_STATE_MAX_BYTES, StoredRace, close_silent, fit_race_state,
+    fold_car, summary_of,
+};
 
 /// What to commit for one car.
 pub(crate) struct Commit<'a> {
@@ -31,17 +35,30 @@ pub(crate) struct Commit<'a> {
     pub sweep: Option<i64>,
 }
 
+/// Why a car could not be committed; nothing of its batch was applied either way.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Failure {
+    /// Out of time, conflicts to the last attempt, a store error a retry may get past:
+    /// the caller fails the car's records (delivered again).
+    Retry,
+    /// No retry can write it: its item would be over [`CAR_ITEM_MAX_BYTES`], or the store
+    /// refused it. The caller sets the car's samples aside with this reason (a quarantine
+    /// code and a sentence) and the rest of the batch goes on; the car's stored item is
+    /// what it was.
+    Refused { code: &'static str, detail: String },
+}
+
 /// Folds the car's samples and race-control events into its item and writes it with a
 /// conditional write; a conflict re-reads the car and folds again (at most
 /// `save_attempts` times). Returns the committed item (its outbox holds every update
-/// not yet acknowledged) and what the fold did, or `None` when it could not commit in
-/// time: the caller fails the car's records, and nothing of them was applied.
+/// not yet acknowledged) and what the fold did, or why it could not commit
+/// ([`Failure`]).
 pub(crate) async fn commit_car<S: CarStore>(
     store: &S,
     mut c: Commit<'_>,
     newest: &mut Newest,
     m: &mut MetricSet,
-) -> Option<(CarItem, FoldReport)> {
+) -> Result<(CarItem, FoldReport), Failure> {
     let cfg = c.cfg;
     let stored = c.stored.take();
     let mut item = c.fresh(stored);
@@ -52,7 +69,7 @@ pub(crate) async fn commit_car<S: CarStore>(
                 Ok(mut items) => item = c.fresh(items.remove(&c.car)),
                 Err(e) => {
                     store_error(m, "reload car", &e);
-                    return None;
+                    return Err(Failure::of(e));
                 }
             }
         }
@@ -66,11 +83,12 @@ pub(crate) async fn commit_car<S: CarStore>(
             // Nothing new (a redelivered batch): no write, no write units.
             m.count("cars_unchanged_total", 1);
             *newest = rr;
-            return Some((next, rep));
+            return Ok((next, rep));
         }
+        check_size(c.race_id, &next, m)?;
         if Instant::now() + cfg.reserve >= c.deadline {
             m.count("deadline_exceeded_total", 1);
-            return None;
+            return Err(Failure::Retry);
         }
         match store
             .save_car(c.race_id, &next, call_deadline(c.deadline, cfg.reserve))
@@ -83,16 +101,61 @@ pub(crate) async fn commit_car<S: CarStore>(
                 count_written(m, item_bytes, write_units, &rep, windows);
                 *newest = rr;
                 next.version += 1;
-                return Some((next, rep));
+                return Ok((next, rep));
             }
             Ok(Saved::Conflict) => continue,
             Err(e) => {
                 store_error(m, "save car", &e);
-                return None;
+                return Err(Failure::of(e));
             }
         }
     }
-    None
+    Err(Failure::Retry)
+}
+
+impl Failure {
+    /// A store error: retryable, or refused for good (`store_refused`).
+    fn of(e: PortError) -> Failure {
+        match e {
+            PortError::Retryable(_) => Failure::Retry,
+            PortError::Permanent(why) => Failure::Refused {
+                code: "store_refused",
+                detail: why,
+            },
+        }
+    }
+}
+
+/// Refuses an item over [`CAR_ITEM_MAX_BYTES`] before DynamoDB does: counted
+/// (`car_items_too_large_total`) and logged with the car and its size.
+fn check_size(race_id: &str, next: &CarItem, m: &mut MetricSet) -> Result<(), Failure> {
+    let blob = blob_len(next).map_err(Failure::of)?;
+    let bytes = car_item_bytes(race_id, next, blob);
+    if bytes <= CAR_ITEM_MAX_BYTES {
+        return Ok(());
+    }
+    m.count("car_items_too_large_total", 1);
+    let detail = format!(
+        "car {} of race {race_id} would be stored as {bytes} bytes, over the limit of \
+         {CAR_ITEM_MAX_BYTES} (DynamoDB refuses items over 400 KB): the batch's samples of \
+         the car are set aside, its stored state is kept",
+        next.state.car
+    );
+    log(
+        "error",
+        "car item too large",
+        None,
+        &[
+            ("race", json!(race_id)),
+            ("car", json!(next.state.car.as_str())),
+            ("bytes", json!(bytes)),
+            ("limit", json!(CAR_ITEM_MAX_BYTES)),
+        ],
+    );
+    Err(Failure::Refused {
+        code: "car_item_too_large",
+        detail,
+    })
 }
 
 /// One fold of a car onto a copy of its item.
@@ -181,6 +244,9 @@ fn count_written(
     m.count("samples_late_total", rep.late_samples);
     m.count("events_late_total", rep.late_events);
     m.count("events_applied_total", rep.events_applied);
+    if rep.events_below_floor > 0 {
+        m.count("events_below_floor_total", rep.events_below_floor);
+    }
     m.count("windows_closed_total", windows as u64);
 }
 
@@ -213,6 +279,27 @@ pub(crate) async fn update_summary<S: RaceStore>(
         m.count("summary_write_failures_total", 1);
     }
     race.set_summary(car, summary);
+}
+
+/// The race's state for the dashboards, kept under [`RACE_STATE_MAX_BYTES`]
+/// ([`fit_race_state`]): trimmed ones are counted (`race_states_trimmed_total`) and
+/// logged with the race and the size.
+pub(crate) fn race_state(race: &StoredRace, cfg: &ProcessorConfig, m: &mut MetricSet) -> RaceState {
+    let mut state = race.state(cfg.engine.cant_make_it_pct);
+    if let Some(bytes) = fit_race_state(&mut state) {
+        m.count("race_states_trimmed_total", 1);
+        log(
+            "error",
+            "race state over its limit: published without the drivers' names",
+            None,
+            &[
+                ("race", json!(state.race_id)),
+                ("bytes", json!(bytes)),
+                ("limit", json!(RACE_STATE_MAX_BYTES)),
+            ],
+        );
+    }
+    state
 }
 
 /// Counts and logs a failed call to the store.

@@ -12,7 +12,7 @@ use std::future::Future;
 
 use burnbar_core::contract::{Event, EventKind, Record};
 use burnbar_core::decode::decode_line;
-use burnbar_core::race::UNKNOWN_RACE;
+use burnbar_core::race::{self, UNKNOWN_RACE};
 use burnbar_core::{CarId, FuelUpdate, RaceState};
 use burnbar_lambda::deadline::call_deadline;
 use burnbar_lambda::{BatchHandler, InRecord, Outcome};
@@ -20,10 +20,10 @@ use burnbar_metrics::{MetricSet, log};
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::commit::{Commit, commit_car, store_error, update_summary};
+use crate::commit::{Commit, Failure, commit_car, race_state, store_error, update_summary};
 use crate::handler::{CONTROL_COUNTERS, ProcessorConfig, Records, is_blank, lines, zero_counters};
-use crate::ports::{CarStore, Publisher, Quarantine, RaceStore};
-use crate::race::{StoredRace, race_of, stored};
+use crate::ports::{CarStore, PortError, Publisher, Quarantine, RaceStore};
+use crate::race::{STORED_LINE_MAX, StoredRace, race_of, stored};
 
 /// The race-control function over its ports.
 pub struct Control<S, W, Q> {
@@ -104,6 +104,7 @@ where
         m: &mut MetricSet,
     ) -> Changes {
         let mut changes = Changes::default();
+        let now = (self.cfg.clock)();
         for (ri, r) in recs.records.iter().enumerate() {
             for (li, line) in lines(r.data).enumerate() {
                 if is_blank(line) {
@@ -112,8 +113,26 @@ where
                 match decode_line(line) {
                     Ok(Record::Event(e)) => {
                         m.count("events_in_total", 1);
-                        if !self.store_event(&e, line, ri, &mut changes, dl, m).await {
-                            recs.fail(ri);
+                        // Far ahead of the wall clock, it would become the race's newest
+                        // change (the RaceState `ts`) or, a `race_start`, the current race
+                        // (the pointer only moves forward).
+                        if let Err(rej) = race::admit_by_clock(e.ts, now) {
+                            recs.reject(ri, li, line, &rej);
+                            continue;
+                        }
+                        match self.store_event(&e, line, ri, &mut changes, dl, m).await {
+                            Ok(()) => {}
+                            Err(err) if err.is_retryable() => recs.fail(ri),
+                            // No retry stores it: the line is set aside with the reason, and
+                            // the shard goes on.
+                            Err(err) => recs.quarantine(
+                                ri,
+                                li,
+                                line,
+                                "store_refused",
+                                None,
+                                &err.to_string(),
+                            ),
                         }
                     }
                     Ok(Record::Sample(_)) => recs.quarantine(
@@ -132,7 +151,7 @@ where
     }
 
     /// Stores one event in its race (the current race when it names none) and notes
-    /// what it changed; `false` when its race or the write failed.
+    /// what it changed; the error when its race or the write failed.
     async fn store_event(
         &self,
         e: &Event,
@@ -141,7 +160,7 @@ where
         changes: &mut Changes,
         dl: Instant,
         m: &mut MetricSet,
-    ) -> bool {
+    ) -> Result<(), PortError> {
         let is_start = matches!(e.kind, EventKind::RaceStart(_));
         let race_id = match race_of(e) {
             Some(id) => id.to_owned(),
@@ -151,7 +170,7 @@ where
                         Ok(c) => changes.current = Some(c),
                         Err(err) => {
                             store_error(m, "current race", &err);
-                            return false;
+                            return Err(err);
                         }
                     }
                 }
@@ -162,15 +181,15 @@ where
                     .unwrap_or_else(|| UNKNOWN_RACE.to_owned())
             }
         };
-        let new = match self
-            .store
-            .put_event(&race_id, &stored(e, line), is_start, dl)
-            .await
-        {
+        let row = stored(e, line);
+        if line.trim_ascii().len() > STORED_LINE_MAX {
+            m.count("events_stored_canonical_total", 1);
+        }
+        let new = match self.store.put_event(&race_id, &row, is_start, dl).await {
             Ok(new) => new,
             Err(err) => {
                 store_error(m, "put event", &err);
-                return false;
+                return Err(err);
             }
         };
         m.count(
@@ -197,7 +216,7 @@ where
             _ => {}
         }
         changes.records.push((race_id, ri));
-        true
+        Ok(())
     }
 
     /// Takes the cars out (their last windows close) and builds each changed race's
@@ -226,18 +245,21 @@ where
                     .take_out(&mut race, race_id, *car, deadline, dl, m)
                     .await
                 {
-                    Some(outbox) => updates.extend(outbox),
-                    None => recs.fail(*ri),
+                    Ok(outbox) => updates.extend(outbox),
+                    Err(Failure::Retry) => recs.fail(*ri),
+                    // The event is stored; the car's state cannot be written (counted and
+                    // logged where it was refused): no retry of the record changes that.
+                    Err(Failure::Refused { .. }) => {}
                 }
             }
-            states.push(race.state(self.cfg.engine.cant_make_it_pct));
+            states.push(race_state(&race, &self.cfg, m));
         }
         (updates, states)
     }
 
     /// Closes a car's last windows and retires it, committed with its conditional
-    /// write: its outbox (the updates to publish), or `None` when it could not be read
-    /// or written. `deadline` is the invocation's, `dl` the one for reading the car.
+    /// write: its outbox (the updates to publish), or why it could not be read or
+    /// written. `deadline` is the invocation's, `dl` the one for reading the car.
     async fn take_out(
         &self,
         race: &mut StoredRace,
@@ -246,13 +268,13 @@ where
         deadline: Instant,
         dl: Instant,
         m: &mut MetricSet,
-    ) -> Option<Vec<FuelUpdate>> {
+    ) -> Result<Vec<FuelUpdate>, Failure> {
         let cfg = &self.cfg;
         let stored = match self.store.load_cars(race_id, &[car], dl).await {
             Ok(mut items) => items.remove(&car),
             Err(err) => {
                 store_error(m, "load car", &err);
-                return None;
+                return Err(Failure::Retry);
             }
         };
         let mut newest = race.race.newest;
@@ -270,7 +292,7 @@ where
         };
         let (item, _) = commit_car(&self.store, commit, &mut newest, m).await?;
         update_summary(&self.store, race, race_id, &item, deadline, cfg, m).await;
-        Some(item.outbox)
+        Ok(item.outbox)
     }
 
     /// Publishes the updates and states; a failure fails the records of every changed

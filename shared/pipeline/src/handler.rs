@@ -35,6 +35,10 @@ pub struct ProcessorConfig {
     /// windows open for its own late samples; a car gone silent, or on a shard that has
     /// stopped, has them closed.
     pub silent_quiet: Duration,
+    /// The wall clock (epoch ms): what a record's `ts` may not be far ahead of
+    /// ([`burnbar_core::race::CLOCK_FUTURE_MS`]). `burnbar_lambda::clock::now_ms`; a test
+    /// sets its own.
+    pub clock: fn() -> i64,
 }
 
 impl Default for ProcessorConfig {
@@ -46,6 +50,7 @@ impl Default for ProcessorConfig {
             outbox_max: 720,
             reserve: Duration::from_millis(500),
             silent_quiet: Duration::from_secs(60),
+            clock: burnbar_lambda::clock::now_ms,
         }
     }
 }

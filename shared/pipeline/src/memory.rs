@@ -17,7 +17,9 @@ use tokio::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::item::{blob_len, car_item_bytes, decode_blob, encode_blob, write_units};
+use crate::item::{
+    DYNAMO_ITEM_MAX_BYTES, blob_len, car_item_bytes, decode_blob, encode_blob, write_units,
+};
 use crate::ports::{
     CarItem, CarStore, CarSummary, PortError, Predictor, Publisher, Quarantine, Quarantined,
     RaceStore, RaceView, Saved, StoredEvent,
@@ -30,6 +32,9 @@ struct Inner {
     events: BTreeMap<String, BTreeMap<String, StoredEvent>>,
     summaries: BTreeMap<String, BTreeMap<CarId, CarSummary>>,
     current: Option<String>,
+    /// `ts` of the current race's `race_start`: as in DynamoDB, the pointer only moves
+    /// forward in time.
+    current_ts: Option<i64>,
 }
 
 /// Car and race state in memory.
@@ -38,6 +43,8 @@ pub struct MemoryStore {
     inner: Mutex<Inner>,
     /// Saves of these cars fail with the error (once each).
     fail_saves: Mutex<HashMap<CarId, PortError>>,
+    /// The next event put fails with this error (once).
+    fail_event: Mutex<Option<PortError>>,
     /// Saves of these cars meet a concurrent writer first (a conflict), once each.
     conflict_saves: Mutex<HashMap<CarId, u32>>,
     /// Counts of calls, for assertions on round trips.
@@ -100,6 +107,11 @@ impl MemoryStore {
             starts: d.starts.clone(),
             summaries: d.summaries.clone(),
             current: d.current.clone(),
+            current_ts: d
+                .current
+                .as_ref()
+                .and_then(|r| d.starts.get(r))
+                .map(|s| s.ts),
             ..Inner::default()
         };
         for c in &d.cars {
@@ -124,6 +136,11 @@ impl MemoryStore {
     /// The next save of `car` fails with `e`.
     pub fn fail_next_save(&self, car: CarId, e: PortError) {
         self.fail_saves.lock().unwrap().insert(car, e);
+    }
+
+    /// The next event put fails with `e`.
+    pub fn fail_next_event(&self, e: PortError) {
+        *self.fail_event.lock().unwrap() = Some(e);
     }
 
     /// The next `n` saves of `car` find that someone else wrote it since it was read
@@ -249,8 +266,12 @@ impl CarStore for MemoryStore {
             return Ok(Saved::Conflict);
         }
         // Measured as the DynamoDB adapter writes it (the blob's length, counted without
-        // encoding it, plus the key, version and TTL attributes).
+        // encoding it, plus the key, version and TTL attributes); refused past
+        // DynamoDB's item limit, as DynamoDB refuses it (a ValidationException).
         let bytes = car_item_bytes(race_id, item, blob_len(item)?);
+        if bytes > DYNAMO_ITEM_MAX_BYTES {
+            return Err(too_large("car", bytes));
+        }
         let mut next = item.clone();
         next.version += 1;
         inner.cars.insert(key, next);
@@ -290,13 +311,35 @@ impl RaceStore for MemoryStore {
         _: Instant,
     ) -> Result<bool, PortError> {
         self.call("put_event");
+        if let Some(e) = self.fail_event.lock().unwrap().take() {
+            return Err(e);
+        }
+        // The line item: `pk`, `sk`, `ts`, `line`, `expires_at` (as the DynamoDB adapter
+        // writes it), refused past DynamoDB's item limit.
+        let bytes = "pkskts".len()
+            + "race#".len()
+            + race_id.len()
+            + "ev#".len()
+            + event.id.len()
+            + "line".len()
+            + event.line.len()
+            + "expires_at".len()
+            + 2 * 11;
+        if bytes > DYNAMO_ITEM_MAX_BYTES {
+            return Err(too_large("event", bytes));
+        }
         let mut inner = self.inner.lock().unwrap();
         if is_start {
+            // Also for a start stored before (a redelivery), as DynamoDB's adapter does;
+            // only forward in time.
+            if inner.current_ts.is_none_or(|t| t <= event.ts) {
+                inner.current = Some(race_id.to_owned());
+                inner.current_ts = Some(event.ts);
+            }
             if inner.starts.contains_key(race_id) {
                 return Ok(false);
             }
             inner.starts.insert(race_id.to_owned(), event.clone());
-            inner.current = Some(race_id.to_owned());
             return Ok(true);
         }
         let evs = inner.events.entry(race_id.to_owned()).or_default();
@@ -324,6 +367,13 @@ impl RaceStore for MemoryStore {
             .insert(car, summary.clone());
         Ok(())
     }
+}
+
+/// DynamoDB's answer to an item over its limit.
+fn too_large(what: &str, bytes: usize) -> PortError {
+    PortError::Permanent(format!(
+        "ValidationException: {what} item of {bytes} bytes has exceeded the maximum allowed size ({DYNAMO_ITEM_MAX_BYTES})"
+    ))
 }
 
 /// Collects what is published; can be told to fail.

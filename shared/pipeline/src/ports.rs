@@ -34,8 +34,12 @@ pub struct CarItem {
     /// The core's state: open windows, fuel, laps, watermark.
     pub state: CarState,
     /// Ids of the race-control events already applied to this car (sorted), so that an
-    /// event seen again (the race item is re-read every invocation) acts once.
+    /// event seen again (the race item is re-read every invocation) acts once; the
+    /// newest [`crate::race::APPLIED_MAX`] of them, the older ones summed up by `floor`.
     pub applied: Vec<String>,
+    /// Where `applied` was pruned: every event at or before it counts as applied.
+    #[serde(default)]
+    pub floor: Option<AppliedFloor>,
     /// Updates decided and committed but not yet acknowledged by the writer: published
     /// again after a failed publish (subscribers drop an update whose `seq` they have).
     pub outbox: Vec<FuelUpdate>,
@@ -43,11 +47,24 @@ pub struct CarItem {
     pub version: u64,
 }
 
+/// The low end of a car's pruned applied ids ([`crate::race::prune_applied`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedFloor {
+    /// The newest id pruned: the car applied every one of its events up to it that the
+    /// race held when it was pruned.
+    pub id: String,
+    /// How many of the car's events at or before `id` the race held when the car last
+    /// looked: one that appears later arrived after the prune, and is counted, not
+    /// applied.
+    pub below: u32,
+}
+
 impl CarItem {
     pub fn new(state: CarState) -> CarItem {
         CarItem {
             state,
             applied: Vec::new(),
+            floor: None,
             outbox: Vec::new(),
             version: 0,
         }

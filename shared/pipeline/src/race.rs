@@ -16,7 +16,7 @@ use burnbar_core::race::{self, Newest, Race, Standing};
 use burnbar_core::update::round4;
 use burnbar_core::{CarId, EngineConfig, FuelUpdate, RaceState, Record, Reject};
 
-use crate::ports::{CarItem, CarSummary, RaceView, StoredEvent};
+use crate::ports::{AppliedFloor, CarItem, CarSummary, RaceView, StoredEvent};
 
 /// The id an event is stored under ([`EventKey`]).
 pub fn event_id(e: &Event) -> String {
@@ -212,6 +212,36 @@ impl StoredRace {
     }
 }
 
+/// Largest RaceState the functions publish, in bytes as AppSync carries it
+/// ([`race_state_bytes`]). AppSync drops a subscription message over 240 KB, and the
+/// `publishRaceState` resolver stores the state whole in one item (DynamoDB: 400 KB);
+/// 40 KB are left for the message's envelope. The contract's `race_start` limits keep a
+/// state under about 150 KB (200 drivers of 100 characters, every one escaped), so this
+/// guard holds the promise if those limits or the state's fields ever change.
+pub const RACE_STATE_MAX_BYTES: usize = 200 * 1024;
+
+/// A RaceState's size as the subscription message carries it: its JSON, with `drivers`
+/// (an `AWSJSON` field) as a JSON string holding the object, escaped once more.
+pub fn race_state_bytes(s: &RaceState) -> usize {
+    let whole = serde_json::to_string(s).unwrap_or_default().len();
+    let drivers = serde_json::to_string(&s.drivers).unwrap_or_default();
+    let as_string = serde_json::to_string(&drivers).unwrap_or_default();
+    whole - drivers.len() + as_string.len()
+}
+
+/// Keeps a RaceState under [`RACE_STATE_MAX_BYTES`]: over it, the drivers' names are
+/// left out (every other field is bounded, and the cars still show by number), so the
+/// state is published rather than refused and retried. The size it had, when it was
+/// trimmed.
+pub fn fit_race_state(s: &mut RaceState) -> Option<usize> {
+    let bytes = race_state_bytes(s);
+    if bytes <= RACE_STATE_MAX_BYTES {
+        return None;
+    }
+    s.drivers.clear();
+    Some(bytes)
+}
+
 /// One sample for the fold (the record it came in is the caller's business).
 #[derive(Debug, Clone, Copy)]
 pub struct CarSample {
@@ -230,6 +260,9 @@ pub struct FoldReport {
     pub events_applied: u64,
     /// Samples rejected by the race-level rules (`ts_in_future`), by sample index.
     pub rejected: Vec<(usize, Reject)>,
+    /// Events stamped at or before the car's floor that arrived after it was set: not
+    /// applied ([`prune_applied`]).
+    pub events_below_floor: u64,
 }
 
 /// Folds one car's samples (in arrival order) into its item: first the race-control
@@ -271,24 +304,39 @@ pub fn fold_car(
             item.state.retired = true;
         }
     }
+    prune_applied(race, item);
     rep
+}
+
+/// Whether the event acts on the car (and so is kept among its applied ids).
+fn is_mine(act: &StoredAct, car: CarId) -> bool {
+    match &act.kind {
+        EventKind::Flag { .. } => true,
+        EventKind::PitIn { car: c, .. }
+        | EventKind::PitOut { car: c, .. }
+        | EventKind::CarOut { car: c, .. } => *c == car,
+        _ => false,
+    }
 }
 
 /// Applies to the car the race's events it has not applied yet (under this build's id or
 /// the previous format's), keeping their ids. A `car_out` acts after the batch's
-/// samples, which came before it was seen: its id is returned, not applied.
+/// samples, which came before it was seen: its id is returned, not applied. An event at
+/// or before the car's floor ([`prune_applied`]) counts as applied; one the race did not
+/// hold when the floor was set is counted (`events_below_floor`).
 fn apply_events(race: &StoredRace, item: &mut CarItem, rep: &mut FoldReport) -> Option<String> {
     let car = item.state.car;
     let mut car_out = None;
+    let mut below = 0u32;
     for act in &race.events {
-        let mine = match &act.kind {
-            EventKind::Flag { .. } => true,
-            EventKind::PitIn { car: c, .. }
-            | EventKind::PitOut { car: c, .. }
-            | EventKind::CarOut { car: c, .. } => *c == car,
-            _ => false,
-        };
-        if !mine || item.applied.binary_search(&act.legacy).is_ok() {
+        if !is_mine(act, car) {
+            continue;
+        }
+        if item.floor.as_ref().is_some_and(|f| act.id <= f.id) {
+            below += 1;
+            continue;
+        }
+        if item.applied.binary_search(&act.legacy).is_ok() {
             continue;
         }
         let Err(at) = item.applied.binary_search(&act.id) else {
@@ -306,7 +354,57 @@ fn apply_events(race: &StoredRace, item: &mut CarItem, rep: &mut FoldReport) -> 
             rep.late_events += 1;
         }
     }
+    if let Some(f) = &mut item.floor {
+        rep.events_below_floor += u64::from(below.saturating_sub(f.below));
+        f.below = below;
+    }
     car_out
+}
+
+/// Most race-control event ids a car item keeps. A car's own events are every flag and
+/// its own pit and `car_out` events: about 30 flags and 30 pit events in a long Cup race,
+/// so a real race never reaches 512; a flood of distinct events (a race-control producer
+/// gone wrong) would otherwise grow the item past DynamoDB's 400 KB (34 bytes an id).
+/// 512 ids are about 17 KB.
+pub const APPLIED_MAX: usize = 512;
+
+/// Keeps the newest [`APPLIED_MAX`] applied ids (ids sort by `ts`, then hash) and moves
+/// the car's floor up to the newest id dropped.
+///
+/// Why this is safe. The race's events are read whole at every invocation, so an event
+/// is seen again at every batch of the car: dedup must cover every event the race holds,
+/// and it does: each of the car's events at or before the floor that the race held when
+/// the floor was set had been applied (the fold applies every event of the race it has not
+/// applied before the ids are pruned), and the ones after it are listed. What the floor
+/// cannot tell is an event first stored *after* the floor was set and stamped at or
+/// before it: one older than the car's 512 newest events, arriving after them (a late
+/// event of a flood). It is not applied, and it is counted (`events_below_floor_total`):
+/// `below` holds how many of the car's events at or before the floor the race held, so a
+/// later read that finds more sees each such event once.
+pub fn prune_applied(race: &StoredRace, item: &mut CarItem) {
+    if item.applied.len() <= APPLIED_MAX {
+        return;
+    }
+    let cut = item.applied.len() - APPLIED_MAX;
+    let newest_dropped = item
+        .applied
+        .drain(..cut)
+        .max()
+        .expect("at least one dropped");
+    let id = match item.floor.take() {
+        Some(f) if f.id > newest_dropped => f.id,
+        _ => newest_dropped,
+    };
+    let car = item.state.car;
+    let below = race
+        .events
+        .iter()
+        .filter(|a| is_mine(a, car) && a.id <= id)
+        .count();
+    item.floor = Some(AppliedFloor {
+        id,
+        below: u32::try_from(below).unwrap_or(u32::MAX),
+    });
 }
 
 /// Closes a silent car's windows that end at or before `boundary` (after [`fold_car`]
@@ -336,11 +434,53 @@ pub fn summary_of(state: &CarState) -> CarSummary {
     }
 }
 
-/// Builds a [`StoredEvent`] from a decoded event and its line.
+/// Longest race-control line stored as received. A longer one (whitespace, unknown
+/// fields: the contract ignores them, so a line within every field limit may still be a
+/// megabyte) is stored in its canonical form ([`canonical_line`]), which the contract's
+/// field limits bound (the largest, a `race_start` of 200 drivers with 100-character
+/// names, is about 130 KB even with every character escaped): the event item stays under
+/// DynamoDB's 400 KB, and every invocation of the race reads it again. 16 KiB: a Cup
+/// field's `race_start` (40 cars and drivers) is about 2 KB, so an ordinary line is kept
+/// exactly as it arrived.
+pub const STORED_LINE_MAX: usize = 16 * 1024;
+
+/// Builds a [`StoredEvent`] from a decoded event and its line: the line as received, or
+/// past [`STORED_LINE_MAX`] the event's canonical form.
 pub fn stored(e: &Event, line: &[u8]) -> StoredEvent {
+    let text = String::from_utf8_lossy(line).trim().to_owned();
     StoredEvent {
         ts: e.ts,
         id: event_id(e),
-        line: String::from_utf8_lossy(line).trim().to_owned(),
+        line: if text.len() <= STORED_LINE_MAX {
+            text
+        } else {
+            canonical_line(e)
+        },
     }
+}
+
+/// The event as one contract line with only what the contract reads: `v`, `ts`,
+/// `race_id` and the kind's fields ([`burnbar_core::event_key::canonical`], its lists of
+/// cars in their order). It decodes to the same event, so it has the same id.
+pub fn canonical_line(e: &Event) -> String {
+    let body = burnbar_core::event_key::canonical(&e.kind);
+    let mut o: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&body).expect("the canonical form is a JSON object");
+    // The canonical form sorts lists of cars (an order that does not change the id);
+    // the stored line keeps them as they came.
+    let cars = match &e.kind {
+        EventKind::RaceStart(rs) => Some(&rs.cars),
+        EventKind::Incident { cars, .. } => Some(cars),
+        _ => None,
+    };
+    if let Some(cars) = cars {
+        let cars: Vec<&str> = cars.iter().map(CarId::as_str).collect();
+        o.insert("cars".into(), cars.into());
+    }
+    o.insert("v".into(), 1.into());
+    o.insert("ts".into(), e.ts.into());
+    if let Some(r) = &e.race_id {
+        o.entry("race_id").or_insert_with(|| r.clone().into());
+    }
+    serde_json::Value::Object(o).to_string()
 }

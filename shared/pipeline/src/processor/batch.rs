@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use burnbar_core::CarId;
 use burnbar_core::contract::Record;
 use burnbar_core::decode::decode_line;
-use burnbar_core::race::UNKNOWN_RACE;
+use burnbar_core::race::{self, UNKNOWN_RACE};
 use burnbar_lambda::InRecord;
 use burnbar_metrics::MetricSet;
 use tokio::time::Instant;
@@ -45,8 +45,10 @@ pub(super) struct Batch<'r, 'a> {
 
 impl<'r, 'a> Batch<'r, 'a> {
     /// Decodes every line of every record: samples are kept, anything else is
-    /// quarantined with its reason (an event on this stream, a line the contract refuses).
-    pub fn decode(records: &'r [InRecord<'a>], m: &mut MetricSet) -> Self {
+    /// quarantined with its reason (an event on this stream, a line the contract refuses,
+    /// a sample stamped past the wall clock `now_ms` by more than
+    /// [`race::CLOCK_FUTURE_MS`]: it would otherwise become its race's newest `ts`).
+    pub fn decode(records: &'r [InRecord<'a>], now_ms: i64, m: &mut MetricSet) -> Self {
         let mut out = Records::new(records);
         let mut samples = Vec::new();
         let mut race_ids = RaceIds::default();
@@ -58,13 +60,16 @@ impl<'r, 'a> Batch<'r, 'a> {
                 }
                 lines_in += 1;
                 match decode_line(line) {
-                    Ok(Record::Sample(s)) => samples.push(BatchSample {
-                        rec: ri,
-                        line_no: li,
-                        race: race_ids.index_of(s.race_id.as_deref()),
-                        car: s.car,
-                        sample: CarSample { ts: s.ts, ch: s.ch },
-                    }),
+                    Ok(Record::Sample(s)) => match race::admit_by_clock(s.ts, now_ms) {
+                        Ok(()) => samples.push(BatchSample {
+                            rec: ri,
+                            line_no: li,
+                            race: race_ids.index_of(s.race_id.as_deref()),
+                            car: s.car,
+                            sample: CarSample { ts: s.ts, ch: s.ch },
+                        }),
+                        Err(rej) => out.reject(ri, li, line, &rej),
+                    },
                     Ok(Record::Event(e)) => out.quarantine(
                         ri,
                         li,

@@ -10,7 +10,7 @@ use super::Processor;
 use super::batch::Batch;
 use super::correction::Factors;
 use super::read::RaceWork;
-use crate::commit::{Commit, commit_car, update_summary};
+use crate::commit::{Commit, Failure, commit_car, race_state, update_summary};
 use crate::ports::{CarItem, CarStore, Predictor, Publisher, Quarantine, RaceStore};
 
 /// A car with updates to publish: acknowledged once they are out.
@@ -59,8 +59,7 @@ where
                 .await;
             self.sweep_silent(wi, w, correction, deadline, m, &mut out)
                 .await;
-            out.states
-                .push(w.race.state(self.cfg.engine.cant_make_it_pct));
+            out.states.push(race_state(&w.race, &self.cfg, m));
         }
         out
     }
@@ -94,9 +93,26 @@ where
                 deadline,
                 sweep: None,
             };
-            let Some((item, rep)) = commit_car(&self.store, commit, &mut w.newest, m).await else {
-                batch.fail_samples(idxs);
-                continue;
+            let (item, rep) = match commit_car(&self.store, commit, &mut w.newest, m).await {
+                Ok(done) => done,
+                Err(Failure::Retry) => {
+                    batch.fail_samples(idxs);
+                    continue;
+                }
+                // Isolated: the car's samples go to the quarantine with the reason; the
+                // records are not failed (no retry gets past it) and the other cars go on.
+                Err(Failure::Refused { code, detail }) => {
+                    for &i in idxs {
+                        let p = &batch.samples[i];
+                        let (rec, line_no) = (p.rec, p.line_no);
+                        let data = batch.records.records[rec].data;
+                        let line = crate::handler::lines(data).nth(line_no).unwrap_or(b"");
+                        batch
+                            .records
+                            .quarantine(rec, line_no, line, code, None, &detail);
+                    }
+                    continue;
+                }
             };
             for (si, rej) in &rep.rejected {
                 let p = &batch.samples[idxs[*si]];
@@ -148,8 +164,7 @@ where
                 deadline,
                 sweep: Some(*boundary),
             };
-            let Some((mut item, _)) = commit_car(&self.store, commit, &mut w.newest, m).await
-            else {
+            let Ok((mut item, _)) = commit_car(&self.store, commit, &mut w.newest, m).await else {
                 continue;
             };
             m.count("cars_swept_total", 1);

@@ -104,7 +104,7 @@ where
     ) -> Outcome {
         zero_counters(m, PROCESSOR_COUNTERS);
         m.count("kinesis_records_total", records.len() as u64);
-        let mut batch = Batch::decode(records, m);
+        let mut batch = Batch::decode(records, (self.cfg.clock)(), m);
         self.name_current_race(&mut batch, deadline, m).await;
         let mut races = self.read(&mut batch, deadline, m).await;
         let factors = self.correction(&batch, &races, deadline, m).await;
