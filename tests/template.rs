@@ -231,7 +231,14 @@ fn state_quarantine_apis_and_alarms_are_as_the_pipeline_needs() {
         p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
         true
     );
-    assert_eq!(resources(&t, "AWS::Kinesis::Stream").len(), 2);
+    // The two input streams always; the downstream stream only when asked for.
+    let streams = resources(&t, "AWS::Kinesis::Stream");
+    let always: Vec<&String> = streams
+        .iter()
+        .filter(|(_, s)| s.get("Condition").is_none())
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(always, ["RaceControlStream", "TelemetryStream"]);
     assert!(t["Resources"]["QuarantineQueue"]["Type"] == "AWS::SQS::Queue");
     // The writer API takes IAM-signed requests only.
     assert_eq!(

@@ -351,9 +351,11 @@ where
         // of an earlier one join the current put) closes the window first.
         let s = (r.ts - t0).div_euclid(window);
         if s > slot && (!buf[0].is_empty() || !buf[1].is_empty()) {
+            // The window's lines go out when it ends, as a producer's linger would send
+            // them: never ahead of the race.
+            pace(opts, started, slot + 1, window).await;
             flush(k, target, opts, &mut buf, &mut sum).await?;
             progress(&sum);
-            pace(opts, started, slot + 1, window).await;
         }
         slot = slot.max(s);
         match r.stream {
