@@ -23,9 +23,7 @@ fn event() -> ApiGatewayProxyRequest {
     serde_json::from_str(GOOD).unwrap()
 }
 
-async fn run(
-    port: &Publishing<MemoryAppSync, KinesisDownstream>,
-) -> (i64, Value, MetricSet) {
+async fn run(port: &Publishing<MemoryAppSync, KinesisDownstream>) -> (i64, Value, MetricSet) {
     let mut m = burnbar_lambda::invocation::metric_set("appsync-writer");
     let deadline = Instant::now() + Duration::from_secs(10);
     let r = handle(port, &event(), deadline, "req-1", &mut m).await;
@@ -109,7 +107,10 @@ async fn published_updates_reach_the_downstream_stream_keyed_by_car_and_a_refusa
         assert_eq!(pk, u["car"].as_str().unwrap(), "keyed by car");
         assert_eq!(u["v"], 1, "fuel-update-v1");
     }
-    assert_eq!(got.iter().map(|(_, u)| key(u)).collect::<BTreeSet<_>>(), want);
+    assert_eq!(
+        got.iter().map(|(_, u)| key(u)).collect::<BTreeSet<_>>(),
+        want
+    );
 
     // The caller sends the request again (say its answer was lost): the stream holds
     // each update twice, and a consumer keeping one per race, car and seq sees each once.
@@ -117,7 +118,10 @@ async fn published_updates_reach_the_downstream_stream_keyed_by_car_and_a_refusa
     assert_eq!(status, 200);
     let got = read_all(&k, "updates").await;
     assert_eq!(got.len(), 2 * sent.len());
-    assert_eq!(got.iter().map(|(_, u)| key(u)).collect::<BTreeSet<_>>(), want);
+    assert_eq!(
+        got.iter().map(|(_, u)| key(u)).collect::<BTreeSet<_>>(),
+        want
+    );
 
     // A stream that is not there: AppSync took the chunk first, the request fails as
     // refused (502, not retryable: a deployment to fix), and it is counted.
@@ -129,7 +133,10 @@ async fn published_updates_reach_the_downstream_stream_keyed_by_car_and_a_refusa
     assert_eq!(status, 502, "{body}");
     assert_eq!(body["retryable"], false);
     assert!(
-        body["reason"].as_str().unwrap().contains("downstream stream"),
+        body["reason"]
+            .as_str()
+            .unwrap()
+            .contains("downstream stream"),
         "{body}"
     );
     assert!(!missing.appsync.mutations().is_empty());

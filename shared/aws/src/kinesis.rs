@@ -101,7 +101,9 @@ impl KinesisDownstream {
             };
             let what = format!("PutRecords {}", self.stream);
             let out = within(deadline, &what, async {
-                req.send().await.map_err(|e| crate::errors::classify(&what, e))
+                req.send()
+                    .await
+                    .map_err(|e| crate::errors::classify(&what, e))
             })
             .await?;
             let mut again = Vec::new();
@@ -145,7 +147,11 @@ impl KinesisDownstream {
 }
 
 impl Downstream for KinesisDownstream {
-    async fn put_updates(&self, updates: &[FuelUpdate], deadline: Instant) -> Result<(), PortError> {
+    async fn put_updates(
+        &self,
+        updates: &[FuelUpdate],
+        deadline: Instant,
+    ) -> Result<(), PortError> {
         let all: Vec<&FuelUpdate> = updates.iter().collect();
         for chunk in all.chunks(PUT_MAX_RECORDS) {
             if let Err(e) = self.put_chunk(chunk, deadline).await {

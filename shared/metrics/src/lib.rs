@@ -317,7 +317,11 @@ mod tests {
         m.sample("other_ms", Unit::Milliseconds, 7.0);
         assert_eq!(m.samples("lat_ms").len(), 250);
         let lines = m.to_lines(0);
-        assert_eq!(lines.len(), 3, "the scalars and first chunks, then two more chunks");
+        assert_eq!(
+            lines.len(),
+            3,
+            "the scalars and first chunks, then two more chunks"
+        );
         let mut all = Vec::new();
         for l in &lines {
             let v: Value = serde_json::from_str(l).unwrap();

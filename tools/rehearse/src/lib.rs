@@ -241,7 +241,9 @@ pub enum RehearseError {
     #[error("putting records on {stream}: {detail}")]
     Put { stream: String, detail: String },
     /// A single line larger than a Kinesis record can hold.
-    #[error("line {line}: {bytes} bytes with its key, over the {MAX_RECORD_BYTES}-byte Kinesis record limit")]
+    #[error(
+        "line {line}: {bytes} bytes with its key, over the {MAX_RECORD_BYTES}-byte Kinesis record limit"
+    )]
     TooLarge { line: u64, bytes: usize },
     #[error("reading the race: {0}")]
     Read(String),
@@ -399,7 +401,14 @@ async fn flush(
     sum: &mut Summary,
 ) -> Result<(), RehearseError> {
     let control = pack(&std::mem::take(&mut buf[1]), opts.pack_bytes);
-    put_all(k, &target.race_control, &control, opts, &mut sum.race_control).await?;
+    put_all(
+        k,
+        &target.race_control,
+        &control,
+        opts,
+        &mut sum.race_control,
+    )
+    .await?;
     let telemetry = pack(&std::mem::take(&mut buf[0]), opts.pack_bytes);
     put_all(k, &target.telemetry, &telemetry, opts, &mut sum.telemetry).await
 }

@@ -29,13 +29,22 @@ fn the_cost_table_is_derived_from_the_rehearsals_metrics() {
         v.to_string()
     };
     let tp = [
-        emf("write_units_total", json!({"invocation_latency_ms": 999.2, "write_units_total": 10.0,
-            "window_close_to_ack_ms": [100.0, 200.0]})),
-        emf("write_units_total", json!({"invocation_latency_ms": 1000.0, "write_units_total": 10.0})),
+        emf(
+            "write_units_total",
+            json!({"invocation_latency_ms": 999.2, "write_units_total": 10.0,
+            "window_close_to_ack_ms": [100.0, 200.0]}),
+        ),
+        emf(
+            "write_units_total",
+            json!({"invocation_latency_ms": 1000.0, "write_units_total": 10.0}),
+        ),
         "not an EMF line".to_owned(),
     ];
     std::fs::write(dir.join("telemetry-processor.emf"), tp.join("\n")).unwrap();
-    let rc = emf("write_units_total", json!({"invocation_latency_ms": 10.0, "write_units_total": 1.0}));
+    let rc = emf(
+        "write_units_total",
+        json!({"invocation_latency_ms": 10.0, "write_units_total": 1.0}),
+    );
     std::fs::write(dir.join("race-control.emf"), rc).unwrap();
     let template = "Globals:\n  Function:\n    Runtime: provided.al2023\n    MemorySize: 512\n\nResources:\n  TelemetryProcessorFunction:\n    Type: AWS::Serverless::Function\n    Properties:\n      Timeout: 30\n  RaceControlFunction:\n    Type: AWS::Serverless::Function\n    Properties:\n      MemorySize: 1024\n  AppSyncWriterFunction:\n    Type: AWS::Serverless::Function\n    Properties:\n      MemorySize: 256\n\nOutputs:\n  X:\n    Value: 1\n";
     std::fs::write(dir.join("template.yaml"), template).unwrap();
@@ -49,7 +58,11 @@ fn the_cost_table_is_derived_from_the_rehearsals_metrics() {
         .arg("--json")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["scale"], 10.0);
     let rows = r["rows"].as_array().unwrap();
@@ -69,7 +82,10 @@ fn the_cost_table_is_derived_from_the_rehearsals_metrics() {
     assert!(close(count("appsync-writer invocations"), 500.0));
     assert!(close(count("write request units"), 210.0));
     assert!(close(count("mutations"), 600.0));
-    assert!(close(count("real-time messages to 50 viewers"), 70.0 * 50.0 * 10.0));
+    assert!(close(
+        count("real-time messages to 50 viewers"),
+        70.0 * 50.0 * 10.0
+    ));
     assert!(close(count("data in"), 1025.0 * 10.0 / 1024.0 / 1024.0));
     let on_demand: f64 = rows
         .iter()
@@ -78,7 +94,10 @@ fn the_cost_table_is_derived_from_the_rehearsals_metrics() {
         .sum();
     assert!(close(r["race_on_demand"].as_f64().unwrap(), on_demand));
     assert_eq!(r["window_close_to_ack_ms"]["windows"], 2);
-    assert!(close(r["flink_month"].as_f64().unwrap(), 2.0 * 730.0 * 0.11 + 5.0));
+    assert!(close(
+        r["flink_month"].as_f64().unwrap(),
+        2.0 * 730.0 * 0.11 + 5.0
+    ));
     // The Markdown table names the baseline and the targets.
     let md = Command::new("python3")
         .arg(&script)
@@ -88,7 +107,13 @@ fn the_cost_table_is_derived_from_the_rehearsals_metrics() {
         .output()
         .unwrap();
     let md = String::from_utf8(md.stdout).unwrap();
-    assert!(md.contains("| service | what | count | unit price | cost (USD) |"), "{md}");
-    assert!(md.contains("Managed Flink 1 KPU + 1 orchestration KPU"), "{md}");
+    assert!(
+        md.contains("| service | what | count | unit price | cost (USD) |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("Managed Flink 1 KPU + 1 orchestration KPU"),
+        "{md}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

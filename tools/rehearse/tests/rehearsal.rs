@@ -42,7 +42,14 @@ fn function_binaries() -> (PathBuf, PathBuf) {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let st = std::process::Command::new(cargo)
             .current_dir(root())
-            .args(["build", "-q", "-p", "telemetry-processor", "-p", "race-control"])
+            .args([
+                "build",
+                "-q",
+                "-p",
+                "telemetry-processor",
+                "-p",
+                "race-control",
+            ])
             .status()
             .expect("cargo build");
         assert!(st.success(), "building the functions failed");
@@ -77,7 +84,11 @@ impl Mapping {
             .send()
             .await
             .unwrap();
-        let arn = d.stream_description_summary().unwrap().stream_arn().to_owned();
+        let arn = d
+            .stream_description_summary()
+            .unwrap()
+            .stream_arn()
+            .to_owned();
         let shards = k.list_shards().stream_name(stream).send().await.unwrap();
         let mut iterators = Vec::new();
         for s in shards.shards() {
@@ -89,7 +100,10 @@ impl Mapping {
                 .send()
                 .await
                 .unwrap();
-            iterators.push((s.shard_id().to_owned(), it.shard_iterator().map(str::to_owned)));
+            iterators.push((
+                s.shard_id().to_owned(),
+                it.shard_iterator().map(str::to_owned),
+            ));
         }
         Mapping {
             stream: stream.into(),
@@ -101,7 +115,12 @@ impl Mapping {
     }
 
     /// One GetRecords per shard; its records delivered. How many records were read.
-    async fn poll(&mut self, k: &aws_sdk_kinesis::Client, http: &reqwest::Client, p: &mut Polled) -> usize {
+    async fn poll(
+        &mut self,
+        k: &aws_sdk_kinesis::Client,
+        http: &reqwest::Client,
+        p: &mut Polled,
+    ) -> usize {
         let mut n = 0;
         for i in 0..self.iterators.len() {
             let Some(it) = self.iterators[i].1.clone() else {
@@ -139,7 +158,9 @@ impl Mapping {
             for _ in 0..120 {
                 match http.post(&url).body(ev.to_string()).send().await {
                     Ok(r) if r.status().is_success() => {
-                        answer = Some(serde_json::from_slice::<Value>(&r.bytes().await.unwrap()).unwrap());
+                        answer = Some(
+                            serde_json::from_slice::<Value>(&r.bytes().await.unwrap()).unwrap(),
+                        );
                         break;
                     }
                     _ => tokio::time::sleep(Duration::from_millis(500)).await,
@@ -169,7 +190,10 @@ impl Mapping {
 
 /// A shard's records as the mapping would batch them at live speed: one second of race
 /// time (the first line's `ts`) per event, at most `max` records.
-fn batches(recs: &[aws_sdk_kinesis::types::Record], max: usize) -> Vec<&[aws_sdk_kinesis::types::Record]> {
+fn batches(
+    recs: &[aws_sdk_kinesis::types::Record],
+    max: usize,
+) -> Vec<&[aws_sdk_kinesis::types::Record]> {
     let sec = |r: &aws_sdk_kinesis::types::Record| {
         let data = r.data().as_ref();
         let first = data.split(|b| *b == b'\n').next().unwrap_or(b"");
@@ -254,7 +278,9 @@ async fn rehearse(cfg: &SimConfig, telemetry_shards: i32, logs: &Path) -> Run {
             c.session_token().unwrap(),
         ),
     );
-    let (tp_bin, rc_bin) = tokio::task::spawn_blocking(function_binaries).await.unwrap();
+    let (tp_bin, rc_bin) = tokio::task::spawn_blocking(function_binaries)
+        .await
+        .unwrap();
     std::fs::create_dir_all(logs).unwrap();
     let log = |n: &str| std::fs::File::create(logs.join(n)).unwrap();
     let tp = LambdaRig::start_with_stdout(
@@ -284,7 +310,12 @@ async fn rehearse(cfg: &SimConfig, telemetry_shards: i32, logs: &Path) -> Run {
     }
 
     let mut rehearsal = tokio::process::Command::new(env!("CARGO_BIN_EXE_burnbar-rehearse"))
-        .args(["--telemetry-stream", "telemetry", "--race-control-stream", "race-control"])
+        .args([
+            "--telemetry-stream",
+            "telemetry",
+            "--race-control-stream",
+            "race-control",
+        ])
         .arg("--file")
         .arg(&file)
         .args(["--speed", "max"])
@@ -350,7 +381,10 @@ fn published(writer: &StandIn) -> BTreeMap<String, BTreeMap<i64, i64>> {
             by_car
                 .entry(u["car"].as_str().unwrap().into())
                 .or_default()
-                .insert(u["seq"].as_i64().unwrap(), u["window_end"].as_i64().unwrap());
+                .insert(
+                    u["seq"].as_i64().unwrap(),
+                    u["window_end"].as_i64().unwrap(),
+                );
         }
     }
     by_car
@@ -384,7 +418,9 @@ fn check(run: &Run, cars: u32) {
         run.polled.records["race-control"] as u64,
         s["race_control"]["records"].as_u64().unwrap()
     );
-    let field: BTreeSet<String> = burnbar_sim::car_numbers(cars as usize).into_iter().collect();
+    let field: BTreeSet<String> = burnbar_sim::car_numbers(cars as usize)
+        .into_iter()
+        .collect();
     let put: BTreeSet<String> = s["cars"]
         .as_array()
         .unwrap()
@@ -417,7 +453,12 @@ fn check(run: &Run, cars: u32) {
         .writer
         .requests()
         .iter()
-        .flat_map(|r| r.body["race_states"].as_array().cloned().unwrap_or_default())
+        .flat_map(|r| {
+            r.body["race_states"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
         .filter(|st| st["race_id"] == run.race_id.as_str())
         .count();
     assert!(states > 0, "no race state of {}", run.race_id);
@@ -440,7 +481,10 @@ async fn a_rehearsed_race_file_reaches_the_writer_for_every_car() {
     // The processor timed its windows to the writer's acknowledgement (the figure itself
     // is printed, not asserted: no timed assertions).
     let mut lat = latencies(&logs.join("telemetry-processor.emf"));
-    assert!(!lat.is_empty(), "window_close_to_ack_ms in the processor's EMF lines");
+    assert!(
+        !lat.is_empty(),
+        "window_close_to_ack_ms in the processor's EMF lines"
+    );
     lat.sort_by(f64::total_cmp);
     println!(
         "window_close_to_ack_ms: {} windows, p50 {:.0} ms, p99 {:.0} ms",
@@ -466,7 +510,8 @@ async fn full_race_measurement() {
         seed: 1,
         ..SimConfig::default()
     };
-    let logs = PathBuf::from(var("REHEARSE_LOGS", "target/rehearsal"));
+    // Relative to the workspace (cargo runs tests in the crate's folder).
+    let logs = root().join(var("REHEARSE_LOGS", "target/rehearsal"));
     let shards = var("REHEARSE_SHARDS", "1").parse().unwrap();
     let run = rehearse(&cfg, shards, &logs).await;
     check(&run, cfg.cars);
@@ -489,10 +534,17 @@ async fn full_race_measurement() {
         for ups in by_race.values() {
             for chunk in ups.chunks(100) {
                 mutations += 1;
-                units += serde_json::to_string(chunk).unwrap().len().div_ceil(5 * 1024);
+                units += serde_json::to_string(chunk)
+                    .unwrap()
+                    .len()
+                    .div_ceil(5 * 1024);
             }
         }
-        for st in r.body["race_states"].as_array().cloned().unwrap_or_default() {
+        for st in r.body["race_states"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
             mutations += 1;
             units += st.to_string().len().div_ceil(5 * 1024);
         }
