@@ -17,6 +17,9 @@ use clap::Parser;
 /// throttled entries put again. Without --file, a simulated race (burnbar-sim). Progress on
 /// standard error; a JSON summary (records, bytes, payload units, retries) on standard
 /// output. Exit status: 0 done, 1 the streams refused, 2 bad arguments.
+/// The race's lines, numbered from 1, or why one could not be read.
+type Lines = Box<dyn Iterator<Item = Result<(u64, Vec<u8>), String>>>;
+
 #[derive(Parser, Debug)]
 #[command(name = "burnbar-rehearse", version)]
 struct Args {
@@ -63,7 +66,7 @@ struct Args {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let lines: Box<dyn Iterator<Item = Result<(u64, Vec<u8>), String>>> = match &args.file {
+    let lines: Lines = match &args.file {
         Some(p) => match open(p) {
             Ok(r) => Box::new(r.split(b'\n').enumerate().map(|(i, l)| {
                 l.map(|l| (i as u64 + 1, l))
