@@ -231,7 +231,14 @@ fn state_quarantine_apis_and_alarms_are_as_the_pipeline_needs() {
         p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
         true
     );
-    assert_eq!(resources(&t, "AWS::Kinesis::Stream").len(), 2);
+    // The two input streams always; the downstream stream only when asked for.
+    let streams = resources(&t, "AWS::Kinesis::Stream");
+    let always: Vec<&String> = streams
+        .iter()
+        .filter(|(_, s)| s.get("Condition").is_none())
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(always, ["RaceControlStream", "TelemetryStream"]);
     assert!(t["Resources"]["QuarantineQueue"]["Type"] == "AWS::SQS::Queue");
     // The writer API takes IAM-signed requests only.
     assert_eq!(
@@ -582,7 +589,7 @@ fn rust_sources() -> String {
 
 /// Metrics the dashboard shows that the code does not emit yet (each a known gap, named
 /// in docs/operations.md). Remove a name when the code starts emitting it.
-const NOT_YET_EMITTED: &[&str] = &["window_close_to_ack_ms"];
+const NOT_YET_EMITTED: &[&str] = &[];
 
 /// Issue 16 item 3: one dashboard with every alarm linked and the race-day metrics, each
 /// of them a metric the functions or the bridge really emit (or a known gap).
@@ -869,4 +876,61 @@ fn burnbar_bridge_vars() -> Vec<String> {
         .filter_map(|l| l.trim().strip_prefix("name: \""))
         .map(|l| l.trim_end_matches("\",").to_owned())
         .collect()
+}
+
+/// Issue 16 item 4: behind DownstreamStream (off by default), a stream for the published
+/// updates, the writer told its name, and a policy that lets the writer put records on
+/// that stream and nothing else.
+#[test]
+fn the_downstream_stream_is_optional_and_only_the_writer_may_put_on_it() {
+    let t = template();
+    let p = &t["Parameters"]["DownstreamStream"];
+    assert_eq!(p["Default"], "false", "off unless asked for");
+    assert_eq!(
+        t["Conditions"]["HasDownstream"],
+        serde_json::json!({"Fn::Equals": [{"Ref": "DownstreamStream"}, "true"]})
+    );
+    let r = &t["Resources"];
+    let stream = &r["DownstreamUpdatesStream"];
+    assert_eq!(stream["Type"], "AWS::Kinesis::Stream");
+    assert_eq!(stream["Condition"], "HasDownstream");
+    assert_eq!(
+        stream["Properties"]["StreamEncryption"]["EncryptionType"],
+        "KMS"
+    );
+    let policy = &r["AppSyncWriterDownstreamPolicy"];
+    assert_eq!(policy["Type"], "AWS::IAM::Policy");
+    assert_eq!(policy["Condition"], "HasDownstream");
+    assert_eq!(
+        policy["Properties"]["Roles"],
+        serde_json::json!([{"Ref": "AppSyncWriterRole"}])
+    );
+    let st = policy["Properties"]["PolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap();
+    assert_eq!(st.len(), 1);
+    assert_eq!(st[0]["Action"], serde_json::json!(["kinesis:PutRecords"]));
+    assert_eq!(
+        st[0]["Resource"],
+        serde_json::json!({"Fn::GetAtt": ["DownstreamUpdatesStream", "Arn"]})
+    );
+    // The writer learns the stream's name (empty when off); no other function or role
+    // is given the stream.
+    let env = &r["AppSyncWriterFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(
+        env["DOWNSTREAM_STREAM"],
+        serde_json::json!({"Fn::If": ["HasDownstream", {"Ref": "DownstreamUpdatesStream"}, ""]})
+    );
+    for (name, res) in r.as_object().unwrap() {
+        if name == "AppSyncWriterDownstreamPolicy" || name == "AppSyncWriterFunction" {
+            continue;
+        }
+        let text = res.to_string();
+        if name != "DownstreamUpdatesStream" {
+            assert!(
+                !text.contains("\"DownstreamUpdatesStream\""),
+                "{name} refers to the downstream stream"
+            );
+        }
+    }
 }

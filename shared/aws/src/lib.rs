@@ -6,6 +6,8 @@
 //!   TTL honoured on read, compact items).
 //! - [`sagemaker`]: the learned correction through the SageMaker runtime.
 //! - [`sqs`]: the quarantine of rejected records.
+//! - `kinesis` (feature `downstream`): the writer's downstream stream of published
+//!   FuelUpdates.
 //! - [`errors`]: which SDK errors are worth retrying, and deadlines on every call.
 //! - [`function`]: what the two stream functions build the same way: their
 //!   configuration from the environment, these adapters from it, and the writer API as
@@ -20,6 +22,8 @@
 pub mod dynamo;
 pub mod errors;
 pub mod function;
+#[cfg(feature = "downstream")]
+pub mod kinesis;
 pub mod sagemaker;
 pub mod sqs;
 #[cfg(feature = "testkit")]

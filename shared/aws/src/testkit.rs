@@ -180,6 +180,17 @@ pub struct LambdaRig {
 impl LambdaRig {
     /// Starts the emulator in `root` (the workspace) and the function `binary` with `env`.
     pub fn start(root: &Path, binary: &str, env: &[(&str, String)]) -> LambdaRig {
+        Self::start_with_stdout(root, binary, env, Stdio::null())
+    }
+
+    /// As [`LambdaRig::start`], with the function's standard output (its EMF metric lines)
+    /// going to `stdout` (a file a rehearsal reads its metrics from).
+    pub fn start_with_stdout(
+        root: &Path,
+        binary: &str,
+        env: &[(&str, String)],
+        stdout: impl Into<Stdio>,
+    ) -> LambdaRig {
         let ok = Command::new("cargo")
             .args(["lambda", "--version"])
             .stdout(Stdio::null())
@@ -218,7 +229,7 @@ impl LambdaRig {
         .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
         .stdin(Stdio::null())
-        .stdout(Stdio::null());
+        .stdout(stdout);
         for (k, v) in env {
             f.env(k, v);
         }

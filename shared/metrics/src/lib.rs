@@ -48,6 +48,9 @@ impl Unit {
 
 /// EMF allows at most 100 metrics per directive; more are split over several lines.
 const MAX_METRICS_PER_LINE: usize = 100;
+/// EMF allows at most 100 values in one metric's array; more samples of a distribution
+/// go on further lines (CloudWatch merges them: nothing is dropped).
+pub const MAX_VALUES_PER_METRIC: usize = 100;
 
 /// Metrics of one invocation (or one flush interval), written as EMF.
 #[derive(Debug, Clone)]
@@ -55,6 +58,9 @@ pub struct MetricSet {
     namespace: String,
     dimensions: Vec<(String, String)>,
     values: BTreeMap<String, (Unit, f64)>,
+    /// Distributions: every sample kept, written as EMF value arrays, so CloudWatch
+    /// computes percentiles (p99) over them rather than over one value per line.
+    samples: BTreeMap<String, (Unit, Vec<f64>)>,
     properties: Map<String, Value>,
 }
 
@@ -68,6 +74,7 @@ impl MetricSet {
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
             values: BTreeMap::new(),
+            samples: BTreeMap::new(),
             properties: Map::new(),
         }
     }
@@ -93,9 +100,24 @@ impl MetricSet {
         self.values.insert(name.to_owned(), (unit, v));
     }
 
+    /// Adds one sample to a distribution (a latency per window): written as EMF's array
+    /// of values, so a dashboard's p99 is over the samples themselves.
+    pub fn sample(&mut self, name: &str, unit: Unit, v: f64) {
+        if let Some(e) = self.samples.get_mut(name) {
+            e.1.push(v);
+        } else {
+            self.samples.insert(name.to_owned(), (unit, vec![v]));
+        }
+    }
+
     /// The current value of a metric, if recorded.
     pub fn get(&self, name: &str) -> Option<f64> {
         self.values.get(name).map(|(_, v)| *v)
+    }
+
+    /// The samples of a distribution so far (empty if none).
+    pub fn samples(&self, name: &str) -> &[f64] {
+        self.samples.get(name).map_or(&[], |(_, v)| v.as_slice())
     }
 
     /// A searchable property of the line that is not a metric (a request id, a race id).
@@ -105,40 +127,63 @@ impl MetricSet {
 
     /// Whether no metric was recorded.
     pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
+        self.values.is_empty() && self.samples.is_empty()
     }
 
     /// The EMF lines (usually one) for these metrics at `timestamp_ms`, without newlines.
+    /// A distribution's first [`MAX_VALUES_PER_METRIC`] samples go with the other
+    /// metrics; the rest follow on lines of their own, 100 values each.
     pub fn to_lines(&self, timestamp_ms: i64) -> Vec<String> {
-        let names: Vec<&String> = self.values.keys().collect();
-        let dims: Vec<&str> = self.dimensions.iter().map(|(k, _)| k.as_str()).collect();
-        names
+        // (name, unit, value): scalars, then each distribution's first chunk.
+        let mut first: Vec<(&str, Unit, Value)> = self
+            .values
+            .iter()
+            .map(|(n, (u, v))| (n.as_str(), *u, finite(*v)))
+            .collect();
+        let mut rest: Vec<(&str, Unit, Value)> = Vec::new();
+        for (n, (u, vs)) in &self.samples {
+            for (i, chunk) in vs.chunks(MAX_VALUES_PER_METRIC).enumerate() {
+                let arr = Value::Array(chunk.iter().map(|v| finite(*v)).collect());
+                if i == 0 {
+                    first.push((n.as_str(), *u, arr));
+                } else {
+                    rest.push((n.as_str(), *u, arr));
+                }
+            }
+        }
+        first.sort_by(|a, b| a.0.cmp(b.0));
+        let mut lines: Vec<String> = first
             .chunks(MAX_METRICS_PER_LINE)
-            .map(|chunk| {
-                let mut root = self.properties.clone();
-                for (k, v) in &self.dimensions {
-                    root.insert(k.clone(), Value::String(v.clone()));
-                }
-                let mut defs = Vec::with_capacity(chunk.len());
-                for name in chunk {
-                    let (unit, v) = self.values[*name];
-                    defs.push(json!({"Name": name, "Unit": unit.as_str()}));
-                    root.insert((*name).clone(), finite(v));
-                }
-                root.insert(
-                    "_aws".to_owned(),
-                    json!({
-                        "Timestamp": timestamp_ms,
-                        "CloudWatchMetrics": [{
-                            "Namespace": self.namespace,
-                            "Dimensions": [dims],
-                            "Metrics": defs,
-                        }]
-                    }),
-                );
-                Value::Object(root).to_string()
-            })
-            .collect()
+            .map(|chunk| self.line(chunk, timestamp_ms))
+            .collect();
+        lines.extend(rest.chunks(1).map(|c| self.line(c, timestamp_ms)));
+        lines
+    }
+
+    /// One EMF line with `metrics` (at most [`MAX_METRICS_PER_LINE`]).
+    fn line(&self, metrics: &[(&str, Unit, Value)], timestamp_ms: i64) -> String {
+        let dims: Vec<&str> = self.dimensions.iter().map(|(k, _)| k.as_str()).collect();
+        let mut root = self.properties.clone();
+        for (k, v) in &self.dimensions {
+            root.insert(k.clone(), Value::String(v.clone()));
+        }
+        let mut defs = Vec::with_capacity(metrics.len());
+        for (name, unit, v) in metrics {
+            defs.push(json!({"Name": name, "Unit": unit.as_str()}));
+            root.insert((*name).to_owned(), v.clone());
+        }
+        root.insert(
+            "_aws".to_owned(),
+            json!({
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": self.namespace,
+                    "Dimensions": [dims],
+                    "Metrics": defs,
+                }]
+            }),
+        );
+        Value::Object(root).to_string()
     }
 
     /// Writes the lines to `out` in one `write_all` per line. Errors are returned, not
@@ -159,6 +204,7 @@ impl MetricSet {
         let stdout = std::io::stdout();
         let _ = self.write_to(&mut stdout.lock(), timestamp_ms);
         self.values.clear();
+        self.samples.clear();
     }
 }
 
@@ -259,6 +305,43 @@ mod tests {
             .sum();
         assert_eq!(total, 151);
         assert!(lines[0].contains("\"bad\":0.0"));
+    }
+
+    #[test]
+    fn a_distribution_is_written_as_value_arrays_of_at_most_100_and_loses_no_sample() {
+        let mut m = MetricSet::new("burnbar", &[("Function", "f")]);
+        m.count("x_total", 1);
+        for i in 0..250 {
+            m.sample("lat_ms", Unit::Milliseconds, f64::from(i));
+        }
+        m.sample("other_ms", Unit::Milliseconds, 7.0);
+        assert_eq!(m.samples("lat_ms").len(), 250);
+        let lines = m.to_lines(0);
+        assert_eq!(
+            lines.len(),
+            3,
+            "the scalars and first chunks, then two more chunks"
+        );
+        let mut all = Vec::new();
+        for l in &lines {
+            let v: Value = serde_json::from_str(l).unwrap();
+            let d = &v["_aws"]["CloudWatchMetrics"][0];
+            for def in d["Metrics"].as_array().unwrap() {
+                let name = def["Name"].as_str().unwrap();
+                assert!(v[name].is_number() || v[name].is_array(), "{name} valued");
+            }
+            if let Some(a) = v["lat_ms"].as_array() {
+                assert!(a.len() <= MAX_VALUES_PER_METRIC);
+                all.extend(a.iter().map(|x| x.as_f64().unwrap()));
+            }
+        }
+        let want: Vec<f64> = (0..250).map(f64::from).collect();
+        assert_eq!(all, want);
+        let v: Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(v["other_ms"], json!([7.0]));
+        assert_eq!(v["x_total"], 1.0);
+        m.emit(0);
+        assert!(m.is_empty());
     }
 
     #[test]

@@ -642,6 +642,47 @@ async fn a_failed_publish_is_retried_from_the_outbox_on_redelivery() {
     assert_eq!(shown(&p), shown(&reference));
 }
 
+/// Issue 16 item 3: each window the processor closes is timed once, from its close to the
+/// writer's acknowledgement (`window_close_to_ack_ms`, one sample per window); a publish
+/// that fails acknowledges nothing, and the outbox's later publish is not timed again.
+#[tokio::test]
+async fn each_closed_window_is_timed_once_to_the_writers_acknowledgement() {
+    let steps = race(3, 3, 15);
+    let p = processor();
+    let (mut timed, mut closed, mut failed_once) = (0usize, 0.0, false);
+    for (i, s) in steps.iter().enumerate() {
+        let recs = records(&s.samples, 1_000 + 10_000 * i as u64);
+        let failing = (30..40).contains(&i) && !failed_once;
+        *p.publisher.fail_with.lock().unwrap() =
+            failing.then(|| PortError::Retryable("503".into()));
+        let (_, m) = send(&p, &recs).await;
+        let lat = m.samples("window_close_to_ack_ms");
+        let windows = m.get("windows_closed_total").unwrap_or(0.0);
+        closed += windows;
+        if m.get("publish_failures_total") == Some(1.0) {
+            failed_once = true;
+            assert!(windows > 0.0);
+            assert!(lat.is_empty(), "nothing acknowledged, nothing timed");
+            *p.publisher.fail_with.lock().unwrap() = None;
+            let (first_failed, m) = send(&p, &recs).await;
+            assert_eq!(first_failed, None);
+            assert!(m.get("updates_published_total").unwrap_or(0.0) > 0.0);
+            assert!(
+                m.samples("window_close_to_ack_ms").is_empty(),
+                "an update from the outbox closed in an earlier invocation"
+            );
+            closed -= windows;
+            continue;
+        }
+        assert_eq!(lat.len() as f64, windows, "one sample per window closed");
+        assert!(lat.iter().all(|v| v.is_finite() && *v >= 0.0), "{lat:?}");
+        timed += lat.len();
+    }
+    assert!(failed_once, "the publisher failed while updates were due");
+    assert!(timed > 0);
+    assert_eq!(timed as f64, closed);
+}
+
 #[tokio::test]
 async fn a_conflicting_writer_is_resolved_by_reading_again_without_a_lost_update() {
     let steps = race(2, 2, 16);

@@ -34,6 +34,26 @@ pub(super) struct Committed {
     /// Silent cars committed, with their race (index in the races read): their
     /// summaries are written after the publish.
     pub swept: Vec<(usize, CarItem)>,
+    /// When each window closed in this invocation was being closed (the start of its
+    /// car's commit), one per new update: `window_close_to_ack_ms` runs from here to
+    /// the writer's acknowledgement. Updates carried over in an outbox from an earlier
+    /// invocation are not timed (their close happened in another process).
+    pub closed_at: Vec<Instant>,
+}
+
+/// Notes the close time of every update of `outbox` newer than `before` (the newest
+/// `seq` the stored outbox held): the windows this commit closed.
+fn note_closed(out: &mut Committed, outbox: &[FuelUpdate], before: Option<i64>, at: Instant) {
+    let new = outbox
+        .iter()
+        .filter(|u| before.is_none_or(|b| u.seq > b))
+        .count();
+    out.closed_at.extend(std::iter::repeat_n(at, new));
+}
+
+/// The newest `seq` in a stored car's outbox.
+fn newest_stored(stored: Option<&CarItem>) -> Option<i64> {
+    stored.and_then(|s| s.outbox.iter().map(|u| u.seq).max())
 }
 
 impl<S, P, W, Q> Processor<S, P, W, Q>
@@ -80,6 +100,8 @@ where
             let samples = batch.car_samples(idxs);
             // Taken, not cloned: nothing reads the batch's items after its commit.
             let stored = w.items.remove(car);
+            let before = newest_stored(stored.as_ref());
+            let closing = Instant::now();
             let acked = self.acked_seq(&w.id, *car);
             let commit = Commit {
                 race: &w.race,
@@ -123,6 +145,7 @@ where
             }
             update_summary(&self.store, &mut w.race, &w.id, &item, deadline, cfg, m).await;
             if let Some(newest) = item.outbox.iter().map(|u| u.seq).max() {
+                note_closed(out, &item.outbox, before, closing);
                 out.updates.extend(item.outbox);
                 out.to_ack.push(ToAck {
                     race: w.id.clone(),
@@ -151,6 +174,8 @@ where
         };
         for car in cars {
             let stored = w.items.remove(car);
+            let before = newest_stored(stored.as_ref());
+            let closing = Instant::now();
             let acked = self.acked_seq(&w.id, *car);
             let commit = Commit {
                 race: &w.race,
@@ -169,6 +194,7 @@ where
             };
             m.count("cars_swept_total", 1);
             if let Some(newest) = item.outbox.iter().map(|u| u.seq).max() {
+                note_closed(out, &item.outbox, before, closing);
                 out.updates.append(&mut item.outbox);
                 out.to_ack.push(ToAck {
                     race: w.id.clone(),

@@ -2,7 +2,7 @@
 //! then the silent cars' summaries, once their updates are out.
 
 use burnbar_lambda::deadline::call_deadline;
-use burnbar_metrics::{MetricSet, log};
+use burnbar_metrics::{MetricSet, Unit, log};
 use serde_json::json;
 use tokio::time::Instant;
 
@@ -47,6 +47,16 @@ where
                 Ok(()) => {
                     published = c.updates.len();
                     m.count("updates_published_total", published as u64);
+                    // The writer answered 200 once AppSync took every mutation: that
+                    // answer is the acknowledgement each closed window waited for.
+                    let acked = Instant::now();
+                    for at in &c.closed_at {
+                        m.sample(
+                            "window_close_to_ack_ms",
+                            Unit::Milliseconds,
+                            acked.saturating_duration_since(*at).as_secs_f64() * 1000.0,
+                        );
+                    }
                     self.acknowledge(c.to_ack.iter().map(|a| (a.race.as_str(), a.car, a.newest)));
                 }
                 Err(e) => {

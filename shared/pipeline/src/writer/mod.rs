@@ -33,7 +33,7 @@ use burnbar_publish::wire::{ErrorResponse, WriteRequest, WriteResponse};
 use serde_json::json;
 use tokio::time::Instant;
 
-pub use port::AppSyncPort;
+pub use port::{AppSyncPort, Downstream, Publishing};
 
 /// Time kept back from the invocation's deadline to answer: an answer after the deadline
 /// is no answer, and API Gateway would tell the caller 502 with nothing in it.

@@ -48,3 +48,68 @@ impl AppSyncPort for AppSyncClient {
             .map(|r| r.attempts)
     }
 }
+
+/// Issue 16 item 4: where published FuelUpdates also go, for consumers that are not
+/// browsers (graphics vendors, archives): a Kinesis stream keyed by car, implemented by
+/// `burnbar_aws::kinesis::KinesisDownstream`.
+///
+/// The writer puts them, not the processor: the writer is where a publish is
+/// acknowledged, so one 200 covers both AppSync and the stream, and a failure of either
+/// makes the caller (the processor, or race control) deliver the batch again from its
+/// outbox; every published update passes through the writer whichever function decided
+/// it; and the processor keeps one outbound call, one IAM grant less.
+pub trait Downstream: Send + Sync {
+    /// Puts `updates` (one record each, keyed by car). `Err` when any was not taken:
+    /// the whole request is answered as failed and delivered again (at-least-once; a
+    /// consumer drops an update whose car and `seq` it has seen).
+    fn put_updates(
+        &self,
+        updates: &[FuelUpdate],
+        deadline: Instant,
+    ) -> impl Future<Output = Result<(), crate::ports::PortError>> + Send;
+}
+
+/// AppSync and, when configured, the downstream stream: a chunk of updates counts as
+/// published once both took it. AppSync goes first (the viewers' latency); a stream
+/// that then fails makes the chunk fail (retryable: 503, the caller sends it again, and
+/// subscribers drop the `seq`s they have), a stream that refuses for good (no such
+/// stream, access denied) answers 502 as a refused mutation does.
+pub struct Publishing<A, D> {
+    pub appsync: A,
+    pub downstream: Option<D>,
+}
+
+impl<A: AppSyncPort, D: Downstream> AppSyncPort for Publishing<A, D> {
+    async fn publish_updates(
+        &self,
+        race_id: &str,
+        updates: &[FuelUpdate],
+        deadline: Instant,
+    ) -> Result<u32, PublishError> {
+        let attempts = self
+            .appsync
+            .publish_updates(race_id, updates, deadline)
+            .await?;
+        if let Some(d) = &self.downstream {
+            d.put_updates(updates, deadline)
+                .await
+                .map_err(|e| match e {
+                    crate::ports::PortError::Retryable(m) => {
+                        PublishError::Transport(format!("downstream stream: {m}"))
+                    }
+                    crate::ports::PortError::Permanent(m) => {
+                        PublishError::Invalid(format!("downstream stream: {m}"))
+                    }
+                })?;
+        }
+        Ok(attempts)
+    }
+
+    async fn publish_race_state(
+        &self,
+        state: &RaceState,
+        deadline: Instant,
+    ) -> Result<u32, PublishError> {
+        self.appsync.publish_race_state(state, deadline).await
+    }
+}
