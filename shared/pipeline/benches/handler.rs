@@ -128,10 +128,7 @@ fn main() {
             .collect();
         let ins: Vec<InRecord> = ev
             .iter()
-            .map(|(s, d)| InRecord {
-                sequence_number: s,
-                data: d,
-            })
+            .map(|(s, d)| InRecord::new(s, d))
             .collect();
         let mut m = MetricSet::new("b", &[]);
         ctl.handle(
@@ -149,10 +146,7 @@ fn main() {
                 .collect();
             let ins: Vec<InRecord> = recs
                 .iter()
-                .map(|(s, d)| InRecord {
-                    sequence_number: s,
-                    data: d,
-                })
+                .map(|(s, d)| InRecord::new(s, d))
                 .collect();
             let mut m = MetricSet::new("b", &[]);
             p.handle(
@@ -181,10 +175,7 @@ fn main() {
         let p = processor(warm_store.snapshot());
         let ins: Vec<InRecord> = records
             .iter()
-            .map(|(s, d)| InRecord {
-                sequence_number: s,
-                data: d,
-            })
+            .map(|(s, d)| InRecord::new(s, d))
             .collect();
         let mut m = MetricSet::new("b", &[]);
         let t = Instant::now();
