@@ -34,7 +34,6 @@
 use std::cell::RefCell;
 use std::ops::Range;
 
-use aws_lambda_events::encodings::SecondTimestamp;
 use aws_lambda_events::event::kinesis::KinesisEncryptionType;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
@@ -183,7 +182,7 @@ struct EventRecord {
 #[serde(rename_all = "camelCase")]
 #[allow(dead_code)] // checked as aws_lambda_events checks them, never read
 struct Record {
-    approximate_arrival_timestamp: SecondTimestamp,
+    approximate_arrival_timestamp: Timestamp,
     data: Data,
     #[serde(default)]
     encryption_type: KinesisEncryptionType,
@@ -193,6 +192,80 @@ struct Record {
     sequence_number: Seq,
     #[serde(default)]
     kinesis_schema_version: Option<Str>,
+}
+
+/// `approximateArrivalTimestamp`, checked as `aws_lambda_events`' `SecondTimestamp`
+/// checks it, and dropped. Its rules are its own: a string or any number, read as an
+/// `f64`, written with `Display`, split at the point into whole seconds and a fraction
+/// (each a `u64`: a negative time, `inf` or a number too large fail), the fraction's
+/// digits taken as milliseconds, and the pair a valid chrono time. `SecondTimestamp`
+/// reads it through an untagged enum (serde's buffered `Content`, an error built and
+/// dropped per variant tried) and `to_string`: seven allocations a record. Here the same
+/// steps run on the stack.
+struct Timestamp;
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = f64;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number of seconds, or a string of one")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<f64, E> {
+                v.parse::<f64>().map_err(E::custom)
+            }
+            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<f64, E> {
+                match std::str::from_utf8(v) {
+                    Ok(s) => self.visit_str(s),
+                    Err(_) => Err(E::invalid_value(de::Unexpected::Bytes(v), &self)),
+                }
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<f64, E> {
+                Ok(v)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<f64, E> {
+                Ok(v as f64)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<f64, E> {
+                Ok(v as f64)
+            }
+        }
+        let secs = d.deserialize_any(V)?;
+        seconds_valid(secs).map_err(de::Error::custom)?;
+        Ok(Timestamp)
+    }
+}
+
+/// `aws_lambda_events`' `normalize_timestamp` and `deserialize_seconds`, step by step.
+fn seconds_valid(input: f64) -> Result<(), &'static str> {
+    use chrono::TimeZone;
+    use std::fmt::Write;
+    // `Display` of an f64 is at most about 330 characters (5e-324 in full).
+    struct Buf([u8; 512], usize);
+    impl Write for Buf {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            let end = self.1 + s.len();
+            let dst = self.0.get_mut(self.1..end).ok_or(std::fmt::Error)?;
+            dst.copy_from_slice(s.as_bytes());
+            self.1 = end;
+            Ok(())
+        }
+    }
+    let mut buf = Buf([0; 512], 0);
+    write!(buf, "{input}").map_err(|_| "timestamp too long")?;
+    let text = std::str::from_utf8(&buf.0[..buf.1]).map_err(|_| "timestamp not text")?;
+    let mut parts = text.split('.');
+    let part = |p: Option<&str>| p.map(|p| p.parse::<u64>().map_err(|_| "invalid timestamp"));
+    let whole = part(parts.next()).unwrap_or(Err("invalid timestamp"))?;
+    let frac = part(parts.next()).transpose()?.unwrap_or(0);
+    // As there (`frac * 1_000_000`, wrapping in a release build, then `as u32`).
+    let nanos = frac.wrapping_mul(1_000_000);
+    chrono::Utc
+        .timestamp_opt(whole as i64, nanos as u32)
+        .latest()
+        .map(|_| ())
+        .ok_or("invalid timestamp")
 }
 
 /// A string checked as `String` would be, and dropped.

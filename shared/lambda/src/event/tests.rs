@@ -89,6 +89,25 @@ fn rec() -> impl Strategy<Value = Rec> {
         Just(Some("null".to_owned())),
         Just(Some("true".to_owned())),
         Just(None),
+        Just(Some("-5".to_owned())),
+        Just(Some("1e300".to_owned())),
+        Just(Some("5e-324".to_owned())),
+        Just(Some("\"inf\"".to_owned())),
+        Just(Some("\"NaN\"".to_owned())),
+        Just(Some("\"+12.5\"".to_owned())),
+        Just(Some("\" 12\"".to_owned())),
+        // (Not more than 13 digits after the point: aws_lambda_events multiplies them by
+        // a million in a u64, which panics in a debug build past that and wraps in a
+        // release build, as ours does.)
+        Just(Some("0.1234567890123".to_owned())),
+        Just(Some("1700000000.9999".to_owned())),
+        Just(Some("1700000059.9999".to_owned())),
+        Just(Some("99999999999999".to_owned())),
+        Just(Some("18446744073709551616".to_owned())),
+        Just(Some("-0.0".to_owned())),
+        (0u64..u64::MAX, 0u32..100_000).prop_map(|(a, b)| Some(format!("{a}.{b}"))),
+        (-1e30f64..1e30).prop_map(|f| Some(format!("{:.3}", f))),
+        (0u32..330).prop_map(|e| Some(format!("1e{e}"))),
     ]
     .prop_map(|v| ("approximateArrivalTimestamp", v));
     let enc = prop_oneof![
