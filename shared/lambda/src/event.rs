@@ -326,6 +326,12 @@ impl<'de> Deserialize<'de> for Seq {
 
 /// A record's data: decoded into the arena's buffer, or kept as text with the reason
 /// it could not be.
+///
+/// The string is asked for as bytes: serde_json then finds its end with `memchr`
+/// instead of also checking every byte for UTF-8 and control characters. Valid base64
+/// is ASCII without control characters, so only a string that fails to decode needs
+/// those checks, and it gets them: one that is not UTF-8 or holds a control character
+/// is not valid JSON, and fails the event as it did (serde_json's own error).
 struct Data {
     range: Range<usize>,
     bad: Option<usize>,
@@ -341,16 +347,13 @@ impl<'de> Deserialize<'de> for Data {
                 f.write_str("a string")
             }
             fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Data, D::Error> {
-                d.deserialize_string(self)
+                d.deserialize_bytes(self)
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Data, E> {
-                Ok(ARENA.with_borrow_mut(|a| decode_into(a, v.as_bytes())))
+                self.visit_bytes(v.as_bytes())
             }
             fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Data, E> {
-                match std::str::from_utf8(v) {
-                    Ok(s) => self.visit_str(s),
-                    Err(_) => Err(E::invalid_value(de::Unexpected::Bytes(v), &self)),
-                }
+                ARENA.with_borrow_mut(|a| decode_into(a, v))
             }
         }
         d.deserialize_newtype_struct("Base64Data", V)
@@ -358,25 +361,35 @@ impl<'de> Deserialize<'de> for Data {
 }
 
 /// Decodes `text` (standard base64, padded) onto the end of the arena's data.
-fn decode_into(a: &mut Arena, text: &[u8]) -> Data {
+fn decode_into<E: de::Error>(a: &mut Arena, text: &[u8]) -> Result<Data, E> {
     let start = a.data.len();
     // `decode_append` reserves exactly what it needs: reserving here first keeps the
     // buffer's growth geometric while it is first filled.
     a.data
         .reserve(base64_simd::STANDARD.estimated_decoded_length(text.len()));
     match base64_simd::STANDARD.decode_append(text, &mut a.data) {
-        Ok(()) => Data {
+        Ok(()) => Ok(Data {
             range: start..a.data.len(),
             bad: None,
-        },
+        }),
         Err(_) => {
+            // Not JSON's string: the event fails, as serde_json would have failed it.
+            if std::str::from_utf8(text).is_err() {
+                return Err(E::invalid_value(
+                    de::Unexpected::Other("a string that is not UTF-8"),
+                    &"a string",
+                ));
+            }
+            if text.iter().any(|&b| b < 0x20) {
+                return Err(E::custom("control character while parsing a string"));
+            }
             a.data.truncate(start);
             a.data.extend_from_slice(text);
             a.reasons.push(base64_reason(text));
-            Data {
+            Ok(Data {
                 range: start..a.data.len(),
                 bad: Some(a.reasons.len() - 1),
-            }
+            })
         }
     }
 }

@@ -140,8 +140,20 @@ fn rec() -> impl Strategy<Value = Rec> {
         8 => proptest::collection::vec(any::<u8>(), 0..64).prop_map(DataField::Valid),
         3 => "[A-Za-z0-9+/=]{0,12}".prop_map(DataField::Text),
         1 => "[A-Za-z0-9+/=!\\- ]{0,12}".prop_map(DataField::Text),
-        1 => prop_oneof![Just(Some("5")), Just(Some("null")), Just(None), Just(Some("[\"QQ==\"]"))]
-            .prop_map(DataField::Other),
+        1 => "[A-Za-z0-9+/=\u{1}\u{1f}\u{7f}é€]{0,8}".prop_map(DataField::Text),
+        1 => prop_oneof![
+            Just(Some("5")),
+            Just(Some("null")),
+            Just(None),
+            Just(Some("[\"QQ==\"]")),
+            Just(Some("{\"QQ==\": 1}")),
+            // Not JSON strings: a raw control character, a lone surrogate.
+            Just(Some("\"QQ\u{1}=\"")),
+            Just(Some("\"QQ\\uD800==\"")),
+            Just(Some("\"\\uDFFF\"")),
+            Just(Some("\"QQ\\x==\"")),
+        ]
+        .prop_map(DataField::Other),
     ];
     (
         outer,
@@ -326,6 +338,13 @@ fn a_real_event_and_the_buffers_reused() {
     let b = KinesisBatch::from_slice(body).unwrap();
     assert_eq!(b.arena.data.capacity(), cap);
     assert_eq!(b.records()[0].data, b"{\"v\":1}\n");
+    // Data that is not UTF-8 is not a JSON string: the event fails.
+    let mut bad = br#"{"Records":[{"kinesis":{"data":"QQ=","approximateArrivalTimestamp":1}}]}"#.to_vec();
+    bad[34] = 0xff;
+    assert!(serde_json::from_slice::<KinesisEvent>(&bad).is_err());
+    assert!(KinesisBatch::from_slice(&bad).is_err());
+    bad[34] = b'=';
+    assert!(KinesisBatch::from_slice(&bad).is_ok());
     // Not JSON, or not a Kinesis event: the invocation fails, as before.
     assert!(KinesisBatch::from_slice(b"{\"Records\":[").is_err());
     assert!(KinesisBatch::from_slice(b"{\"records\":[]}").is_err());
