@@ -330,8 +330,11 @@ impl<'de> Deserialize<'de> for Seq {
 /// The string is asked for as bytes: serde_json then finds its end with `memchr`
 /// instead of also checking every byte for UTF-8 and control characters. Valid base64
 /// is ASCII without control characters, so only a string that fails to decode needs
-/// those checks, and it gets them: one that is not UTF-8 or holds a control character
-/// is not valid JSON, and fails the event as it did (serde_json's own error).
+/// those checks, and it gets them: one that is not UTF-8 (a lone surrogate escape
+/// included) or holds a control character fails the event. After unescaping, a raw
+/// control character (invalid JSON) and an escaped one (`\n`: valid JSON, but not
+/// base64) look alike, so both fail the event: `aws_lambda_events` fails either, so the
+/// events refused are still exactly its; such a record is just not quarantined.
 struct Data {
     range: Range<usize>,
     bad: Option<usize>,

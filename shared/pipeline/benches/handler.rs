@@ -218,6 +218,8 @@ fn main() {
 
     let (mut dec_t, mut aws_t, mut core_t, mut whole_t, mut handler_t) =
         (vec![], vec![], vec![], vec![], vec![]);
+    // `BENCH_ONLY=decode`: the decoder alone, for a profiler.
+    let only_decode = std::env::var("BENCH_ONLY").is_ok_and(|v| v == "decode");
     for _ in 0..rounds {
         // Decoding alone: the functions' decoder, then aws_lambda_events' (before).
         let t = Instant::now();
@@ -227,6 +229,9 @@ fn main() {
         dec_t.push(t.elapsed().as_secs_f64());
         drop(ins);
         batch.recycle();
+        if only_decode {
+            continue;
+        }
 
         let t = Instant::now();
         let ev: KinesisEvent = serde_json::from_slice(&body).unwrap();
@@ -275,6 +280,10 @@ fn main() {
         let o = rt.block_on(p.handle(&ins, far(), &mut m));
         handler_t.push(t.elapsed().as_secs_f64());
         assert_eq!(o.first_failed, None);
+    }
+    if only_decode {
+        println!("decode (KinesisBatch)      {:>7.2} ms", median(dec_t) * 1e3);
+        return;
     }
     let (dec, aws, core, whole, handler) = (
         median(dec_t),
