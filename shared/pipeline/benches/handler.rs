@@ -216,8 +216,8 @@ fn main() {
     let updates = p.publisher.updates.lock().unwrap().len();
     drop(p);
 
-    let (mut dec_t, mut aws_t, mut core_t, mut whole_t, mut handler_t) =
-        (vec![], vec![], vec![], vec![], vec![]);
+    let (mut dec_t, mut aws_t, mut core_t, mut whole_t, mut handler_t, mut floor_t) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
     // `BENCH_ONLY=decode`: the decoder alone, for a profiler.
     let only_decode = std::env::var("BENCH_ONLY").is_ok_and(|v| v == "decode");
     for _ in 0..rounds {
@@ -232,6 +232,11 @@ fn main() {
         if only_decode {
             continue;
         }
+
+        // The floor of any serde_json read of the body: parse and discard.
+        let t = Instant::now();
+        black_box(serde_json::from_slice::<serde::de::IgnoredAny>(&body).unwrap());
+        floor_t.push(t.elapsed().as_secs_f64());
 
         let t = Instant::now();
         let ev: KinesisEvent = serde_json::from_slice(&body).unwrap();
@@ -304,6 +309,10 @@ fn main() {
     println!("rounds                     {rounds} (medians)");
     println!("decode (KinesisBatch)      {:>7.2} ms", ms(dec));
     println!("decode (aws_lambda_events) {:>7.2} ms  (before)", ms(aws));
+    println!(
+        "floor: serde_json IgnoredAny {:>5.2} ms  (reads the body, keeps nothing)",
+        ms(median(floor_t))
+    );
     println!(
         "core (Engine::push_line)   {:>7.2} ms  {:>9.0} records/s",
         ms(core),
