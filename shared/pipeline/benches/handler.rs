@@ -138,6 +138,27 @@ fn main() {
         None => lambda_event(&records),
     };
     let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--write-control-event") {
+        // A race's race-control events, one record each, as one batch.
+        let path = args.get(i + 1).expect("--write-control-event PATH");
+        let sim = Simulation::new(&SimConfig {
+            track: "pocono".into(),
+            cars: 40,
+            hz: 1,
+            seed: 3,
+            ..SimConfig::default()
+        })
+        .unwrap();
+        let events: Vec<(String, Vec<u8>)> = sim
+            .filter(|(_, l)| l.contains("\"kind\""))
+            .enumerate()
+            .map(|(i, (_, l))| (format!("4959{i:052}"), l.into_bytes()))
+            .collect();
+        let body = lambda_event(&events);
+        std::fs::write(path, &body).unwrap();
+        println!("wrote {path}: {} records, {} bytes", events.len(), body.len());
+        return;
+    }
     if let Some(i) = args.iter().position(|a| a == "--write-event") {
         let path = args.get(i + 1).expect("--write-event PATH");
         if let Some(dir) = std::path::Path::new(path).parent() {
