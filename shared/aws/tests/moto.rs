@@ -308,10 +308,7 @@ async fn the_processor_on_dynamodb_and_sqs_counts_each_sample_once_and_quarantin
         .map(|(i, l)| (format!("{:020}", i), l.clone().into_bytes()))
         .collect();
     for chunk in recs.chunks(51) {
-        let ins: Vec<InRecord> = chunk
-            .iter()
-            .map(|(s, d)| InRecord::new(s, d))
-            .collect();
+        let ins: Vec<InRecord> = chunk.iter().map(|(s, d)| InRecord::new(s, d)).collect();
         for _ in 0..2 {
             let mut m = MetricSet::new("t", &[]);
             let o = proc.handle(&ins, dl(), &mut m).await;
@@ -662,10 +659,7 @@ async fn kinesis_records_through_the_processor_on_dynamodb_publish_what_memory_d
         .enumerate()
         .map(|(i, l)| (format!("{i:020}"), l.clone().into_bytes()))
         .collect();
-    let ev_ins: Vec<InRecord> = ev_recs
-        .iter()
-        .map(|(s, d)| InRecord::new(s, d))
-        .collect();
+    let ev_ins: Vec<InRecord> = ev_recs.iter().map(|(s, d)| InRecord::new(s, d)).collect();
     let mut m = MetricSet::new("t", &[]);
     let ctl = Control::new(
         &on_dynamo.store,

@@ -35,8 +35,8 @@ use std::cell::RefCell;
 use std::ops::Range;
 
 use aws_lambda_events::event::kinesis::KinesisEncryptionType;
-use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
 
 use crate::kinesis::{InRecord, Undecodable};
 

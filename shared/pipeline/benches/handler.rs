@@ -122,7 +122,13 @@ fn main() {
         if records.len() == RECORDS {
             break;
         }
-        let car = l.split("\"car\":\"").nth(1).unwrap().split('"').next().unwrap();
+        let car = l
+            .split("\"car\":\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
         let chunk = open.entry(car.to_owned()).or_default();
         chunk.push(l);
         if chunk.len() == SAMPLES_PER_RECORD {
@@ -132,7 +138,11 @@ fn main() {
             records.push((format!("4959{:052}", records.len()), data));
         }
     }
-    assert_eq!(records.len(), RECORDS, "the race is long enough for the batch");
+    assert_eq!(
+        records.len(),
+        RECORDS,
+        "the race is long enough for the batch"
+    );
     let body = match std::env::var_os("BENCH_EVENT") {
         Some(path) => std::fs::read(&path).expect("BENCH_EVENT names a readable file"),
         None => lambda_event(&records),
@@ -156,7 +166,11 @@ fn main() {
             .collect();
         let body = lambda_event(&events);
         std::fs::write(path, &body).unwrap();
-        println!("wrote {path}: {} records, {} bytes", events.len(), body.len());
+        println!(
+            "wrote {path}: {} records, {} bytes",
+            events.len(),
+            body.len()
+        );
         return;
     }
     if let Some(i) = args.iter().position(|a| a == "--write-event") {
@@ -165,7 +179,11 @@ fn main() {
             std::fs::create_dir_all(dir).unwrap();
         }
         std::fs::write(path, &body).unwrap();
-        println!("wrote {path}: {} records, {} bytes", records.len(), body.len());
+        println!(
+            "wrote {path}: {} records, {} bytes",
+            records.len(),
+            body.len()
+        );
         return;
     }
 
@@ -185,10 +203,7 @@ fn main() {
             .enumerate()
             .map(|(i, l)| (i.to_string(), l.clone().into_bytes()))
             .collect();
-        let ins: Vec<InRecord> = ev
-            .iter()
-            .map(|(s, d)| InRecord::new(s, d))
-            .collect();
+        let ins: Vec<InRecord> = ev.iter().map(|(s, d)| InRecord::new(s, d)).collect();
         let mut m = MetricSet::new("b", &[]);
         ctl.handle(
             &ins,
@@ -203,10 +218,7 @@ fn main() {
                 .enumerate()
                 .map(|(i, l)| (i.to_string(), l.clone().into_bytes()))
                 .collect();
-            let ins: Vec<InRecord> = recs
-                .iter()
-                .map(|(s, d)| InRecord::new(s, d))
-                .collect();
+            let ins: Vec<InRecord> = recs.iter().map(|(s, d)| InRecord::new(s, d)).collect();
             let mut m = MetricSet::new("b", &[]);
             p.handle(
                 &ins,
@@ -298,10 +310,7 @@ fn main() {
         // The handler alone, on decoded records.
         let p = processor(warm_store.snapshot());
         let mut m = MetricSet::new("b", &[]);
-        let ins: Vec<InRecord> = records
-            .iter()
-            .map(|(s, d)| InRecord::new(s, d))
-            .collect();
+        let ins: Vec<InRecord> = records.iter().map(|(s, d)| InRecord::new(s, d)).collect();
         let t = Instant::now();
         let o = rt.block_on(p.handle(&ins, far(), &mut m));
         handler_t.push(t.elapsed().as_secs_f64());

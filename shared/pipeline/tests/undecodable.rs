@@ -31,7 +31,8 @@ fn dl() -> Instant {
     Instant::now() + Duration::from_secs(60)
 }
 
-const START: &str = r#"{"v":1,"kind":"race_start","ts":1700000000000,"race_id":"r1","track":"iowa","cars":["7"]}"#;
+const START: &str =
+    r#"{"v":1,"kind":"race_start","ts":1700000000000,"race_id":"r1","track":"iowa","cars":["7"]}"#;
 
 #[tokio::test]
 async fn a_record_that_is_not_base64_is_quarantined_and_the_rest_goes_on() {
@@ -49,7 +50,11 @@ async fn a_record_that_is_not_base64_is_quarantined_and_the_rest_goes_on() {
     let mut m = MetricSet::new("t", &[]);
     let out = ctl.handle(&ev.records(), dl(), &mut m).await;
     assert_eq!(out.first_failed, None, "nothing to deliver again");
-    assert_eq!(m.get("events_new_total"), Some(1.0), "the good record is stored");
+    assert_eq!(
+        m.get("events_new_total"),
+        Some(1.0),
+        "the good record is stored"
+    );
     {
         let q = quarantine.items.lock().unwrap();
         let got: Vec<(&str, &str, Option<&str>, &str)> = q
@@ -72,7 +77,10 @@ async fn a_record_that_is_not_base64_is_quarantined_and_the_rest_goes_on() {
         );
         assert!(q[0].detail.contains("not valid base64"), "{}", q[0].detail);
     }
-    assert_eq!(m.get("records_rejected_invalid_base64_total"), Some(1.0 + 1.0));
+    assert_eq!(
+        m.get("records_rejected_invalid_base64_total"),
+        Some(1.0 + 1.0)
+    );
 
     // Telemetry: samples of car 7 around an undecodable record.
     let p = Processor::new(
@@ -83,9 +91,13 @@ async fn a_record_that_is_not_base64_is_quarantined_and_the_rest_goes_on() {
         ProcessorConfig::default(),
     );
     let sample = |ts: i64| {
-        format!(r#"{{"v":1,"ts":{ts},"car":"7","race_id":"r1","lap":1,"speed_mph":170.5,"rpm":8900,"throttle_pct":100}}"#)
+        format!(
+            r#"{{"v":1,"ts":{ts},"car":"7","race_id":"r1","lap":1,"speed_mph":170.5,"rpm":8900,"throttle_pct":100}}"#
+        )
     };
-    let lines: Vec<String> = (0..3).map(|i| sample(1_700_000_001_000 + i * 100)).collect();
+    let lines: Vec<String> = (0..3)
+        .map(|i| sample(1_700_000_001_000 + i * 100))
+        .collect();
     let ev = event(&[
         record("10", &b64(&lines[..2].join("\n"))),
         record("11", "eyJ2Ijox fQ=="),
@@ -94,11 +106,19 @@ async fn a_record_that_is_not_base64_is_quarantined_and_the_rest_goes_on() {
     let mut m = MetricSet::new("t", &[]);
     let out = p.handle(&ev.records(), dl(), &mut m).await;
     assert_eq!(out.first_failed, None);
-    assert_eq!(m.get("records_in_total"), Some(3.0), "every good line is read");
+    assert_eq!(
+        m.get("records_in_total"),
+        Some(3.0),
+        "every good line is read"
+    );
     let q = p.quarantine.items.lock().unwrap();
     assert_eq!(q.len(), 1, "{q:?}");
     assert_eq!(
-        (q[0].sequence_number.as_str(), q[0].code.as_str(), q[0].line.as_str()),
+        (
+            q[0].sequence_number.as_str(),
+            q[0].code.as_str(),
+            q[0].line.as_str()
+        ),
         ("11", "invalid_base64", "eyJ2Ijox fQ==")
     );
 }

@@ -77,8 +77,11 @@ fn rec() -> impl Strategy<Value = Rec> {
         opt_string("eventSourceARN"),
         opt_string("eventVersion"),
         opt_string("invokeIdentityArn"),
-        prop_oneof![Just(None), Just(Some("{\"x\":[1,{\"y\":null}]}".to_owned()))]
-            .prop_map(|v| ("unknownOuter", v)),
+        prop_oneof![
+            Just(None),
+            Just(Some("{\"x\":[1,{\"y\":null}]}".to_owned()))
+        ]
+        .prop_map(|v| ("unknownOuter", v)),
     )
         .prop_map(|(a, b, c, d, e, f, g, h)| vec![a, b, c, d, e, f, g, h]);
     let ts = prop_oneof![
@@ -163,14 +166,16 @@ fn rec() -> impl Strategy<Value = Rec> {
         0..7usize,
         proptest::bool::weighted(0.05),
     )
-        .prop_map(|(outer, kinesis, data, data_esc, data_at, duplicate_data)| Rec {
-            outer,
-            kinesis,
-            data,
-            data_esc,
-            data_at,
-            duplicate_data,
-        })
+        .prop_map(
+            |(outer, kinesis, data, data_esc, data_at, duplicate_data)| Rec {
+                outer,
+                kinesis,
+                data,
+                data_esc,
+                data_at,
+                duplicate_data,
+            },
+        )
 }
 
 /// `fields` as a JSON object in this order (`order` rotates and reverses it).
@@ -330,7 +335,12 @@ fn a_real_event_and_the_buffers_reused() {
     );
     let u = r[1].undecodable.expect("kept with its reason");
     assert_eq!(u.text, b"not base64!");
-    assert!(u.reason.starts_with("the record's data is not valid base64: "), "{}", u.reason);
+    assert!(
+        u.reason
+            .starts_with("the record's data is not valid base64: "),
+        "{}",
+        u.reason
+    );
     drop(r);
     let cap = b.arena.data.capacity();
     b.recycle();
@@ -339,7 +349,8 @@ fn a_real_event_and_the_buffers_reused() {
     assert_eq!(b.arena.data.capacity(), cap);
     assert_eq!(b.records()[0].data, b"{\"v\":1}\n");
     // Data that is not UTF-8 is not a JSON string: the event fails.
-    let mut bad = br#"{"Records":[{"kinesis":{"data":"QQ=","approximateArrivalTimestamp":1}}]}"#.to_vec();
+    let mut bad =
+        br#"{"Records":[{"kinesis":{"data":"QQ=","approximateArrivalTimestamp":1}}]}"#.to_vec();
     bad[34] = 0xff;
     assert!(serde_json::from_slice::<KinesisEvent>(&bad).is_err());
     assert!(KinesisBatch::from_slice(&bad).is_err());

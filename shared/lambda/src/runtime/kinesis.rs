@@ -9,8 +9,8 @@ use tokio::time::Instant;
 
 use super::{Error, serve};
 use crate::deadline::deadline_from;
-use crate::invocation::Invocation;
 use crate::event::KinesisBatch;
+use crate::invocation::Invocation;
 use crate::kinesis::{BatchHandler, BatchResponse};
 
 /// Serves Kinesis batches with `handler` until the runtime stops.
