@@ -111,6 +111,13 @@ fn rec() -> impl Strategy<Value = Rec> {
         (0u64..u64::MAX, 0u32..100_000).prop_map(|(a, b)| Some(format!("{a}.{b}"))),
         (-1e30f64..1e30).prop_map(|f| Some(format!("{:.3}", f))),
         (0u32..330).prop_map(|e| Some(format!("1e{e}"))),
+        (0u64..2_000_000_000_000_000, 1u32..4).prop_map(|(ms, d)| Some(format!(
+            "{}.{:0w$}",
+            ms / 1000,
+            ms % 1000 / 10u64.pow(3 - d),
+            w = d as usize
+        ))),
+        (-1e13f64..1e13).prop_map(|f| Some(format!("{f}"))),
     ]
     .prop_map(|v| ("approximateArrivalTimestamp", v));
     let enc = prop_oneof![
