@@ -308,13 +308,7 @@ async fn the_processor_on_dynamodb_and_sqs_counts_each_sample_once_and_quarantin
         .map(|(i, l)| (format!("{:020}", i), l.clone().into_bytes()))
         .collect();
     for chunk in recs.chunks(51) {
-        let ins: Vec<InRecord> = chunk
-            .iter()
-            .map(|(s, d)| InRecord {
-                sequence_number: s,
-                data: d,
-            })
-            .collect();
+        let ins: Vec<InRecord> = chunk.iter().map(|(s, d)| InRecord::new(s, d)).collect();
         for _ in 0..2 {
             let mut m = MetricSet::new("t", &[]);
             let o = proc.handle(&ins, dl(), &mut m).await;
@@ -395,10 +389,7 @@ async fn a_hostile_line_is_quarantined_within_the_message_limit_and_the_rest_goe
     let ins: Vec<InRecord> = datas
         .iter()
         .zip(&seqs)
-        .map(|(d, s)| InRecord {
-            sequence_number: s,
-            data: d,
-        })
+        .map(|(d, s)| InRecord::new(s, d))
         .collect();
     let mut m = MetricSet::new("t", &[]);
     let o = proc.handle(&ins, dl(), &mut m).await;
@@ -450,7 +441,7 @@ fn lambda_events(
     shard: &str,
     records: &[aws_sdk_kinesis::types::Record],
     batch: usize,
-) -> Vec<aws_lambda_events::event::kinesis::KinesisEvent> {
+) -> Vec<burnbar_lambda::event::KinesisBatch> {
     use base64::Engine as _;
     records
         .chunks(batch)
@@ -668,13 +659,7 @@ async fn kinesis_records_through_the_processor_on_dynamodb_publish_what_memory_d
         .enumerate()
         .map(|(i, l)| (format!("{i:020}"), l.clone().into_bytes()))
         .collect();
-    let ev_ins: Vec<InRecord> = ev_recs
-        .iter()
-        .map(|(s, d)| InRecord {
-            sequence_number: s,
-            data: d,
-        })
-        .collect();
+    let ev_ins: Vec<InRecord> = ev_recs.iter().map(|(s, d)| InRecord::new(s, d)).collect();
     let mut m = MetricSet::new("t", &[]);
     let ctl = Control::new(
         &on_dynamo.store,

@@ -16,6 +16,27 @@ use tokio::time::Instant;
 pub struct InRecord<'a> {
     pub sequence_number: &'a str,
     pub data: &'a [u8],
+    /// Set when the record's data could not be decoded from the event (not base64):
+    /// `data` is then empty, and the handlers quarantine the record with this reason.
+    pub undecodable: Option<Undecodable<'a>>,
+}
+
+impl<'a> InRecord<'a> {
+    /// A record whose data was decoded.
+    pub fn new(sequence_number: &'a str, data: &'a [u8]) -> Self {
+        InRecord {
+            sequence_number,
+            data,
+            undecodable: None,
+        }
+    }
+}
+
+/// Why a record's data could not be decoded, and its text as the event carried it.
+#[derive(Debug, Clone, Copy)]
+pub struct Undecodable<'a> {
+    pub reason: &'a str,
+    pub text: &'a [u8],
 }
 
 /// What is left to do after an invocation.

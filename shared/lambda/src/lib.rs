@@ -9,6 +9,9 @@
 //! - [`kinesis`]: a Kinesis batch as the handlers see it ([`InRecord`]), what a handler
 //!   leaves to do ([`Outcome`]), the partial-batch answer ([`BatchResponse`]) and the
 //!   [`BatchHandler`] trait the two stream functions' handlers implement.
+//! - `event` (feature `kinesis-event`): a Kinesis event as the Runtime API delivers it,
+//!   decoded into one reused buffer, accepting exactly what `aws_lambda_events` accepts;
+//!   a record whose data is not base64 is kept with its reason, for the quarantine.
 //! - [`invocation`]: the EMF line of one invocation: the metric set with the function's
 //!   dimension and the request id, written once at the end.
 //! - `runtime` (feature `runtime`): a function binary's `main`: configuration that fails
@@ -22,9 +25,11 @@
 
 pub mod clock;
 pub mod deadline;
+#[cfg(feature = "kinesis-event")]
+pub mod event;
 pub mod invocation;
 pub mod kinesis;
 #[cfg(feature = "runtime")]
 pub mod runtime;
 
-pub use kinesis::{BatchHandler, BatchResponse, InRecord, Outcome};
+pub use kinesis::{BatchHandler, BatchResponse, InRecord, Outcome, Undecodable};

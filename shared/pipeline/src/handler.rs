@@ -143,12 +143,21 @@ pub(crate) struct Records<'r, 'a> {
 }
 
 impl<'r, 'a> Records<'r, 'a> {
+    /// A record whose data could not be decoded from the event (not base64) is
+    /// quarantined here, once for both handlers, with its text and reason: its data is
+    /// empty, so the handlers find no line in it, and the rest of the batch goes on.
     pub fn new(records: &'r [InRecord<'a>]) -> Self {
-        Records {
+        let mut r = Records {
             records,
             failed: vec![false; records.len()],
             quarantined: Vec::new(),
+        };
+        for (ri, rec) in records.iter().enumerate() {
+            if let Some(u) = rec.undecodable {
+                r.quarantine(ri, 0, u.text, "invalid_base64", Some("data"), u.reason);
+            }
         }
+        r
     }
 
     /// Record `ri` is to be delivered again.
@@ -244,10 +253,7 @@ mod tests {
         // 64 KiB of control characters: 384 KiB escaped, over SQS's 256 KiB.
         let hostile = vec![1u8; 64 * 1024];
         for line in [hostile, vec![b'"'; 70_000], "é".repeat(40_000).into_bytes()] {
-            let rec = [InRecord {
-                sequence_number: "1",
-                data: &line,
-            }];
+            let rec = [InRecord::new("1", &line)];
             let mut r = Records::new(&rec);
             r.quarantine(0, 0, &line, "invalid_json", None, "not JSON");
             let q = &r.quarantined[0].1;
