@@ -756,10 +756,7 @@ async fn a_race_start_past_dynamodbs_item_limit_is_stored_in_its_canonical_form(
     let ctl =
         burnbar_pipeline::Control::new(&store, &publisher, &quarantine, ProcessorConfig::default());
     let data = line.into_bytes();
-    let ins = [InRecord {
-        sequence_number: "1",
-        data: &data,
-    }];
+    let ins = [InRecord::new("1", &data)];
     let mut m = MetricSet::new("t", &[]);
     assert_eq!(ctl.handle(&ins, dl(), &mut m).await.first_failed, None);
     assert_eq!(m.get("events_stored_canonical_total"), Some(1.0));

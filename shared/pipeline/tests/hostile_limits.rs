@@ -62,12 +62,7 @@ fn records(lines: &[String], seq0: u64) -> Vec<(String, Vec<u8>)> {
 }
 
 fn ins(recs: &[(String, Vec<u8>)]) -> Vec<InRecord<'_>> {
-    recs.iter()
-        .map(|(s, d)| InRecord {
-            sequence_number: s,
-            data: d,
-        })
-        .collect()
+    recs.iter().map(|(s, d)| InRecord::new(s, d)).collect()
 }
 
 /// One telemetry batch: the first failed record, and the metrics.
