@@ -93,6 +93,22 @@ impl MetricSet {
         self.values.insert(name.to_owned(), (unit, v));
     }
 
+    /// Adds another set's values into this one (work done in parallel, each part with its
+    /// own set): counters and sums add; a gauge named `*_max` keeps the larger value; any
+    /// other gauge takes `other`'s. Properties are left as they are.
+    pub fn merge(&mut self, other: &MetricSet) {
+        for (name, &(unit, v)) in &other.values {
+            match self.values.get_mut(name) {
+                Some(e) if name.ends_with("_max") => e.1 = e.1.max(v),
+                Some(e) if unit == Unit::Count => e.1 += v,
+                Some(e) => *e = (unit, v),
+                None => {
+                    self.values.insert(name.clone(), (unit, v));
+                }
+            }
+        }
+    }
+
     /// The current value of a metric, if recorded.
     pub fn get(&self, name: &str) -> Option<f64> {
         self.values.get(name).map(|(_, v)| *v)

@@ -5,6 +5,12 @@
 //! budget on timeouts: after `failures_to_open` failures in a row the breaker opens for
 //! `open_for`, then lets exactly one invocation probe. Clocks are tokio's, so tests drive
 //! them with paused time.
+//!
+//! Only the endpoint's trouble counts: a retryable error (a 5xx, throttling, a timeout,
+//! an answer that is not the contract's) or an answer the breaker refuses (factors out of
+//! range or miscounted). A permanent error of the call (a 4xx: the request refused, too
+//! large or invalid) is the caller's fault: the endpoint is up, so it neither counts nor
+//! keeps a probe from closing the breaker; those windows fall back to physics alone.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -32,8 +38,12 @@ pub enum BreakerState {
 pub enum Fallback {
     /// The breaker is open (or a probe is out): the predictor was not called.
     Open,
-    /// The call failed or answered nonsense.
+    /// The call failed or answered nonsense: the endpoint's trouble (it counts toward
+    /// opening the breaker).
     Failed(PortError),
+    /// The endpoint refused the request (a 4xx, a permanent error): the caller's fault,
+    /// which does not count toward opening the breaker.
+    Refused(PortError),
 }
 
 /// A predictor behind a breaker.
@@ -86,7 +96,10 @@ impl<P: Predictor> Breaker<P> {
                 BreakerState::Open { .. } | BreakerState::HalfOpen => return Err(Fallback::Open),
             }
         }
-        let res = self.inner.predict(windows, deadline).await.and_then(|f| {
+        let answer = self.inner.predict(windows, deadline).await;
+        // The request refused (a 4xx): the endpoint answered.
+        let refused = matches!(answer, Err(PortError::Permanent(_)));
+        let res = answer.and_then(|f| {
             if f.len() != windows.len() {
                 return Err(PortError::Permanent(format!(
                     "{} factors for {} windows",
@@ -110,6 +123,12 @@ impl<P: Predictor> Breaker<P> {
             Ok(f) => {
                 *st = BreakerState::Closed { failures: 0 };
                 Ok(f)
+            }
+            Err(e) if refused => {
+                if *st == BreakerState::HalfOpen {
+                    *st = BreakerState::Closed { failures: 0 };
+                }
+                Err(Fallback::Refused(e))
             }
             Err(e) => {
                 let failures = match *st {
