@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::item::{blob_len, car_item_bytes, decode_blob, encode_blob, write_units};
 use crate::ports::{
-    CarItem, CarRead, CarStore, CarSummary, PortError, Predictor, Publisher, Quarantine, Quarantined,
-    RaceStore, RaceView, Saved, StoredEvent,
+    CarItem, CarRead, CarStore, CarSummary, PortError, Predictor, Publisher, Quarantine,
+    Quarantined, RaceStore, RaceView, Saved, StoredEvent,
 };
 
 #[derive(Debug, Default, Clone)]
@@ -44,8 +44,30 @@ pub struct MemoryStore {
     fail_saves: Mutex<HashMap<CarId, PortError>>,
     /// Saves of these cars meet a concurrent writer first (a conflict), once each.
     conflict_saves: Mutex<HashMap<CarId, u32>>,
-    /// Counts of calls, for assertions on round trips.
+    /// Counts of calls, for assertions on round trips (and `load_cars_keys`, the keys
+    /// asked for; `save_car_in_flight_max`, the most saves in flight at once).
     pub calls: Mutex<BTreeMap<&'static str, u64>>,
+    /// Saves in flight now.
+    saves_in_flight: Mutex<u64>,
+}
+
+/// A future that is pending once (waking itself): a store call that lets the caller's
+/// other calls start before it answers, as a network round trip does.
+struct YieldOnce(bool);
+
+impl std::future::Future for YieldOnce {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
 }
 
 impl MemoryStore {
@@ -255,6 +277,15 @@ impl CarStore for MemoryStore {
         _: Instant,
     ) -> Result<Saved, PortError> {
         self.call("save_car");
+        {
+            let mut n = self.saves_in_flight.lock().unwrap();
+            *n += 1;
+            let mut calls = self.calls.lock().unwrap();
+            let max = calls.entry("save_car_in_flight_max").or_default();
+            *max = (*max).max(*n);
+        }
+        YieldOnce(false).await;
+        *self.saves_in_flight.lock().unwrap() -= 1;
         let car = item.state.car;
         if let Some(e) = self.fail_saves.lock().unwrap().remove(&car) {
             return Err(e);

@@ -104,7 +104,8 @@ impl<'r, 'a> Batch<'r, 'a> {
     /// Quarantines the line of sample `i` with this reason.
     pub fn reject_sample(&mut self, i: usize, code: &str, field: Option<&str>, detail: &str) {
         let (rec, line_no, line) = (self.samples[i].rec, self.samples[i].line_no, self.line(i));
-        self.records.quarantine(rec, line_no, line, code, field, detail);
+        self.records
+            .quarantine(rec, line_no, line, code, field, detail);
     }
 
     /// The samples at `idxs` (one car's), in order.

@@ -107,7 +107,8 @@ where
         let race_id = w.id.as_str();
         let results: Vec<Option<(CarItem, FoldReport, Newest)>> = stream::iter(jobs)
             .map(|(car, samples, stored)| {
-                let (race, mut newest) = chain.next(cfg, car, &samples, stored.as_ref(), correction);
+                let (race, mut newest) =
+                    chain.next(cfg, car, &samples, stored.as_ref(), correction);
                 let acked = self.acked_seq(race_id, car);
                 async move {
                     let mut cm = MetricSet::new("", &[]);
@@ -148,8 +149,14 @@ where
             }
             committed.push((*car, item));
         }
-        self.put_summaries(&mut w.race, &w.id, committed.iter().map(|(_, i)| i), deadline, m)
-            .await;
+        self.put_summaries(
+            &mut w.race,
+            &w.id,
+            committed.iter().map(|(_, i)| i),
+            deadline,
+            m,
+        )
+        .await;
         for (car, item) in committed {
             if let Some(newest) = item.outbox.iter().map(|u| u.seq).max() {
                 out.to_ack.push(ToAck {

@@ -67,7 +67,11 @@ where
         }
         if publish_ok {
             for (wi, w) in races.iter_mut().enumerate() {
-                let swept = c.swept.iter().filter(|(i, _)| *i == wi).map(|(_, item)| item);
+                let swept = c
+                    .swept
+                    .iter()
+                    .filter(|(i, _)| *i == wi)
+                    .map(|(_, item)| item);
                 self.put_summaries(&mut w.race, &w.id, swept, deadline, m)
                     .await;
             }
