@@ -27,9 +27,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnConsumedC
 use burnbar_core::CarId;
 use burnbar_lambda::clock::now_s;
 // The blob format is the pipeline's, so the in-memory store charges the same size.
+use burnbar_metrics::log;
 use burnbar_pipeline::item::write_units;
 pub use burnbar_pipeline::item::{decode_blob, encode_blob};
-use burnbar_metrics::log;
 use burnbar_pipeline::ports::{
     CarItem, CarRead, CarStore, CarSummary, PortError, RaceStore, RaceView, Saved, StoredEvent,
 };
@@ -163,7 +163,9 @@ impl DynamoStore {
     /// `None`: the key itself is not a car's (nothing to attribute the item to).
     fn car_from(item: HashMap<String, AttributeValue>) -> Option<(CarId, CarRead)> {
         let car = match item.get("sk") {
-            Some(AttributeValue::S(sk)) => sk.strip_prefix("car#").and_then(|c| CarId::parse(c).ok()),
+            Some(AttributeValue::S(sk)) => {
+                sk.strip_prefix("car#").and_then(|c| CarId::parse(c).ok())
+            }
             _ => None,
         }?;
         let read = serde_dynamo::from_item::<_, CarRow>(item)

@@ -92,6 +92,38 @@ fn worst(errors: impl IntoIterator<Item = PortError>) -> Option<PortError> {
     first
 }
 
+impl SqsQuarantine {
+    /// Sends one batch: the error it met, if some of it was not sent.
+    async fn send_batch(&self, batch: Vec<&String>, deadline: Instant) -> Option<PortError> {
+        let entries: Vec<SendMessageBatchRequestEntry> = match batch
+            .iter()
+            .enumerate()
+            .map(|(i, body)| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(body.as_str())
+                    .build()
+                    .map_err(|e| PortError::Permanent(e.to_string()))
+            })
+            .collect::<Result<_, _>>()
+        {
+            Ok(e) => e,
+            Err(e) => return Some(e),
+        };
+        let sent = within(deadline, "quarantine", async {
+            self.client
+                .send_message_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| classify("SendMessageBatch", e))
+        })
+        .await;
+        batch_error(sent)
+    }
+}
+
 impl Quarantine for SqsQuarantine {
     async fn put(&self, items: &[Quarantined], deadline: Instant) -> Result<(), PortError> {
         // Bodies, each under the per-batch size (a quarantined line is at most 64 KiB as
@@ -102,35 +134,11 @@ impl Quarantine for SqsQuarantine {
             .collect();
         // Every batch is sent even when one is refused: one refusal must not cost the
         // reasons of the others. The batches go [`SEND_CONCURRENCY`] at a time.
-        let errors: Vec<Option<PortError>> = stream::iter(plan_batches(&bodies))
-            .map(|batch| async move {
-                let entries: Vec<SendMessageBatchRequestEntry> = match batch
-                    .iter()
-                    .enumerate()
-                    .map(|(i, body)| {
-                        SendMessageBatchRequestEntry::builder()
-                            .id(i.to_string())
-                            .message_body(body.as_str())
-                            .build()
-                            .map_err(|e| PortError::Permanent(e.to_string()))
-                    })
-                    .collect::<Result<_, _>>()
-                {
-                    Ok(e) => e,
-                    Err(e) => return Some(e),
-                };
-                let sent = within(deadline, "quarantine", async {
-                    self.client
-                        .send_message_batch()
-                        .queue_url(&self.queue_url)
-                        .set_entries(Some(entries))
-                        .send()
-                        .await
-                        .map_err(|e| classify("SendMessageBatch", e))
-                })
-                .await;
-                batch_error(sent)
-            })
+        let sends: Vec<_> = plan_batches(&bodies)
+            .into_iter()
+            .map(|batch| self.send_batch(batch, deadline))
+            .collect();
+        let errors: Vec<Option<PortError>> = stream::iter(sends)
             .buffer_unordered(SEND_CONCURRENCY)
             .collect()
             .await;
