@@ -291,6 +291,27 @@ mod tests {
     }
 
     #[test]
+    fn merged_sets_add_counters_and_keep_the_larger_max() {
+        let mut a = MetricSet::new("burnbar", &[]);
+        a.count("cars_written_total", 2);
+        a.set("car_item_bytes_max", Unit::Bytes, 900.0);
+        a.set("depth", Unit::Count, 1.0);
+        let mut b = MetricSet::new("other", &[]);
+        b.count("cars_written_total", 3);
+        b.count("new_total", 1);
+        b.set("car_item_bytes_max", Unit::Bytes, 700.0);
+        b.add("write_units_total", Unit::Count, 1.5);
+        a.merge(&b);
+        assert_eq!(a.get("cars_written_total"), Some(5.0));
+        assert_eq!(a.get("new_total"), Some(1.0));
+        assert_eq!(a.get("car_item_bytes_max"), Some(900.0));
+        assert_eq!(a.get("write_units_total"), Some(1.5));
+        b.set("car_item_bytes_max", Unit::Bytes, 1_200.0);
+        a.merge(&b);
+        assert_eq!(a.get("car_item_bytes_max"), Some(1_200.0));
+    }
+
+    #[test]
     fn log_lines_are_json_with_the_request_id() {
         let l = log_line(
             "warn",

@@ -201,6 +201,44 @@ mod tests {
         assert_eq!(b.inner().calls.load(Ordering::SeqCst), 5);
     }
 
+    struct Refuses(AtomicU32);
+    impl Predictor for Refuses {
+        async fn predict(
+            &self,
+            _: &[WindowFeatures],
+            _: Instant,
+        ) -> Result<Vec<Option<f64>>, PortError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Err(PortError::Permanent(
+                "ValidationError 400: too large".into(),
+            ))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_request_neither_counts_nor_keeps_a_probe_from_closing() {
+        let b = Breaker::new(Refuses(AtomicU32::new(0)));
+        let dl = Instant::now() + Duration::from_secs(1);
+        for _ in 0..5 {
+            assert!(matches!(
+                b.predict(&[], dl).await,
+                Err(Fallback::Refused(_))
+            ));
+        }
+        assert_eq!(b.state(), BreakerState::Closed { failures: 0 });
+        assert_eq!(b.inner().0.load(Ordering::SeqCst), 5, "every call went out");
+        // Open (by the endpoint's trouble earlier): a probe answered with a 4xx shows the
+        // endpoint is up, and closes it.
+        *b.state.lock().unwrap() = BreakerState::Open {
+            until: Instant::now(),
+        };
+        assert!(matches!(
+            b.predict(&[], dl).await,
+            Err(Fallback::Refused(_))
+        ));
+        assert_eq!(b.state(), BreakerState::Closed { failures: 0 });
+    }
+
     struct Absurd;
     impl Predictor for Absurd {
         async fn predict(

@@ -136,6 +136,9 @@ fn calls(p: &Proc<impl Predictor>, name: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// How a good car blob is made unreadable.
+type Spoil = fn(Vec<u8>) -> Vec<u8>;
+
 /// Item 2. A car whose stored item does not decode (a `BLOB_FORMAT` bump deployed in
 /// mid-race, or corrupted bytes) is isolated: its samples are quarantined as
 /// `car_state_undecodable` with the decoder's reason, counted, and its item is left as
@@ -158,7 +161,7 @@ async fn an_undecodable_car_item_is_quarantined_alone_and_the_race_goes_on() {
         r#"{{"v":1,"kind":"car_out","ts":{},"race_id":"r","car":"2"}}"#,
         T0 + 39_950
     );
-    let bad_kinds: [(fn(Vec<u8>) -> Vec<u8>, &str); 2] = [
+    let bad_kinds: [(Spoil, &str); 2] = [
         // Another build's format (a bump deployed in mid-race, read by the old build).
         (
             |mut b| {
