@@ -10,10 +10,10 @@ use serde_json::error::Category;
 /// bodies before they reach the container; this guards direct callers.
 pub const MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
 
-/// Most windows in one request. The processor sends the windows one invocation closes:
-/// a few per car of a Kinesis batch (at most 10,000 records). More is not a caller of
-/// ours, and a bound keeps one request's work small.
-pub const MAX_WINDOWS: usize = 10_000;
+/// Most windows in one request: the core's, which the processor splits its windows by
+/// (`burnbar_core::correction::MAX_WINDOWS_PER_REQUEST`). More is not a caller of ours,
+/// and a bound keeps one request's work small.
+pub const MAX_WINDOWS: usize = burnbar_core::correction::MAX_WINDOWS_PER_REQUEST;
 
 /// Why a request is refused; the text names the problem for the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -27,12 +27,14 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnConsumedC
 use burnbar_core::CarId;
 use burnbar_lambda::clock::now_s;
 // The blob format is the pipeline's, so the in-memory store charges the same size.
+use burnbar_metrics::log;
 use burnbar_pipeline::item::write_units;
 pub use burnbar_pipeline::item::{decode_blob, encode_blob};
 use burnbar_pipeline::ports::{
-    CarItem, CarStore, CarSummary, PortError, RaceStore, RaceView, Saved, StoredEvent,
+    CarItem, CarRead, CarStore, CarSummary, PortError, RaceStore, RaceView, Saved, StoredEvent,
 };
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use tokio::time::Instant;
 
 use crate::errors::{classify, within};
@@ -155,15 +157,21 @@ impl DynamoStore {
             .map_err(|e| PortError::Permanent(format!("item does not encode: {e}")))
     }
 
-    fn car_from(item: HashMap<String, AttributeValue>) -> Result<(CarId, CarItem), PortError> {
-        let row: CarRow = serde_dynamo::from_item(item)
-            .map_err(|e| PortError::Permanent(format!("car item does not decode: {e}")))?;
-        let car = row
-            .sk
-            .strip_prefix("car#")
-            .and_then(|c| CarId::parse(c).ok())
-            .ok_or_else(|| PortError::Permanent(format!("bad car key {}", row.sk)))?;
-        Ok((car, decode_blob(&row.blob, row.ver)?))
+    /// A car item as read: its car (from the key, which a `BatchGetItem` answer always
+    /// carries) and its decoded state, or why that car's item does not decode (a
+    /// permanent error of that car alone: the batch's other cars are read as usual).
+    /// `None`: the key itself is not a car's (nothing to attribute the item to).
+    fn car_from(item: HashMap<String, AttributeValue>) -> Option<(CarId, CarRead)> {
+        let car = match item.get("sk") {
+            Some(AttributeValue::S(sk)) => {
+                sk.strip_prefix("car#").and_then(|c| CarId::parse(c).ok())
+            }
+            _ => None,
+        }?;
+        let read = serde_dynamo::from_item::<_, CarRow>(item)
+            .map_err(|e| PortError::Permanent(format!("car item does not decode: {e}")))
+            .and_then(|row| decode_blob(&row.blob, row.ver));
+        Some((car, read))
     }
 }
 
@@ -179,12 +187,12 @@ fn car_row(race_id: &str, item: &CarItem, expires_at: i64) -> Result<CarRow, Por
 }
 
 impl CarStore for DynamoStore {
-    async fn load_cars(
+    async fn load_cars_each(
         &self,
         race_id: &str,
         cars: &[CarId],
         deadline: Instant,
-    ) -> Result<BTreeMap<CarId, CarItem>, PortError> {
+    ) -> Result<BTreeMap<CarId, CarRead>, PortError> {
         let pk = race_pk(race_id);
         let mut out = BTreeMap::new();
         let now = now_s();
@@ -221,8 +229,17 @@ impl CarStore for DynamoStore {
                         if expired(item, now) {
                             continue;
                         }
-                        let (car, ci) = Self::car_from(item.clone())?;
-                        out.insert(car, ci);
+                        match Self::car_from(item.clone()) {
+                            Some((car, read)) => {
+                                out.insert(car, read);
+                            }
+                            None => log(
+                                "error",
+                                "an item read as a car has no car key: skipped",
+                                None,
+                                &[("sk", json!(format!("{:?}", item.get("sk"))))],
+                            ),
+                        }
                     }
                 }
                 // Keys the service did not get to (throttling): asked again, backing off.

@@ -1,5 +1,10 @@
-//! The learned correction through the SageMaker runtime: one `InvokeEndpoint` for all the
-//! windows an invocation closes.
+//! The learned correction through the SageMaker runtime: one `InvokeEndpoint` for the
+//! windows an invocation closes (the processor sends at most
+//! `burnbar_core::correction::MAX_WINDOWS_PER_REQUEST` a call).
+//!
+//! Errors: a 4xx (the request refused: too large, invalid) is permanent and does not
+//! count toward the breaker; a 5xx, throttling, a timeout or an answer that is not the
+//! contract's is retryable, the endpoint's trouble, and does.
 //!
 //! The wire format is the inference container's (`/invocations`):
 //! request `{"windows": [WindowFeatures, ...]}`, response `{"factors": [f64, ...],
@@ -66,14 +71,16 @@ impl Predictor for SageMakerPredictor {
         })
         .await?;
         let bytes = resp.body().map(|b| b.as_ref()).unwrap_or_default();
+        // An answer that is not the contract's is the endpoint's fault, as a 5xx is:
+        // retryable, so it counts toward the breaker (a 4xx, the request's fault, does not).
         let parsed: PredictResponse = serde_json::from_slice(bytes).map_err(|e| {
-            PortError::Permanent(format!(
+            PortError::Retryable(format!(
                 "the endpoint answered {} bytes that are not {{\"factors\": [...]}}: {e}",
                 bytes.len()
             ))
         })?;
         parsed
             .per_window(windows.len())
-            .map_err(|e| PortError::Permanent(format!("the endpoint answered {e}")))
+            .map_err(|e| PortError::Retryable(format!("the endpoint answered {e}")))
     }
 }

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::config::Credentials;
+use aws_sdk_dynamodb::types::AttributeValue;
 use burnbar_aws::sagemaker::SageMakerPredictor;
 use burnbar_aws::sqs::SqsQuarantine;
 use burnbar_aws::testkit::Moto;
@@ -224,8 +225,10 @@ async fn the_predictor_reads_seeded_answers_falls_back_on_errors_and_timeouts_an
         p.predict(&features(2), dl()).await.unwrap(),
         [Some(1.01), Some(0.99)]
     );
+    // An answer that is not the contract's: the endpoint's trouble (it counts toward the
+    // breaker, as a 5xx does).
     match p.predict(&features(3), dl()).await {
-        Err(PortError::Permanent(m)) => assert!(m.contains("not {\"factors\""), "{m}"),
+        Err(PortError::Retryable(m)) => assert!(m.contains("not {\"factors\""), "{m}"),
         other => panic!("{other:?}"),
     }
     // A timeout: an endpoint that accepts the connection and never answers.
@@ -769,4 +772,154 @@ async fn a_race_start_past_dynamodbs_item_limit_is_stored_in_its_canonical_form(
     );
     let state = publisher.states.lock().unwrap().last().cloned().unwrap();
     assert_eq!((state.track.as_str(), state.drivers.len()), ("iowa", 1));
+}
+
+/// Issue 15, items 2 and 4, on DynamoDB and SQS: a car item whose blob this build cannot
+/// read (another format, as a deploy in mid-race would leave it) is that car's error
+/// alone in the `BatchGetItem` (the other cars of the read decode), its samples go to the
+/// quarantine with the reason, and the item is left as it was; in the same batch, a
+/// record of 500,000 bad lines is 21 messages. The other cars go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undecodable_car_item_and_a_record_of_bad_lines_stay_with_their_car_and_record() {
+    let moto = Moto::start();
+    let store = moto.table("burnbar").await;
+    let sqs = aws_sdk_sqs::Client::new(&moto.sdk().await);
+    let queue_url = sqs
+        .create_queue()
+        .queue_name("quarantine")
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_owned();
+    let proc = Processor::new(
+        store.clone(),
+        None::<NoPredictor>,
+        MemoryPublisher::default(),
+        SqsQuarantine::new(sqs.clone(), &queue_url),
+        ProcessorConfig::default(),
+    );
+    let t0 = 1_750_593_600_000i64;
+    // One record per car and second, 5 samples each.
+    let secs = |range: std::ops::Range<i64>| -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        for s in range {
+            for c in ["1", "2", "3"] {
+                let lines: Vec<String> = (0..5)
+                    .map(|k| {
+                        let ts = t0 + s * 1000 + 100 + k * 200;
+                        let laps = (ts - t0) as f64 / 24_000.0;
+                        format!(
+                            r#"{{"v":1,"race_id":"r","car":"{c}","ts":{ts},"lap":{},"lap_frac":{:.4},"speed_mph":140.0,"rpm":9000,"throttle_pct":90.0}}"#,
+                            laps.floor(),
+                            laps.fract()
+                        )
+                    })
+                    .collect();
+                out.push((
+                    format!("{:020}", out.len() + 1_000 * s as usize),
+                    lines.join("\n").into_bytes(),
+                ));
+            }
+        }
+        out
+    };
+    let handle = |recs: Vec<(String, Vec<u8>)>| {
+        let proc = &proc;
+        async move {
+            let ins: Vec<InRecord> = recs.iter().map(|(s, d)| InRecord::new(s, d)).collect();
+            let mut m = MetricSet::new("t", &[]);
+            let o = proc.handle(&ins, dl(), &mut m).await;
+            (o.first_failed, m)
+        }
+    };
+    assert_eq!(handle(secs(0..20)).await.0, None);
+
+    // Car 2's blob rewritten as another build's format would leave it.
+    let ddb = aws_sdk_dynamodb::Client::new(&moto.sdk().await);
+    let key = |c: &str| {
+        std::collections::HashMap::from([
+            ("pk".to_owned(), AttributeValue::S("race#r".into())),
+            ("sk".to_owned(), AttributeValue::S(format!("car#{c}"))),
+        ])
+    };
+    let mut row = ddb
+        .get_item()
+        .table_name("burnbar")
+        .set_key(Some(key("2")))
+        .send()
+        .await
+        .unwrap()
+        .item()
+        .unwrap()
+        .clone();
+    let mut blob = match &row["blob"] {
+        AttributeValue::B(b) => b.as_ref().to_vec(),
+        other => panic!("{other:?}"),
+    };
+    blob[0] = 9;
+    row.insert("blob".into(), AttributeValue::B(blob.clone().into()));
+    ddb.put_item()
+        .table_name("burnbar")
+        .set_item(Some(row))
+        .send()
+        .await
+        .unwrap();
+    let read = store
+        .load_cars_each("r", &[car("1"), car("2"), car("3")], dl())
+        .await
+        .unwrap();
+    assert!(read[&car("1")].is_ok() && read[&car("3")].is_ok());
+    match &read[&car("2")] {
+        Err(PortError::Permanent(m)) => assert!(m.contains("format 9"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+
+    let mut recs = secs(20..30);
+    recs.push((
+        format!("{:020}", 99_999),
+        "not json\n".repeat(500_000).into_bytes(),
+    ));
+    let (failed, m) = handle(recs).await;
+    assert_eq!(failed, None);
+    assert_eq!(m.get("cars_undecodable_total"), Some(1.0));
+    assert_eq!(m.get("records_quarantined_total"), Some(71.0));
+    let mut bodies: Vec<serde_json::Value> = Vec::new();
+    for _ in 0..30 {
+        let msgs = sqs
+            .receive_message()
+            .queue_url(&queue_url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        for msg in msgs.messages() {
+            bodies.push(serde_json::from_str(msg.body().unwrap()).unwrap());
+        }
+        if bodies.len() >= 71 || msgs.messages().is_empty() {
+            break;
+        }
+    }
+    let count = |code: &str| bodies.iter().filter(|b| b["code"] == code).count();
+    assert_eq!(bodies.len(), 71);
+    assert_eq!(count("car_state_undecodable"), 50);
+    assert!(
+        bodies
+            .iter()
+            .filter(|b| b["code"] == "car_state_undecodable")
+            .all(|b| b["detail"].as_str().unwrap().contains("format 9"))
+    );
+    assert_eq!(count("invalid_json"), 20);
+    assert_eq!(count("rejected_lines_omitted"), 1);
+    // The other cars went on; car 2's item is as it was left.
+    let after = store
+        .load_cars_each("r", &[car("1"), car("2"), car("3")], dl())
+        .await
+        .unwrap();
+    for c in ["1", "3"] {
+        let item = after[&car(c)].as_ref().unwrap();
+        assert_eq!(item.state.max_ts, Some(t0 + 29_900));
+    }
+    assert!(after[&car("2")].is_err());
 }

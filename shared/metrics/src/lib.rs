@@ -110,6 +110,30 @@ impl MetricSet {
         }
     }
 
+    /// Adds another set's values into this one (work done in parallel, each part with its
+    /// own set): counters and sums add; a gauge named `*_max` keeps the larger value; any
+    /// other gauge takes `other`'s; a distribution's samples are appended. Properties are
+    /// left as they are.
+    pub fn merge(&mut self, other: &MetricSet) {
+        for (name, &(unit, v)) in &other.values {
+            match self.values.get_mut(name) {
+                Some(e) if name.ends_with("_max") => e.1 = e.1.max(v),
+                Some(e) if unit == Unit::Count => e.1 += v,
+                Some(e) => *e = (unit, v),
+                None => {
+                    self.values.insert(name.clone(), (unit, v));
+                }
+            }
+        }
+        for (name, (unit, vs)) in &other.samples {
+            self.samples
+                .entry(name.clone())
+                .or_insert_with(|| (*unit, Vec::new()))
+                .1
+                .extend_from_slice(vs);
+        }
+    }
+
     /// The current value of a metric, if recorded.
     pub fn get(&self, name: &str) -> Option<f64> {
         self.values.get(name).map(|(_, v)| *v)
@@ -355,6 +379,27 @@ mod tests {
         assert!(m.is_empty());
         m.count("y_total", 1);
         assert!(m.to_lines(5)[0].contains("\"Function\":\"f\""));
+    }
+
+    #[test]
+    fn merged_sets_add_counters_and_keep_the_larger_max() {
+        let mut a = MetricSet::new("burnbar", &[]);
+        a.count("cars_written_total", 2);
+        a.set("car_item_bytes_max", Unit::Bytes, 900.0);
+        a.set("depth", Unit::Count, 1.0);
+        let mut b = MetricSet::new("other", &[]);
+        b.count("cars_written_total", 3);
+        b.count("new_total", 1);
+        b.set("car_item_bytes_max", Unit::Bytes, 700.0);
+        b.add("write_units_total", Unit::Count, 1.5);
+        a.merge(&b);
+        assert_eq!(a.get("cars_written_total"), Some(5.0));
+        assert_eq!(a.get("new_total"), Some(1.0));
+        assert_eq!(a.get("car_item_bytes_max"), Some(900.0));
+        assert_eq!(a.get("write_units_total"), Some(1.5));
+        b.set("car_item_bytes_max", Unit::Bytes, 1_200.0);
+        a.merge(&b);
+        assert_eq!(a.get("car_item_bytes_max"), Some(1_200.0));
     }
 
     #[test]

@@ -5,6 +5,12 @@
 //! budget on timeouts: after `failures_to_open` failures in a row the breaker opens for
 //! `open_for`, then lets exactly one invocation probe. Clocks are tokio's, so tests drive
 //! them with paused time.
+//!
+//! Only the endpoint's trouble counts: a retryable error (a 5xx, throttling, a timeout,
+//! an answer that is not the contract's) or an answer the breaker refuses (factors out of
+//! range or miscounted). A permanent error of the call (a 4xx: the request refused, too
+//! large or invalid) is the caller's fault: the endpoint is up, so it neither counts nor
+//! keeps a probe from closing the breaker; those windows fall back to physics alone.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -32,8 +38,12 @@ pub enum BreakerState {
 pub enum Fallback {
     /// The breaker is open (or a probe is out): the predictor was not called.
     Open,
-    /// The call failed or answered nonsense.
+    /// The call failed or answered nonsense: the endpoint's trouble (it counts toward
+    /// opening the breaker).
     Failed(PortError),
+    /// The endpoint refused the request (a 4xx, a permanent error): the caller's fault,
+    /// which does not count toward opening the breaker.
+    Refused(PortError),
 }
 
 /// A predictor behind a breaker.
@@ -86,7 +96,10 @@ impl<P: Predictor> Breaker<P> {
                 BreakerState::Open { .. } | BreakerState::HalfOpen => return Err(Fallback::Open),
             }
         }
-        let res = self.inner.predict(windows, deadline).await.and_then(|f| {
+        let answer = self.inner.predict(windows, deadline).await;
+        // The request refused (a 4xx): the endpoint answered.
+        let refused = matches!(answer, Err(PortError::Permanent(_)));
+        let res = answer.and_then(|f| {
             if f.len() != windows.len() {
                 return Err(PortError::Permanent(format!(
                     "{} factors for {} windows",
@@ -110,6 +123,12 @@ impl<P: Predictor> Breaker<P> {
             Ok(f) => {
                 *st = BreakerState::Closed { failures: 0 };
                 Ok(f)
+            }
+            Err(e) if refused => {
+                if *st == BreakerState::HalfOpen {
+                    *st = BreakerState::Closed { failures: 0 };
+                }
+                Err(Fallback::Refused(e))
             }
             Err(e) => {
                 let failures = match *st {
@@ -180,6 +199,44 @@ mod tests {
         assert_eq!(b.predict(&[], dl).await, Ok(vec![]));
         assert_eq!(b.state(), BreakerState::Closed { failures: 0 });
         assert_eq!(b.inner().calls.load(Ordering::SeqCst), 5);
+    }
+
+    struct Refuses(AtomicU32);
+    impl Predictor for Refuses {
+        async fn predict(
+            &self,
+            _: &[WindowFeatures],
+            _: Instant,
+        ) -> Result<Vec<Option<f64>>, PortError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Err(PortError::Permanent(
+                "ValidationError 400: too large".into(),
+            ))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_request_neither_counts_nor_keeps_a_probe_from_closing() {
+        let b = Breaker::new(Refuses(AtomicU32::new(0)));
+        let dl = Instant::now() + Duration::from_secs(1);
+        for _ in 0..5 {
+            assert!(matches!(
+                b.predict(&[], dl).await,
+                Err(Fallback::Refused(_))
+            ));
+        }
+        assert_eq!(b.state(), BreakerState::Closed { failures: 0 });
+        assert_eq!(b.inner().0.load(Ordering::SeqCst), 5, "every call went out");
+        // Open (by the endpoint's trouble earlier): a probe answered with a 4xx shows the
+        // endpoint is up, and closes it.
+        *b.state.lock().unwrap() = BreakerState::Open {
+            until: Instant::now(),
+        };
+        assert!(matches!(
+            b.predict(&[], dl).await,
+            Err(Fallback::Refused(_))
+        ));
+        assert_eq!(b.state(), BreakerState::Closed { failures: 0 });
     }
 
     struct Absurd;

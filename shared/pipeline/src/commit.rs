@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use crate::handler::ProcessorConfig;
 use crate::item::{CAR_ITEM_MAX_BYTES, blob_len, car_item_bytes};
-use crate::ports::{CarItem, CarStore, PortError, RaceStore, Saved};
+use crate::ports::{CarItem, CarStore, CarSummary, PortError, RaceStore, Saved};
 use crate::race::{
     CarSample, FoldReport, RACE_STATE_MAX_BYTES, StoredRace, close_silent, fit_race_state,
     fold_car, summary_of,
@@ -263,14 +263,9 @@ pub(crate) async fn update_summary<S: RaceStore>(
     m: &mut MetricSet,
 ) {
     let car = item.state.car;
-    let mut summary = summary_of(&item.state);
-    if let Some(old) = race.summaries.get(&car) {
-        summary.written_ms = old.written_ms;
-        if *old == summary {
-            return;
-        }
-    }
-    summary.written_ms = now_ms();
+    let Some(summary) = changed_summary(race, item) else {
+        return;
+    };
     if let Err(e) = store
         .put_summary(race_id, car, &summary, call_deadline(deadline, cfg.reserve))
         .await
@@ -300,6 +295,19 @@ pub(crate) fn race_state(race: &StoredRace, cfg: &ProcessorConfig, m: &mut Metri
         );
     }
     state
+}
+
+/// The car's summary to write, stamped now, or `None` when the race holds it already.
+pub(crate) fn changed_summary(race: &StoredRace, item: &CarItem) -> Option<CarSummary> {
+    let mut summary = summary_of(&item.state);
+    if let Some(old) = race.summaries.get(&item.state.car) {
+        summary.written_ms = old.written_ms;
+        if *old == summary {
+            return None;
+        }
+    }
+    summary.written_ms = now_ms();
+    Some(summary)
 }
 
 /// Counts and logs a failed call to the store.

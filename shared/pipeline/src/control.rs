@@ -272,6 +272,14 @@ where
         let cfg = &self.cfg;
         let stored = match self.store.load_cars(race_id, &[car], dl).await {
             Ok(mut items) => items.remove(&car),
+            // The car's item does not decode: retrying cannot help, and the event is
+            // stored, so the car's own fold applies it once the item reads again. The
+            // record goes on (failing it would hold the shard's later events).
+            Err(err) if !err.is_retryable() => {
+                store_error(m, "load car", &err);
+                m.count("cars_undecodable_total", 1);
+                return Ok(Vec::new());
+            }
             Err(err) => {
                 store_error(m, "load car", &err);
                 return Err(Failure::Retry);

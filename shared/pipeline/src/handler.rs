@@ -2,6 +2,7 @@
 //! configuration, a batch's records with what became of each (failed, quarantined), the
 //! lines of a record, and the counters each starts at zero.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use burnbar_core::{EngineConfig, ModelParams, Reject};
@@ -39,6 +40,17 @@ pub struct ProcessorConfig {
     /// ([`burnbar_core::race::CLOCK_FUTURE_MS`]). `burnbar_lambda::clock::now_ms`; a test
     /// sets its own.
     pub clock: fn() -> i64,
+    /// Silent cars one invocation sweeps per race, at most; the others wait for the next
+    /// invocation (the longest quiet first, so each is reached in turn). 50: a quarter of
+    /// a full field (200 cars) in one invocation, at a few writes each, so a whole field
+    /// that went quiet at once (a shard stopped) is closed within four invocations without
+    /// spending one invocation's time on it.
+    pub sweep_max: usize,
+    /// Cars of one race committed at once (their conditional writes and summaries in
+    /// flight together). 16: a full field of 200 cars in 13 round trips instead of 200,
+    /// while the table's per-partition write rate (1,000 units a second) and the
+    /// function's connection pool are far from full.
+    pub write_concurrency: usize,
 }
 
 impl Default for ProcessorConfig {
@@ -51,6 +63,8 @@ impl Default for ProcessorConfig {
             reserve: Duration::from_millis(500),
             silent_quiet: Duration::from_secs(60),
             clock: burnbar_lambda::clock::now_ms,
+            sweep_max: 50,
+            write_concurrency: 16,
         }
     }
 }
@@ -68,6 +82,8 @@ pub(crate) const PROCESSOR_COUNTERS: &[&str] = &[
     "conditional_write_retries_total",
     "publish_failures_total",
     "cars_swept_total",
+    "cars_undecodable_total",
+    "quarantine_lines_omitted_total",
 ];
 
 /// The race-control function's counters written at zero.
@@ -91,6 +107,22 @@ pub(crate) fn zero_counters(m: &mut MetricSet, names: &[&str]) {
 /// (`\u0001`), and a 64 KiB line of them would pass a raw-length cap yet exceed SQS's
 /// 256 KiB message limit, failing the send. The kept prefix says what the line was.
 pub const QUARANTINE_LINE_MAX: usize = 64 * 1024;
+
+/// Rejected lines of one record kept in the quarantine one by one; past it, the record's
+/// further rejected lines are counted by reason in one summary entry. 20: enough lines to
+/// see what is wrong with a record (they are usually all wrong the same way), and the
+/// summary names the record's sequence number, where the stream still holds all of it.
+/// One 1 MiB record of 500,000 bad lines is 21 entries (3 calls to SQS), not 500,000.
+pub const QUARANTINE_LINES_PER_RECORD: usize = 20;
+
+/// Rejected lines kept one by one in one invocation (across its records); past it, each
+/// record's further lines go to its summary entry. 1,000: 100 `SendMessageBatch` calls at
+/// most (plus one summary per record, at most the batch size), sent a few at a time, well
+/// within an invocation's time.
+pub const QUARANTINE_LINES_PER_INVOCATION: usize = 1_000;
+
+/// The quarantine's code of a record's summary entry (its lines past the caps).
+pub const LINES_OMITTED: &str = "rejected_lines_omitted";
 
 /// The longest prefix of `s` whose JSON-escaped form (without quotes) fits in `max` bytes.
 pub(crate) fn escaped_prefix(s: &str, max: usize) -> &str {
@@ -138,8 +170,28 @@ pub(crate) fn is_blank(line: &[u8]) -> bool {
 pub(crate) struct Records<'r, 'a> {
     pub records: &'r [InRecord<'a>],
     failed: Vec<bool>,
-    /// Rejected lines, with the index of their record.
+    /// Rejected lines kept one by one, with the index of their record.
     quarantined: Vec<(usize, Quarantined)>,
+    /// Rejected lines kept one by one, per record.
+    kept: Vec<usize>,
+    /// Per record, its rejected lines past the caps ([`QUARANTINE_LINES_PER_RECORD`],
+    /// [`QUARANTINE_LINES_PER_INVOCATION`]): counted, summarised in one entry.
+    omitted: BTreeMap<usize, Omitted>,
+}
+
+/// A record's rejected lines that are not kept one by one.
+#[derive(Default)]
+struct Omitted {
+    /// The first of them.
+    first_line: usize,
+    /// How many, by reason code.
+    by_code: BTreeMap<String, u64>,
+}
+
+impl Omitted {
+    fn total(&self) -> u64 {
+        self.by_code.values().sum()
+    }
 }
 
 impl<'r, 'a> Records<'r, 'a> {
@@ -151,6 +203,8 @@ impl<'r, 'a> Records<'r, 'a> {
             records,
             failed: vec![false; records.len()],
             quarantined: Vec::new(),
+            kept: vec![0; records.len()],
+            omitted: BTreeMap::new(),
         };
         for (ri, rec) in records.iter().enumerate() {
             if let Some(u) = rec.undecodable {
@@ -175,6 +229,18 @@ impl<'r, 'a> Records<'r, 'a> {
         field: Option<&str>,
         detail: &str,
     ) {
+        if self.kept[ri] >= QUARANTINE_LINES_PER_RECORD
+            || self.quarantined.len() >= QUARANTINE_LINES_PER_INVOCATION
+        {
+            let o = self.omitted.entry(ri).or_insert_with(|| Omitted {
+                first_line: line_no,
+                by_code: BTreeMap::new(),
+            });
+            o.first_line = o.first_line.min(line_no);
+            *o.by_code.entry(code.to_owned()).or_default() += 1;
+            return;
+        }
+        self.kept[ri] += 1;
         let keep = &line[..line.len().min(QUARANTINE_LINE_MAX)];
         let text = String::from_utf8_lossy(keep);
         let text = escaped_prefix(&text, QUARANTINE_LINE_MAX).to_owned();
@@ -194,8 +260,10 @@ impl<'r, 'a> Records<'r, 'a> {
         self.quarantine(ri, line_no, line, rej.code.as_str(), rej.field, &rej.detail);
     }
 
-    /// Sends the rejected lines to the quarantine. A retryable failure fails their
-    /// records (delivered again, they are rejected again and quarantined then); a
+    /// Sends the rejected lines to the quarantine: those kept one by one, and for each
+    /// record with lines past the caps one summary entry (their count by reason; every
+    /// rejected line is counted in the metrics either way). A retryable failure fails
+    /// their records (delivered again, they are rejected again and quarantined then); a
     /// permanent one writes them to the log, so the reasons are never lost.
     pub async fn send_to<Q: Quarantine>(
         &mut self,
@@ -203,19 +271,30 @@ impl<'r, 'a> Records<'r, 'a> {
         deadline: Instant,
         m: &mut MetricSet,
     ) {
-        if self.quarantined.is_empty() {
+        if self.quarantined.is_empty() && self.omitted.is_empty() {
             return;
         }
         for (_, q) in &self.quarantined {
             m.count("records_rejected_total", 1);
             m.count(&format!("records_rejected_{}_total", q.code), 1);
         }
-        let items: Vec<Quarantined> = self.quarantined.iter().map(|(_, q)| q.clone()).collect();
+        let mut items: Vec<Quarantined> = self.quarantined.iter().map(|(_, q)| q.clone()).collect();
+        for (&ri, o) in &self.omitted {
+            for (code, n) in &o.by_code {
+                m.count("records_rejected_total", *n);
+                m.count(&format!("records_rejected_{code}_total"), *n);
+            }
+            m.count("quarantine_lines_omitted_total", o.total());
+            items.push(self.omitted_entry(ri, o));
+        }
         match quarantine.put(&items, deadline).await {
             Ok(()) => m.count("records_quarantined_total", items.len() as u64),
             Err(e) if e.is_retryable() => {
                 m.count("quarantine_failures_total", 1);
                 for (ri, _) in &self.quarantined {
+                    self.failed[*ri] = true;
+                }
+                for ri in self.omitted.keys() {
                     self.failed[*ri] = true;
                 }
             }
@@ -228,6 +307,27 @@ impl<'r, 'a> Records<'r, 'a> {
                     &[("error", json!(e.to_string())), ("records", json!(items))],
                 );
             }
+        }
+    }
+
+    /// The summary entry of a record's lines past the caps.
+    fn omitted_entry(&self, ri: usize, o: &Omitted) -> Quarantined {
+        let by: Vec<String> = o.by_code.iter().map(|(c, n)| format!("{c} {n}")).collect();
+        Quarantined {
+            sequence_number: self.records[ri].sequence_number.to_owned(),
+            line_no: o.first_line,
+            code: LINES_OMITTED.to_owned(),
+            field: None,
+            detail: format!(
+                "{} more rejected lines of this record, from line {}, are not kept one by one \
+                 (limits: {QUARANTINE_LINES_PER_RECORD} a record, \
+                 {QUARANTINE_LINES_PER_INVOCATION} an invocation); by reason: {}. The stream \
+                 holds the whole record at this sequence number.",
+                o.total(),
+                o.first_line,
+                by.join(", ")
+            ),
+            line: String::new(),
         }
     }
 

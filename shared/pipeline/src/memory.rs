@@ -21,13 +21,17 @@ use crate::item::{
     DYNAMO_ITEM_MAX_BYTES, blob_len, car_item_bytes, decode_blob, encode_blob, write_units,
 };
 use crate::ports::{
-    CarItem, CarStore, CarSummary, PortError, Predictor, Publisher, Quarantine, Quarantined,
-    RaceStore, RaceView, Saved, StoredEvent,
+    CarItem, CarRead, CarStore, CarSummary, PortError, Predictor, Publisher, Quarantine,
+    Quarantined, RaceStore, RaceView, Saved, StoredEvent,
 };
 
 #[derive(Debug, Default, Clone)]
 struct Inner {
     cars: BTreeMap<(String, CarId), CarItem>,
+    /// Car items stored as raw blobs with their version ([`MemoryStore::put_blob`]):
+    /// decoded on every read as the DynamoDB adapter decodes its items, so that a blob
+    /// this build cannot read answers that car's read with its permanent error.
+    blobs: BTreeMap<(String, CarId), (u64, Vec<u8>)>,
     starts: BTreeMap<String, StoredEvent>,
     events: BTreeMap<String, BTreeMap<String, StoredEvent>>,
     summaries: BTreeMap<String, BTreeMap<CarId, CarSummary>>,
@@ -47,8 +51,30 @@ pub struct MemoryStore {
     fail_event: Mutex<Option<PortError>>,
     /// Saves of these cars meet a concurrent writer first (a conflict), once each.
     conflict_saves: Mutex<HashMap<CarId, u32>>,
-    /// Counts of calls, for assertions on round trips.
+    /// Counts of calls, for assertions on round trips (and `load_cars_keys`, the keys
+    /// asked for; `save_car_in_flight_max`, the most saves in flight at once).
     pub calls: Mutex<BTreeMap<&'static str, u64>>,
+    /// Saves in flight now.
+    saves_in_flight: Mutex<u64>,
+}
+
+/// A future that is pending once (waking itself): a store call that lets the caller's
+/// other calls start before it answers, as a network round trip does.
+struct YieldOnce(bool);
+
+impl std::future::Future for YieldOnce {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
 }
 
 impl MemoryStore {
@@ -76,7 +102,7 @@ impl MemoryStore {
     /// (a deploy in the middle of a race).
     pub fn dump(&self) -> Result<StoreDump, PortError> {
         let inner = self.inner.lock().unwrap();
-        let cars = inner
+        let mut cars = inner
             .cars
             .iter()
             .map(|((race, car), item)| {
@@ -87,7 +113,18 @@ impl MemoryStore {
                     blob: hex(&encode_blob(item)?),
                 })
             })
-            .collect::<Result<_, PortError>>()?;
+            .collect::<Result<Vec<_>, PortError>>()?;
+        cars.extend(
+            inner
+                .blobs
+                .iter()
+                .map(|((race, car), (version, blob))| DumpedCar {
+                    race: race.clone(),
+                    car: *car,
+                    version: *version,
+                    blob: hex(blob),
+                }),
+        );
         Ok(StoreDump {
             cars,
             starts: inner.starts.clone(),
@@ -131,6 +168,16 @@ impl MemoryStore {
             inner: Mutex::new(inner),
             ..MemoryStore::default()
         })
+    }
+
+    /// Stores `car`'s item as a raw blob at `version` (another build's format, corrupted
+    /// bytes, or a repair): every read decodes it with [`decode_blob`]; a save that
+    /// matches its version replaces it.
+    pub fn put_blob(&self, race: &str, car: CarId, version: u64, blob: Vec<u8>) {
+        let mut inner = self.inner.lock().unwrap();
+        let key = (race.to_owned(), car);
+        inner.cars.remove(&key);
+        inner.blobs.insert(key, (version, blob));
     }
 
     /// The next save of `car` fails with `e`.
@@ -214,21 +261,28 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 }
 
 impl CarStore for MemoryStore {
-    async fn load_cars(
+    async fn load_cars_each(
         &self,
         race_id: &str,
         cars: &[CarId],
         _: Instant,
-    ) -> Result<BTreeMap<CarId, CarItem>, PortError> {
+    ) -> Result<BTreeMap<CarId, CarRead>, PortError> {
         self.call("load_cars");
+        *self
+            .calls
+            .lock()
+            .unwrap()
+            .entry("load_cars_keys")
+            .or_default() += cars.len() as u64;
         let inner = self.inner.lock().unwrap();
         Ok(cars
             .iter()
             .filter_map(|c| {
-                inner
-                    .cars
-                    .get(&(race_id.to_owned(), *c))
-                    .map(|i| (*c, i.clone()))
+                let key = (race_id.to_owned(), *c);
+                if let Some((version, blob)) = inner.blobs.get(&key) {
+                    return Some((*c, decode_blob(blob, *version)));
+                }
+                inner.cars.get(&key).map(|i| (*c, Ok(i.clone())))
             })
             .collect())
     }
@@ -240,6 +294,15 @@ impl CarStore for MemoryStore {
         _: Instant,
     ) -> Result<Saved, PortError> {
         self.call("save_car");
+        {
+            let mut n = self.saves_in_flight.lock().unwrap();
+            *n += 1;
+            let mut calls = self.calls.lock().unwrap();
+            let max = calls.entry("save_car_in_flight_max").or_default();
+            *max = (*max).max(*n);
+        }
+        YieldOnce(false).await;
+        *self.saves_in_flight.lock().unwrap() -= 1;
         let car = item.state.car;
         if let Some(e) = self.fail_saves.lock().unwrap().remove(&car) {
             return Err(e);
@@ -261,7 +324,10 @@ impl CarStore for MemoryStore {
                 return Ok(Saved::Conflict);
             }
         }
-        let stored_version = inner.cars.get(&key).map_or(0, |i| i.version);
+        let stored_version = match inner.blobs.get(&key) {
+            Some((v, _)) => *v,
+            None => inner.cars.get(&key).map_or(0, |i| i.version),
+        };
         if stored_version != item.version {
             return Ok(Saved::Conflict);
         }
@@ -274,6 +340,7 @@ impl CarStore for MemoryStore {
         }
         let mut next = item.clone();
         next.version += 1;
+        inner.blobs.remove(&key);
         inner.cars.insert(key, next);
         Ok(Saved::Ok {
             item_bytes: bytes,

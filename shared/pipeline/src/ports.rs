@@ -129,16 +129,40 @@ pub struct RaceView {
     pub summaries: BTreeMap<CarId, CarSummary>,
 }
 
+/// One car's stored item as read: decoded, or why it does not decode (its blob is of a
+/// format this build does not read, or corrupted). That is a permanent error of that car
+/// alone: the other cars read with it are unaffected.
+pub type CarRead = Result<CarItem, PortError>;
+
 /// Car states, one item per car and race.
 pub trait CarStore: Sync {
-    /// Loads the cars' items in one round trip; an absent (or expired) car is missing
-    /// from the map.
+    /// Loads the cars' items in one round trip, each car's decoded on its own: an absent
+    /// (or expired) car is missing from the map, an undecodable one is there as its
+    /// (permanent) error. The call's own error is the round trip's (throttling, a
+    /// timeout, access denied).
+    fn load_cars_each(
+        &self,
+        race_id: &str,
+        cars: &[CarId],
+        deadline: Instant,
+    ) -> impl Future<Output = Result<BTreeMap<CarId, CarRead>, PortError>> + Send;
+
+    /// [`CarStore::load_cars_each`] for callers that need every car: an undecodable car
+    /// fails the call with its permanent error.
     fn load_cars(
         &self,
         race_id: &str,
         cars: &[CarId],
         deadline: Instant,
-    ) -> impl Future<Output = Result<BTreeMap<CarId, CarItem>, PortError>> + Send;
+    ) -> impl Future<Output = Result<BTreeMap<CarId, CarItem>, PortError>> + Send {
+        async move {
+            self.load_cars_each(race_id, cars, deadline)
+                .await?
+                .into_iter()
+                .map(|(c, r)| r.map(|i| (c, i)))
+                .collect()
+        }
+    }
 
     /// Writes the item if the stored version is still `item.version` (absent for 0);
     /// the stored item gets `item.version + 1`.
@@ -233,13 +257,13 @@ pub trait Quarantine: Sync {
 // A borrowed adapter is an adapter: one store can serve two handlers (tests, the local
 // pipeline) without reference counting.
 impl<T: CarStore> CarStore for &T {
-    fn load_cars(
+    fn load_cars_each(
         &self,
         race_id: &str,
         cars: &[CarId],
         deadline: Instant,
-    ) -> impl Future<Output = Result<BTreeMap<CarId, CarItem>, PortError>> + Send {
-        (**self).load_cars(race_id, cars, deadline)
+    ) -> impl Future<Output = Result<BTreeMap<CarId, CarRead>, PortError>> + Send {
+        (**self).load_cars_each(race_id, cars, deadline)
     }
     fn save_car(
         &self,

@@ -406,9 +406,24 @@ async fn a_car_past_the_item_limit_is_set_aside_and_the_rest_go_on() {
     let (failed, m) = send(&p, &lines, 100_000).await;
     assert_eq!(failed, None, "no retry: it would fail the same way");
     assert_eq!(m.get("car_items_too_large_total"), Some(1.0));
+    // The car's lines are kept one by one up to the quarantine's cap per record, the rest
+    // summed up by reason in one entry (`rejected_lines_omitted`).
     let q = quarantined(&p);
-    assert!(!q.is_empty() && q.iter().all(|e| e.code == "car_item_too_large"));
-    assert!(q[0].detail.contains("over the limit"), "{}", q[0].detail);
+    let (kept, omitted): (Vec<_>, Vec<_>) = q
+        .iter()
+        .partition(|e| e.code != burnbar_pipeline::handler::LINES_OMITTED);
+    assert!(!kept.is_empty() && kept.iter().all(|e| e.code == "car_item_too_large"));
+    assert!(
+        kept[0].detail.contains("over the limit"),
+        "{}",
+        kept[0].detail
+    );
+    assert!(
+        omitted
+            .iter()
+            .all(|e| e.detail.contains("car_item_too_large")),
+        "{omitted:?}"
+    );
     assert_eq!(
         m.get("records_rejected_car_item_too_large_total"),
         Some(10_000.0)

@@ -289,6 +289,12 @@ impl CorrectionModel {
     }
 }
 
+/// Most windows in one scoring request: the inference container refuses more (400), and
+/// the processor splits the windows of an invocation into requests of at most this many.
+/// 10,000: at most a few hundred bytes of features each, a request stays well under
+/// SageMaker's 6 MB payload limit, and one request's work stays small.
+pub const MAX_WINDOWS_PER_REQUEST: usize = 10_000;
+
 /// The body of a scoring request (the inference container's `/invocations`, and what
 /// the SageMaker runtime predictor sends): the windows to score.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -22,6 +22,9 @@ pub(super) struct BatchSample {
     pub rec: usize,
     /// Its line in the record.
     pub line_no: usize,
+    /// Where the line is in the record's data (start, end): found again without
+    /// splitting the record (a rejection late in the steps quotes it).
+    pub span: (usize, usize),
     /// Index of the race in the batch's list of race names (few distinct ones per
     /// batch: one string each, not one per sample).
     pub race: usize,
@@ -64,6 +67,10 @@ impl<'r, 'a> Batch<'r, 'a> {
                         Ok(()) => samples.push(BatchSample {
                             rec: ri,
                             line_no: li,
+                            span: {
+                                let at = line.as_ptr() as usize - r.data.as_ptr() as usize;
+                                (at, at + line.len())
+                            },
                             race: race_ids.index_of(s.race_id.as_deref()),
                             car: s.car,
                             sample: CarSample { ts: s.ts, ch: s.ch },
@@ -91,6 +98,19 @@ impl<'r, 'a> Batch<'r, 'a> {
             samples,
             names: race_ids.ids,
         }
+    }
+
+    /// The line of sample `i`, as received.
+    pub fn line(&self, i: usize) -> &'a [u8] {
+        let p = &self.samples[i];
+        &self.records.records[p.rec].data[p.span.0..p.span.1]
+    }
+
+    /// Quarantines the line of sample `i` with this reason.
+    pub fn reject_sample(&mut self, i: usize, code: &str, field: Option<&str>, detail: &str) {
+        let (rec, line_no, line) = (self.samples[i].rec, self.samples[i].line_no, self.line(i));
+        self.records
+            .quarantine(rec, line_no, line, code, field, detail);
     }
 
     /// The samples at `idxs` (one car's), in order.

@@ -1,12 +1,14 @@
 //! Step 3: the learned correction, for every window this batch closes, in one call to
-//! the predictor. A dry run of every car's fold on a copy says which windows close and
-//! with what features; the real fold (step 4) then applies each window's factor.
+//! the predictor (or a few, of at most `MAX_WINDOWS_PER_REQUEST` windows each). A dry
+//! run of every car's fold on a copy says which windows close and with what features;
+//! the real fold (step 4) then applies each window's factor.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 
 use burnbar_core::CarId;
 use burnbar_core::car::{WindowCorrection, WindowFeatures};
+use burnbar_core::correction::MAX_WINDOWS_PER_REQUEST;
 use burnbar_lambda::deadline::call_deadline;
 use burnbar_metrics::{MetricSet, log};
 use serde_json::json;
@@ -37,7 +39,10 @@ where
     Q: Quarantine,
 {
     /// The factors of the windows the batch closes, or `None`: no predictor, no window,
-    /// or a fallback to physics alone (counted, and logged when the call failed).
+    /// or a fallback to physics alone (counted, and logged when the call failed). The
+    /// windows go in requests of at most [`MAX_WINDOWS_PER_REQUEST`] (the container
+    /// refuses more), one after another; a request that falls back leaves its windows
+    /// to physics and the others keep their factors.
     pub(super) async fn correction(
         &self,
         batch: &Batch<'_, '_>,
@@ -51,39 +56,55 @@ where
             return None;
         }
         m.count("predictor_windows_total", feats.len() as u64);
-        match breaker
-            .predict(&feats, call_deadline(deadline, self.cfg.reserve))
-            .await
-        {
-            Ok(f) => {
-                // A window outside the model's domain has no factor: physics.
-                let outside = f.iter().filter(|f| f.is_none()).count();
-                m.count("windows_outside_domain_total", outside as u64);
-                Some(Factors(
-                    feats
-                        .iter()
-                        .zip(f)
-                        .filter_map(|(w, f)| Some(((w.car, w.window_start), f?)))
-                        .collect(),
-                ))
-            }
-            Err(fb) => {
-                m.count("predictor_fallbacks_total", 1);
-                match fb {
-                    Fallback::Open => m.count("predictor_skipped_open_total", 1),
-                    Fallback::Failed(e) => {
-                        m.count("predictor_failures_total", 1);
-                        log(
-                            "warn",
-                            "predictor failed: physics alone",
-                            None,
-                            &[("error", json!(e.to_string()))],
-                        );
+        let mut factors = HashMap::new();
+        for chunk in feats.chunks(MAX_WINDOWS_PER_REQUEST) {
+            m.count("predictor_requests_total", 1);
+            match breaker
+                .predict(chunk, call_deadline(deadline, self.cfg.reserve))
+                .await
+            {
+                Ok(f) => {
+                    // A window outside the model's domain has no factor: physics.
+                    let outside = f.iter().filter(|f| f.is_none()).count();
+                    m.count("windows_outside_domain_total", outside as u64);
+                    factors.extend(
+                        chunk
+                            .iter()
+                            .zip(f)
+                            .filter_map(|(w, f)| Some(((w.car, w.window_start), f?))),
+                    );
+                }
+                Err(fb) => {
+                    m.count("predictor_fallbacks_total", 1);
+                    m.count("predictor_fallback_windows_total", chunk.len() as u64);
+                    match fb {
+                        Fallback::Open => m.count("predictor_skipped_open_total", 1),
+                        Fallback::Failed(e) => {
+                            m.count("predictor_failures_total", 1);
+                            log(
+                                "warn",
+                                "predictor failed: physics alone",
+                                None,
+                                &[("error", json!(e.to_string()))],
+                            );
+                        }
+                        Fallback::Refused(e) => {
+                            m.count("predictor_refused_total", 1);
+                            log(
+                                "error",
+                                "predictor refused the request: physics alone for its windows",
+                                None,
+                                &[
+                                    ("windows", json!(chunk.len())),
+                                    ("error", json!(e.to_string())),
+                                ],
+                            );
+                        }
                     }
                 }
-                None
             }
         }
+        (!factors.is_empty()).then_some(Factors(factors))
     }
 }
 

@@ -10,7 +10,6 @@ use super::Processor;
 use super::batch::Batch;
 use super::commit::Committed;
 use super::read::RaceWork;
-use crate::commit::update_summary;
 use crate::ports::{CarStore, Predictor, Publisher, Quarantine, RaceStore};
 
 impl<S, P, W, Q> Processor<S, P, W, Q>
@@ -77,18 +76,14 @@ where
             }
         }
         if publish_ok {
-            for (wi, item) in &c.swept {
-                let w = &mut races[*wi];
-                update_summary(
-                    &self.store,
-                    &mut w.race,
-                    &w.id,
-                    item,
-                    deadline,
-                    &self.cfg,
-                    m,
-                )
-                .await;
+            for (wi, w) in races.iter_mut().enumerate() {
+                let swept = c
+                    .swept
+                    .iter()
+                    .filter(|(i, _)| *i == wi)
+                    .map(|(_, item)| item);
+                self.put_summaries(&mut w.race, &w.id, swept, deadline, m)
+                    .await;
             }
         }
         published
