@@ -80,3 +80,27 @@ fn the_resolvers_unit_tests_pass_in_node() {
         .unwrap_or(0);
     assert!(pass >= 20, "only {pass} resolver tests passed:\n{text}");
 }
+
+/// The pages' rule for a link's `?api=` / `?realtime=` (issue 15 item 9): only the page's
+/// own server, its configured API, or one config.json lists (`tests/appsync/pages.test.js`,
+/// the module `web/appsync.js` as the pages load it).
+#[test]
+fn a_link_cannot_point_the_pages_at_another_server() {
+    assert!(installed(), "run scripts/setup-appsync");
+    let (ok, text) = output(
+        Command::new("node")
+            .args([
+                "--import",
+                "./register.mjs",
+                "--test",
+                "--test-reporter=tap",
+                "pages.test.js",
+            ])
+            .current_dir(root().join("tests/appsync")),
+    );
+    assert!(ok, "tests/appsync/pages.test.js:\n{text}");
+    assert!(
+        text.contains("# fail 0") && text.contains("# pass 3"),
+        "{text}"
+    );
+}

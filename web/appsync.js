@@ -14,13 +14,51 @@ export async function loadConfig() {
   } catch (e) {
     // No config.json: the URL parameters must say everything.
   }
-  const graphqlUrl = new URL(params.get('api') || cfg.graphqlUrl || '/graphql', location.href).href;
+  const base = location.href;
+  const api = allowedEndpoint(params.get('api'), cfg, base);
+  const realtime = allowedEndpoint(params.get('realtime'), cfg, base);
+  for (const [name, given, ok] of [['api', params.get('api'), api], ['realtime', params.get('realtime'), realtime]]) {
+    if (given && !ok) {
+      console.warn(`burnbar: ?${name}= ignored: ${given} is neither this page's server nor an API its config.json names (apiOrigins)`);
+    }
+  }
+  const graphqlUrl = new URL(api || cfg.graphqlUrl || '/graphql', base).href;
   return {
     graphqlUrl,
-    realtimeUrl: realtimeUrlFor(graphqlUrl, params.get('realtime') || cfg.realtimeUrl),
+    realtimeUrl: realtimeUrlFor(graphqlUrl, realtime || cfg.realtimeUrl),
     apiKey: params.get('key') || cfg.apiKey || '',
     raceId: params.get('race') || cfg.raceId || null,
   };
+}
+
+/**
+ * A `?api=` or `?realtime=` parameter, if the page may follow it: to its own server (the
+ * page's host), to the host of its config.json's `graphqlUrl` or `realtimeUrl` (AppSync's
+ * real-time host of that API included), or to a host config.json lists in `apiOrigins`.
+ * Anything else is `null` (the page keeps its configuration): a crafted link must not put
+ * another server's numbers on air under the broadcaster's page and key. `base` is the
+ * page's address.
+ */
+export function allowedEndpoint(value, cfg, base) {
+  if (!value) return null;
+  const hostOf = (u) => {
+    try {
+      return new URL(u, base).host;
+    } catch (e) {
+      return null;
+    }
+  };
+  const target = hostOf(value);
+  if (!target) return null;
+  const allowed = new Set([new URL(base).host]);
+  for (const u of [cfg.graphqlUrl, cfg.realtimeUrl, ...(Array.isArray(cfg.apiOrigins) ? cfg.apiOrigins : [])]) {
+    const h = typeof u === 'string' ? hostOf(u) : null;
+    if (h) {
+      allowed.add(h);
+      allowed.add(h.replace('.appsync-api.', '.appsync-realtime-api.'));
+    }
+  }
+  return allowed.has(target) ? new URL(value, base).href : null;
 }
 
 /**

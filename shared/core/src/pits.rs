@@ -24,9 +24,10 @@
 //! side: a stop whose time just allows the finish's fuel was timed by that fuel. A
 //! Where calibration measured how much more than that need crews pour when their time
 //! allows more (`late_pour_margin_gal`, give or take `late_pour_margin_sd_gal`), the
-//! pour of such a stop is taken as normal about `L` plus that margin instead: the
-//! tyres' side becomes `φ(zₖ)/σₖ · Φ(u)` and the fuel's `rate · φ(u)/s · Φ(zₖ)`, with
-//! `u = (F − L − margin)/s`. A
+//! pour of such a stop is taken as normal about `L` plus that margin instead, mixed with
+//! a share of crews that follow no habit (uniform from `L` to `R`,
+//! [`LATE_POUR_OTHER_SHARE`]): the tyres' side becomes `φ(zₖ)/σₖ · P(pour ≤ F)` and the
+//! fuel's `rate · f(F) · Φ(zₖ)`, with that mixture's distribution and density. A
 //! fuel-only stop (`tires: 0`) was timed by its fuel; with `tires`
 //! unknown, both sides are summed over the tyre counts weighted by how often stops take
 //! them (`tire_shares`), so a stop about as long as a common tyre change carries the
@@ -43,6 +44,13 @@ const TIMING_SD_S: f64 = 0.2;
 /// whose crew stopped short, until calibration measures it: a guess, small because a
 /// crew with the time fills the cell, not zero because a late splash may take tyres.
 pub(crate) const TIRE_SHORT_SHARE_PRIOR: f64 = 0.1;
+
+/// Where calibration measured the crews' margin over the finish's need, the share of
+/// late stops taken to follow no such habit (a crew that fills the car, a stop for
+/// something else): calibration on one history cannot know how often another field's
+/// crews do, so it is a judgement, not a fit; it keeps a pour far from the habit
+/// readable as what it is.
+pub(crate) const LATE_POUR_OTHER_SHARE: f64 = 0.1;
 
 /// The official pit data of a stop, as `pit_out` gives it (each `None` when it does not).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -82,7 +90,13 @@ pub fn tire_time(tires: u8, p: &ModelParams) -> (f64, f64) {
 /// The probability that the fuel was the longer job of a stop of `secs` with `tires`
 /// changed (`None`: not known), the crew having poured at least `least` gal, as the
 /// module documentation derives it.
-pub fn fuel_timed_odds(secs: f64, tires: Option<u8>, least: f64, p: &ModelParams) -> f64 {
+pub fn fuel_timed_odds(
+    secs: f64,
+    tires: Option<u8>,
+    least: f64,
+    room: f64,
+    p: &ModelParams,
+) -> f64 {
     let spread = (pour_reading(secs, p) - least.max(0.0)).max(0.0);
     if !secs.is_finite() || secs <= p.fill_dead_s {
         // No pour fits in the time: nothing to tell apart.
@@ -95,8 +109,17 @@ pub fn fuel_timed_odds(secs: f64, tires: Option<u8>, least: f64, p: &ModelParams
     // that need, normal about the need plus the margin.
     let (pour_at, pour_before) = match (p.late_pour_margin_gal, p.late_pour_margin_sd_gal) {
         (Some(margin), Some(msd)) if least > 0.0 && spread > 0.0 && msd > 0.0 => {
+            // The habit's normal, and a few crews that follow none (uniform from the
+            // need to the room): without them a pour far from the habit (a crew that
+            // fills a car late in a race) would have both readings' odds underflow and
+            // the tyres' tail, the slower to vanish, claim a stop the fuel plainly timed.
+            let other = LATE_POUR_OTHER_SHARE;
+            let width = (room - least.max(0.0)).max(spread).max(1e-9);
             let u = (spread - margin) / msd;
-            (norm_pdf(u) / msd, norm_cdf(u))
+            (
+                (1.0 - other) * norm_pdf(u) / msd + other / width,
+                (1.0 - other) * norm_cdf(u) + other * spread / width,
+            )
         }
         _ => (1.0, spread),
     };
@@ -137,40 +160,40 @@ mod tests {
     #[test]
     fn a_fuel_only_stop_is_timed_by_its_fuel_and_a_stop_far_past_its_tyres_too() {
         let p = ModelParams::default();
-        assert_eq!(fuel_timed_odds(4.0, Some(0), 0.0, &p), 1.0);
+        assert_eq!(fuel_timed_odds(4.0, Some(0), 0.0, 20.0, &p), 1.0);
         // Four tyres take 9 s ± 0.92: a stop of 9.1 s is the tyres' all but surely, one
         // of 13.5 s (a full fill of 18 gal) the fuel's.
-        assert!(fuel_timed_odds(9.1, Some(4), 0.0, &p) < 0.15);
-        assert!(fuel_timed_odds(13.5, Some(4), 0.0, &p) > 0.999);
+        assert!(fuel_timed_odds(9.1, Some(4), 0.0, 20.0, &p) < 0.15);
+        assert!(fuel_timed_odds(13.5, Some(4), 0.0, 20.0, &p) > 0.999);
         // In between the odds rise with the time.
         let mut last = 0.0;
         for t in 80..=140 {
-            let o = fuel_timed_odds(t as f64 / 10.0, Some(4), 0.0, &p);
+            let o = fuel_timed_odds(t as f64 / 10.0, Some(4), 0.0, 20.0, &p);
             assert!(o >= last - 1e-12 && (0.0..=1.0).contains(&o), "{t}: {o}");
             last = o;
         }
         // Hand-derived at T = τ = 9 s: z = 0, φ(0) = 0.3989, σ = √(0.9² + 0.2²) = 0.922,
         // F = 1.5 · 7.5 = 11.25: tyres 0.3989 / 0.922 · 11.25 = 4.867 against the fuel
         // 1.5 · Φ(0) = 0.75.
-        let o = fuel_timed_odds(9.0, Some(4), 0.0, &p);
+        let o = fuel_timed_odds(9.0, Some(4), 0.0, 20.0, &p);
         assert!((o - 0.75 / (0.75 + 4.867)).abs() < 1e-3, "{o}");
     }
 
     #[test]
     fn without_the_tyres_a_stop_as_long_as_a_common_change_keeps_both_readings() {
         let p = ModelParams::default();
-        let at_four = fuel_timed_odds(9.1, None, 0.0, &p);
+        let at_four = fuel_timed_odds(9.1, None, 0.0, 20.0, &p);
         assert!(at_four > 0.05 && at_four < 0.5, "{at_four}");
         // Far from every tyre change: the fuel's.
-        assert!(fuel_timed_odds(14.0, None, 0.0, &p) > 0.99);
+        assert!(fuel_timed_odds(14.0, None, 0.0, 20.0, &p) > 0.99);
         // Shorter than any pour: nothing to tell apart.
-        assert_eq!(fuel_timed_odds(1.0, None, 0.0, &p), 1.0);
+        assert_eq!(fuel_timed_odds(1.0, None, 0.0, 20.0, &p), 1.0);
         // Only fuel-only stops in the history: the fuel's whatever the time.
         let only_fuel = ModelParams {
             tire_shares: [1.0, 0.0, 0.0, 0.0],
             ..ModelParams::default()
         };
-        assert_eq!(fuel_timed_odds(9.0, None, 0.0, &only_fuel), 1.0);
+        assert_eq!(fuel_timed_odds(9.0, None, 0.0, 20.0, &only_fuel), 1.0);
     }
 
     #[test]
@@ -179,10 +202,10 @@ mod tests {
         // 9.3 s with four tyres: at most 11.7 gal. With no floor the tyres all but
         // surely timed it; a crew that had to pour at least 11 gal leaves the tyres only
         // 0.7 gal of pours to explain it by, one that had to pour 12 gal none.
-        let free = fuel_timed_odds(9.3, Some(4), 0.0, &p);
-        let floor = fuel_timed_odds(9.3, Some(4), 11.0, &p);
+        let free = fuel_timed_odds(9.3, Some(4), 0.0, 20.0, &p);
+        let floor = fuel_timed_odds(9.3, Some(4), 11.0, 20.0, &p);
         assert!(free < 0.2 && floor > 0.5, "{free} {floor}");
-        assert_eq!(fuel_timed_odds(9.3, Some(4), 12.0, &p), 1.0);
+        assert_eq!(fuel_timed_odds(9.3, Some(4), 12.0, 20.0, &p), 1.0);
     }
 
     #[test]
@@ -195,18 +218,23 @@ mod tests {
         // Four tyres, the need 3 gal: the pour is 4 gal give or take 0.3, its job 1.5 +
         // 4 / 1.5 = 4.2 s. A stop of 9.1 s (a reading of 11.4 gal) is the tyres' far more
         // surely than uniform pours would say.
-        let uniform = fuel_timed_odds(9.1, Some(4), 3.0, &ModelParams::default());
-        let margin = fuel_timed_odds(9.1, Some(4), 3.0, &p);
-        assert!(margin < 0.01 && margin < uniform, "{margin} {uniform}");
+        let uniform = fuel_timed_odds(9.1, Some(4), 3.0, 20.0, &ModelParams::default());
+        let margin = fuel_timed_odds(9.1, Some(4), 3.0, 20.0, &p);
+        assert!(margin < 0.02 && margin < uniform / 10.0, "{margin} {uniform}");
         // Two tyres (5 s) and a need of 5 gal: a stop of 5.5 s reads 6 gal, the need and
         // the margin: the fuel's, more surely than uniform pours would say.
-        let uniform = fuel_timed_odds(5.5, Some(2), 5.0, &ModelParams::default());
-        let margin = fuel_timed_odds(5.5, Some(2), 5.0, &p);
+        let uniform = fuel_timed_odds(5.5, Some(2), 5.0, 20.0, &ModelParams::default());
+        let margin = fuel_timed_odds(5.5, Some(2), 5.0, 20.0, &p);
         assert!(margin > uniform && margin > 0.5, "{margin} {uniform}");
+        // A crew that filled the car on a late stop (a pour far past the habit, the stop
+        // far longer than its tyres): the fuel's, not the tyres' (their tail vanishes
+        // more slowly than the habit's, and without crews that follow no habit it won).
+        let filled = fuel_timed_odds(13.3, Some(4), 4.5, 19.0, &p);
+        assert!(filled > 0.99, "{filled}");
         // No need known: the margin says nothing.
         assert_eq!(
-            fuel_timed_odds(9.1, Some(4), 0.0, &p),
-            fuel_timed_odds(9.1, Some(4), 0.0, &ModelParams::default())
+            fuel_timed_odds(9.1, Some(4), 0.0, 20.0, &p),
+            fuel_timed_odds(9.1, Some(4), 0.0, 20.0, &ModelParams::default())
         );
     }
 }
