@@ -132,22 +132,53 @@ impl Key {
 /// every key and the match on its bytes at a third of decoding; a line in this order
 /// checks one short prefix per key instead. Any other order, spacing or key falls back
 /// to the scan, with the same result.
-const ORDER: [(&[u8], Key); 14] = [
-    (b"\"v\":", Key::V),
-    (b"\"kind\":", Key::Kind),
-    (b"\"race_id\":", Key::RaceId),
-    (b"\"car\":", Key::Car),
-    (b"\"ts\":", Key::Ts),
-    (b"\"lap\":", Key::Lap),
-    (b"\"lap_frac\":", Key::LapFrac),
-    (b"\"speed_mph\":", Key::Speed),
-    (b"\"rpm\":", Key::Rpm),
-    (b"\"throttle_pct\":", Key::Throttle),
-    (b"\"brake_psi\":", Key::Brake),
-    (b"\"gear\":", Key::Gear),
-    (b"\"gap_ahead_s\":", Key::Gap),
-    (b"\"in_pit\":", Key::InPit),
+const ORDER: [Expected; 14] = [
+    Expected::new(b"\"v\":", Key::V),
+    Expected::new(b"\"kind\":", Key::Kind),
+    Expected::new(b"\"race_id\":", Key::RaceId),
+    Expected::new(b"\"car\":", Key::Car),
+    Expected::new(b"\"ts\":", Key::Ts),
+    Expected::new(b"\"lap\":", Key::Lap),
+    Expected::new(b"\"lap_frac\":", Key::LapFrac),
+    Expected::new(b"\"speed_mph\":", Key::Speed),
+    Expected::new(b"\"rpm\":", Key::Rpm),
+    Expected::new(b"\"throttle_pct\":", Key::Throttle),
+    Expected::new(b"\"brake_psi\":", Key::Brake),
+    Expected::new(b"\"gear\":", Key::Gear),
+    Expected::new(b"\"gap_ahead_s\":", Key::Gap),
+    Expected::new(b"\"in_pit\":", Key::InPit),
 ];
+
+/// A key of [`ORDER`] as a little-endian word of up to 16 bytes and the mask of its
+/// length, so that the check of the bytes at the cursor is one compare, not a `memcmp`
+/// call (which `starts_with` made: 7 % of the ratio bench's profile).
+struct Expected {
+    word: u128,
+    mask: u128,
+    len: usize,
+    key: Key,
+}
+
+impl Expected {
+    const fn new(text: &[u8], key: Key) -> Expected {
+        assert!(
+            !text.is_empty() && text.len() < 16,
+            "a key pattern fits a word"
+        );
+        let mut b = [0u8; 16];
+        let mut i = 0;
+        while i < text.len() {
+            b[i] = text[i];
+            i += 1;
+        }
+        Expected {
+            word: u128::from_le_bytes(b),
+            mask: (1u128 << (8 * text.len())) - 1,
+            len: text.len(),
+            key,
+        }
+    }
+}
 
 /// The offset of the first `"`, `\\` or control byte, eight bytes at a time (the
 /// classic "has zero byte" bit trick on a word), then byte by byte for the tail.
@@ -220,11 +251,22 @@ impl<'a> Scanner<'a> {
     #[inline]
     fn expected_key(&mut self, guess: &mut usize) -> Option<Key> {
         let rest = &self.s[self.i..];
-        for (j, &(text, key)) in ORDER.iter().enumerate().skip(*guess) {
-            if rest.starts_with(text) {
-                self.i += text.len();
+        // The 16 bytes at the cursor; near the end, zero-padded (no pattern has a zero
+        // byte, so the padding never matches).
+        let head = match rest.first_chunk::<16>() {
+            Some(h) => *h,
+            None => {
+                let mut b = [0u8; 16];
+                b[..rest.len()].copy_from_slice(rest);
+                b
+            }
+        };
+        let w = u128::from_le_bytes(head);
+        for (j, e) in ORDER.iter().enumerate().skip(*guess) {
+            if (w ^ e.word) & e.mask == 0 {
+                self.i += e.len;
                 *guess = j + 1;
-                return Some(key);
+                return Some(e.key);
             }
         }
         None
