@@ -129,9 +129,9 @@ impl Key {
 /// the shortcut), each with its quotes and colon: `"name":` at the cursor is that key,
 /// exactly as the string scan and the match of [`Key::of`] would find it (the closing
 /// quote ends the name, and no escape can hide in it). Why: the profile of a replay put
-/// the scan of every key and the match on its bytes at a third of decoding; a line in this order
-/// costs one word compare per key instead. Any other order, spacing or key falls back
-/// to the scan, with the same result.
+/// the scan of every key and the match on its bytes at a third of decoding; a line in
+/// this order costs one word compare per key instead. Any other order, spacing or key
+/// falls back to the scan, with the same result.
 const ORDER: [Expected; 14] = [
     Expected::new(b"\"v\":", Key::V),
     Expected::new(b"\"kind\":", Key::Kind),
