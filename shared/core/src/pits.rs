@@ -220,7 +220,10 @@ mod tests {
         // surely than uniform pours would say.
         let uniform = fuel_timed_odds(9.1, Some(4), 3.0, 20.0, &ModelParams::default());
         let margin = fuel_timed_odds(9.1, Some(4), 3.0, 20.0, &p);
-        assert!(margin < 0.02 && margin < uniform / 10.0, "{margin} {uniform}");
+        assert!(
+            margin < 0.02 && margin < uniform / 10.0,
+            "{margin} {uniform}"
+        );
         // Two tyres (5 s) and a need of 5 gal: a stop of 5.5 s reads 6 gal, the need and
         // the margin: the fuel's, more surely than uniform pours would say.
         let uniform = fuel_timed_odds(5.5, Some(2), 5.0, 20.0, &ModelParams::default());
