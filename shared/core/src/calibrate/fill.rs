@@ -219,10 +219,7 @@ fn fill_doubts(fuel: &[Stop], params: &mut ModelParams) {
 fn partial_fills(stops: &[Stop], fuel: &[Stop], sd: f64, params: &mut ModelParams) {
     let p: &ModelParams = params;
     let reported = |s: &&Stop| s.stint.full.is_some();
-    let room_before = |s: &Stop| {
-        let start = s.stint.start_gal?;
-        Some(s.stint.capacity_gal - (start - s.stint.estimate(p.package(s.stint.package))))
-    };
+    let room_before = |s: &Stop| Some(s.stint.capacity_gal - level_before(s, p)?);
     let fuel_kind: Vec<&Stop> = fuel.iter().filter(reported).collect();
     let fuel_short = short_share(&fuel_kind, &room_before);
     let (rate, dead) = (p.fill_rate_gps, p.fill_dead_s);
@@ -235,6 +232,12 @@ fn partial_fills(stops: &[Stop], fuel: &[Stop], sd: f64, params: &mut ModelParam
     let tire_short = short_share(&tire_kind, &room_before);
     (params.fill_partial_share, params.fill_partial_room_gal) = fuel_short;
     (params.tire_short_share, params.tire_short_room_gal) = tire_short;
+}
+
+/// The level in the cell before a weighed stop's fill: the stint's known start less the
+/// fitted model's burn; `None` when the start is not known.
+fn level_before(s: &Stop, p: &ModelParams) -> Option<f64> {
+    Some(s.stint.start_gal? - s.stint.estimate(p.package(s.stint.package)))
 }
 
 /// How much more than the finish needs a crew pours when its time allows more: among
@@ -256,8 +259,7 @@ fn late_pours(stops: &[Stop], sd: f64, params: &mut ModelParams) {
         .iter()
         .filter(|s| s.secs - dead - s.added / rate > FUEL_TIMED_Z * sd)
         .filter_map(|s| {
-            let start = s.stint.start_gal?;
-            let level = start - s.stint.estimate(p.package(s.stint.package));
+            let level = level_before(s, p)?;
             let room = s.stint.capacity_gal - level;
             let need = s.stint.finish_gal? - level;
             let allowed = pits::pour_reading(s.secs, p);
