@@ -27,7 +27,10 @@
 //! pour of such a stop is taken as normal about `L` plus that margin instead, mixed with
 //! a share of crews that follow no habit (uniform from `L` to `R`,
 //! [`LATE_POUR_OTHER_SHARE`]): the tyres' side becomes `φ(zₖ)/σₖ · P(pour ≤ F)` and the
-//! fuel's `rate · f(F) · Φ(zₖ)`, with that mixture's distribution and density. A
+//! fuel's `rate · f(F) · Φ(zₖ)`, with that mixture's distribution and density. The
+//! habit is a level to leave with ([`late_pour`]), so it speaks also where the cell is
+//! read as holding the finish's fuel already (a late stop for tyres): the pour is then
+//! what the margin still lacks, or none, not anything up to what the time allowed. A
 //! fuel-only stop (`tires: 0`) was timed by its fuel; with `tires`
 //! unknown, both sides are summed over the tyre counts weighted by how often stops take
 //! them (`tire_shares`), so a stop about as long as a common tyre change carries the
@@ -76,6 +79,59 @@ pub fn pour_reading(secs: f64, p: &ModelParams) -> f64 {
     (secs - p.fill_dead_s).max(0.0) * p.fill_rate_gps
 }
 
+/// What a stop's circumstances say of its pour before its time is read: the fuel the
+/// finish needs from the stop on top of the level going in, and whether the crews'
+/// late-pour habit speaks for it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StopNeed {
+    /// The finish's fuel less the level going in (negative when the cell is read as
+    /// holding it already); `None` when not known (no schedule, no green lap yet).
+    pub need: Option<f64>,
+    /// The stop was made under green. The habit calibration measures
+    /// (`late_pour_margin_gal`) is a green-flag splash's: the crew pours what the
+    /// finish needs and a margin, because every second in the box costs track position.
+    /// Under caution the field waits and crews top up as far as the stop allows, so the
+    /// habit does not speak there (calibration measures it on green stops only).
+    pub green: bool,
+}
+
+impl StopNeed {
+    /// A stop under green with the finish's `need` known.
+    pub fn green(need: f64) -> StopNeed {
+        StopNeed {
+            need: Some(need),
+            green: true,
+        }
+    }
+
+    /// What the crew surely poured, as far as the time allowed: the finish's need, or
+    /// none when not known or not positive.
+    pub fn least(&self) -> f64 {
+        self.need.map_or(0.0, |n| n.max(0.0))
+    }
+
+    /// Where the habit speaks (a green stop, the need known, the margin calibrated):
+    /// the pour it says ([`late_pour`]) and its standard deviation.
+    pub fn habit(&self, p: &ModelParams) -> Option<(f64, f64)> {
+        match (self.need, p.late_pour_margin_gal, p.late_pour_margin_sd_gal) {
+            (Some(need), Some(margin), Some(sd)) if self.green => {
+                Some((late_pour(need, margin), sd))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// What a crew with the habit calibration measured pours on a late green stop whose time
+/// allows more than the finish needs: the finish's `need` (what it needs from the stop to
+/// the finish less the level going in) and its `margin` over it. The habit is a level to
+/// leave with, the finish's fuel and the margin, so a car the estimate reads as already
+/// holding the finish's fuel (`need` ≤ 0: a level read high) gets only what that level
+/// lacks, and none when the margin too is in the cell.
+pub fn late_pour(need: f64, margin: f64) -> f64 {
+    (need + margin).max(0.0)
+}
+
 /// The usual time and its standard deviation, s, of a change of `tires` tyres.
 pub fn tire_time(tires: u8, p: &ModelParams) -> (f64, f64) {
     let tau = p.tire_change_s(tires);
@@ -88,16 +144,19 @@ pub fn tire_time(tires: u8, p: &ModelParams) -> (f64, f64) {
 }
 
 /// The probability that the fuel was the longer job of a stop of `secs` with `tires`
-/// changed (`None`: not known), the crew having poured at least `least` gal, as the
-/// module documentation derives it.
+/// changed (`None`: not known), given what the stop's circumstances say of its pour
+/// (`need`): the crew poured at least the finish's need, and on a green stop the habit
+/// calibration measured, as the module documentation derives it.
 pub fn fuel_timed_odds(
     secs: f64,
     tires: Option<u8>,
-    least: f64,
+    need: StopNeed,
     room: f64,
     p: &ModelParams,
 ) -> f64 {
-    let spread = (pour_reading(secs, p) - least.max(0.0)).max(0.0);
+    let least = need.least();
+    let reading = pour_reading(secs, p);
+    let spread = (reading - least).max(0.0);
     if !secs.is_finite() || secs <= p.fill_dead_s {
         // No pour fits in the time: nothing to tell apart.
         return 1.0;
@@ -107,15 +166,15 @@ pub fn fuel_timed_odds(
     // `least` to the room by default (the factor `1/(R − L)` cancels); where calibration
     // measured the crews' margin over the finish's need and the time allowed more than
     // that need, normal about the need plus the margin.
-    let (pour_at, pour_before) = match (p.late_pour_margin_gal, p.late_pour_margin_sd_gal) {
-        (Some(margin), Some(msd)) if least > 0.0 && spread > 0.0 && msd > 0.0 => {
+    let (pour_at, pour_before) = match need.habit(p) {
+        Some((pour, msd)) if spread > 0.0 && msd > 0.0 => {
             // The habit's normal, and a few crews that follow none (uniform from the
             // need to the room): without them a pour far from the habit (a crew that
             // fills a car late in a race) would have both readings' odds underflow and
             // the tyres' tail, the slower to vanish, claim a stop the fuel plainly timed.
             let other = LATE_POUR_OTHER_SHARE;
-            let width = (room - least.max(0.0)).max(spread).max(1e-9);
-            let u = (spread - margin) / msd;
+            let width = (room - least).max(spread).max(1e-9);
+            let u = (reading - pour) / msd;
             (
                 (1.0 - other) * norm_pdf(u) / msd + other / width,
                 (1.0 - other) * norm_cdf(u) + other * spread / width,
@@ -160,40 +219,49 @@ mod tests {
     #[test]
     fn a_fuel_only_stop_is_timed_by_its_fuel_and_a_stop_far_past_its_tyres_too() {
         let p = ModelParams::default();
-        assert_eq!(fuel_timed_odds(4.0, Some(0), 0.0, 20.0, &p), 1.0);
+        assert_eq!(
+            fuel_timed_odds(4.0, Some(0), StopNeed::default(), 20.0, &p),
+            1.0
+        );
         // Four tyres take 9 s ± 0.92: a stop of 9.1 s is the tyres' all but surely, one
         // of 13.5 s (a full fill of 18 gal) the fuel's.
-        assert!(fuel_timed_odds(9.1, Some(4), 0.0, 20.0, &p) < 0.15);
-        assert!(fuel_timed_odds(13.5, Some(4), 0.0, 20.0, &p) > 0.999);
+        assert!(fuel_timed_odds(9.1, Some(4), StopNeed::default(), 20.0, &p) < 0.15);
+        assert!(fuel_timed_odds(13.5, Some(4), StopNeed::default(), 20.0, &p) > 0.999);
         // In between the odds rise with the time.
         let mut last = 0.0;
         for t in 80..=140 {
-            let o = fuel_timed_odds(t as f64 / 10.0, Some(4), 0.0, 20.0, &p);
+            let o = fuel_timed_odds(t as f64 / 10.0, Some(4), StopNeed::default(), 20.0, &p);
             assert!(o >= last - 1e-12 && (0.0..=1.0).contains(&o), "{t}: {o}");
             last = o;
         }
         // Hand-derived at T = τ = 9 s: z = 0, φ(0) = 0.3989, σ = √(0.9² + 0.2²) = 0.922,
         // F = 1.5 · 7.5 = 11.25: tyres 0.3989 / 0.922 · 11.25 = 4.867 against the fuel
         // 1.5 · Φ(0) = 0.75.
-        let o = fuel_timed_odds(9.0, Some(4), 0.0, 20.0, &p);
+        let o = fuel_timed_odds(9.0, Some(4), StopNeed::default(), 20.0, &p);
         assert!((o - 0.75 / (0.75 + 4.867)).abs() < 1e-3, "{o}");
     }
 
     #[test]
     fn without_the_tyres_a_stop_as_long_as_a_common_change_keeps_both_readings() {
         let p = ModelParams::default();
-        let at_four = fuel_timed_odds(9.1, None, 0.0, 20.0, &p);
+        let at_four = fuel_timed_odds(9.1, None, StopNeed::default(), 20.0, &p);
         assert!(at_four > 0.05 && at_four < 0.5, "{at_four}");
         // Far from every tyre change: the fuel's.
-        assert!(fuel_timed_odds(14.0, None, 0.0, 20.0, &p) > 0.99);
+        assert!(fuel_timed_odds(14.0, None, StopNeed::default(), 20.0, &p) > 0.99);
         // Shorter than any pour: nothing to tell apart.
-        assert_eq!(fuel_timed_odds(1.0, None, 0.0, 20.0, &p), 1.0);
+        assert_eq!(
+            fuel_timed_odds(1.0, None, StopNeed::default(), 20.0, &p),
+            1.0
+        );
         // Only fuel-only stops in the history: the fuel's whatever the time.
         let only_fuel = ModelParams {
             tire_shares: [1.0, 0.0, 0.0, 0.0],
             ..ModelParams::default()
         };
-        assert_eq!(fuel_timed_odds(9.0, None, 0.0, 20.0, &only_fuel), 1.0);
+        assert_eq!(
+            fuel_timed_odds(9.0, None, StopNeed::default(), 20.0, &only_fuel),
+            1.0
+        );
     }
 
     #[test]
@@ -202,10 +270,13 @@ mod tests {
         // 9.3 s with four tyres: at most 11.7 gal. With no floor the tyres all but
         // surely timed it; a crew that had to pour at least 11 gal leaves the tyres only
         // 0.7 gal of pours to explain it by, one that had to pour 12 gal none.
-        let free = fuel_timed_odds(9.3, Some(4), 0.0, 20.0, &p);
-        let floor = fuel_timed_odds(9.3, Some(4), 11.0, 20.0, &p);
+        let free = fuel_timed_odds(9.3, Some(4), StopNeed::default(), 20.0, &p);
+        let floor = fuel_timed_odds(9.3, Some(4), StopNeed::green(11.0), 20.0, &p);
         assert!(free < 0.2 && floor > 0.5, "{free} {floor}");
-        assert_eq!(fuel_timed_odds(9.3, Some(4), 12.0, 20.0, &p), 1.0);
+        assert_eq!(
+            fuel_timed_odds(9.3, Some(4), StopNeed::green(12.0), 20.0, &p),
+            1.0
+        );
     }
 
     #[test]
@@ -218,26 +289,68 @@ mod tests {
         // Four tyres, the need 3 gal: the pour is 4 gal give or take 0.3, its job 1.5 +
         // 4 / 1.5 = 4.2 s. A stop of 9.1 s (a reading of 11.4 gal) is the tyres' far more
         // surely than uniform pours would say.
-        let uniform = fuel_timed_odds(9.1, Some(4), 3.0, 20.0, &ModelParams::default());
-        let margin = fuel_timed_odds(9.1, Some(4), 3.0, 20.0, &p);
+        let uniform = fuel_timed_odds(
+            9.1,
+            Some(4),
+            StopNeed::green(3.0),
+            20.0,
+            &ModelParams::default(),
+        );
+        let margin = fuel_timed_odds(9.1, Some(4), StopNeed::green(3.0), 20.0, &p);
         assert!(
             margin < 0.02 && margin < uniform / 10.0,
             "{margin} {uniform}"
         );
         // Two tyres (5 s) and a need of 5 gal: a stop of 5.5 s reads 6 gal, the need and
         // the margin: the fuel's, more surely than uniform pours would say.
-        let uniform = fuel_timed_odds(5.5, Some(2), 5.0, 20.0, &ModelParams::default());
-        let margin = fuel_timed_odds(5.5, Some(2), 5.0, 20.0, &p);
+        let uniform = fuel_timed_odds(
+            5.5,
+            Some(2),
+            StopNeed::green(5.0),
+            20.0,
+            &ModelParams::default(),
+        );
+        let margin = fuel_timed_odds(5.5, Some(2), StopNeed::green(5.0), 20.0, &p);
         assert!(margin > uniform && margin > 0.5, "{margin} {uniform}");
         // A crew that filled the car on a late stop (a pour far past the habit, the stop
         // far longer than its tyres): the fuel's, not the tyres' (their tail vanishes
         // more slowly than the habit's, and without crews that follow no habit it won).
-        let filled = fuel_timed_odds(13.3, Some(4), 4.5, 19.0, &p);
+        let filled = fuel_timed_odds(13.3, Some(4), StopNeed::green(4.5), 19.0, &p);
         assert!(filled > 0.99, "{filled}");
+        // A car read as already holding the finish's fuel (a late stop for tyres): the
+        // habit is to leave with the need and the margin, so the pour is small and a
+        // stop as long as the tyres is theirs, far more surely than uniform pours say.
+        let uniform = fuel_timed_odds(
+            9.1,
+            Some(4),
+            StopNeed::green(-0.5),
+            20.0,
+            &ModelParams::default(),
+        );
+        let margin = fuel_timed_odds(9.1, Some(4), StopNeed::green(-0.5), 20.0, &p);
+        assert!(
+            margin < 0.02 && margin < uniform / 10.0,
+            "{margin} {uniform}"
+        );
+        // Under caution the habit does not speak: crews top up while the field waits.
+        let caution = StopNeed {
+            need: Some(3.0),
+            green: false,
+        };
+        assert_eq!(
+            fuel_timed_odds(9.1, Some(4), caution, 20.0, &p),
+            fuel_timed_odds(9.1, Some(4), caution, 20.0, &ModelParams::default())
+        );
         // No need known: the margin says nothing.
         assert_eq!(
-            fuel_timed_odds(9.1, Some(4), 0.0, 20.0, &p),
-            fuel_timed_odds(9.1, Some(4), 0.0, 20.0, &ModelParams::default())
+            fuel_timed_odds(9.1, Some(4), StopNeed::default(), 20.0, &p),
+            fuel_timed_odds(
+                9.1,
+                Some(4),
+                StopNeed::default(),
+                20.0,
+                &ModelParams::default()
+            )
         );
     }
 }

@@ -218,12 +218,7 @@ impl Race {
 
     /// The flag in force at `ts` by the race's history (green before the first).
     pub fn flag_at(&self, ts: i64) -> Flag {
-        let i = self.flags.partition_point(|f| f.ts <= ts);
-        if i == 0 {
-            Flag::Green
-        } else {
-            self.flags[i - 1].flag
-        }
+        flag_in_force(&self.flags, ts)
     }
 
     /// Whether race control has taken the car out.
@@ -363,6 +358,12 @@ pub struct FlagChange {
     pub ts: i64,
     pub flag: Flag,
     pub lap: Option<u16>,
+}
+
+/// The flag in force at `ts` by `flags` (in `ts` order; green before the first).
+pub fn flag_in_force(flags: &[FlagChange], ts: i64) -> Flag {
+    let i = flags.partition_point(|f| f.ts <= ts);
+    i.checked_sub(1).map_or(Flag::Green, |i| flags[i].flag)
 }
 
 /// Race control's word on the leader's lap before `t` (a window's end): the lap of the

@@ -241,7 +241,8 @@ fn level_before(s: &Stop, p: &ModelParams) -> Option<f64> {
 }
 
 /// How much more than the finish needs a crew pours when its time allows more: among
-/// the weighed stops the tyres timed (the fuel job clearly shorter than the stop) whose
+/// the weighed green stops the tyres timed (the fuel job clearly shorter than the stop;
+/// under caution crews top up while the field waits, a different habit) whose
 /// time could not fill the cell but allowed more than the car needed to the finish
 /// (`finish_gal` less the level before, which the stint's start level and the fitted
 /// model's burn give), the weighed amount less that need. The median and 1.4826 · MAD
@@ -258,6 +259,7 @@ fn late_pours(stops: &[Stop], sd: f64, params: &mut ModelParams) {
     let mut margins: Vec<f64> = stops
         .iter()
         .filter(|s| s.secs - dead - s.added / rate > FUEL_TIMED_Z * sd)
+        .filter(|s| !s.stint.caution)
         .filter_map(|s| {
             let level = level_before(s, p)?;
             let room = s.stint.capacity_gal - level;
@@ -400,6 +402,7 @@ mod tests {
             start_gal: Some(20.0),
             capacity_gal: 20.0,
             finish_gal: None,
+            caution: false,
             points: Vec::new(),
         }
     }
@@ -437,8 +440,8 @@ mod tests {
         let sd = p.late_pour_margin_sd_gal.expect("30 late stops");
         assert!((margin - 1.2).abs() < 0.1, "{margin}");
         assert!(sd > 0.1 && sd < 0.5, "{sd}");
-        // Stops whose need the time could not cover, or without a schedule, measure
-        // nothing: too few, and the estimator keeps its uniform reading.
+        // Stops whose need the time could not cover, without a schedule, or under
+        // caution measure nothing: too few, and the estimator keeps its uniform reading.
         let mut blind = ModelParams {
             fill_rate_gps: 1.5,
             fill_dead_s: 1.5,
@@ -446,13 +449,20 @@ mod tests {
             ..ModelParams::default()
         };
         let too_far: Vec<StintObs> = (0..30).map(|i| late(i, 14.0, 0.0)).collect();
+        // Stops under caution, where crews top up while the field waits: another habit.
+        let caution: Vec<StintObs> = (0..30)
+            .map(|i| StintObs {
+                caution: true,
+                ..late(i, 3.0, 1.0)
+            })
+            .collect();
         let unscheduled: Vec<StintObs> = (0..30)
             .map(|i| StintObs {
                 finish_gal: None,
                 ..late(i, 3.0, 1.0)
             })
             .collect();
-        for set in [&too_far, &unscheduled] {
+        for set in [&too_far, &unscheduled, &caution] {
             let stops: Vec<Stop> = set
                 .iter()
                 .map(|s| Stop {

@@ -88,6 +88,10 @@ pub struct StintObs {
     /// pours when its time allows more.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finish_gal: Option<f64>,
+    /// The stop was made under caution (yellow or red at `pit_out`): crews top up while
+    /// the field waits, so it says nothing of the habit of a green splash.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub caution: bool,
     /// (throttle fraction, rpm, hours) of the stint's operating points.
     pub points: Vec<(f32, f32, f64)>,
 }
@@ -122,6 +126,8 @@ pub(crate) struct StopFacts {
     pub standing_s: f64,
     /// The fuel the car needed from the stop to the finish (`None` without a schedule).
     pub finish_gal: Option<f64>,
+    /// Made under caution (yellow or red).
+    pub caution: bool,
 }
 
 /// Collects one car's stints while the engine integrates it.
@@ -160,6 +166,7 @@ impl StintRecorder {
             pit,
             standing_s,
             finish_gal,
+            caution,
         } = stop;
         let measured = match (self.start_level, added, full) {
             (Some(start), Some(added), Some(true)) => Some(start - (ctx.capacity_gal - added)),
@@ -190,6 +197,7 @@ impl StintRecorder {
                 start_gal: self.start_level,
                 capacity_gal: ctx.capacity_gal,
                 finish_gal,
+                caution,
                 points,
             });
         }
@@ -508,6 +516,7 @@ mod tests {
                     start_gal: Some(20.0),
                     capacity_gal: 20.0,
                     finish_gal: None,
+                    caution: false,
                     points,
                 };
                 s.measured_gal = Some(s.estimate(truth));

@@ -83,6 +83,7 @@ mod tests {
             start_gal: Some(20.0),
             capacity_gal: 20.0,
             finish_gal: None,
+            caution: false,
             points: vec![
                 (1.0, 9000.0, 0.3 * (1.0 - caution)),
                 (0.2, 4200.0, 0.3 * caution),

@@ -70,6 +70,12 @@ impl CarState {
                 let standing_s = self.fuel.standing_ms as f64 / 1000.0;
                 self.fuel.learn(fuel_added_gal, full);
                 let finish = self.finish_gal(ts, ctx);
+                // A stop under caution is not a green splash: the crews' late-pour
+                // habit does not speak for it (`pits::StopNeed`).
+                let caution = matches!(
+                    crate::race::flag_in_force(ctx.flags, ts),
+                    Flag::Yellow | Flag::Red
+                );
                 if let Some(r) = self.recorder.as_deref_mut() {
                     let stop = StopFacts {
                         added: fuel_added_gal,
@@ -77,11 +83,19 @@ impl CarState {
                         pit,
                         standing_s,
                         finish_gal: finish,
+                        caution,
                     };
                     r.close_stint(self.car, ctx, ts, stop);
                 }
-                self.fuel
-                    .fill(fuel_added_gal, full, pit, finish, ctx.params, ctx.track_var);
+                self.fuel.fill(
+                    fuel_added_gal,
+                    full,
+                    pit,
+                    finish,
+                    !caution,
+                    ctx.params,
+                    ctx.track_var,
+                );
                 self.fuel.stint_eff = self.fuel.learned_eff(ctx.params, ctx.track_var);
                 self.laps.dirty = true;
             }

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::ModelParams;
-use crate::pits::{self, PitData, TIRE_SHORT_SHARE_PRIOR};
+use crate::pits::{self, PitData, StopNeed, TIRE_SHORT_SHARE_PRIOR};
 use crate::stats::{Z90, mills, shortfall_var};
 
 /// A stop the fuel timed at these odds or more teaches a car its efficiency; below, the
@@ -193,13 +193,17 @@ impl Fuel {
 
     /// A fill at `pit_out`, exactly as the spec's Fills paragraph says; `pit` is the
     /// stop's official pit data, `finish_gal` the fuel the car needs from the stop to
-    /// the finish when known, `track_var` the track's doubt ([`Fuel::variance`]).
+    /// the finish when known, `green` whether the stop was made under green (where the
+    /// crews' late-pour habit speaks, [`StopNeed`]), `track_var` the track's doubt
+    /// ([`Fuel::variance`]).
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn fill(
         &mut self,
         added: Option<f64>,
         full: Option<bool>,
         pit: PitData,
         finish_gal: Option<f64>,
+        green: bool,
         p: &ModelParams,
         track_var: f64,
     ) {
@@ -221,9 +225,13 @@ impl Fuel {
         } else if full == Some(true) {
             (cap, 0.0)
         } else {
-            // A crew pours at least what the finish needs, as far as the time allows.
-            let least = finish_gal.map_or(0.0, |f| (f - base).max(0.0));
-            self.standing_fill(base, base_var, full, pit, least, p)
+            // A crew pours at least what the finish needs, as far as the time allows;
+            // negative when the cell is read as holding it already.
+            let need = StopNeed {
+                need: finish_gal.map(|f| f - base),
+                green,
+            };
+            self.standing_fill(base, base_var, full, pit, need, p)
         };
         self.stint_start_gal = level;
         self.stint_start_var = var;
@@ -242,26 +250,27 @@ impl Fuel {
     /// ([`crate::pits`]): read as the fuel's, the time sizes the pour; read as the
     /// tyres', it says only that the fuel took at most that long. Where either may have
     /// timed it, the level is the mixture of both readings, weighted by their odds, and
-    /// its variance carries the doubt of both. The crew poured at least `least` gal
-    /// (what the finish needs), as far as the time allowed.
+    /// its variance carries the doubt of both. The crew poured at least the finish's
+    /// need (the fuel to the finish less `base`), as far as the time allowed, and on a
+    /// green stop as the crews' habit says ([`StopNeed`]).
     fn standing_fill(
         &mut self,
         base: f64,
         base_var: f64,
         full: Option<bool>,
         pit: PitData,
-        least: f64,
+        need: StopNeed,
         p: &ModelParams,
     ) -> (f64, f64) {
         let secs = pit.secs(self.standing_ms as f64 / 1000.0);
         let est = pits::pour_reading(secs, p);
         let room = (self.capacity - base).max(0.0);
-        let w_fuel = pits::fuel_timed_odds(secs, pit.tires, least, room, p);
+        let w_fuel = pits::fuel_timed_odds(secs, pit.tires, need, room, p);
         let fuel = self.fuel_timed_fill(base, base_var, est, full, w_fuel >= LEARN_ODDS, p);
         if w_fuel >= 1.0 {
             return fuel;
         }
-        let tires = self.tire_timed_fill(base, base_var, est, full, least, p);
+        let tires = self.tire_timed_fill(base, base_var, est, full, need, p);
         let w_tire = 1.0 - w_fuel;
         let level = w_fuel * fuel.0 + w_tire * tires.0;
         let var = w_fuel * fuel.1 + w_tire * tires.1 + w_fuel * w_tire * (fuel.0 - tires.0).powi(2);
@@ -272,20 +281,23 @@ impl Fuel {
     /// Where that would have reached the top, the stop counts as full (`telemetry-v1`)
     /// unless `full` is `false`, with the doubt that the crew stopped short (how often and
     /// how far, as calibration measured on weighed stops of the kind, else
-    /// [`TIRE_SHORT_SHARE_PRIOR`] of them by up to the whole room, uniformly); else the
-    /// pour is the finish's need `least` and the crews' habitual margin over it where
-    /// calibration measured that margin (`late_pour_margin_gal`) and the time allowed
-    /// more than the need, else anywhere from `least` (none when not known) to `est`,
-    /// uniformly: nothing tells more.
+    /// [`TIRE_SHORT_SHARE_PRIOR`] of them by up to the whole room, uniformly); else, on a
+    /// green stop whose finish's need is known, where calibration measured the crews'
+    /// habitual margin over it (`late_pour_margin_gal`) and the time allowed more than
+    /// the need, the pour is the habit's ([`pits::late_pour`]: the need and the margin,
+    /// less when the cell is read as holding part of that already); else anywhere from
+    /// the need (none when not known or not positive) to `est`, uniformly: nothing tells
+    /// more.
     fn tire_timed_fill(
         &self,
         base: f64,
         base_var: f64,
         est: f64,
         full: Option<bool>,
-        least: f64,
+        need: StopNeed,
         p: &ModelParams,
     ) -> (f64, f64) {
+        let least = need.least();
         let cap = self.capacity;
         let room = (cap - base).max(0.0);
         // The most the time allows, at the fill's upper bound.
@@ -301,13 +313,16 @@ impl Fuel {
         } else {
             let top = est.min(room);
             let low = least.min(top);
-            match (p.late_pour_margin_gal, p.late_pour_margin_sd_gal) {
+            match need.habit(p) {
                 // The time allowed more than the finish needs: the crew poured that need
                 // and its habitual margin, as calibration measured. The level is then the
                 // finish's need plus the margin whatever the level at pit_in was (the
-                // need is measured from it), so its doubt is the margin's alone.
-                (Some(margin), Some(sd)) if least > 0.0 && least < top => {
-                    let pour = (least + margin).clamp(low, top);
+                // need is measured from it), so its doubt is the margin's alone. A car
+                // read as holding the finish's fuel already (its level read high) is
+                // read the same way: a crew that needed nothing poured little, not half
+                // of what a tyre change leaves time for.
+                Some((pour, sd)) if least < top => {
+                    let pour = pour.clamp(low, top);
                     let uniform = base_var + (top - low).powi(2) / 12.0;
                     (base + pour, (sd * sd).min(uniform))
                 }
@@ -431,7 +446,15 @@ mod tests {
         fuel.used_stint = model_gal * fuel.stint_eff;
         let burned = model_gal * truth;
         fuel.learn(Some(burned), Some(true));
-        fuel.fill(Some(burned), Some(true), PitData::default(), None, p, 0.0);
+        fuel.fill(
+            Some(burned),
+            Some(true),
+            PitData::default(),
+            None,
+            true,
+            p,
+            0.0,
+        );
         fuel.stint_eff = fuel.learned_eff(p, 0.0);
     }
 
@@ -505,7 +528,7 @@ mod tests {
             tires: Some(0),
             box_s: None,
         };
-        fuel.fill(None, None, fuel_only, None, p, 0.0);
+        fuel.fill(None, None, fuel_only, None, true, p, 0.0);
         fuel.stint_eff = fuel.learned_eff(p, 0.0);
     }
 
@@ -676,7 +699,7 @@ mod tests {
         fuel.used_stint = 20.0 - base;
         fuel.pit_in = Some((base, base_var));
         fuel.standing_ms = (measured_s * 1000.0).round() as i64;
-        fuel.fill(None, None, pit, None, &p, 0.0);
+        fuel.fill(None, None, pit, None, true, &p, 0.0);
         (
             fuel.stint_start_gal,
             fuel.stint_start_var,
@@ -738,7 +761,13 @@ mod tests {
         let (level, var, taught) = live_stop(8.6, 0.0, 9.3, pit(Some(4), 9.1));
         assert_eq!(level, 20.0);
         assert!(!taught);
-        let w = crate::pits::fuel_timed_odds(9.1, Some(4), 0.0, 20.0, &ModelParams::default());
+        let w = crate::pits::fuel_timed_odds(
+            9.1,
+            Some(4),
+            StopNeed::default(),
+            20.0,
+            &ModelParams::default(),
+        );
         let want = w * 0.6498 + (1.0 - w) * 4.332;
         assert!((var - want).abs() < 0.01 * var, "{var} {want} {w}");
         // The same stop with no tyre changed is a fuel-timed fill to the top: it teaches.
@@ -749,7 +778,7 @@ mod tests {
         let p = ModelParams::default();
         let mut fuel = Fuel::full(20.0);
         fuel.pit_in = Some((8.6, 0.0));
-        fuel.fill(None, Some(false), pit(Some(4), 9.1), None, &p, 0.0);
+        fuel.fill(None, Some(false), pit(Some(4), 9.1), None, true, &p, 0.0);
         assert!(
             fuel.remaining() < 20.0 && !fuel.start_at_cap,
             "{}",
@@ -784,7 +813,7 @@ mod tests {
             let mut fuel = Fuel::full(20.0);
             fuel.used_stint = 19.0;
             fuel.pit_in = Some((1.0, 0.0));
-            fuel.fill(None, None, pit(Some(4), 9.3), finish, &p, 0.0);
+            fuel.fill(None, None, pit(Some(4), 9.3), finish, true, &p, 0.0);
             fuel.remaining()
         };
         let (free, needed) = (stop(None), stop(Some(12.0)));
@@ -810,7 +839,7 @@ mod tests {
             let mut fuel = Fuel::full(20.0);
             fuel.used_stint = 19.0;
             fuel.pit_in = Some((1.0, base_var));
-            fuel.fill(None, None, pit(Some(4), 9.0), Some(5.0), p, 0.0);
+            fuel.fill(None, None, pit(Some(4), 9.0), Some(5.0), true, p, 0.0);
             (fuel.remaining(), fuel.stint_start_var.sqrt())
         };
         let (uniform, uniform_sd) = stop(&ModelParams::default(), 0.0);
@@ -828,9 +857,66 @@ mod tests {
         let mut fuel = Fuel::full(20.0);
         fuel.used_stint = 19.0;
         fuel.pit_in = Some((1.0, 0.0));
-        fuel.fill(None, None, pit(Some(4), 9.0), Some(80.0), &calibrated, 0.0);
+        fuel.fill(
+            None,
+            None,
+            pit(Some(4), 9.0),
+            Some(80.0),
+            true,
+            &calibrated,
+            0.0,
+        );
         assert!(
             (fuel.remaining() - 12.25).abs() < 1e-9,
+            "{}",
+            fuel.remaining()
+        );
+    }
+
+    #[test]
+    fn a_late_stop_for_tyres_of_a_car_that_holds_the_finishs_fuel_pours_little() {
+        // Four tyres in 9.0 s, 4 gal read at pit_in, the finish needs 3.5 gal from here:
+        // nothing more is needed. The crews' habit is to leave with the need and the
+        // margin (1 gal), so the car leaves with about 4.5 gal, not with half of the
+        // 11.25 gal the tyre change left time for (as uniform pours from none read it).
+        let calibrated = ModelParams {
+            late_pour_margin_gal: Some(1.0),
+            late_pour_margin_sd_gal: Some(0.3),
+            ..ModelParams::default()
+        };
+        let stop = |p: &ModelParams, finish: f64| {
+            let mut fuel = Fuel::full(20.0);
+            fuel.used_stint = 16.0;
+            fuel.pit_in = Some((4.0, 0.04));
+            fuel.fill(None, None, pit(Some(4), 9.0), Some(finish), true, p, 0.0);
+            (fuel.remaining(), fuel.stint_start_var.sqrt())
+        };
+        let (uniform, uniform_sd) = stop(&ModelParams::default(), 3.5);
+        assert!(uniform > 8.0, "{uniform}");
+        // The small odds that the fuel timed the stop after all (a crew that follows no
+        // habit and poured the 11.25 gal) keep a little of that reading and its doubt.
+        let (level, sd) = stop(&calibrated, 3.5);
+        assert!((level - 4.5).abs() < 0.25, "{level}");
+        assert!(sd < uniform_sd / 2.0, "{sd} {uniform_sd}");
+        // With the margin already in the cell, the habit pours nothing.
+        let (level, _) = stop(&calibrated, 2.0);
+        assert!((level - 4.0).abs() < 0.25, "{level}");
+        // Under caution crews top up while the field waits: the habit does not speak,
+        // and the stop reads as uniform pours do.
+        let mut fuel = Fuel::full(20.0);
+        fuel.used_stint = 16.0;
+        fuel.pit_in = Some((4.0, 0.04));
+        fuel.fill(
+            None,
+            None,
+            pit(Some(4), 9.0),
+            Some(3.5),
+            false,
+            &calibrated,
+            0.0,
+        );
+        assert!(
+            (fuel.remaining() - uniform).abs() < 1e-9,
             "{}",
             fuel.remaining()
         );
