@@ -127,9 +127,57 @@ impl<'a> Scanner<'a> {
         Ok(&rest[..n])
     }
 
-    /// A string as serde_json reads one into a `String`.
-    fn text(&mut self) -> Result<&'a str, Fallback> {
-        json_text(self.raw_str()?).ok_or(Fallback::Text)
+    /// A string as serde_json reads one into a `String`: UTF-8, no control character.
+    ///
+    /// Keys and the short strings around the data are mostly printable ASCII, 10 to 90
+    /// bytes: for them, one pass eight bytes at a time finds the closing quote and
+    /// checks every byte before it, cheaper than `memchr` and then a UTF-8 check and a
+    /// control-character check. A byte outside printable ASCII sends the string to those
+    /// checks ([`json_text`]).
+    fn text(&mut self) -> Result<&'a [u8], Fallback> {
+        self.eat(b'"')?;
+        let start = self.i;
+        let b = self.b;
+        let mut i = start;
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        // Bytes that stop the word loop: `"`, `\`, below 0x20, 0x80 and above. For
+        // each, the lowest flagged byte is exact (a borrow only flags bytes above it).
+        let stops = |x: u64| {
+            let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+            zero(x ^ (ONES * u64::from(b'"')))
+                | zero(x ^ (ONES * u64::from(b'\\')))
+                | ((x.wrapping_sub(ONES * 0x20) | x) & HIGH)
+        };
+        while let Some(w) = b.get(i..i + 8) {
+            let m = stops(u64::from_le_bytes(w.try_into().unwrap_or([0; 8])));
+            if m != 0 {
+                i += (m.trailing_zeros() / 8) as usize;
+                break;
+            }
+            i += 8;
+        }
+        while let Some(&c) = b.get(i) {
+            if c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c) {
+                break;
+            }
+            i += 1;
+        }
+        match b.get(i) {
+            Some(b'"') => {
+                // Printable ASCII up to here: UTF-8 without control characters.
+                self.i = i + 1;
+                Ok(&b[start..i])
+            }
+            Some(b'\\') => Err(Fallback::Escape),
+            Some(_) => {
+                // Not ASCII, or a control character: the whole string checked.
+                self.i = start - 1;
+                let s = self.raw_str()?;
+                json_text(s).map(str::as_bytes).ok_or(Fallback::Text)
+            }
+            None => Err(Fallback::Syntax),
+        }
     }
 
     /// An `Option<String>`: a string or `null`.
@@ -155,7 +203,7 @@ impl<'a> Scanner<'a> {
             return Ok(());
         }
         loop {
-            let key = self.raw_str()?;
+            let key = self.text()?;
             self.eat(b':')?;
             field(self, key)?;
             match self.peek() {
@@ -246,7 +294,8 @@ impl<'a> Scanner<'a> {
                 },
                 3 => s.text().map(drop),
                 4 => {
-                    let t = s.text()?;
+                    // Checked by `text`: this cannot fail.
+                    let t = std::str::from_utf8(s.text()?).map_err(|_| Fallback::Text)?;
                     let start = arena.seqs.len();
                     arena.seqs.push_str(t);
                     seq = Some(start..arena.seqs.len());

@@ -719,3 +719,39 @@ fn escapes_unknown_keys_and_unusual_forms_fall_back_and_decode_the_same() {
     assert_eq!(why, EncryptionType);
     assert!(slow.is_err());
 }
+
+proptest! {
+    /// The fast path's string check (eight bytes at a time, then byte by byte) against
+    /// serde_json's, on raw bytes of every kind at every position and length: a string
+    /// is taken exactly when serde_json reads it (UTF-8, no control character).
+    #[test]
+    fn strings_checked_as_serde_json_checks_them(
+        s in proptest::collection::vec(
+            prop_oneof![
+                4 => Just(b'a'), 1 => Just(b' '), 1 => Just(0x7f), 1 => Just(0x01),
+                1 => Just(0x1f), 1 => Just(0xc3), 1 => Just(0xa9), 1 => Just(0xff),
+                1 => Just(0x80), 1 => Just(0xe2),
+            ],
+            0..40,
+        ),
+        at in 0..2usize,
+    ) {
+        let key = ["partitionKey", "sequenceNumber"][at];
+        let mut body = event_with(&format!(r#""{key}":"@","data":"QQ==","approximateArrivalTimestamp":1"#))
+            .into_bytes();
+        let p = body.iter().position(|&b| b == b'@').unwrap();
+        body.splice(p..p + 1, s.iter().copied());
+        let theirs = serde_json::from_slice::<KinesisEvent>(&body);
+        match KinesisBatch::scan(&body) {
+            Ok(b) => {
+                let theirs = theirs.expect("serde_json reads what the fast path took");
+                prop_assert_eq!(b.records()[1].sequence_number, &theirs.records[1].kinesis.sequence_number);
+            }
+            Err(why) => {
+                prop_assert_eq!(why, super::Fallback::Text);
+                prop_assert!(theirs.is_err());
+                prop_assert!(KinesisBatch::from_slice(&body).is_err());
+            }
+        }
+    }
+}
