@@ -755,3 +755,23 @@ proptest! {
         }
     }
 }
+
+/// The repository's sample Kinesis events (what the functions' end-to-end tests invoke
+/// them with, pretty-printed as `sam local generate-event` writes them) take the fast
+/// path, and decode to the serde path's records.
+#[test]
+fn the_sample_events_take_the_fast_path() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
+    for name in [
+        "telemetry-processor.json",
+        "telemetry-processor-bad.json",
+        "race-control.json",
+        "race-control-bad.json",
+    ] {
+        let body = std::fs::read(dir.join(name)).unwrap();
+        let fast = KinesisBatch::scan(&body).unwrap_or_else(|why| panic!("{name}: {why:?}"));
+        let slow: KinesisBatch = serde_json::from_slice(&body).unwrap();
+        assert!(!fast.is_empty(), "{name}");
+        same_records(&fast, &slow).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}
