@@ -22,7 +22,7 @@
 //! gives back ([`Fallback`]) and the body goes to the serde path from the start, so the
 //! scanner only ever decides faster, never differently. [`KinesisBatch::from_slice`]
 //! does this; the stream functions' runtime does it through a layer around the Lambda
-//! runtime (`runtime::kinesis`, [`KinesisBatch::predecoded`]), since the runtime
+//! runtime (`runtime::kinesis`, `KinesisBatch::predecoded`), since the runtime
 //! deserializes the body itself.
 //!
 //! # Exactly what `aws_lambda_events` accepts
@@ -178,7 +178,8 @@ impl KinesisBatch {
     /// synchronously inside its service's `call`, on the caller's thread, so no other
     /// body can meet a batch meant for this one; anything left in it after `f` (a
     /// runtime that did not deserialize) is dropped.
-    pub fn predecoded<R>(batch: KinesisBatch, f: impl FnOnce() -> R) -> R {
+    #[cfg_attr(not(feature = "runtime"), allow(dead_code))]
+    pub(crate) fn predecoded<R>(batch: KinesisBatch, f: impl FnOnce() -> R) -> R {
         PREDECODED.with_borrow_mut(|slot| *slot = Some(batch));
         let r = f();
         if let Some(left) = PREDECODED.with_borrow_mut(Option::take) {
@@ -190,7 +191,7 @@ impl KinesisBatch {
 
 thread_local! {
     /// A batch scanned from the body the runtime is about to deserialize
-    /// ([`KinesisBatch::predecoded`]).
+    /// (`KinesisBatch::predecoded`).
     static PREDECODED: RefCell<Option<KinesisBatch>> = const { RefCell::new(None) };
 }
 

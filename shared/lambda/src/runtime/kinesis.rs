@@ -4,7 +4,7 @@
 //! The runtime deserializes each body itself, through serde_json; the body is first
 //! offered to the envelope scanner ([`KinesisBatch::scan`]) by a layer around the
 //! runtime ([`Prescan`]), which hands the runtime the scanned batch instead
-//! ([`KinesisBatch::predecoded`]). A body the scanner does not take goes to the runtime
+//! (`KinesisBatch::predecoded`). A body the scanner does not take goes to the runtime
 //! untouched, and the runtime's serde path decodes or refuses it as before.
 
 use std::time::{Duration, SystemTime};
