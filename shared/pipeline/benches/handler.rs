@@ -251,9 +251,21 @@ fn main() {
 
     let (mut dec_t, mut aws_t, mut core_t, mut whole_t, mut handler_t, mut floor_t) =
         (vec![], vec![], vec![], vec![], vec![], vec![]);
-    // `BENCH_ONLY=decode`: the decoder alone, for a profiler.
+    // `BENCH_ONLY=decode`: the decoder alone, for a profiler; `BENCH_ONLY=handler`: the
+    // handler alone on decoded records.
     let only_decode = std::env::var("BENCH_ONLY").is_ok_and(|v| v == "decode");
+    let only_handler = std::env::var("BENCH_ONLY").is_ok_and(|v| v == "handler");
     for _ in 0..rounds {
+        if only_handler {
+            let p = processor(warm_store.snapshot());
+            let mut m = MetricSet::new("b", &[]);
+            let ins: Vec<InRecord> = records.iter().map(|(s, d)| InRecord::new(s, d)).collect();
+            let t = Instant::now();
+            let o = rt.block_on(p.handle(&ins, far(), &mut m));
+            handler_t.push(t.elapsed().as_secs_f64());
+            assert_eq!(o.first_failed, None);
+            continue;
+        }
         // Decoding alone: the functions' decoder, then aws_lambda_events' (before).
         let t = Instant::now();
         let batch = KinesisBatch::from_slice(&body).unwrap();
@@ -318,6 +330,13 @@ fn main() {
     }
     if only_decode {
         println!("decode (KinesisBatch)      {:>7.2} ms", median(dec_t) * 1e3);
+        return;
+    }
+    if only_handler {
+        println!(
+            "handler, decoded records   {:>7.2} ms",
+            median(handler_t) * 1e3
+        );
         return;
     }
     let (dec, aws, core, whole, handler) = (

@@ -141,9 +141,19 @@ impl<'r, 'a> Batch<'r, 'a> {
             .map(|n| n.as_ref().map(|n| groups.range::<String, _>(..n).count()))
             .collect();
         let mut slots: Vec<&mut BTreeMap<CarId, Vec<usize>>> = groups.values_mut().collect();
-        for (i, p) in self.samples.iter().enumerate() {
-            let g = group_of[p.race].expect("race resolved");
-            slots[g].entry(p.car).or_default().push(i);
+        // A record's samples are mostly one car's, in a row: one map lookup per run of
+        // them, not per sample (the lookups were 3 % of the handler's profile).
+        let mut start = 0;
+        for run in self
+            .samples
+            .chunk_by(|a, b| a.race == b.race && a.car == b.car)
+        {
+            let g = group_of[run[0].race].expect("race resolved");
+            slots[g]
+                .entry(run[0].car)
+                .or_default()
+                .extend(start..start + run.len());
+            start += run.len();
         }
         groups
     }
@@ -230,5 +240,62 @@ mod tests {
         let got: Vec<usize> = seq.iter().map(|id| ids.index_of(*id)).collect();
         assert_eq!(got, [0, 0, 1, 2, 0, 1, 2]);
         assert_eq!(ids.ids, [Some("a".into()), None, Some("b".into())]);
+    }
+
+    /// Grouping by runs of one race's car gives each car every one of its samples, in
+    /// arrival order, however the records interleave cars and races.
+    #[test]
+    fn groups_hold_every_sample_of_each_car_in_order() {
+        let line = |race: &str, car: &str, ts: i64| {
+            format!(
+                r#"{{"v":1,"race_id":"{race}","car":"{car}","ts":{ts},"lap":0,"lap_frac":0.5,"speed_mph":175.9,"rpm":8357,"throttle_pct":100.0,"brake_psi":0,"gear":5,"gap_ahead_s":0.58,"in_pit":false}}"#
+            )
+        };
+        let plan = [
+            ("r1", "1"),
+            ("r1", "1"),
+            ("r1", "2"),
+            ("r2", "2"),
+            ("r2", "2"),
+            ("r1", "1"),
+            ("r1", "3"),
+            ("r1", "2"),
+        ];
+        // Two records: the second starts mid-run (r1/1 in both).
+        let lines: Vec<String> = plan
+            .iter()
+            .enumerate()
+            .map(|(i, (r, c))| line(r, c, 1_750_593_660_000 + 100 * i as i64))
+            .collect();
+        let data = [lines[..6].join("\n"), lines[6..].join("\n")];
+        let records: Vec<InRecord> = data
+            .iter()
+            .enumerate()
+            .map(|(i, d)| InRecord::new(["1", "2"][i], d.as_bytes()))
+            .collect();
+        let mut m = MetricSet::new("t", &[]);
+        let batch = Batch::decode(&records, i64::MAX / 2, &mut m);
+        assert_eq!(batch.samples.len(), plan.len());
+        let groups = batch.group();
+        let car = |c: &str| CarId::parse(c).unwrap();
+        let want: Groups = [
+            (
+                "r1".to_owned(),
+                [
+                    (car("1"), vec![0, 1, 5]),
+                    (car("2"), vec![2, 7]),
+                    (car("3"), vec![6]),
+                ]
+                .into_iter()
+                .collect(),
+            ),
+            (
+                "r2".to_owned(),
+                [(car("2"), vec![3, 4])].into_iter().collect(),
+            ),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(groups, want);
     }
 }
