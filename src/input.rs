@@ -285,7 +285,7 @@ mod tests {
                 Ok(())
             },
         )
-        .expect("feed");
+        .unwrap_or_else(|_| panic!("feeding failed"));
         seen
     }
 

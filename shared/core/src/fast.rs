@@ -14,13 +14,15 @@
 
 use crate::decode::Raw;
 
-/// Tokenizes a flat sample object, or gives up. Inlined into `decode_line`, so that the
-/// record (some 440 bytes, mostly the event-only fields) is filled where it is
-/// validated instead of being returned and copied.
+/// Tokenizes a flat sample object into `raw` (which starts empty), or gives up
+/// (`None`; `raw` is then left half filled, to be dropped).
+///
+/// Why into a record the caller holds, and inlined into `decode_line`: returned as an
+/// `Option`, the record (448 bytes, mostly the event-only fields) was copied twice per
+/// line, a `memcpy` at 6.9 % of a replay's profile.
 #[inline(always)]
-pub(crate) fn scan_flat(line: &[u8]) -> Option<Raw<'_>> {
+pub(crate) fn scan_flat_into<'a>(line: &'a [u8], raw: &mut Raw<'a>) -> Option<()> {
     let mut p = Scanner { s: line, i: 0 };
-    let mut raw = Raw::default();
     p.ws();
     p.eat(b'{')?;
     p.ws();
@@ -94,7 +96,15 @@ pub(crate) fn scan_flat(line: &[u8]) -> Option<Raw<'_>> {
         }
     }
     p.ws();
-    (p.i == p.s.len()).then_some(raw)
+    (p.i == p.s.len()).then_some(())
+}
+
+/// [`scan_flat_into`] a new record.
+#[cfg(test)]
+pub(crate) fn scan_flat(line: &[u8]) -> Option<Raw<'_>> {
+    let mut raw = Raw::default();
+    scan_flat_into(line, &mut raw)?;
+    Some(raw)
 }
 
 /// A key of a sample line, as the fast path tells them apart.
@@ -604,6 +614,22 @@ mod tests {
         };
         let v = p.int()?;
         (p.i == text.len()).then_some(v)
+    }
+
+    #[test]
+    fn minus_zero_in_an_integer_field_is_the_general_paths_to_reject() {
+        // serde_json reads `-0` as the float -0.0, which an integer field refuses; the
+        // fast path once read it as 0 and kept the sample.
+        let line = r#"{"v":1,"car":"19","ts":1750593700000,"rpm":1,"gear":-0}"#;
+        assert!(scan_flat(line.as_bytes()).is_none());
+        let r = crate::decode::decode_line(line.as_bytes()).unwrap_err();
+        assert_eq!(
+            (r.code, r.field),
+            (crate::contract::RejectCode::WrongType, Some("gear"))
+        );
+        // In a float field it is -0.0 either way.
+        let line = r#"{"v":1,"car":"19","ts":1750593700000,"rpm":1,"brake_psi":-0}"#;
+        same(line);
     }
 
     #[test]
