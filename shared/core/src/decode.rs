@@ -32,7 +32,8 @@ pub const MAX_TS: i64 = 253_402_300_799_999;
 /// Decodes one line (without its newline). Pure: the `ts_in_future` rule needs the race's
 /// history and is applied by the engine.
 pub fn decode_line(line: &[u8]) -> Result<Record<'_>, Reject> {
-    if let Some(raw) = crate::fast::scan_flat(line) {
+    let mut raw = Raw::default();
+    if crate::fast::scan_flat_into(line, &mut raw).is_some() {
         return raw.validate();
     }
     // One UTF-8 check of the whole line (word at a time for ASCII) is cheaper than the
