@@ -281,6 +281,57 @@ fn state_quarantine_apis_and_alarms_are_as_the_pipeline_needs() {
     }
 }
 
+/// A car item this build cannot read quarantines that car's samples and nothing repairs
+/// it by itself: an alarm on `cars_undecodable_total` of both stream functions (the EMF
+/// metric each really emits, under the dimension value each really writes), firing on
+/// the first one.
+#[test]
+fn an_undecodable_car_item_raises_an_alarm_from_either_stream_function() {
+    let t = template();
+    let a = &t["Resources"]["CarStateUndecodableAlarm"];
+    assert_eq!(a["Type"], "AWS::CloudWatch::Alarm");
+    let p = &a["Properties"];
+    let metrics = p["Metrics"]
+        .as_array()
+        .expect("metric math over both functions");
+    let mut functions = Vec::new();
+    for m in metrics.iter().filter(|m| m["ReturnData"] == false) {
+        let ms = &m["MetricStat"];
+        assert_eq!(ms["Metric"]["Namespace"], "burnbar");
+        assert_eq!(ms["Metric"]["MetricName"], "cars_undecodable_total");
+        assert_eq!(ms["Stat"], "Sum");
+        let d = &ms["Metric"]["Dimensions"][0];
+        assert_eq!(d["Name"], "Function");
+        functions.push(d["Value"].as_str().unwrap().to_owned());
+    }
+    functions.sort();
+    assert_eq!(functions, ["race-control", "telemetry-processor"]);
+    let expr = metrics.iter().find(|m| m["ReturnData"] == true).unwrap()["Expression"]
+        .as_str()
+        .unwrap();
+    assert!(
+        expr.contains("FILL(processor, 0)") && expr.contains("FILL(control, 0)"),
+        "either function alone raises it: {expr}"
+    );
+    assert_eq!(p["ComparisonOperator"], "GreaterThanThreshold");
+    assert_eq!(num(&p["Threshold"]), Some(0.0), "the first car");
+    assert_eq!(p["TreatMissingData"], "notBreaching");
+    assert!(p["AlarmActions"].is_object(), "notifies the alarm topic");
+
+    // What the alarm reads is what the code writes: the metric by both handlers, the
+    // dimension values as the functions' names.
+    let src = rust_sources();
+    assert!(src.contains("\"cars_undecodable_total\""));
+    for f in &functions {
+        assert!(
+            src.contains(&format!("const FUNCTION: &str = \"{f}\";")),
+            "{f}"
+        );
+    }
+    let ops = std::fs::read_to_string(root().join("docs/operations.md")).unwrap();
+    assert!(ops.contains("| `CarStateUndecodable` |"), "documented");
+}
+
 /// The call threshold is one setting of the deployment (fuel-update-v1, "can't make it"):
 /// a number from 5 to 50, 15 by default, given to both functions that publish a
 /// RaceState, and to no other.

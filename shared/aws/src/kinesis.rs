@@ -5,38 +5,41 @@
 //! Delivery is at-least-once, as for the viewers: a request the writer answers as failed
 //! is sent again by its caller, so a consumer sees an update again and drops it by car
 //! and `seq` (fuel-update-v1). Entries Kinesis refuses for throughput are put again
-//! (only those, within the deadline); order within a car is by `seq`, not by arrival.
+//! (only those, within the deadline: [`crate::put_records`], the loop the tools share);
+//! an entry refused for good fails the request as permanent once the others were put.
+//! Order within a car is by `seq`, not by arrival.
 
 use std::sync::Mutex;
+use std::time::Duration;
 
 use aws_sdk_kinesis::Client;
-use aws_sdk_kinesis::primitives::Blob;
-use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 use burnbar_core::FuelUpdate;
 use burnbar_metrics::MetricSet;
 use burnbar_pipeline::ports::PortError;
 use burnbar_pipeline::writer::Downstream;
 use tokio::time::Instant;
 
-use crate::errors::within;
+use crate::put_records::{
+    CallRetry, PutEntry, PutPolicy, RetryCodes, Stopped, THROUGHPUT_CODES, put_records,
+};
 
-/// `PutRecords` entries per call (the service's limit; a writer chunk is at most 100
-/// updates of about 1 KB, far under the 5 MiB per call).
-pub const PUT_MAX_RECORDS: usize = 500;
-/// Attempts of the entries Kinesis refuses for throughput before the chunk fails (and
+/// Attempts of the entries Kinesis refuses for throughput before the request fails (and
 /// its caller sends it again).
 pub const PUT_ATTEMPTS: u32 = 4;
 
-/// Throughput and service errors an entry may report; anything else is permanent.
-fn retryable_entry(code: &str) -> bool {
-    matches!(
-        code,
-        "ProvisionedThroughputExceededException"
-            | "KMSThrottlingException"
-            | "ThrottlingException"
-            | "InternalFailure"
-            | "ServiceUnavailable"
-    )
+/// How the writer puts: only throughput refusals again, 100 → 200 → 400 ms apart, never
+/// past the invocation's deadline. A failed call is not sent again here: the SDK's
+/// standard retries already ran, and [`crate::errors::classify`] says whether the
+/// writer's caller should.
+fn policy(deadline: Instant) -> PutPolicy {
+    PutPolicy {
+        codes: RetryCodes::Only(THROUGHPUT_CODES),
+        calls: CallRetry::Never,
+        max_attempts: PUT_ATTEMPTS,
+        first_delay: Duration::from_millis(100),
+        max_delay: Duration::from_millis(400),
+        deadline: Some(deadline),
+    }
 }
 
 /// What was put since the last [`KinesisDownstream::drain_metrics`].
@@ -77,73 +80,6 @@ impl KinesisDownstream {
     fn counted(&self, f: impl FnOnce(&mut Counts)) {
         f(&mut self.counts.lock().unwrap_or_else(|e| e.into_inner()));
     }
-
-    async fn put_chunk(&self, updates: &[&FuelUpdate], deadline: Instant) -> Result<(), PortError> {
-        let mut pending: Vec<&FuelUpdate> = updates.to_vec();
-        for attempt in 1..=PUT_ATTEMPTS {
-            let entries = pending
-                .iter()
-                .map(|u| {
-                    let data = serde_json::to_vec(u)
-                        .map_err(|e| PortError::Permanent(format!("update as JSON: {e}")))?;
-                    PutRecordsRequestEntry::builder()
-                        .partition_key(u.car.as_str())
-                        .data(Blob::new(data))
-                        .build()
-                        .map_err(|e| PortError::Permanent(e.to_string()))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let req = self.client.put_records().set_records(Some(entries));
-            let req = if self.stream.starts_with("arn:") {
-                req.stream_arn(&self.stream)
-            } else {
-                req.stream_name(&self.stream)
-            };
-            let what = format!("PutRecords {}", self.stream);
-            let out = within(deadline, &what, async {
-                req.send()
-                    .await
-                    .map_err(|e| crate::errors::classify(&what, e))
-            })
-            .await?;
-            let mut again = Vec::new();
-            let mut permanent = None;
-            for (u, r) in pending.iter().zip(out.records) {
-                match r.error_code.as_deref() {
-                    None => self.counted(|c| c.records += 1),
-                    Some(code) if retryable_entry(code) => again.push(*u),
-                    Some(code) => {
-                        permanent = Some(format!(
-                            "{what}: car {} seq {}: {code}: {}",
-                            u.car.as_str(),
-                            u.seq,
-                            r.error_message.unwrap_or_default()
-                        ));
-                    }
-                }
-            }
-            if let Some(p) = permanent {
-                return Err(PortError::Permanent(p));
-            }
-            if again.is_empty() {
-                return Ok(());
-            }
-            self.counted(|c| c.retried += again.len() as u64);
-            if attempt < PUT_ATTEMPTS {
-                let wait = std::time::Duration::from_millis(50 << attempt);
-                if Instant::now() + wait >= deadline {
-                    break;
-                }
-                tokio::time::sleep(wait).await;
-            }
-            pending = again;
-        }
-        Err(PortError::Retryable(format!(
-            "PutRecords {}: {} records refused for throughput",
-            self.stream,
-            pending.len()
-        )))
-    }
 }
 
 impl Downstream for KinesisDownstream {
@@ -152,13 +88,51 @@ impl Downstream for KinesisDownstream {
         updates: &[FuelUpdate],
         deadline: Instant,
     ) -> Result<(), PortError> {
-        let all: Vec<&FuelUpdate> = updates.iter().collect();
-        for chunk in all.chunks(PUT_MAX_RECORDS) {
-            if let Err(e) = self.put_chunk(chunk, deadline).await {
+        let what = format!("PutRecords {}", self.stream);
+        let data = updates
+            .iter()
+            .map(serde_json::to_vec)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| PortError::Permanent(format!("update as JSON: {e}")))?;
+        let entries: Vec<PutEntry> = updates
+            .iter()
+            .zip(&data)
+            .map(|(u, d)| PutEntry {
+                key: u.car.as_str(),
+                data: d,
+            })
+            .collect();
+        let o = put_records(&self.client, &self.stream, &entries, &policy(deadline)).await;
+        self.counted(|c| {
+            c.records += o.put.len() as u64;
+            c.retried += o.entries_retried;
+        });
+        let err = if let Some(r) = o.refused.first() {
+            let u = &updates[r.index];
+            Some(PortError::Permanent(format!(
+                "{what}: car {} seq {}: {}: {}",
+                u.car.as_str(),
+                u.seq,
+                r.code,
+                r.message
+            )))
+        } else {
+            o.stopped.map(|s| match s {
+                Stopped::Call(e) => crate::errors::classify(&what, *e),
+                Stopped::Request(e) => PortError::Permanent(format!("{what}: {e}")),
+                Stopped::Deadline => PortError::Retryable(format!(
+                    "{what}: {} records not put before the invocation's deadline",
+                    o.unput.len()
+                )),
+                s @ Stopped::Attempts { .. } => PortError::Retryable(format!("{what}: {s}")),
+            })
+        };
+        match err {
+            Some(e) => {
                 self.counted(|c| c.failures += 1);
-                return Err(e);
+                Err(e)
             }
+            None => Ok(()),
         }
-        Ok(())
     }
 }

@@ -8,6 +8,9 @@
 //! - [`sqs`]: the quarantine of rejected records.
 //! - `kinesis` (feature `downstream`): the writer's downstream stream of published
 //!   FuelUpdates.
+//! - `put_records` (feature `put-records`, on with `downstream`): `PutRecords` with
+//!   retries by a policy, shared by the downstream stream and the rehearse and redrive
+//!   tools.
 //! - [`errors`]: which SDK errors are worth retrying, and deadlines on every call.
 //! - [`function`]: what the two stream functions build the same way: their
 //!   configuration from the environment, these adapters from it, and the writer API as
@@ -24,6 +27,8 @@ pub mod errors;
 pub mod function;
 #[cfg(feature = "downstream")]
 pub mod kinesis;
+#[cfg(feature = "put-records")]
+pub mod put_records;
 pub mod sagemaker;
 pub mod sqs;
 #[cfg(feature = "testkit")]

@@ -3,31 +3,15 @@
 //! block of its own. A counting allocator compares events of 10 and of 2,000 records.
 #![cfg(feature = "kinesis-event")]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use burnbar_lambda::event::KinesisBatch;
 
-struct Counting;
+use burnbar_testalloc::ALLOCS;
 
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
+// The counter and its allocator: one home, `shared/testalloc`.
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: burnbar_testalloc::Counting = burnbar_testalloc::Counting;
 
 /// An event of `n` records with every field Lambda writes.
 fn event(n: usize) -> Vec<u8> {

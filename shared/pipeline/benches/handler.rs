@@ -24,9 +24,8 @@
 //! Python peer (the script prints that ratio); (issue 3) the handler on decoded records
 //! at most 1.5× the core per record.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::kinesis::KinesisEvent;
@@ -37,26 +36,11 @@ use burnbar_pipeline::memory::{MemoryPublisher, MemoryQuarantine, MemoryStore, N
 use burnbar_pipeline::{Control, InRecord, Processor, ProcessorConfig};
 use burnbar_sim::{SimConfig, Simulation};
 
-struct Counting;
+use burnbar_testalloc::ALLOCS;
 
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
+// The counter and its allocator: one home, `shared/testalloc`.
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: burnbar_testalloc::Counting = burnbar_testalloc::Counting;
 
 const SAMPLES_PER_RECORD: usize = 3;
 const RECORDS: usize = 4_765;

@@ -4,7 +4,6 @@
 use burnbar_core::car::WindowCorrection;
 use burnbar_core::race::Newest;
 use burnbar_core::{CarId, RaceState};
-use burnbar_lambda::clock::now_ms;
 use burnbar_lambda::deadline::call_deadline;
 use burnbar_metrics::{MetricSet, Unit, log};
 use serde_json::json;
@@ -263,7 +262,7 @@ pub(crate) async fn update_summary<S: RaceStore>(
     m: &mut MetricSet,
 ) {
     let car = item.state.car;
-    let Some(summary) = changed_summary(race, item) else {
+    let Some(summary) = changed_summary(race, item, (cfg.clock)()) else {
         return;
     };
     if let Err(e) = store
@@ -297,8 +296,13 @@ pub(crate) fn race_state(race: &StoredRace, cfg: &ProcessorConfig, m: &mut Metri
     state
 }
 
-/// The car's summary to write, stamped now, or `None` when the race holds it already.
-pub(crate) fn changed_summary(race: &StoredRace, item: &CarItem) -> Option<CarSummary> {
+/// The car's summary to write, stamped `now_ms` (the configured clock, which the silent-car
+/// rule compares it with), or `None` when the race holds it already.
+pub(crate) fn changed_summary(
+    race: &StoredRace,
+    item: &CarItem,
+    now_ms: i64,
+) -> Option<CarSummary> {
     let mut summary = summary_of(&item.state);
     if let Some(old) = race.summaries.get(&item.state.car) {
         summary.written_ms = old.written_ms;
@@ -306,7 +310,7 @@ pub(crate) fn changed_summary(race: &StoredRace, item: &CarItem) -> Option<CarSu
             return None;
         }
     }
-    summary.written_ms = now_ms();
+    summary.written_ms = now_ms;
     Some(summary)
 }
 

@@ -17,8 +17,9 @@
 use std::cmp::Ordering;
 use std::time::Duration;
 
-use aws_sdk_kinesis::primitives::Blob;
-use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ShardIteratorType};
+use aws_sdk_kinesis::types::ShardIteratorType;
+use burnbar_aws::put_records::{CallRetry, PutEntry, PutPolicy, RetryCodes, put_records};
+pub use burnbar_aws::put_records::{PUT_MAX_BYTES, PUT_MAX_RECORDS};
 use serde::Deserialize;
 
 /// Records one failed batch can hold: Lambda's largest Kinesis batch size.
@@ -26,9 +27,6 @@ pub const MAX_BATCH_RECORDS: usize = 10_000;
 /// `GetRecords` calls spent on one batch at most (each returns up to 10,000 records; a
 /// shard read from a sequence number may return empty pages before reaching it).
 pub const MAX_GET_RECORDS_CALLS: usize = 200;
-/// `PutRecords` limits (Kinesis quotas): entries and bytes per call.
-pub const PUT_MAX_RECORDS: usize = 500;
-pub const PUT_MAX_BYTES: usize = 5 * 1024 * 1024;
 /// Attempts of the entries Kinesis refused (throttling) before the message is left for
 /// a later run.
 pub const PUT_ATTEMPTS: u32 = 6;
@@ -227,86 +225,49 @@ fn record(r: aws_sdk_kinesis::types::Record) -> Record {
     }
 }
 
+/// How a redrive puts: every refused entry again (whatever its code: the records of a
+/// failed batch must all land, or the message stays in the queue for a later run), and a
+/// failed call again whole, up to [`PUT_ATTEMPTS`] with a wait of 200 ms doubling to
+/// 6.4 s.
+pub fn put_policy() -> PutPolicy {
+    PutPolicy {
+        codes: RetryCodes::All,
+        calls: CallRetry::Any,
+        max_attempts: PUT_ATTEMPTS,
+        first_delay: Duration::from_millis(200),
+        max_delay: Duration::from_millis(6400),
+        deadline: None,
+    }
+}
+
 /// Puts `records` back on `stream` with their partition keys, in calls within the
-/// `PutRecords` limits, retrying only the entries Kinesis refused.
+/// `PutRecords` limits, retrying only the entries Kinesis refused ([`put_policy`]).
 pub async fn put_again(
     k: &aws_sdk_kinesis::Client,
     stream: &str,
     records: &[Record],
 ) -> Result<(), RedriveError> {
-    let err = |detail: String| RedriveError::Put {
-        stream: stream.to_owned(),
-        detail,
-    };
-    for chunk in chunks(records) {
-        let mut pending: Vec<&Record> = chunk.iter().collect();
-        let mut attempt = 0;
-        while !pending.is_empty() {
-            attempt += 1;
-            let entries = pending
-                .iter()
-                .map(|r| {
-                    PutRecordsRequestEntry::builder()
-                        .partition_key(&r.partition_key)
-                        .data(Blob::new(r.data.clone()))
-                        .build()
-                        .map_err(|e| err(e.to_string()))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let out = k
-                .put_records()
-                .stream_name(stream)
-                .set_records(Some(entries))
-                .send()
-                .await;
-            let failed: Vec<&Record> = match out {
-                Ok(o) => pending
-                    .iter()
-                    .zip(o.records)
-                    .filter(|(_, r)| r.error_code.is_some())
-                    .map(|(p, _)| *p)
-                    .collect(),
-                // A whole call refused (throttled, a timeout): all of it again.
-                Err(_) if attempt < PUT_ATTEMPTS => pending.clone(),
-                Err(e) => {
-                    return Err(err(
-                        aws_sdk_kinesis::error::DisplayErrorContext(e).to_string()
-                    ));
-                }
-            };
-            if !failed.is_empty() && attempt >= PUT_ATTEMPTS {
-                return Err(err(format!(
-                    "{} entries still refused after {PUT_ATTEMPTS} attempts",
-                    failed.len()
-                )));
-            }
-            if !failed.is_empty() {
-                tokio::time::sleep(Duration::from_millis(100 << attempt.min(6))).await;
-            }
-            pending = failed;
-        }
+    let entries: Vec<PutEntry> = records
+        .iter()
+        .map(|r| PutEntry {
+            key: &r.partition_key,
+            data: &r.data,
+        })
+        .collect();
+    let o = put_records(k, stream, &entries, &put_policy()).await;
+    // With every code retried, nothing is refused for good: what is not put stopped the
+    // put (attempts spent, or a call that kept failing).
+    match (o.stopped, o.refused.first()) {
+        (None, None) => Ok(()),
+        (Some(s), _) => Err(RedriveError::Put {
+            stream: stream.to_owned(),
+            detail: s.to_string(),
+        }),
+        (None, Some(r)) => Err(RedriveError::Put {
+            stream: stream.to_owned(),
+            detail: format!("an entry refused: {}: {}", r.code, r.message),
+        }),
     }
-    Ok(())
-}
-
-/// Splits records into `PutRecords` calls: at most [`PUT_MAX_RECORDS`] entries and
-/// [`PUT_MAX_BYTES`] of data and keys each.
-pub fn chunks(records: &[Record]) -> Vec<&[Record]> {
-    let mut out = Vec::new();
-    let (mut start, mut bytes) = (0, 0);
-    for (i, r) in records.iter().enumerate() {
-        let size = r.data.len() + r.partition_key.len();
-        if i > start && (i - start == PUT_MAX_RECORDS || bytes + size > PUT_MAX_BYTES) {
-            out.push(&records[start..i]);
-            start = i;
-            bytes = 0;
-        }
-        bytes += size;
-    }
-    if start < records.len() {
-        out.push(&records[start..]);
-    }
-    out
 }
 
 #[cfg(test)]
@@ -366,6 +327,13 @@ mod tests {
             partition_key: "7".into(),
             sequence: "1".into(),
             data: vec![b'x'; n],
+        };
+        // The shared loop's split, with the sizes a redrive's records count.
+        let chunks = |rs: &[Record]| -> Vec<Vec<Record>> {
+            burnbar_aws::put_records::calls(rs.iter().map(|r| r.data.len() + r.partition_key.len()))
+                .into_iter()
+                .map(|c| rs[c].to_vec())
+                .collect()
         };
         let small: Vec<Record> = (0..1201).map(|_| rec(10)).collect();
         let c = chunks(&small);

@@ -20,17 +20,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use aws_sdk_kinesis::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_kinesis::primitives::Blob;
-use aws_sdk_kinesis::types::PutRecordsRequestEntry;
+use burnbar_aws::put_records::{
+    CallRetry, PutEntry, PutPolicy, RetryCodes, Stopped, THROUGHPUT_CODES, put_records,
+};
+pub use burnbar_aws::put_records::{PUT_MAX_BYTES, PUT_MAX_RECORDS};
 use burnbar_core::Record;
 use burnbar_core::contract::EventKind;
 use burnbar_core::race::UNKNOWN_RACE;
 use serde::Serialize;
 
-/// `PutRecords` quotas: entries and bytes (data and partition keys) per call.
-pub const PUT_MAX_RECORDS: usize = 500;
-pub const PUT_MAX_BYTES: usize = 5 * 1024 * 1024;
 /// One record's data and partition key at most.
 pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
 /// Attempts of an entry Kinesis refuses for throughput (or of a call that failed
@@ -157,40 +155,6 @@ pub fn pack(lines: &[(String, Vec<u8>)], max_bytes: usize) -> Vec<OutRecord> {
         }
     }
     out
-}
-
-/// Splits records into `PutRecords` calls: at most [`PUT_MAX_RECORDS`] entries and
-/// [`PUT_MAX_BYTES`] each, in order.
-pub fn calls(records: &[OutRecord]) -> Vec<&[OutRecord]> {
-    let mut out = Vec::new();
-    let (mut start, mut bytes) = (0, 0);
-    for (i, r) in records.iter().enumerate() {
-        if i > start && (i - start == PUT_MAX_RECORDS || bytes + r.size() > PUT_MAX_BYTES) {
-            out.push(&records[start..i]);
-            start = i;
-            bytes = 0;
-        }
-        bytes += r.size();
-    }
-    if start < records.len() {
-        out.push(&records[start..]);
-    }
-    out
-}
-
-/// Error codes worth another attempt: throughput and the service's transient failures.
-pub fn retryable_code(code: &str) -> bool {
-    matches!(
-        code,
-        "ProvisionedThroughputExceededException"
-            | "KMSThrottlingException"
-            | "LimitExceededException"
-            | "ThrottlingException"
-            | "InternalFailure"
-            | "InternalFailureException"
-            | "ServiceUnavailable"
-            | "ServiceUnavailableException"
-    )
 }
 
 /// Counts of one stream.
@@ -413,8 +377,23 @@ async fn flush(
     put_all(k, &target.telemetry, &telemetry, opts, &mut sum.telemetry).await
 }
 
+/// How a rehearsal puts: throughput refusals and transient call failures again, up to
+/// [`PUT_ATTEMPTS`] with a wait doubling from [`Options::retry_delay`] (up to 64 times
+/// it); a record refused for another reason is counted, reported and
+/// skipped, and the rest go on.
+pub fn put_policy(opts: &Options) -> PutPolicy {
+    PutPolicy {
+        codes: RetryCodes::Only(THROUGHPUT_CODES),
+        calls: CallRetry::Transient,
+        max_attempts: PUT_ATTEMPTS,
+        first_delay: opts.retry_delay,
+        max_delay: opts.retry_delay * 64,
+        deadline: None,
+    }
+}
+
 /// Puts `records` on `stream` in calls within the limits, retrying what Kinesis refused
-/// for throughput; what it refused for good is counted and reported.
+/// for throughput ([`put_policy`]); what it refused for good is counted and reported.
 pub async fn put_all(
     k: &aws_sdk_kinesis::Client,
     stream: &str,
@@ -422,82 +401,41 @@ pub async fn put_all(
     opts: &Options,
     st: &mut StreamStats,
 ) -> Result<(), RehearseError> {
-    let err = |detail: String| RehearseError::Put {
-        stream: stream.to_owned(),
-        detail,
-    };
-    for call in calls(records) {
-        let mut pending: Vec<&OutRecord> = call.iter().collect();
-        let mut attempt = 0;
-        while !pending.is_empty() {
-            attempt += 1;
-            let entries = pending
-                .iter()
-                .map(|r| {
-                    PutRecordsRequestEntry::builder()
-                        .partition_key(&r.key)
-                        .data(Blob::new(r.data.clone()))
-                        .build()
-                        .map_err(|e| err(e.to_string()))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let req = k.put_records().set_records(Some(entries));
-            let req = if stream.starts_with("arn:") {
-                req.stream_arn(stream)
-            } else {
-                req.stream_name(stream)
-            };
-            st.put_calls += 1;
-            let again: Vec<&OutRecord> = match req.send().await {
-                Ok(o) => {
-                    let mut again = Vec::new();
-                    for (r, res) in pending.iter().zip(o.records) {
-                        match res.error_code.as_deref() {
-                            None => count_put(st, r),
-                            Some(code) if retryable_code(code) => again.push(*r),
-                            Some(code) => {
-                                st.records_refused += 1;
-                                eprintln!(
-                                    "burnbar-rehearse: {stream} refused a record of {:?}: {code}: {}",
-                                    r.key,
-                                    res.error_message.unwrap_or_default()
-                                );
-                            }
-                        }
-                    }
-                    st.entries_retried += again.len() as u64;
-                    again
-                }
-                Err(e) if transient(&e) => {
-                    st.calls_retried += 1;
-                    if attempt >= PUT_ATTEMPTS {
-                        return Err(err(
-                            aws_sdk_kinesis::error::DisplayErrorContext(e).to_string()
-                        ));
-                    }
-                    pending.clone()
-                }
-                Err(e) => {
-                    return Err(err(
-                        aws_sdk_kinesis::error::DisplayErrorContext(e).to_string()
-                    ));
-                }
-            };
-            if !again.is_empty() {
-                if attempt >= PUT_ATTEMPTS {
-                    return Err(err(format!(
-                        "{} records still refused for throughput after {PUT_ATTEMPTS} attempts: \
-                         the stream cannot take this speed (lower --speed, or add shards)",
-                        again.len()
-                    )));
-                }
-                let backoff = opts.retry_delay * (1u32 << (attempt - 1).min(6));
-                tokio::time::sleep(backoff).await;
-            }
-            pending = again;
-        }
+    let entries: Vec<PutEntry> = records
+        .iter()
+        .map(|r| PutEntry {
+            key: &r.key,
+            data: &r.data,
+        })
+        .collect();
+    let o = put_records(k, stream, &entries, &put_policy(opts)).await;
+    st.put_calls += o.calls;
+    st.entries_retried += o.entries_retried;
+    st.calls_retried += o.calls_retried;
+    for &i in &o.put {
+        count_put(st, &records[i]);
     }
-    Ok(())
+    for r in &o.refused {
+        st.records_refused += 1;
+        eprintln!(
+            "burnbar-rehearse: {stream} refused a record of {:?}: {}: {}",
+            records[r.index].key, r.code, r.message
+        );
+    }
+    match o.stopped {
+        None => Ok(()),
+        Some(s) => Err(RehearseError::Put {
+            stream: stream.to_owned(),
+            detail: match s {
+                Stopped::Attempts { last, .. } => format!(
+                    "{} records still refused for throughput after {PUT_ATTEMPTS} attempts: \
+                     the stream cannot take this speed (lower --speed, or add shards)",
+                    last.len()
+                ),
+                s => s.to_string(),
+            },
+        }),
+    }
 }
 
 fn count_put(st: &mut StreamStats, r: &OutRecord) {
@@ -506,16 +444,6 @@ fn count_put(st: &mut StreamStats, r: &OutRecord) {
     st.bytes += size as u64;
     st.payload_units += size.div_ceil(PAYLOAD_UNIT_BYTES) as u64;
     st.on_demand_kib += r.data.len().div_ceil(ON_DEMAND_ROUNDING_BYTES) as u64;
-}
-
-/// A call worth sending again: throttled, a service failure, or no answer in time.
-fn transient<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
-    match e {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
-        SdkError::ServiceError(s) => s.err().code().is_some_and(retryable_code),
-        SdkError::ResponseError(_) => true,
-        _ => false,
-    }
 }
 
 /// The line without its trailing `\n` or `\r\n`.
@@ -537,16 +465,18 @@ mod tests {
 
     #[test]
     fn calls_stay_within_the_put_records_limits() {
+        // The shared loop's split, with the sizes a rehearsal's records count.
+        use burnbar_aws::put_records::calls;
         let many: Vec<OutRecord> = (0..1_234).map(|i| rec(&format!("{i}"), 10)).collect();
-        let c = calls(&many);
+        let c = calls(many.iter().map(OutRecord::size));
         assert_eq!(
             c.iter().map(|c| c.len()).collect::<Vec<_>>(),
             [500, 500, 234]
         );
         let big: Vec<OutRecord> = (0..12).map(|_| rec("7", 1_000_000)).collect();
-        let c = calls(&big);
+        let c = calls(big.iter().map(OutRecord::size));
         for call in &c {
-            let bytes: usize = call.iter().map(OutRecord::size).sum();
+            let bytes: usize = big[call.clone()].iter().map(OutRecord::size).sum();
             assert!(bytes <= PUT_MAX_BYTES, "{bytes}");
         }
         assert_eq!(c.iter().map(|c| c.len()).sum::<usize>(), 12);

@@ -294,8 +294,9 @@ where
         deadline: Instant,
         m: &mut MetricSet,
     ) {
+        let now = (self.cfg.clock)();
         let changed: Vec<(CarId, CarSummary)> = items
-            .filter_map(|i| changed_summary(race, i).map(|s| (i.state.car, s)))
+            .filter_map(|i| changed_summary(race, i, now).map(|s| (i.state.car, s)))
             .collect();
         if changed.is_empty() {
             return;

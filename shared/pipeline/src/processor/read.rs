@@ -15,7 +15,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use burnbar_core::CarId;
 use burnbar_core::race::{MAX_CARS, Newest};
-use burnbar_lambda::clock::now_ms;
 use burnbar_metrics::{MetricSet, log};
 use serde_json::json;
 use tokio::time::Instant;
@@ -130,7 +129,7 @@ where
         let quiet_ms = cfg.silent_quiet.as_millis() as i64;
         let view = self.store.load_race(id, deadline).await?;
         let race = StoredRace::from_view(&view);
-        let silent = race.silent_cars(&cfg.engine, now_ms(), quiet_ms, cars);
+        let silent = race.silent_cars(&cfg.engine, (cfg.clock)(), quiet_ms, cars);
         let silent = bound_sweep(&race, silent, cfg.sweep_max, m);
         let mut keys = cars_to_read(&race, cars);
         keys.extend(silent.iter().flat_map(|(_, c)| c));
