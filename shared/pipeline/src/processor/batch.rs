@@ -32,6 +32,33 @@ pub(super) struct BatchSample {
     pub sample: CarSample,
 }
 
+/// The most samples whose list a thread keeps for its next batch: a full 6 MB Lambda
+/// batch of real telemetry holds about 20,000; a batch of unusually short lines may hold
+/// more, and its list is then freed rather than kept for the life of the function.
+pub(super) const SAMPLES_KEPT_MAX: usize = 65_536;
+
+thread_local! {
+    /// The sample list of the last batch on this thread, empty, for the next
+    /// ([`Batch::decode`]); given back when the batch is dropped.
+    static SAMPLES: std::cell::RefCell<Vec<BatchSample>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl Drop for Batch<'_, '_> {
+    fn drop(&mut self) {
+        let mut samples = std::mem::take(&mut self.samples);
+        if samples.capacity() > SAMPLES_KEPT_MAX {
+            return;
+        }
+        samples.clear();
+        SAMPLES.with_borrow_mut(|slot| {
+            if slot.capacity() < samples.capacity() {
+                *slot = samples;
+            }
+        });
+    }
+}
+
 /// Sample indices by race name, then car (each car's in arrival order).
 pub(super) type Groups = BTreeMap<String, BTreeMap<CarId, Vec<usize>>>;
 
@@ -53,18 +80,15 @@ impl<'r, 'a> Batch<'r, 'a> {
     /// [`race::CLOCK_FUTURE_MS`]: it would otherwise become its race's newest `ts`).
     pub fn decode(records: &'r [InRecord<'a>], now_ms: i64, m: &mut MetricSet) -> Self {
         let mut out = Records::new(records);
-        // Sized once for every line the records hold (at most one sample each): grown by
-        // doubling, the list would cost one more allocation for each doubling of the
-        // samples, and the handler's allocations are per event, record, car and window,
-        // never per sample (issue 18; tests/alloc_per_sample.rs). Counting the newlines is
-        // one more SIMD pass over the data: on the handler bench's 6 MB event it costs
-        // 0.3-0.6 ms (handler/core 1.30x -> 1.36-1.39x, within the 1.5x target); a buffer
-        // kept warm across invocations, as the event decoder keeps its own, would save it.
-        let most = records
-            .iter()
-            .map(|r| memchr::memchr_iter(b'\n', r.data).count() + 1)
-            .sum();
-        let mut samples = Vec::with_capacity(most);
+        // The list the last batch on this thread left (empty): grown by doubling afresh,
+        // it would cost one more allocation for each doubling of the samples, and the
+        // handler's allocations are per event, record, car and window, never per sample
+        // (issue 18; tests/alloc_per_sample.rs). Sizing it by counting the records'
+        // newlines first was one more pass over the data (0.3-0.6 ms of the handler
+        // bench's 6 MB event); kept warm, as the event decoder keeps its arena, a warm
+        // function neither counts nor allocates it.
+        let mut samples = SAMPLES.with_borrow_mut(std::mem::take);
+        samples.clear();
         let mut race_ids = RaceIds::default();
         let mut lines_in = 0;
         for (ri, r) in records.iter().enumerate() {
@@ -321,5 +345,43 @@ mod tests {
         .into_iter()
         .collect();
         assert_eq!(groups, want);
+    }
+
+    /// A warm thread decodes a batch's samples into the list the last batch left (no
+    /// pass to count lines, no allocation of it again); a list grown past
+    /// [`SAMPLES_KEPT_MAX`] is freed with its batch, not kept for the life of the
+    /// function.
+    #[test]
+    fn a_thread_reuses_its_sample_list_and_frees_one_over_the_limit() {
+        let data = |n: usize| {
+            (0..n)
+                .map(|i| {
+                    format!(
+                        r#"{{"v":1,"race_id":"r","car":"{}","ts":{},"lap":0,"lap_frac":0.5,"speed_mph":175.9,"rpm":8357,"throttle_pct":100.0,"brake_psi":0,"gear":5,"gap_ahead_s":0.58,"in_pit":false}}"#,
+                        1 + i % 40,
+                        1_750_593_660_000 + i as i64
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let decode = |d: &str| {
+            let records = [InRecord::new("1", d.as_bytes())];
+            let mut m = MetricSet::new("t", &[]);
+            let batch = Batch::decode(&records, i64::MAX / 2, &mut m);
+            (batch.samples.len(), batch.samples.capacity())
+        };
+        let small = data(1_000);
+        let (n, cap) = decode(&small);
+        assert_eq!(n, 1_000);
+        // The second batch finds the first one's list: the same capacity, not grown anew.
+        assert_eq!(decode(&small), (1_000, cap));
+        SAMPLES.with_borrow(|slot| assert_eq!(slot.capacity(), cap));
+        // A batch over the limit decodes whole, and its list is not kept.
+        let big = data(SAMPLES_KEPT_MAX + 1);
+        let (n, big_cap) = decode(&big);
+        assert_eq!(n, SAMPLES_KEPT_MAX + 1);
+        assert!(big_cap > SAMPLES_KEPT_MAX);
+        SAMPLES.with_borrow(|slot| assert!(slot.capacity() <= SAMPLES_KEPT_MAX));
     }
 }
