@@ -512,4 +512,6 @@ mod scan;
 pub use scan::Fallback;
 
 #[cfg(test)]
+mod fast_path_tests;
+#[cfg(test)]
 mod tests;
