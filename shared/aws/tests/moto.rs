@@ -14,6 +14,7 @@ use std::time::Duration;
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::config::Credentials;
 use aws_sdk_dynamodb::types::AttributeValue;
+use burnbar_aws::dynamo::DynamoStore;
 use burnbar_aws::sagemaker::SageMakerPredictor;
 use burnbar_aws::sqs::SqsQuarantine;
 use burnbar_aws::testkit::Moto;
@@ -276,22 +277,7 @@ async fn the_predictor_reads_seeded_answers_falls_back_on_errors_and_timeouts_an
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_processor_on_dynamodb_and_sqs_counts_each_sample_once_and_quarantines_bad_lines() {
     let moto = Moto::start();
-    let store = moto.table("burnbar").await;
-    let sqs = aws_sdk_sqs::Client::new(&moto.sdk().await);
-    let q = sqs
-        .create_queue()
-        .queue_name("quarantine")
-        .send()
-        .await
-        .unwrap();
-    let queue_url = q.queue_url().unwrap().to_owned();
-    let proc = Processor::new(
-        store.clone(),
-        None::<NoPredictor>,
-        MemoryPublisher::default(),
-        SqsQuarantine::new(sqs.clone(), &queue_url),
-        ProcessorConfig::default(),
-    );
+    let (proc, store, sqs, queue_url) = processor_on_moto(&moto).await;
     // 40 s of one car at 5 Hz, a bad line in the middle, sent in 4 batches, each twice.
     let t0 = 1_750_593_600_000i64;
     let mut lines: Vec<String> = (0..200)
@@ -359,24 +345,7 @@ async fn the_processor_on_dynamodb_and_sqs_counts_each_sample_once_and_quarantin
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hostile_line_is_quarantined_within_the_message_limit_and_the_rest_goes_on() {
     let moto = Moto::start();
-    let store = moto.table("burnbar").await;
-    let sqs = aws_sdk_sqs::Client::new(&moto.sdk().await);
-    let queue_url = sqs
-        .create_queue()
-        .queue_name("quarantine")
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_owned();
-    let proc = Processor::new(
-        store.clone(),
-        None::<NoPredictor>,
-        MemoryPublisher::default(),
-        SqsQuarantine::new(sqs.clone(), &queue_url),
-        ProcessorConfig::default(),
-    );
+    let (proc, store, sqs, queue_url) = processor_on_moto(&moto).await;
     let t0 = 1_750_593_600_000i64;
     let good = |i: i64| {
         format!(
@@ -782,24 +751,7 @@ async fn a_race_start_past_dynamodbs_item_limit_is_stored_in_its_canonical_form(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_undecodable_car_item_and_a_record_of_bad_lines_stay_with_their_car_and_record() {
     let moto = Moto::start();
-    let store = moto.table("burnbar").await;
-    let sqs = aws_sdk_sqs::Client::new(&moto.sdk().await);
-    let queue_url = sqs
-        .create_queue()
-        .queue_name("quarantine")
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_owned();
-    let proc = Processor::new(
-        store.clone(),
-        None::<NoPredictor>,
-        MemoryPublisher::default(),
-        SqsQuarantine::new(sqs.clone(), &queue_url),
-        ProcessorConfig::default(),
-    );
+    let (proc, store, sqs, queue_url) = processor_on_moto(&moto).await;
     let t0 = 1_750_593_600_000i64;
     // One record per car and second, 5 samples each.
     let secs = |range: std::ops::Range<i64>| -> Vec<(String, Vec<u8>)> {
@@ -922,4 +874,36 @@ async fn an_undecodable_car_item_and_a_record_of_bad_lines_stay_with_their_car_a
         assert_eq!(item.state.max_ts, Some(t0 + 29_900));
     }
     assert!(after[&car("2")].is_err());
+}
+
+/// The processor of the telemetry function on moto: its state in the DynamoDB table
+/// `burnbar`, its quarantine on the SQS queue `quarantine` (with the client and queue URL
+/// to read the quarantine back), updates kept in memory, no correction.
+async fn processor_on_moto(
+    moto: &Moto,
+) -> (
+    Processor<DynamoStore, NoPredictor, MemoryPublisher, SqsQuarantine>,
+    DynamoStore,
+    aws_sdk_sqs::Client,
+    String,
+) {
+    let store = moto.table("burnbar").await;
+    let sqs = aws_sdk_sqs::Client::new(&moto.sdk().await);
+    let queue_url = sqs
+        .create_queue()
+        .queue_name("quarantine")
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_owned();
+    let proc = Processor::new(
+        store.clone(),
+        None,
+        MemoryPublisher::default(),
+        SqsQuarantine::new(sqs.clone(), &queue_url),
+        ProcessorConfig::default(),
+    );
+    (proc, store, sqs, queue_url)
 }
