@@ -5,8 +5,8 @@
 //! and to refuse what the processor would reject anyway before it costs a Kinesis record.
 //! Reusing `burnbar_core::decode_line` keeps one definition of "valid".
 
-use burnbar_core::contract::{Channels, EventKind};
-use burnbar_core::race::UNKNOWN_RACE;
+use burnbar_core::contract::Channels;
+use burnbar_core::race::EventRaces;
 use burnbar_core::{CarId, Record, Reject};
 
 /// A decoded message, reduced to what routing and sampling need.
@@ -23,7 +23,7 @@ pub enum Routed {
 /// names none (`telemetry-v1`, "Which race").
 #[derive(Debug, Default, Clone)]
 pub struct Router {
-    current_race: Option<String>,
+    races: EventRaces,
 }
 
 impl Router {
@@ -38,17 +38,7 @@ impl Router {
                 channels: s.ch.present & Channels::CHANNEL_MASK,
             }),
             Record::Event(e) => {
-                let race = match (&e.kind, e.race_id) {
-                    (EventKind::RaceStart(rs), _) => {
-                        self.current_race = Some(rs.race_id.clone());
-                        rs.race_id.clone()
-                    }
-                    (_, Some(id)) => id,
-                    (_, None) => self
-                        .current_race
-                        .clone()
-                        .unwrap_or_else(|| UNKNOWN_RACE.to_owned()),
-                };
+                let race = self.races.race_of(&e.kind, e.race_id);
                 Ok(Routed::Event {
                     race,
                     kind: e.kind.name(),

@@ -360,6 +360,33 @@ pub struct FlagChange {
     pub lap: Option<u16>,
 }
 
+/// Which race each race-control event of a feed belongs to (`telemetry-v1`, "Which
+/// race"): the one it names; else the race of the latest `race_start` before it; else
+/// [`UNKNOWN_RACE`]. For whoever routes a feed's lines by race without a race's state
+/// (the bridge, the rehearsal).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct EventRaces {
+    current: Option<String>,
+}
+
+impl EventRaces {
+    /// The race of an event of `kind` naming `race_id`; a `race_start` becomes the
+    /// race of the events after it that name none.
+    pub fn race_of(&mut self, kind: &EventKind, race_id: Option<String>) -> String {
+        match (kind, race_id) {
+            (EventKind::RaceStart(rs), _) => {
+                self.current = Some(rs.race_id.clone());
+                rs.race_id.clone()
+            }
+            (_, Some(id)) => id,
+            (_, None) => self
+                .current
+                .clone()
+                .unwrap_or_else(|| UNKNOWN_RACE.to_owned()),
+        }
+    }
+}
+
 /// The flag in force at `ts` by `flags` (in `ts` order; green before the first).
 pub fn flag_in_force(flags: &[FlagChange], ts: i64) -> Flag {
     let i = flags.partition_point(|f| f.ts <= ts);
@@ -479,6 +506,45 @@ pub fn silent_boundary(newest_sample_ts: i64, cfg: &EngineConfig) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_event_belongs_to_the_race_it_names_else_to_the_latest_race_start() {
+        let mut races = EventRaces::default();
+        let flag = EventKind::Flag {
+            flag: Flag::Yellow,
+            lap: None,
+        };
+        assert_eq!(
+            races.race_of(&flag, None),
+            UNKNOWN_RACE,
+            "before any race_start"
+        );
+        let start = |id: &str| {
+            EventKind::RaceStart(RaceStart {
+                race_id: id.to_owned(),
+                track: "pocono".to_owned(),
+                track_length_mi: None,
+                scheduled_laps: None,
+                fuel_capacity_gal: None,
+                cars: Vec::new(),
+                drivers: Vec::new(),
+            })
+        };
+        assert_eq!(races.race_of(&start("a"), Some("other".into())), "a");
+        assert_eq!(races.race_of(&flag, None), "a");
+        assert_eq!(
+            races.race_of(&flag, Some("b".into())),
+            "b",
+            "the race it names"
+        );
+        assert_eq!(
+            races.race_of(&flag, None),
+            "a",
+            "naming one does not move it"
+        );
+        races.race_of(&start("c"), None);
+        assert_eq!(races.race_of(&flag, None), "c");
+    }
 
     #[test]
     fn the_clock_horizon_admits_a_skewed_clock_and_refuses_the_far_future() {

@@ -25,8 +25,8 @@ use burnbar_aws::put_records::{
 };
 pub use burnbar_aws::put_records::{PUT_MAX_BYTES, PUT_MAX_RECORDS};
 use burnbar_core::Record;
-use burnbar_core::contract::EventKind;
-use burnbar_core::race::UNKNOWN_RACE;
+
+use burnbar_core::race::EventRaces;
 use serde::Serialize;
 
 /// One record's data and partition key at most.
@@ -81,7 +81,7 @@ pub struct Routed {
 /// `race_id` belongs to the race of the latest `race_start`).
 #[derive(Debug, Default)]
 pub struct Router {
-    current_race: Option<String>,
+    races: EventRaces,
 }
 
 impl Router {
@@ -94,17 +94,7 @@ impl Router {
                 ts: s.ts,
             }),
             Ok(Record::Event(e)) => {
-                let race = match (&e.kind, e.race_id) {
-                    (EventKind::RaceStart(rs), _) => {
-                        self.current_race = Some(rs.race_id.clone());
-                        rs.race_id.clone()
-                    }
-                    (_, Some(id)) => id,
-                    (_, None) => self
-                        .current_race
-                        .clone()
-                        .unwrap_or_else(|| UNKNOWN_RACE.to_owned()),
-                };
+                let race = self.races.race_of(&e.kind, e.race_id);
                 Ok(Routed {
                     stream: Stream::RaceControl,
                     key: race,
