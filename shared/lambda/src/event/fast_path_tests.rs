@@ -316,3 +316,108 @@ fn the_sample_events_take_the_fast_path() {
         same_records(&fast, &slow).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }
+
+proptest! {
+    /// The strings Lambda repeats in every record (region, ARNs, versions, …) are
+    /// compared with the last record's value and only checked again when they differ:
+    /// a value that changes from record to record, into a prefix or an extension of the
+    /// last, into `null`, a control character or broken UTF-8, is still read exactly as
+    /// serde_json reads it.
+    #[test]
+    fn repeated_strings_are_checked_whenever_they_change(
+        values in proptest::collection::vec(
+            prop_oneof![
+                Just(&b"\"arn:aws:kinesis\""[..]), Just(&b"\"arn:aws:kinesis\""[..]),
+                Just(&b"\"arn:aws:kinesi\""[..]), Just(&b"\"arn:aws:kinesisx\""[..]),
+                Just(&b"\"arn:aws:kinesis\x01\""[..]), Just(&b"\"arn:aws:kinesis\xff\""[..]),
+                Just(&b"\"arn:aws:kines\x1fs\""[..]), Just(&b"null"[..]), Just(&b"\"\""[..]),
+            ],
+            1..5,
+        ),
+        field in prop_oneof![
+            Just("awsRegion"), Just("eventName"), Just("eventSource"), Just("eventSourceARN"),
+            Just("eventVersion"), Just("invokeIdentityArn"), Just("kinesisSchemaVersion"),
+        ],
+    ) {
+        let mut body = b"{\"Records\":[".to_vec();
+        for (n, v) in values.iter().enumerate() {
+            if n > 0 {
+                body.push(b',');
+            }
+            let (outer, inner) = if field == "kinesisSchemaVersion" {
+                (String::new(), format!("\"{field}\":"))
+            } else {
+                (format!("\"{field}\":"), String::new())
+            };
+            body.extend_from_slice(b"{");
+            body.extend_from_slice(outer.as_bytes());
+            if !outer.is_empty() {
+                body.extend_from_slice(v);
+                body.push(b',');
+            }
+            body.extend_from_slice(b"\"kinesis\":{");
+            body.extend_from_slice(inner.as_bytes());
+            if !inner.is_empty() {
+                body.extend_from_slice(v);
+                body.push(b',');
+            }
+            body.extend_from_slice(
+                format!(r#""sequenceNumber":"{n}","data":"QQ==","approximateArrivalTimestamp":1}}}}"#)
+                    .as_bytes(),
+            );
+        }
+        body.extend_from_slice(b"]}");
+        let theirs = serde_json::from_slice::<KinesisEvent>(&body);
+        match KinesisBatch::scan(&body) {
+            Ok(fast) => {
+                prop_assert!(theirs.is_ok(), "serde_json refuses what the fast path took");
+                let slow: KinesisBatch = serde_json::from_slice(&body).unwrap();
+                same_records(&fast, &slow)?;
+            }
+            Err(why) => {
+                prop_assert_eq!(why, super::Fallback::Text);
+                prop_assert!(theirs.is_err());
+            }
+        }
+    }
+
+    /// The scanner takes a timestamp by its syntax alone (at most 12 digits and 3
+    /// decimals) without computing it: every such number is one the serde path reads as
+    /// valid seconds.
+    #[test]
+    fn every_plain_timestamp_the_scanner_takes_is_valid_seconds(
+        int in 0u64..1_000_000_000_000,
+        decimals in proptest::option::of((1usize..4, 0u64..1000)),
+    ) {
+        let text = match decimals {
+            None => int.to_string(),
+            Some((d, f)) => format!("{int}.{:0d$}", f % 10u64.pow(d as u32)),
+        };
+        let body = event_with(&format!(
+            r#""sequenceNumber":"2","data":"QQ==","approximateArrivalTimestamp":{text}"#
+        ));
+        prop_assert!(KinesisBatch::scan(body.as_bytes()).is_ok(), "{}", text);
+        let secs: f64 = serde_json::from_str(&text).unwrap();
+        prop_assert!(super::seconds_valid(secs).is_ok(), "{}", text);
+        prop_assert!(serde_json::from_slice::<KinesisEvent>(body.as_bytes()).is_ok(), "{}", text);
+    }
+}
+
+proptest! {
+    /// The inlined compare of keys and repeated values is `==` for every length and
+    /// every position of a difference.
+    #[test]
+    fn the_word_compare_is_equality(
+        a in proptest::collection::vec(any::<u8>(), 0..100),
+        flip in any::<prop::sample::Index>(),
+        bit in 0u8..8,
+    ) {
+        prop_assert!(super::scan::same(&a, &a));
+        if !a.is_empty() {
+            let mut b = a.clone();
+            b[flip.index(a.len())] ^= 1 << bit;
+            prop_assert!(!super::scan::same(&a, &b));
+            prop_assert!(!super::scan::same(&a, &a[1..]));
+        }
+    }
+}
