@@ -267,7 +267,13 @@ impl Fuel {
         let room = (self.capacity - base).max(0.0);
         let w_fuel = pits::fuel_timed_odds(secs, pit.tires, need, room, p);
         let fuel = self.fuel_timed_fill(base, base_var, est, full, w_fuel >= LEARN_ODDS, p);
-        if w_fuel >= 1.0 {
+        // Under caution the field waits and a crew tops up as far as the stop allows:
+        // the fuel runs the whole stop, whatever else the crew does, so the time sizes
+        // the pour (up to the room, judged full or short by it) whichever job was the
+        // longer. Read as the tyres' (anywhere up to what the time allowed), a caution
+        // fill by a crew a little faster than the fleet's rate was read several gallons
+        // short of the top it reached.
+        if w_fuel >= 1.0 || !need.green {
             return fuel;
         }
         let tires = self.tire_timed_fill(base, base_var, est, full, need, p);
@@ -902,7 +908,7 @@ mod tests {
         let (level, _) = stop(&calibrated, 2.0);
         assert!((level - 4.0).abs() < 0.25, "{level}");
         // Under caution crews top up while the field waits: the habit does not speak,
-        // and the stop reads as uniform pours do.
+        // the fuel ran the whole stop and the car leaves with all the time allowed.
         let mut fuel = Fuel::full(20.0);
         fuel.used_stint = 16.0;
         fuel.pit_in = Some((4.0, 0.04));
@@ -916,7 +922,58 @@ mod tests {
             0.0,
         );
         assert!(
-            (fuel.remaining() - uniform).abs() < 1e-9,
+            (fuel.remaining() - 15.25).abs() < 1e-9,
+            "{}",
+            fuel.remaining()
+        );
+    }
+
+    #[test]
+    fn under_caution_a_crew_tops_up_as_far_as_the_stop_allows() {
+        // Four tyres in 9.4 s with 7 gal read at pit_in, as calibrated crews pour
+        // (1.5 gal/s after 1.5 s, 3 % between crews, 8 % of full-length stops short by
+        // 11.6 gal on average): the fleet's rate pours 11.85 gal in that time, 1.15 gal
+        // short of the room; a crew 10 % faster filled the cell. Under green with the
+        // finish's need unknown, where the tyres may have timed the stop and a splash may
+        // end anywhere up to what the time allowed, the level reads well short of the
+        // top; under caution the fuel ran the whole stop, so the time sizes the pour,
+        // judged full by the room as a fuel-timed stop of that length is.
+        let p = ModelParams {
+            fill_rel_sd: 0.03,
+            fill_abs_sd: 0.3,
+            fill_partial_share: Some(0.08),
+            fill_partial_room_gal: Some(11.6),
+            ..ModelParams::default()
+        };
+        let stop = |green: bool, tires: Option<u8>| {
+            let mut fuel = Fuel::full(20.0);
+            fuel.used_stint = 13.0;
+            fuel.pit_in = Some((7.0, 0.04));
+            fuel.fill(None, None, pit(tires, 9.4), None, green, &p, 0.0);
+            (fuel.remaining(), fuel.stint_start_var.sqrt())
+        };
+        let (green, _) = stop(true, Some(4));
+        assert!(green < 17.0, "{green}");
+        for tires in [Some(4), Some(2), None] {
+            let (caution, sd) = stop(false, tires);
+            assert!(caution == 20.0, "{tires:?}: {caution}");
+            assert!(sd < 1.0, "{tires:?}: {sd}");
+        }
+        // Where the time allowed far less than the room, the pour is what it allowed.
+        let mut fuel = Fuel::full(20.0);
+        fuel.used_stint = 19.0;
+        fuel.pit_in = Some((1.0, 0.0));
+        fuel.fill(
+            None,
+            None,
+            pit(Some(4), 5.5),
+            Some(80.0),
+            false,
+            &ModelParams::default(),
+            0.0,
+        );
+        assert!(
+            (fuel.remaining() - 7.0).abs() < 1e-9,
             "{}",
             fuel.remaining()
         );
