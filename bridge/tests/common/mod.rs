@@ -14,6 +14,8 @@ use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
+pub use burnbar_testhttp::{HttpMsg, forward, serve_http};
+
 pub const SETUP: &str = "scripts/setup-bridge";
 
 /// Fails the test, naming the setup script, when a tool is missing.
@@ -418,136 +420,6 @@ pub async fn wait_until(limit: Duration, what: &str, mut f: impl FnMut() -> bool
 
 // ---------------------------------------------------------------------------------------
 // HTTP/1.1 plumbing for the fault proxy and the Kinesis stub.
-
-/// One HTTP request or response: start line, headers, body.
-pub struct HttpMsg {
-    pub start: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl HttpMsg {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = format!("{}\r\n", self.start).into_bytes();
-        for (k, v) in &self.headers {
-            if k.eq_ignore_ascii_case("content-length")
-                || k.eq_ignore_ascii_case("transfer-encoding")
-                || k.eq_ignore_ascii_case("connection")
-                || k.eq_ignore_ascii_case("x-amz-crc32")
-            {
-                continue;
-            }
-            out.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
-        }
-        out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", self.body.len()).as_bytes());
-        out.extend_from_slice(&self.body);
-        out
-    }
-}
-
-/// Reads one message (Content-Length or chunked body); `None` at a clean end of stream.
-pub fn read_http(r: &mut impl std::io::BufRead) -> Option<HttpMsg> {
-    let mut start = String::new();
-    if r.read_line(&mut start).ok()? == 0 {
-        return None;
-    }
-    let mut headers = Vec::new();
-    loop {
-        let mut l = String::new();
-        r.read_line(&mut l).ok()?;
-        let l = l.trim_end();
-        if l.is_empty() {
-            break;
-        }
-        let (k, v) = l.split_once(':')?;
-        headers.push((k.trim().to_owned(), v.trim().to_owned()));
-    }
-    let mut msg = HttpMsg {
-        start: start.trim_end().to_owned(),
-        headers,
-        body: Vec::new(),
-    };
-    if let Some(n) = msg
-        .header("content-length")
-        .and_then(|v| v.parse::<usize>().ok())
-    {
-        let mut body = vec![0u8; n];
-        r.read_exact(&mut body).ok()?;
-        msg.body = body;
-    } else if msg
-        .header("transfer-encoding")
-        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
-    {
-        loop {
-            let mut l = String::new();
-            r.read_line(&mut l).ok()?;
-            let n = usize::from_str_radix(l.trim(), 16).ok()?;
-            let mut chunk = vec![0u8; n + 2];
-            r.read_exact(&mut chunk).ok()?;
-            if n == 0 {
-                break;
-            }
-            msg.body.extend_from_slice(&chunk[..n]);
-        }
-    }
-    Some(msg)
-}
-
-/// Serves HTTP/1.1 keep-alive connections on a thread per connection, answering each
-/// request with `handle`. Returns the port.
-pub fn serve_http(handle: impl Fn(HttpMsg) -> HttpMsg + Send + Sync + 'static) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let handle = Arc::new(handle);
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(conn) = conn else { continue };
-            let handle = handle.clone();
-            std::thread::spawn(move || {
-                let mut w = match conn.try_clone() {
-                    Ok(w) => w,
-                    Err(_) => return,
-                };
-                let mut r = std::io::BufReader::new(conn);
-                while let Some(req) = read_http(&mut r) {
-                    let resp = handle(req);
-                    if w.write_all(&resp.to_bytes()).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    port
-}
-
-/// Sends one request to 127.0.0.1:port on a fresh connection and reads the answer.
-pub fn forward(port: u16, req: &HttpMsg) -> HttpMsg {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect upstream");
-    let mut bytes = req.to_bytes();
-    // Ask the upstream to close after answering.
-    let pos = bytes
-        .windows(2)
-        .position(|w| w == b"\r\n")
-        .expect("start line")
-        + 2;
-    bytes.splice(pos..pos, b"Connection: close\r\n".iter().copied());
-    s.write_all(&bytes).expect("write upstream");
-    let mut r = std::io::BufReader::new(s);
-    let mut resp = read_http(&mut r).expect("upstream answer");
-    if resp.header("content-length").is_none() && resp.header("transfer-encoding").is_none() {
-        // A body delimited by the end of the connection.
-        r.read_to_end(&mut resp.body).expect("upstream body");
-    }
-    resp
-}
 
 fn ok_json(body: Value) -> HttpMsg {
     HttpMsg {

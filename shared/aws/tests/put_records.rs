@@ -9,8 +9,8 @@
 //! as the policy says; a deadline ends the put.
 
 use std::collections::HashMap;
-use std::io::{BufRead, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
+use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,103 +22,12 @@ use burnbar_aws::put_records::{
     put_records,
 };
 use burnbar_aws::testkit::Moto;
+use burnbar_testhttp::{HttpMsg, forward, read_http};
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------------------
 // A fault proxy: HTTP/1.1 on 127.0.0.1, every request forwarded to moto except the
 // entries and calls a test refuses.
-
-struct HttpMsg {
-    start: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl HttpMsg {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn to_bytes(&self, close: bool) -> Vec<u8> {
-        let mut out = format!("{}\r\n", self.start).into_bytes();
-        for (k, v) in &self.headers {
-            let skip = [
-                "content-length",
-                "transfer-encoding",
-                "connection",
-                "x-amz-crc32",
-            ];
-            if !skip.iter().any(|s| k.eq_ignore_ascii_case(s)) {
-                out.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
-            }
-        }
-        if close {
-            out.extend_from_slice(b"Connection: close\r\n");
-        }
-        out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", self.body.len()).as_bytes());
-        out.extend_from_slice(&self.body);
-        out
-    }
-}
-
-/// One message with a Content-Length or chunked body; `None` at the end of the stream.
-fn read_http(r: &mut impl BufRead) -> Option<HttpMsg> {
-    let mut start = String::new();
-    if r.read_line(&mut start).ok()? == 0 {
-        return None;
-    }
-    let mut headers = Vec::new();
-    loop {
-        let mut l = String::new();
-        r.read_line(&mut l).ok()?;
-        let l = l.trim_end();
-        if l.is_empty() {
-            break;
-        }
-        let (k, v) = l.split_once(':')?;
-        headers.push((k.trim().to_owned(), v.trim().to_owned()));
-    }
-    let mut msg = HttpMsg {
-        start: start.trim_end().to_owned(),
-        headers,
-        body: Vec::new(),
-    };
-    if let Some(n) = msg.header("content-length").and_then(|v| v.parse().ok()) {
-        msg.body = vec![0u8; n];
-        r.read_exact(&mut msg.body).ok()?;
-    } else if msg
-        .header("transfer-encoding")
-        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
-    {
-        loop {
-            let mut l = String::new();
-            r.read_line(&mut l).ok()?;
-            let n = usize::from_str_radix(l.trim(), 16).ok()?;
-            let mut chunk = vec![0u8; n + 2];
-            r.read_exact(&mut chunk).ok()?;
-            if n == 0 {
-                break;
-            }
-            msg.body.extend_from_slice(&chunk[..n]);
-        }
-    }
-    Some(msg)
-}
-
-/// Sends one request to moto on a fresh connection and reads its answer.
-fn forward(port: u16, req: &HttpMsg) -> HttpMsg {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to moto");
-    s.write_all(&req.to_bytes(true)).expect("write to moto");
-    let mut r = std::io::BufReader::new(s);
-    let mut resp = read_http(&mut r).expect("moto's answer");
-    if resp.header("content-length").is_none() && resp.header("transfer-encoding").is_none() {
-        r.read_to_end(&mut resp.body).expect("moto's body");
-    }
-    resp
-}
 
 fn json_answer(status: &str, body: Value) -> HttpMsg {
     HttpMsg {
