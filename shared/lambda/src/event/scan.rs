@@ -6,8 +6,12 @@
 //! Lambda writes one shape: an object with `Records`, an array of objects with the known
 //! keys, plain strings without escapes, `null` for the optional ones, the arrival time a
 //! plain decimal number. This scanner reads that shape and nothing else, in one pass:
-//! string ends found with `memchr` (a vector at a time), each record's `data` base64
-//! decoded straight from the body into the arena.
+//! each record's `data` found with `memchr` (a vector at a time) and base64-decoded
+//! straight from the body into the arena; the keys matched by their quoted bytes, the
+//! next in Lambda's order tried first; the strings Lambda writes alike in every record of
+//! a batch (region, ARNs, versions, event name and source) compared with the last
+//! record's value, and checked only when they differ (they were 0.6 of the scan's 1.9 ms
+//! on a full batch when every string was checked byte by byte).
 //!
 //! # Never a different answer from serde
 //!
