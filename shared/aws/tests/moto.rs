@@ -466,7 +466,7 @@ async fn kinesis_records_through_the_processor_on_dynamodb_publish_what_memory_d
     use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ShardIteratorType};
     use burnbar_lambda::runtime::kinesis_invocation;
     use burnbar_pipeline::Control;
-    use burnbar_pipeline::memory::{MemoryQuarantine, MemoryStore};
+    use burnbar_pipeline::memory::{MemoryProcessor, MemoryQuarantine, MemoryStore};
     use burnbar_sim::{SimConfig, Simulation};
     use lambda_runtime::LambdaEvent;
 
@@ -619,13 +619,8 @@ async fn kinesis_records_through_the_processor_on_dynamodb_publish_what_memory_d
         MemoryQuarantine::default(),
         ProcessorConfig::default(),
     );
-    let in_memory = Processor::new(
-        MemoryStore::new(),
-        None::<NoPredictor>,
-        MemoryPublisher::default(),
-        MemoryQuarantine::default(),
-        ProcessorConfig::default(),
-    );
+    let in_memory: MemoryProcessor =
+        MemoryProcessor::in_memory(MemoryStore::new(), None, ProcessorConfig::default());
     let ev_recs: Vec<(String, Vec<u8>)> = events
         .iter()
         .enumerate()

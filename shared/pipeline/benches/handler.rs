@@ -32,8 +32,8 @@ use aws_lambda_events::event::kinesis::KinesisEvent;
 use burnbar_core::{Engine, EngineConfig, FuelUpdate, ModelParams};
 use burnbar_lambda::event::KinesisBatch;
 use burnbar_metrics::MetricSet;
-use burnbar_pipeline::memory::{MemoryPublisher, MemoryQuarantine, MemoryStore, NoPredictor};
-use burnbar_pipeline::{Control, InRecord, Processor, ProcessorConfig};
+use burnbar_pipeline::memory::{MemoryProcessor, MemoryPublisher, MemoryQuarantine, MemoryStore};
+use burnbar_pipeline::{Control, InRecord, ProcessorConfig};
 use burnbar_sim::{SimConfig, Simulation};
 
 use burnbar_testalloc::ALLOCS;
@@ -49,16 +49,10 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-type Proc = Processor<MemoryStore, NoPredictor, MemoryPublisher, MemoryQuarantine>;
+type Proc = MemoryProcessor;
 
 fn processor(store: MemoryStore) -> Proc {
-    Processor::new(
-        store,
-        None,
-        MemoryPublisher::default(),
-        MemoryQuarantine::default(),
-        ProcessorConfig::default(),
-    )
+    MemoryProcessor::in_memory(store, None, ProcessorConfig::default())
 }
 
 fn main() {

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use burnbar_lambda::event::KinesisBatch;
 use burnbar_metrics::MetricSet;
-use burnbar_pipeline::memory::{MemoryPublisher, MemoryQuarantine, MemoryStore, NoPredictor};
-use burnbar_pipeline::{Control, Processor, ProcessorConfig};
+use burnbar_pipeline::memory::{MemoryProcessor, MemoryPublisher, MemoryQuarantine, MemoryStore};
+use burnbar_pipeline::{Control, ProcessorConfig};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -51,13 +51,8 @@ fn main() {
     let batch = KinesisBatch::from_slice(&body).expect("a Kinesis event");
     let records = batch.records();
     let (outcome, updates, quarantined) = if which == "telemetry" {
-        let p = Processor::new(
-            store.snapshot(),
-            None::<NoPredictor>,
-            MemoryPublisher::default(),
-            MemoryQuarantine::default(),
-            ProcessorConfig::default(),
-        );
+        let p: MemoryProcessor =
+            MemoryProcessor::in_memory(store.snapshot(), None, ProcessorConfig::default());
         let o = rt.block_on(p.handle(&records, far(), &mut m));
         let q = p.quarantine.items.lock().unwrap().len();
         let u = p.publisher.updates.lock().unwrap().len();

@@ -494,3 +494,25 @@ impl Predictor for NoPredictor {
         Err(PortError::Permanent("no predictor configured".into()))
     }
 }
+
+/// The processor on the in-memory adapters, with a predictor of type `P` (none by
+/// default): what the tests and the handler bench drive.
+pub type MemoryProcessor<P = NoPredictor> =
+    crate::Processor<MemoryStore, P, MemoryPublisher, MemoryQuarantine>;
+
+impl<P: Predictor> MemoryProcessor<P> {
+    /// A processor on `store` with `predictor` and `cfg`, a new publisher and quarantine.
+    pub fn in_memory(
+        store: MemoryStore,
+        predictor: Option<P>,
+        cfg: crate::ProcessorConfig,
+    ) -> Self {
+        crate::Processor::new(
+            store,
+            predictor,
+            MemoryPublisher::default(),
+            MemoryQuarantine::default(),
+            cfg,
+        )
+    }
+}

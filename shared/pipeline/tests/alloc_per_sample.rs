@@ -18,24 +18,18 @@ use std::time::Duration;
 use base64::Engine as _;
 use burnbar_lambda::event::KinesisBatch;
 use burnbar_metrics::MetricSet;
-use burnbar_pipeline::memory::{MemoryPublisher, MemoryQuarantine, MemoryStore, NoPredictor};
-use burnbar_pipeline::{Control, InRecord, Processor, ProcessorConfig};
+use burnbar_pipeline::memory::{MemoryProcessor, MemoryPublisher, MemoryQuarantine, MemoryStore};
+use burnbar_pipeline::{Control, InRecord, ProcessorConfig};
 use burnbar_sim::{SimConfig, Simulation};
 use burnbar_testalloc::ALLOCS;
 
 #[global_allocator]
 static GLOBAL: burnbar_testalloc::Counting = burnbar_testalloc::Counting;
 
-type Proc = Processor<MemoryStore, NoPredictor, MemoryPublisher, MemoryQuarantine>;
+type Proc = MemoryProcessor;
 
 fn processor(store: MemoryStore) -> Proc {
-    Processor::new(
-        store,
-        None,
-        MemoryPublisher::default(),
-        MemoryQuarantine::default(),
-        ProcessorConfig::default(),
-    )
+    MemoryProcessor::in_memory(store, None, ProcessorConfig::default())
 }
 
 fn far() -> tokio::time::Instant {

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use burnbar_metrics::MetricSet;
-use burnbar_pipeline::memory::{MemoryPublisher, MemoryQuarantine, MemoryStore, NoPredictor};
-use burnbar_pipeline::{Control, InRecord, Processor, ProcessorConfig};
+use burnbar_pipeline::memory::{MemoryProcessor, MemoryStore};
+use burnbar_pipeline::{Control, InRecord, ProcessorConfig};
 use tokio::time::Instant;
 
 /// 2025-06-22: more than a year before the host's clock when this was written, so the
@@ -44,13 +44,7 @@ async fn the_silent_car_sweep_follows_the_injected_clock_not_the_hosts() {
     };
     let quiet_s = cfg.silent_quiet.as_secs() as i64;
     assert_eq!(quiet_s, 60, "the scenario below is sized for the default");
-    let p: Processor<MemoryStore, NoPredictor, MemoryPublisher, MemoryQuarantine> = Processor::new(
-        MemoryStore::new(),
-        None,
-        MemoryPublisher::default(),
-        MemoryQuarantine::default(),
-        cfg.clone(),
-    );
+    let p: MemoryProcessor = MemoryProcessor::in_memory(MemoryStore::new(), None, cfg.clone());
     let start = format!(
         r#"{{"v":1,"kind":"race_start","ts":{T0},"race_id":"r","track":"iowa","cars":["1","2"]}}"#
     );

@@ -11,10 +11,10 @@ use burnbar_core::{CarId, Engine, EngineConfig, FuelUpdate, ModelParams};
 use burnbar_lambda::BatchResponse;
 use burnbar_metrics::MetricSet;
 use burnbar_pipeline::memory::{
-    MemoryPublisher, MemoryQuarantine, MemoryStore, NoPredictor, StoreDump,
+    MemoryProcessor, MemoryPublisher, MemoryQuarantine, MemoryStore, NoPredictor, StoreDump,
 };
 use burnbar_pipeline::ports::{PortError, Predictor, RaceStore};
-use burnbar_pipeline::{Control, InRecord, Processor, ProcessorConfig};
+use burnbar_pipeline::{Control, InRecord, ProcessorConfig};
 use burnbar_sim::{SimConfig, Simulation};
 use tokio::time::Instant;
 
@@ -56,17 +56,11 @@ fn race(cars: u32, laps: u32, seed: u64) -> Vec<Step> {
     steps
 }
 
-type Proc<P = NoPredictor> = Processor<MemoryStore, P, MemoryPublisher, MemoryQuarantine>;
+type Proc<P = NoPredictor> = MemoryProcessor<P>;
 type Ctl<'a> = Control<&'a MemoryStore, &'a MemoryPublisher, &'a MemoryQuarantine>;
 
 fn processor() -> Proc {
-    Processor::new(
-        MemoryStore::new(),
-        None,
-        MemoryPublisher::default(),
-        MemoryQuarantine::default(),
-        ProcessorConfig::default(),
-    )
+    MemoryProcessor::in_memory(MemoryStore::new(), None, ProcessorConfig::default())
 }
 
 fn control<P>(p: &Proc<P>) -> Ctl<'_> {
@@ -423,11 +417,9 @@ async fn silent_race(
 }
 
 fn quiet_processor() -> Proc {
-    Processor::new(
+    MemoryProcessor::in_memory(
         MemoryStore::new(),
         None,
-        MemoryPublisher::default(),
-        MemoryQuarantine::default(),
         ProcessorConfig {
             silent_quiet: Duration::ZERO,
             ..ProcessorConfig::default()
@@ -748,13 +740,7 @@ impl Predictor for Down {
 }
 
 fn with<P: Predictor>(pred: P) -> Proc<P> {
-    Processor::new(
-        MemoryStore::new(),
-        Some(pred),
-        MemoryPublisher::default(),
-        MemoryQuarantine::default(),
-        ProcessorConfig::default(),
-    )
+    MemoryProcessor::in_memory(MemoryStore::new(), Some(pred), ProcessorConfig::default())
 }
 
 async fn drive<P: Predictor>(p: &Proc<P>, steps: &[Step]) -> MetricSet {
@@ -968,11 +954,9 @@ async fn a_deploy_in_mid_race_reads_the_previous_versions_items() {
 
     let dump: StoreDump =
         serde_json::from_str(&std::fs::read_to_string(&path).expect(MIDRACE)).unwrap();
-    let p = Processor::new(
+    let p: MemoryProcessor = MemoryProcessor::in_memory(
         MemoryStore::from_dump(&dump).expect("this build reads the previous blob format"),
         None,
-        MemoryPublisher::default(),
-        MemoryQuarantine::default(),
         ProcessorConfig::default(),
     );
     let first_half: Vec<String> = steps[..half]

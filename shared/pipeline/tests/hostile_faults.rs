@@ -18,23 +18,17 @@ use burnbar_pipeline::handler::{
     LINES_OMITTED, QUARANTINE_LINES_PER_INVOCATION, QUARANTINE_LINES_PER_RECORD,
 };
 use burnbar_pipeline::item::encode_blob;
-use burnbar_pipeline::memory::{MemoryPublisher, MemoryQuarantine, MemoryStore, NoPredictor};
+use burnbar_pipeline::memory::{MemoryProcessor, MemoryStore, NoPredictor};
 use burnbar_pipeline::ports::{CarStore, PortError, Predictor, RaceStore};
-use burnbar_pipeline::{Control, InRecord, Processor, ProcessorConfig};
+use burnbar_pipeline::{Control, InRecord, ProcessorConfig};
 use tokio::time::Instant;
 
-type Proc<P = NoPredictor> = Processor<MemoryStore, P, MemoryPublisher, MemoryQuarantine>;
+type Proc<P = NoPredictor> = MemoryProcessor<P>;
 
 const T0: i64 = 1_750_593_600_000;
 
 fn processor_with<P: Predictor>(pred: Option<P>, cfg: ProcessorConfig) -> Proc<P> {
-    Processor::new(
-        MemoryStore::new(),
-        pred,
-        MemoryPublisher::default(),
-        MemoryQuarantine::default(),
-        cfg,
-    )
+    MemoryProcessor::in_memory(MemoryStore::new(), pred, cfg)
 }
 
 fn processor() -> Proc {

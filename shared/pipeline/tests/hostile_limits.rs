@@ -13,11 +13,11 @@ use burnbar_core::race::CLOCK_FUTURE_MS;
 use burnbar_core::{CarId, Flag, FuelUpdate, RaceState};
 use burnbar_metrics::MetricSet;
 use burnbar_pipeline::item::{CAR_ITEM_MAX_BYTES, blob_len, car_item_bytes};
-use burnbar_pipeline::memory::{MemoryPublisher, MemoryQuarantine, MemoryStore, NoPredictor};
+use burnbar_pipeline::memory::{MemoryProcessor, MemoryStore};
 use burnbar_pipeline::race::{
     APPLIED_MAX, RACE_STATE_MAX_BYTES, canonical_line, event_id, fit_race_state, race_state_bytes,
 };
-use burnbar_pipeline::{Control, InRecord, PortError, Processor, ProcessorConfig, Quarantined};
+use burnbar_pipeline::{Control, InRecord, PortError, ProcessorConfig, Quarantined};
 use burnbar_sim::{SimConfig, Simulation};
 use tokio::time::Instant;
 
@@ -29,7 +29,7 @@ fn clock() -> i64 {
     T0 + 3 * 3_600_000
 }
 
-type Proc = Processor<MemoryStore, NoPredictor, MemoryPublisher, MemoryQuarantine>;
+type Proc = MemoryProcessor;
 
 fn cfg() -> ProcessorConfig {
     ProcessorConfig {
@@ -39,13 +39,7 @@ fn cfg() -> ProcessorConfig {
 }
 
 fn processor() -> Proc {
-    Processor::new(
-        MemoryStore::new(),
-        None,
-        MemoryPublisher::default(),
-        MemoryQuarantine::default(),
-        cfg(),
-    )
+    MemoryProcessor::in_memory(MemoryStore::new(), None, cfg())
 }
 
 fn deadline() -> Instant {
@@ -536,13 +530,8 @@ async fn a_full_race_keeps_each_car_item_far_under_the_limit() {
         ..SimConfig::default()
     })
     .unwrap();
-    let p = Processor::new(
-        MemoryStore::new(),
-        None,
-        MemoryPublisher::default(),
-        MemoryQuarantine::default(),
-        ProcessorConfig::default(),
-    );
+    let p: MemoryProcessor =
+        MemoryProcessor::in_memory(MemoryStore::new(), None, ProcessorConfig::default());
     let (mut batch, mut events, mut seq, mut max_seen) = (Vec::new(), Vec::new(), 1u64, 0.0f64);
     let mut second = i64::MIN;
     let flush = async |batch: &mut Vec<String>, events: &mut Vec<String>, seq: &mut u64| {

@@ -8,8 +8,8 @@ use std::time::Duration;
 use base64::Engine as _;
 use burnbar_lambda::event::KinesisBatch;
 use burnbar_metrics::MetricSet;
-use burnbar_pipeline::memory::{MemoryPublisher, MemoryQuarantine, MemoryStore, NoPredictor};
-use burnbar_pipeline::{Control, Processor, ProcessorConfig};
+use burnbar_pipeline::memory::{MemoryProcessor, MemoryPublisher, MemoryQuarantine, MemoryStore};
+use burnbar_pipeline::{Control, ProcessorConfig};
 use tokio::time::Instant;
 
 fn record(seq: &str, data: &str) -> String {
@@ -83,13 +83,8 @@ async fn a_record_that_is_not_base64_is_quarantined_and_the_rest_goes_on() {
     );
 
     // Telemetry: samples of car 7 around an undecodable record.
-    let p = Processor::new(
-        store.snapshot(),
-        None::<NoPredictor>,
-        MemoryPublisher::default(),
-        MemoryQuarantine::default(),
-        ProcessorConfig::default(),
-    );
+    let p: MemoryProcessor =
+        MemoryProcessor::in_memory(store.snapshot(), None, ProcessorConfig::default());
     let sample = |ts: i64| {
         format!(
             r#"{{"v":1,"ts":{ts},"car":"7","race_id":"r1","lap":1,"speed_mph":170.5,"rpm":8900,"throttle_pct":100}}"#
