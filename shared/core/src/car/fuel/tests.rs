@@ -276,6 +276,24 @@ fn pit(tires: Option<u8>, box_s: f64) -> PitData {
     }
 }
 
+/// A stop of a car read at `level` gal (and `var` gal² of doubt) at pit_in, after a
+/// stint from a full cell, with the pit data `pit`, the fuel the finish needs from the
+/// stop (`finish`, when known), under green or caution: the level the fill leaves and
+/// its standard deviation.
+fn stop_at(
+    (level, var): (f64, f64),
+    pit: PitData,
+    finish: Option<f64>,
+    green: bool,
+    p: &ModelParams,
+) -> (f64, f64) {
+    let mut fuel = Fuel::full(20.0);
+    fuel.used_stint = 20.0 - level;
+    fuel.pit_in = Some((level, var));
+    fuel.fill(None, None, pit, finish, green, p, 0.0);
+    (fuel.remaining(), fuel.stint_start_var.sqrt())
+}
+
 #[test]
 fn the_official_box_time_sizes_a_fuel_only_stop_rather_than_the_telemetry() {
     // Defaults: 1.5 gal/s after 1.5 s, 10 % doubt. 5.1 s in the box: 1.5 · 3.6 = 5.4
@@ -370,13 +388,7 @@ fn a_crew_pours_at_least_what_the_finish_needs_as_far_as_the_time_allows() {
     // finish 12 gal away, the crew poured at least 11 gal: the stop reads as the
     // fuel's at high odds and the level is near 12.7; without it, near 1 + 11.7 / 2.
     let p = ModelParams::default();
-    let stop = |finish: Option<f64>| {
-        let mut fuel = Fuel::full(20.0);
-        fuel.used_stint = 19.0;
-        fuel.pit_in = Some((1.0, 0.0));
-        fuel.fill(None, None, pit(Some(4), 9.3), finish, true, &p, 0.0);
-        fuel.remaining()
-    };
+    let stop = |finish: Option<f64>| stop_at((1.0, 0.0), pit(Some(4), 9.3), finish, true, &p).0;
     let (free, needed) = (stop(None), stop(Some(12.0)));
     assert!(free < 9.0, "{free}");
     assert!(needed > 12.0 && needed <= 12.7 + 1e-9, "{needed}");
@@ -397,11 +409,7 @@ fn a_late_stop_with_time_to_spare_pours_the_finishs_need_and_the_crews_margin() 
         ..ModelParams::default()
     };
     let stop = |p: &ModelParams, base_var: f64| {
-        let mut fuel = Fuel::full(20.0);
-        fuel.used_stint = 19.0;
-        fuel.pit_in = Some((1.0, base_var));
-        fuel.fill(None, None, pit(Some(4), 9.0), Some(5.0), true, p, 0.0);
-        (fuel.remaining(), fuel.stint_start_var.sqrt())
+        stop_at((1.0, base_var), pit(Some(4), 9.0), Some(5.0), true, p)
     };
     let (uniform, uniform_sd) = stop(&ModelParams::default(), 0.0);
     assert!(uniform > 8.0 && uniform_sd > 2.0, "{uniform} {uniform_sd}");
@@ -415,23 +423,8 @@ fn a_late_stop_with_time_to_spare_pours_the_finishs_need_and_the_crews_margin() 
     let (_, sd_doubtful_base) = stop(&calibrated, 1.0);
     assert!(sd_doubtful_base < 1.0, "{sd_doubtful_base}");
     // Mid-race, the need beyond what the time allowed: the margin plays no part.
-    let mut fuel = Fuel::full(20.0);
-    fuel.used_stint = 19.0;
-    fuel.pit_in = Some((1.0, 0.0));
-    fuel.fill(
-        None,
-        None,
-        pit(Some(4), 9.0),
-        Some(80.0),
-        true,
-        &calibrated,
-        0.0,
-    );
-    assert!(
-        (fuel.remaining() - 12.25).abs() < 1e-9,
-        "{}",
-        fuel.remaining()
-    );
+    let (level, _) = stop_at((1.0, 0.0), pit(Some(4), 9.0), Some(80.0), true, &calibrated);
+    assert!((level - 12.25).abs() < 1e-9, "{level}");
 }
 
 #[test]
@@ -446,11 +439,7 @@ fn a_late_stop_for_tyres_of_a_car_that_holds_the_finishs_fuel_pours_little() {
         ..ModelParams::default()
     };
     let stop = |p: &ModelParams, finish: f64| {
-        let mut fuel = Fuel::full(20.0);
-        fuel.used_stint = 16.0;
-        fuel.pit_in = Some((4.0, 0.04));
-        fuel.fill(None, None, pit(Some(4), 9.0), Some(finish), true, p, 0.0);
-        (fuel.remaining(), fuel.stint_start_var.sqrt())
+        stop_at((4.0, 0.04), pit(Some(4), 9.0), Some(finish), true, p)
     };
     let (uniform, uniform_sd) = stop(&ModelParams::default(), 3.5);
     assert!(uniform > 8.0, "{uniform}");
@@ -464,23 +453,14 @@ fn a_late_stop_for_tyres_of_a_car_that_holds_the_finishs_fuel_pours_little() {
     assert!((level - 4.0).abs() < 0.25, "{level}");
     // Under caution crews top up while the field waits: the habit does not speak,
     // the fuel ran the whole stop and the car leaves with all the time allowed.
-    let mut fuel = Fuel::full(20.0);
-    fuel.used_stint = 16.0;
-    fuel.pit_in = Some((4.0, 0.04));
-    fuel.fill(
-        None,
-        None,
+    let (level, _) = stop_at(
+        (4.0, 0.04),
         pit(Some(4), 9.0),
         Some(3.5),
         false,
         &calibrated,
-        0.0,
     );
-    assert!(
-        (fuel.remaining() - 15.25).abs() < 1e-9,
-        "{}",
-        fuel.remaining()
-    );
+    assert!((level - 15.25).abs() < 1e-9, "{level}");
 }
 
 #[test]
@@ -500,13 +480,8 @@ fn under_caution_a_crew_tops_up_as_far_as_the_stop_allows() {
         fill_partial_room_gal: Some(11.6),
         ..ModelParams::default()
     };
-    let stop = |green: bool, tires: Option<u8>| {
-        let mut fuel = Fuel::full(20.0);
-        fuel.used_stint = 13.0;
-        fuel.pit_in = Some((7.0, 0.04));
-        fuel.fill(None, None, pit(tires, 9.4), None, green, &p, 0.0);
-        (fuel.remaining(), fuel.stint_start_var.sqrt())
-    };
+    let stop =
+        |green: bool, tires: Option<u8>| stop_at((7.0, 0.04), pit(tires, 9.4), None, green, &p);
     let (green, _) = stop(true, Some(4));
     assert!(green < 17.0, "{green}");
     for tires in [Some(4), Some(2), None] {
@@ -515,21 +490,13 @@ fn under_caution_a_crew_tops_up_as_far_as_the_stop_allows() {
         assert!(sd < 1.0, "{tires:?}: {sd}");
     }
     // Where the time allowed far less than the room, the pour is what it allowed.
-    let mut fuel = Fuel::full(20.0);
-    fuel.used_stint = 19.0;
-    fuel.pit_in = Some((1.0, 0.0));
-    fuel.fill(
-        None,
-        None,
-        pit(Some(4), 5.5),
+    let short = pit(Some(4), 5.5);
+    let (level, _) = stop_at(
+        (1.0, 0.0),
+        short,
         Some(80.0),
         false,
         &ModelParams::default(),
-        0.0,
     );
-    assert!(
-        (fuel.remaining() - 7.0).abs() < 1e-9,
-        "{}",
-        fuel.remaining()
-    );
+    assert!((level - 7.0).abs() < 1e-9, "{level}");
 }
