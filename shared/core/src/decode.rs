@@ -32,9 +32,9 @@ pub const MAX_TS: i64 = 253_402_300_799_999;
 /// Decodes one line (without its newline). Pure: the `ts_in_future` rule needs the race's
 /// history and is applied by the engine.
 pub fn decode_line(line: &[u8]) -> Result<Record<'_>, Reject> {
-    let mut raw = Raw::default();
-    if crate::fast::scan_flat_into(line, &mut raw).is_some() {
-        return raw.validate();
+    let mut fields = Fields::default();
+    if crate::fast::scan_flat_into(line, &mut fields).is_some() {
+        return fields.validate(&EventFields::NONE);
     }
     // One UTF-8 check of the whole line (word at a time for ASCII) is cheaper than the
     // check `from_slice` makes of every string it meets.
@@ -70,9 +70,21 @@ fn json_error(e: &serde_json::Error) -> Reject {
     )
 }
 
-/// The fields of either kind of record, as read.
+/// The fields of either kind of record, as read: those a sample can carry and the
+/// event-only ones apart.
+///
+/// Why apart: the fast path (`crate::fast`) reads samples only, and a record of all 27
+/// fields was 448 bytes to initialise per line, mostly the 13 event-only ones; it fills
+/// [`Fields`] alone and validates it against [`EventFields::NONE`].
 #[derive(Default)]
 pub(crate) struct Raw<'a> {
+    pub(crate) f: Fields<'a>,
+    pub(crate) ev: EventFields<'a>,
+}
+
+/// The fields a sample can carry (`kind`, `race_id` and `car` are also read by events).
+#[derive(Default)]
+pub(crate) struct Fields<'a> {
     pub(crate) v: Option<u64>,
     pub(crate) kind: Option<Cow<'a, str>>,
     pub(crate) race_id: Option<Cow<'a, str>>,
@@ -87,7 +99,11 @@ pub(crate) struct Raw<'a> {
     pub(crate) gear: Option<i64>,
     pub(crate) gap_ahead_s: Option<f64>,
     pub(crate) in_pit: Option<bool>,
-    // Event-only fields, parsed once the kind is known.
+}
+
+/// Event-only fields, as raw JSON, parsed once the kind is known.
+#[derive(Default)]
+pub(crate) struct EventFields<'a> {
     pub(crate) track: Option<&'a RawValue>,
     pub(crate) track_length_mi: Option<&'a RawValue>,
     pub(crate) scheduled_laps: Option<&'a RawValue>,
@@ -101,6 +117,25 @@ pub(crate) struct Raw<'a> {
     pub(crate) box_s: Option<&'a RawValue>,
     pub(crate) stage: Option<&'a RawValue>,
     pub(crate) reason: Option<&'a RawValue>,
+}
+
+impl EventFields<'static> {
+    /// None of them (what a line the fast path read has).
+    pub(crate) const NONE: EventFields<'static> = EventFields {
+        track: None,
+        track_length_mi: None,
+        scheduled_laps: None,
+        fuel_capacity_gal: None,
+        cars: None,
+        drivers: None,
+        flag: None,
+        fuel_added_gal: None,
+        full: None,
+        tires: None,
+        box_s: None,
+        stage: None,
+        reason: None,
+    };
 }
 
 #[derive(Clone, Copy)]
@@ -269,33 +304,33 @@ impl<'de> Visitor<'de> for RecordVisitor<'_> {
                 };
             }
             match key {
-                Key::V => raw.v = value!(u64),
-                Key::Kind => raw.kind = value!(Str<'de>).map(|s| s.0),
-                Key::RaceId => raw.race_id = value!(Str<'de>).map(|s| s.0),
-                Key::Car => raw.car = value!(Str<'de>).map(|s| s.0),
-                Key::Ts => raw.ts = value!(i64),
-                Key::Lap => raw.lap = value!(i64),
-                Key::LapFrac => raw.lap_frac = value!(f64),
-                Key::Speed => raw.speed_mph = value!(f64),
-                Key::Rpm => raw.rpm = value!(f64),
-                Key::Throttle => raw.throttle_pct = value!(f64),
-                Key::Brake => raw.brake_psi = value!(f64),
-                Key::Gear => raw.gear = value!(i64),
-                Key::Gap => raw.gap_ahead_s = value!(f64),
-                Key::InPit => raw.in_pit = value!(bool),
-                Key::Track => raw.track = value!(&'de RawValue),
-                Key::TrackLength => raw.track_length_mi = value!(&'de RawValue),
-                Key::ScheduledLaps => raw.scheduled_laps = value!(&'de RawValue),
-                Key::FuelCapacity => raw.fuel_capacity_gal = value!(&'de RawValue),
-                Key::Cars => raw.cars = value!(&'de RawValue),
-                Key::Drivers => raw.drivers = value!(&'de RawValue),
-                Key::Flag => raw.flag = value!(&'de RawValue),
-                Key::FuelAdded => raw.fuel_added_gal = value!(&'de RawValue),
-                Key::Full => raw.full = value!(&'de RawValue),
-                Key::Tires => raw.tires = value!(&'de RawValue),
-                Key::BoxS => raw.box_s = value!(&'de RawValue),
-                Key::Stage => raw.stage = value!(&'de RawValue),
-                Key::Reason => raw.reason = value!(&'de RawValue),
+                Key::V => raw.f.v = value!(u64),
+                Key::Kind => raw.f.kind = value!(Str<'de>).map(|s| s.0),
+                Key::RaceId => raw.f.race_id = value!(Str<'de>).map(|s| s.0),
+                Key::Car => raw.f.car = value!(Str<'de>).map(|s| s.0),
+                Key::Ts => raw.f.ts = value!(i64),
+                Key::Lap => raw.f.lap = value!(i64),
+                Key::LapFrac => raw.f.lap_frac = value!(f64),
+                Key::Speed => raw.f.speed_mph = value!(f64),
+                Key::Rpm => raw.f.rpm = value!(f64),
+                Key::Throttle => raw.f.throttle_pct = value!(f64),
+                Key::Brake => raw.f.brake_psi = value!(f64),
+                Key::Gear => raw.f.gear = value!(i64),
+                Key::Gap => raw.f.gap_ahead_s = value!(f64),
+                Key::InPit => raw.f.in_pit = value!(bool),
+                Key::Track => raw.ev.track = value!(&'de RawValue),
+                Key::TrackLength => raw.ev.track_length_mi = value!(&'de RawValue),
+                Key::ScheduledLaps => raw.ev.scheduled_laps = value!(&'de RawValue),
+                Key::FuelCapacity => raw.ev.fuel_capacity_gal = value!(&'de RawValue),
+                Key::Cars => raw.ev.cars = value!(&'de RawValue),
+                Key::Drivers => raw.ev.drivers = value!(&'de RawValue),
+                Key::Flag => raw.ev.flag = value!(&'de RawValue),
+                Key::FuelAdded => raw.ev.fuel_added_gal = value!(&'de RawValue),
+                Key::Full => raw.ev.full = value!(&'de RawValue),
+                Key::Tires => raw.ev.tires = value!(&'de RawValue),
+                Key::BoxS => raw.ev.box_s = value!(&'de RawValue),
+                Key::Stage => raw.ev.stage = value!(&'de RawValue),
+                Key::Reason => raw.ev.reason = value!(&'de RawValue),
                 Key::Other => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -418,6 +453,13 @@ fn finite_range(
 
 impl<'a> Raw<'a> {
     pub(crate) fn validate(&self) -> Result<Record<'a>, Reject> {
+        self.f.validate(&self.ev)
+    }
+}
+
+impl<'a> Fields<'a> {
+    /// The record these fields make, with `ev` the event-only fields read beside them.
+    pub(crate) fn validate(&self, ev: &EventFields<'a>) -> Result<Record<'a>, Reject> {
         match self.v {
             None => return Err(missing("v")),
             Some(1) => {}
@@ -461,7 +503,7 @@ impl<'a> Raw<'a> {
             None | Some("sample") => self.sample(ts, lap).map(Record::Sample),
             Some(kind) => {
                 let kind = kind.to_owned();
-                self.event(&kind, ts, lap).map(Record::Event)
+                self.event(ev, &kind, ts, lap).map(Record::Event)
             }
         }
     }
@@ -526,25 +568,30 @@ impl<'a> Raw<'a> {
         })
     }
 
-    fn event(&self, kind: &str, ts: i64, lap: Option<u16>) -> Result<Event, Reject> {
+    fn event(
+        &self,
+        ev: &EventFields<'a>,
+        kind: &str,
+        ts: i64,
+        lap: Option<u16>,
+    ) -> Result<Event, Reject> {
         let kind = match kind {
-            "race_start" => EventKind::RaceStart(self.race_start()?),
+            "race_start" => EventKind::RaceStart(self.race_start(ev)?),
             "flag" => EventKind::Flag {
-                flag: self.flag()?,
+                flag: ev.flag()?,
                 lap,
             },
             "pit_in" => EventKind::PitIn {
                 car: self.event_car()?,
                 lap,
             },
-            "pit_out" => self.pit_out(lap)?,
+            "pit_out" => self.pit_out(ev, lap)?,
             "incident" => EventKind::Incident {
-                cars: self.incident_cars()?,
+                cars: ev.incident_cars()?,
                 lap,
             },
             "stage_end" => {
-                let stage: i64 =
-                    event_field("stage", self.stage)?.ok_or_else(|| missing("stage"))?;
+                let stage: i64 = event_field("stage", ev.stage)?.ok_or_else(|| missing("stage"))?;
                 EventKind::StageEnd {
                     stage: range("stage", stage, 1, 10)? as u32,
                     lap,
@@ -552,7 +599,7 @@ impl<'a> Raw<'a> {
             }
             "car_out" => {
                 let car = self.event_car()?;
-                let reason: Option<String> = event_field("reason", self.reason)?;
+                let reason: Option<String> = event_field("reason", ev.reason)?;
                 max_chars("reason", reason.as_deref(), 200)?;
                 EventKind::CarOut { car, reason }
             }
@@ -578,13 +625,13 @@ impl<'a> Raw<'a> {
     /// A `race_start`, within the contract's limits (`telemetry-v1`, "Limits"): a
     /// `track` of at most 64 characters, driver names of at most 100, at most 200
     /// `cars` and `drivers` (the RaceState that carries them rides every publish).
-    fn race_start(&self) -> Result<RaceStart, Reject> {
+    fn race_start(&self, ev: &EventFields<'a>) -> Result<RaceStart, Reject> {
         let race_id = self
             .race_id
             .as_deref()
             .ok_or_else(|| missing("race_id"))?
             .to_owned();
-        let track: String = event_field("track", self.track)?.ok_or_else(|| missing("track"))?;
+        let track: String = event_field("track", ev.track)?.ok_or_else(|| missing("track"))?;
         if track.is_empty() {
             return Err(Reject::new(
                 RejectCode::OutOfRange,
@@ -593,22 +640,22 @@ impl<'a> Raw<'a> {
             ));
         }
         max_chars("track", Some(&track), MAX_TRACK_CHARS)?;
-        let length: Option<f64> = event_field("track_length_mi", self.track_length_mi)?;
+        let length: Option<f64> = event_field("track_length_mi", ev.track_length_mi)?;
         let length = open_closed("track_length_mi", length, 10.0)?;
-        let laps: Option<i64> = event_field("scheduled_laps", self.scheduled_laps)?;
+        let laps: Option<i64> = event_field("scheduled_laps", ev.scheduled_laps)?;
         let laps = laps
             .map(|l| range("scheduled_laps", l, 1, 2000).map(|l| l as u32))
             .transpose()?;
-        let cap: Option<f64> = event_field("fuel_capacity_gal", self.fuel_capacity_gal)?;
+        let cap: Option<f64> = event_field("fuel_capacity_gal", ev.fuel_capacity_gal)?;
         let cap = open_closed("fuel_capacity_gal", cap, 100.0)?;
-        let cars: Vec<String> = event_field("cars", self.cars)?.unwrap_or_default();
+        let cars: Vec<String> = event_field("cars", ev.cars)?.unwrap_or_default();
         max_items("cars", cars.len())?;
         let cars = cars
             .iter()
             .map(|c| car_id("cars", c))
             .collect::<Result<Vec<_>, _>>()?;
         let drivers: std::collections::BTreeMap<String, Option<String>> =
-            event_field("drivers", self.drivers)?.unwrap_or_default();
+            event_field("drivers", ev.drivers)?.unwrap_or_default();
         max_items("drivers", drivers.len())?;
         let mut named = Vec::with_capacity(drivers.len());
         for (car, name) in drivers {
@@ -629,27 +676,16 @@ impl<'a> Raw<'a> {
         })
     }
 
-    fn flag(&self) -> Result<Flag, Reject> {
-        let name: String = event_field("flag", self.flag)?.ok_or_else(|| missing("flag"))?;
-        Flag::parse(&name).ok_or_else(|| {
-            Reject::new(
-                RejectCode::InvalidValue,
-                Some("flag"),
-                format!("{name:?} is not one of green, yellow, red, white, checkered"),
-            )
-        })
-    }
-
-    fn pit_out(&self, lap: Option<u16>) -> Result<EventKind, Reject> {
+    fn pit_out(&self, ev: &EventFields<'a>, lap: Option<u16>) -> Result<EventKind, Reject> {
         let car = self.event_car()?;
-        let added: Option<f64> = event_field("fuel_added_gal", self.fuel_added_gal)?;
+        let added: Option<f64> = event_field("fuel_added_gal", ev.fuel_added_gal)?;
         let added = finite_range("fuel_added_gal", added, 0.0, 100.0)?;
-        let full: Option<bool> = event_field("full", self.full)?;
-        let tires: Option<i64> = event_field("tires", self.tires)?;
+        let full: Option<bool> = event_field("full", ev.full)?;
+        let tires: Option<i64> = event_field("tires", ev.tires)?;
         let tires = tires
             .map(|t| range("tires", t, 0, 4).map(|t| t as u8))
             .transpose()?;
-        let box_s: Option<f64> = event_field("box_s", self.box_s)?;
+        let box_s: Option<f64> = event_field("box_s", ev.box_s)?;
         let box_s = finite_range("box_s", box_s, 0.0, 3600.0)?;
         Ok(EventKind::PitOut {
             car,
@@ -658,6 +694,19 @@ impl<'a> Raw<'a> {
             full,
             tires,
             box_s,
+        })
+    }
+}
+
+impl EventFields<'_> {
+    fn flag(&self) -> Result<Flag, Reject> {
+        let name: String = event_field("flag", self.flag)?.ok_or_else(|| missing("flag"))?;
+        Flag::parse(&name).ok_or_else(|| {
+            Reject::new(
+                RejectCode::InvalidValue,
+                Some("flag"),
+                format!("{name:?} is not one of green, yellow, red, white, checkered"),
+            )
         })
     }
 

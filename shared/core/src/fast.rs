@@ -2,7 +2,7 @@
 //!
 //! Almost every line a replay or a Lambda reads is a sample: one flat object of numbers,
 //! plain strings and `true`/`false`/`null`. For those, a hand-written tokenizer fills the
-//! same [`Raw`] record as the general path and hands it to the same `validate`, so the
+//! same [`Fields`] as the general path and hands them to the same `validate`, so the
 //! rules live in one place. Anything outside that subset — an escape in a string, a
 //! nested value, an event, a number that is not JSON or not finite, a type that does not
 //! fit its field, bytes after the object — makes the fast path give up (`None`), and the
@@ -12,7 +12,7 @@
 //! Why: decoding is three quarters of a replay's work, and the general path converts
 //! every number through serde's visitor machinery; this path is about twice as fast.
 
-use crate::decode::Raw;
+use crate::decode::Fields;
 
 /// Tokenizes a flat sample object into `raw` (which starts empty), or gives up
 /// (`None`; `raw` is then left half filled, to be dropped).
@@ -21,7 +21,7 @@ use crate::decode::Raw;
 /// `Option`, the record (448 bytes, mostly the event-only fields) was copied twice per
 /// line, a `memcpy` at 6.9 % of a replay's profile.
 #[inline(always)]
-pub(crate) fn scan_flat_into<'a>(line: &'a [u8], raw: &mut Raw<'a>) -> Option<()> {
+pub(crate) fn scan_flat_into<'a>(line: &'a [u8], raw: &mut Fields<'a>) -> Option<()> {
     let mut p = Scanner { s: line, i: 0 };
     p.ws();
     p.eat(b'{')?;
@@ -101,8 +101,8 @@ pub(crate) fn scan_flat_into<'a>(line: &'a [u8], raw: &mut Raw<'a>) -> Option<()
 
 /// [`scan_flat_into`] a new record.
 #[cfg(test)]
-pub(crate) fn scan_flat(line: &[u8]) -> Option<Raw<'_>> {
-    let mut raw = Raw::default();
+pub(crate) fn scan_flat(line: &[u8]) -> Option<Fields<'_>> {
+    let mut raw = Fields::default();
     scan_flat_into(line, &mut raw)?;
     Some(raw)
 }
