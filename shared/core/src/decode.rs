@@ -138,8 +138,9 @@ impl EventFields<'static> {
     };
 }
 
+/// A field's name, for both paths (`crate::fast` uses the first 14 and `Other`).
 #[derive(Clone, Copy)]
-enum Key {
+pub(crate) enum Key {
     V,
     Kind,
     RaceId,
@@ -171,7 +172,13 @@ enum Key {
 }
 
 impl Key {
-    fn from_str(s: &str) -> Key {
+    /// Whether a sample line may carry the field (`Other`: an unknown field, skipped);
+    /// the rest are the event-only ones.
+    pub(crate) fn on_samples(self) -> bool {
+        (self as u8) <= Key::InPit as u8 || matches!(self, Key::Other)
+    }
+
+    pub(crate) fn from_str(s: &str) -> Key {
         match s {
             "v" => Key::V,
             "kind" => Key::Kind,

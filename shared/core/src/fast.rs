@@ -12,7 +12,7 @@
 //! Why: decoding is three quarters of a replay's work, and the general path converts
 //! every number through serde's visitor machinery; this path is about twice as fast.
 
-use crate::decode::Fields;
+use crate::decode::{Fields, Key};
 
 /// Tokenizes a flat sample object into `raw` (which starts empty), or gives up
 /// (`None`; `raw` is then left half filled, to be dropped).
@@ -38,7 +38,7 @@ pub(crate) fn scan_flat_into<'a>(line: &'a [u8], raw: &mut Fields<'a>) -> Option
                     let key = p.raw_string()?;
                     p.ws();
                     p.eat(b':')?;
-                    Key::of(key)?
+                    sample_key(key)?
                 }
             };
             p.ws();
@@ -86,6 +86,8 @@ pub(crate) fn scan_flat_into<'a>(line: &'a [u8], raw: &mut Fields<'a>) -> Option
                         p.skip_scalar()?;
                     }
                 }
+                // An event's field: never given by `sample_key`.
+                _ => return None,
             }
             p.ws();
             match p.next()? {
@@ -107,63 +109,17 @@ pub(crate) fn scan_flat(line: &[u8]) -> Option<Fields<'_>> {
     Some(raw)
 }
 
-/// A key of a sample line, as the fast path tells them apart.
-#[derive(Clone, Copy)]
-enum Key {
-    V,
-    Kind,
-    RaceId,
-    Car,
-    Ts,
-    Lap,
-    LapFrac,
-    Speed,
-    Rpm,
-    Throttle,
-    Brake,
-    Gear,
-    Gap,
-    InPit,
-    /// A key the record does not know: its value is skipped.
-    Other,
-}
-
-impl Key {
-    /// The key named by the bytes of a string (without escapes); `None` for a field of
-    /// an event (the general path reads those) and for a name that is not UTF-8.
-    fn of(name: &[u8]) -> Option<Key> {
-        Some(match name {
-            b"v" => Key::V,
-            b"kind" => Key::Kind,
-            b"race_id" => Key::RaceId,
-            b"car" => Key::Car,
-            b"ts" => Key::Ts,
-            b"lap" => Key::Lap,
-            b"lap_frac" => Key::LapFrac,
-            b"speed_mph" => Key::Speed,
-            b"rpm" => Key::Rpm,
-            b"throttle_pct" => Key::Throttle,
-            b"brake_psi" => Key::Brake,
-            b"gear" => Key::Gear,
-            b"gap_ahead_s" => Key::Gap,
-            b"in_pit" => Key::InPit,
-            b"track" | b"track_length_mi" | b"scheduled_laps" | b"fuel_capacity_gal" | b"cars"
-            | b"drivers" | b"flag" | b"fuel_added_gal" | b"full" | b"stage" | b"reason" => {
-                return None;
-            }
-            other => {
-                if !(other.is_ascii() || std::str::from_utf8(other).is_ok()) {
-                    return None;
-                }
-                Key::Other
-            }
-        })
-    }
+/// The key named by the bytes of a string (without escapes), if a sample line may carry
+/// it: `None` for a field of an event (the general path reads those) and for a name that
+/// is not UTF-8. One [`Key`] serves both paths: the names live in one match.
+fn sample_key(name: &[u8]) -> Option<Key> {
+    let key = Key::from_str(std::str::from_utf8(name).ok()?);
+    key.on_samples().then_some(key)
 }
 
 /// The keys in the order the simulator writes them (a feed with another order only loses
 /// the shortcut), each with its quotes and colon: `"name":` at the cursor is that key,
-/// exactly as the string scan and the match of [`Key::of`] would find it (the closing
+/// exactly as the string scan and [`sample_key`] would find it (the closing
 /// quote ends the name, and no escape can hide in it). Why: the profile of a replay put
 /// the scan of every key and the match on its bytes at a third of decoding; a line in
 /// this order costs one word compare per key instead. Any other order, spacing or key

@@ -183,3 +183,52 @@ fn a_pit_out_reads_tires_and_box_s_within_their_ranges() {
         assert_eq!(rejected(line).field, Some(field), "{line}");
     }
 }
+
+#[test]
+fn the_fast_path_knows_the_sample_fields_and_leaves_the_event_ones_to_the_general_path() {
+    let sample = [
+        "v",
+        "kind",
+        "race_id",
+        "car",
+        "ts",
+        "lap",
+        "lap_frac",
+        "speed_mph",
+        "rpm",
+        "throttle_pct",
+        "brake_psi",
+        "gear",
+        "gap_ahead_s",
+        "in_pit",
+        "anything_else",
+    ];
+    for k in sample {
+        assert!(Key::from_str(k).on_samples(), "{k}");
+    }
+    let event_only = [
+        "track",
+        "track_length_mi",
+        "scheduled_laps",
+        "fuel_capacity_gal",
+        "cars",
+        "drivers",
+        "flag",
+        "fuel_added_gal",
+        "full",
+        "tires",
+        "box_s",
+        "stage",
+        "reason",
+    ];
+    for k in event_only {
+        assert!(!Key::from_str(k).on_samples(), "{k}");
+        // A sample that carries one still decodes as a sample (the general path's rule).
+        let line = format!(r#"{{"v":1,"car":"7","ts":1750593700000,"rpm":9000,"{k}":1}}"#);
+        assert!(crate::fast::scan_flat(line.as_bytes()).is_none(), "{k}");
+        assert!(
+            matches!(decode_line(line.as_bytes()), Ok(Record::Sample(_))),
+            "{k}"
+        );
+    }
+}
