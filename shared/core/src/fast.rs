@@ -302,7 +302,18 @@ impl<'a> Scanner<'a> {
             }
         };
         let w = u128::from_le_bytes(head);
-        for (j, e) in ORDER.iter().enumerate().skip(*guess) {
+        // The guess itself first, straight-line: it is the key at the cursor on every
+        // line in the simulator's order (the loop over the table from the guess, with
+        // its bounds and counter, was 15 % of the line scan's self time).
+        let g = *guess;
+        if let Some(e) = ORDER.get(g)
+            && (w ^ e.word) & e.mask == 0
+        {
+            self.i += e.len;
+            *guess = g + 1;
+            return Some(e.key);
+        }
+        for (j, e) in ORDER.iter().enumerate().skip(g + 1) {
             if (w ^ e.word) & e.mask == 0 {
                 self.i += e.len;
                 *guess = j + 1;
