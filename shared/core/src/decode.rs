@@ -89,6 +89,11 @@ pub(crate) struct Fields<'a> {
     pub(crate) kind: Option<Cow<'a, str>>,
     pub(crate) race_id: Option<Cow<'a, str>>,
     pub(crate) car: Option<Cow<'a, str>>,
+    /// The car as the fast path reads it, already a car number (it leaves `car` empty,
+    /// and gives up on bytes that are not one): no UTF-8 check of its bytes and no
+    /// second parse (`from_utf8` was 2.3 % of the ratio bench's profile, for the car and
+    /// the race id).
+    pub(crate) car_id: Option<CarId>,
     pub(crate) ts: Option<i64>,
     pub(crate) lap: Option<i64>,
     pub(crate) lap_frac: Option<f64>,
@@ -516,7 +521,10 @@ impl<'a> Fields<'a> {
     }
 
     fn sample(&self, ts: i64, lap: Option<u16>) -> Result<Sample<'a>, Reject> {
-        let car = car_id("car", self.car.as_deref().ok_or_else(|| missing("car"))?)?;
+        let car = match self.car_id {
+            Some(car) => car,
+            None => car_id("car", self.car.as_deref().ok_or_else(|| missing("car"))?)?,
+        };
         let mut ch = Channels::default();
         if let Some(lap) = lap {
             ch.lap = lap;

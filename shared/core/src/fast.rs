@@ -12,6 +12,7 @@
 //! Why: decoding is three quarters of a replay's work, and the general path converts
 //! every number through serde's visitor machinery; this path is about twice as fast.
 
+use crate::contract::CarId;
 use crate::decode::{Fields, Key};
 
 /// Tokenizes a flat sample object into `raw` (which starts empty), or gives up
@@ -67,11 +68,19 @@ pub(crate) fn scan_flat_into<'a>(line: &'a [u8], raw: &mut Fields<'a>) -> Option
                         _ => &mut raw.gap_ahead_s,
                     } = v;
                 }
-                Key::RaceId | Key::Car | Key::Kind => {
+                // The car straight from its bytes to a car number; bytes that are not
+                // one go to the general path, which names the problem.
+                Key::Car => {
+                    raw.car_id = if null {
+                        None
+                    } else {
+                        Some(CarId::from_bytes(p.raw_string()?).ok()?)
+                    };
+                }
+                Key::RaceId | Key::Kind => {
                     let v = if null { None } else { Some(p.string()?) };
                     match key {
                         Key::RaceId => raw.race_id = v.map(Into::into),
-                        Key::Car => raw.car = v.map(Into::into),
                         _ => {
                             if v.is_some_and(|k| k != "sample") {
                                 return None;

@@ -322,3 +322,38 @@ mod props {
         }
     }
 }
+
+#[test]
+fn the_car_read_from_its_bytes_is_what_the_general_path_reads() {
+    let base = r#"{"v":1,"ts":1750593700000,"rpm":8940,"#;
+    for (cars, fast) in [
+        (r#""car":"19""#, true),
+        (r#""car":"A1b2""#, true),
+        (r#""car":"7","car":"8""#, true),
+        (r#""car":null,"car":"7""#, true),
+        // Missing in the end: the fast path reads it, validation says so.
+        (r#""car":"7","car":null"#, true),
+        (r#""car":null"#, true),
+        // Not car numbers: the general path names the problem.
+        (r#""car":"""#, false),
+        (r#""car":"12345""#, false),
+        (r#""car":"1-2""#, false),
+        (r#""car":"é""#, false),
+        (r#""car":7"#, false),
+    ] {
+        let line = format!("{base}{cars}}}");
+        assert_eq!(scan_flat(line.as_bytes()).is_some(), fast, "{line}");
+        same(&line);
+    }
+    let r = crate::decode::decode_line(br#"{"v":1,"ts":1750593700000,"rpm":1,"car":"1-2"}"#);
+    assert_eq!(
+        r.unwrap_err().code,
+        crate::contract::RejectCode::InvalidValue
+    );
+    let r =
+        crate::decode::decode_line(br#"{"v":1,"ts":1750593700000,"rpm":1,"car":"7","car":null}"#);
+    assert_eq!(
+        r.unwrap_err().code,
+        crate::contract::RejectCode::MissingField
+    );
+}
