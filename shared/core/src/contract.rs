@@ -17,7 +17,12 @@ pub struct CarId([u8; 4]);
 impl CarId {
     /// Parses a car number, or says why it is not one.
     pub fn parse(s: &str) -> Result<CarId, &'static str> {
-        let b = s.as_bytes();
+        CarId::from_bytes(s.as_bytes())
+    }
+
+    /// [`CarId::parse`] of a string's bytes, which need no UTF-8 check first: a car
+    /// number is ASCII letters and digits, and anything else is refused.
+    pub fn from_bytes(b: &[u8]) -> Result<CarId, &'static str> {
         if b.is_empty() || b.len() > 4 {
             return Err("must be 1-4 characters");
         }

@@ -32,9 +32,9 @@ pub const MAX_TS: i64 = 253_402_300_799_999;
 /// Decodes one line (without its newline). Pure: the `ts_in_future` rule needs the race's
 /// history and is applied by the engine.
 pub fn decode_line(line: &[u8]) -> Result<Record<'_>, Reject> {
-    let mut raw = Raw::default();
-    if crate::fast::scan_flat_into(line, &mut raw).is_some() {
-        return raw.validate();
+    let mut fields = Fields::default();
+    if crate::fast::scan_flat_into(line, &mut fields).is_some() {
+        return fields.validate(&EventFields::NONE);
     }
     // One UTF-8 check of the whole line (word at a time for ASCII) is cheaper than the
     // check `from_slice` makes of every string it meets.
@@ -70,13 +70,30 @@ fn json_error(e: &serde_json::Error) -> Reject {
     )
 }
 
-/// The fields of either kind of record, as read.
+/// The fields of either kind of record, as read: those a sample can carry and the
+/// event-only ones apart.
+///
+/// Why apart: the fast path (`crate::fast`) reads samples only, and a record of all 27
+/// fields was 448 bytes to initialise per line, mostly the 13 event-only ones; it fills
+/// [`Fields`] alone and validates it against [`EventFields::NONE`].
 #[derive(Default)]
 pub(crate) struct Raw<'a> {
+    pub(crate) f: Fields<'a>,
+    pub(crate) ev: EventFields<'a>,
+}
+
+/// The fields a sample can carry (`kind`, `race_id` and `car` are also read by events).
+#[derive(Default)]
+pub(crate) struct Fields<'a> {
     pub(crate) v: Option<u64>,
     pub(crate) kind: Option<Cow<'a, str>>,
     pub(crate) race_id: Option<Cow<'a, str>>,
     pub(crate) car: Option<Cow<'a, str>>,
+    /// The car as the fast path reads it, already a car number (it leaves `car` empty,
+    /// and gives up on bytes that are not one): no UTF-8 check of its bytes and no
+    /// second parse (`from_utf8` was 2.3 % of the ratio bench's profile, for the car and
+    /// the race id).
+    pub(crate) car_id: Option<CarId>,
     pub(crate) ts: Option<i64>,
     pub(crate) lap: Option<i64>,
     pub(crate) lap_frac: Option<f64>,
@@ -87,7 +104,11 @@ pub(crate) struct Raw<'a> {
     pub(crate) gear: Option<i64>,
     pub(crate) gap_ahead_s: Option<f64>,
     pub(crate) in_pit: Option<bool>,
-    // Event-only fields, parsed once the kind is known.
+}
+
+/// Event-only fields, as raw JSON, parsed once the kind is known.
+#[derive(Default)]
+pub(crate) struct EventFields<'a> {
     pub(crate) track: Option<&'a RawValue>,
     pub(crate) track_length_mi: Option<&'a RawValue>,
     pub(crate) scheduled_laps: Option<&'a RawValue>,
@@ -103,8 +124,28 @@ pub(crate) struct Raw<'a> {
     pub(crate) reason: Option<&'a RawValue>,
 }
 
+impl EventFields<'static> {
+    /// None of them (what a line the fast path read has).
+    pub(crate) const NONE: EventFields<'static> = EventFields {
+        track: None,
+        track_length_mi: None,
+        scheduled_laps: None,
+        fuel_capacity_gal: None,
+        cars: None,
+        drivers: None,
+        flag: None,
+        fuel_added_gal: None,
+        full: None,
+        tires: None,
+        box_s: None,
+        stage: None,
+        reason: None,
+    };
+}
+
+/// A field's name, for both paths (`crate::fast` uses the first 14 and `Other`).
 #[derive(Clone, Copy)]
-enum Key {
+pub(crate) enum Key {
     V,
     Kind,
     RaceId,
@@ -136,7 +177,13 @@ enum Key {
 }
 
 impl Key {
-    fn from_str(s: &str) -> Key {
+    /// Whether a sample line may carry the field (`Other`: an unknown field, skipped);
+    /// the rest are the event-only ones.
+    pub(crate) fn on_samples(self) -> bool {
+        (self as u8) <= Key::InPit as u8 || matches!(self, Key::Other)
+    }
+
+    pub(crate) fn from_str(s: &str) -> Key {
         match s {
             "v" => Key::V,
             "kind" => Key::Kind,
@@ -269,33 +316,33 @@ impl<'de> Visitor<'de> for RecordVisitor<'_> {
                 };
             }
             match key {
-                Key::V => raw.v = value!(u64),
-                Key::Kind => raw.kind = value!(Str<'de>).map(|s| s.0),
-                Key::RaceId => raw.race_id = value!(Str<'de>).map(|s| s.0),
-                Key::Car => raw.car = value!(Str<'de>).map(|s| s.0),
-                Key::Ts => raw.ts = value!(i64),
-                Key::Lap => raw.lap = value!(i64),
-                Key::LapFrac => raw.lap_frac = value!(f64),
-                Key::Speed => raw.speed_mph = value!(f64),
-                Key::Rpm => raw.rpm = value!(f64),
-                Key::Throttle => raw.throttle_pct = value!(f64),
-                Key::Brake => raw.brake_psi = value!(f64),
-                Key::Gear => raw.gear = value!(i64),
-                Key::Gap => raw.gap_ahead_s = value!(f64),
-                Key::InPit => raw.in_pit = value!(bool),
-                Key::Track => raw.track = value!(&'de RawValue),
-                Key::TrackLength => raw.track_length_mi = value!(&'de RawValue),
-                Key::ScheduledLaps => raw.scheduled_laps = value!(&'de RawValue),
-                Key::FuelCapacity => raw.fuel_capacity_gal = value!(&'de RawValue),
-                Key::Cars => raw.cars = value!(&'de RawValue),
-                Key::Drivers => raw.drivers = value!(&'de RawValue),
-                Key::Flag => raw.flag = value!(&'de RawValue),
-                Key::FuelAdded => raw.fuel_added_gal = value!(&'de RawValue),
-                Key::Full => raw.full = value!(&'de RawValue),
-                Key::Tires => raw.tires = value!(&'de RawValue),
-                Key::BoxS => raw.box_s = value!(&'de RawValue),
-                Key::Stage => raw.stage = value!(&'de RawValue),
-                Key::Reason => raw.reason = value!(&'de RawValue),
+                Key::V => raw.f.v = value!(u64),
+                Key::Kind => raw.f.kind = value!(Str<'de>).map(|s| s.0),
+                Key::RaceId => raw.f.race_id = value!(Str<'de>).map(|s| s.0),
+                Key::Car => raw.f.car = value!(Str<'de>).map(|s| s.0),
+                Key::Ts => raw.f.ts = value!(i64),
+                Key::Lap => raw.f.lap = value!(i64),
+                Key::LapFrac => raw.f.lap_frac = value!(f64),
+                Key::Speed => raw.f.speed_mph = value!(f64),
+                Key::Rpm => raw.f.rpm = value!(f64),
+                Key::Throttle => raw.f.throttle_pct = value!(f64),
+                Key::Brake => raw.f.brake_psi = value!(f64),
+                Key::Gear => raw.f.gear = value!(i64),
+                Key::Gap => raw.f.gap_ahead_s = value!(f64),
+                Key::InPit => raw.f.in_pit = value!(bool),
+                Key::Track => raw.ev.track = value!(&'de RawValue),
+                Key::TrackLength => raw.ev.track_length_mi = value!(&'de RawValue),
+                Key::ScheduledLaps => raw.ev.scheduled_laps = value!(&'de RawValue),
+                Key::FuelCapacity => raw.ev.fuel_capacity_gal = value!(&'de RawValue),
+                Key::Cars => raw.ev.cars = value!(&'de RawValue),
+                Key::Drivers => raw.ev.drivers = value!(&'de RawValue),
+                Key::Flag => raw.ev.flag = value!(&'de RawValue),
+                Key::FuelAdded => raw.ev.fuel_added_gal = value!(&'de RawValue),
+                Key::Full => raw.ev.full = value!(&'de RawValue),
+                Key::Tires => raw.ev.tires = value!(&'de RawValue),
+                Key::BoxS => raw.ev.box_s = value!(&'de RawValue),
+                Key::Stage => raw.ev.stage = value!(&'de RawValue),
+                Key::Reason => raw.ev.reason = value!(&'de RawValue),
                 Key::Other => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -418,6 +465,13 @@ fn finite_range(
 
 impl<'a> Raw<'a> {
     pub(crate) fn validate(&self) -> Result<Record<'a>, Reject> {
+        self.f.validate(&self.ev)
+    }
+}
+
+impl<'a> Fields<'a> {
+    /// The record these fields make, with `ev` the event-only fields read beside them.
+    pub(crate) fn validate(&self, ev: &EventFields<'a>) -> Result<Record<'a>, Reject> {
         match self.v {
             None => return Err(missing("v")),
             Some(1) => {}
@@ -461,13 +515,16 @@ impl<'a> Raw<'a> {
             None | Some("sample") => self.sample(ts, lap).map(Record::Sample),
             Some(kind) => {
                 let kind = kind.to_owned();
-                self.event(&kind, ts, lap).map(Record::Event)
+                self.event(ev, &kind, ts, lap).map(Record::Event)
             }
         }
     }
 
     fn sample(&self, ts: i64, lap: Option<u16>) -> Result<Sample<'a>, Reject> {
-        let car = car_id("car", self.car.as_deref().ok_or_else(|| missing("car"))?)?;
+        let car = match self.car_id {
+            Some(car) => car,
+            None => car_id("car", self.car.as_deref().ok_or_else(|| missing("car"))?)?,
+        };
         let mut ch = Channels::default();
         if let Some(lap) = lap {
             ch.lap = lap;
@@ -525,154 +582,6 @@ impl<'a> Raw<'a> {
             ch,
         })
     }
-
-    fn event(&self, kind: &str, ts: i64, lap: Option<u16>) -> Result<Event, Reject> {
-        let kind = match kind {
-            "race_start" => EventKind::RaceStart(self.race_start()?),
-            "flag" => EventKind::Flag {
-                flag: self.flag()?,
-                lap,
-            },
-            "pit_in" => EventKind::PitIn {
-                car: self.event_car()?,
-                lap,
-            },
-            "pit_out" => self.pit_out(lap)?,
-            "incident" => EventKind::Incident {
-                cars: self.incident_cars()?,
-                lap,
-            },
-            "stage_end" => {
-                let stage: i64 =
-                    event_field("stage", self.stage)?.ok_or_else(|| missing("stage"))?;
-                EventKind::StageEnd {
-                    stage: range("stage", stage, 1, 10)? as u32,
-                    lap,
-                }
-            }
-            "car_out" => {
-                let car = self.event_car()?;
-                let reason: Option<String> = event_field("reason", self.reason)?;
-                max_chars("reason", reason.as_deref(), 200)?;
-                EventKind::CarOut { car, reason }
-            }
-            other => {
-                return Err(Reject::new(
-                    RejectCode::UnknownKind,
-                    Some("kind"),
-                    format!("{other:?} is not a known record kind"),
-                ));
-            }
-        };
-        Ok(Event {
-            ts,
-            race_id: self.race_id.as_deref().map(str::to_owned),
-            kind,
-        })
-    }
-
-    fn event_car(&self) -> Result<CarId, Reject> {
-        car_id("car", self.car.as_deref().ok_or_else(|| missing("car"))?)
-    }
-
-    /// A `race_start`, within the contract's limits (`telemetry-v1`, "Limits"): a
-    /// `track` of at most 64 characters, driver names of at most 100, at most 200
-    /// `cars` and `drivers` (the RaceState that carries them rides every publish).
-    fn race_start(&self) -> Result<RaceStart, Reject> {
-        let race_id = self
-            .race_id
-            .as_deref()
-            .ok_or_else(|| missing("race_id"))?
-            .to_owned();
-        let track: String = event_field("track", self.track)?.ok_or_else(|| missing("track"))?;
-        if track.is_empty() {
-            return Err(Reject::new(
-                RejectCode::OutOfRange,
-                Some("track"),
-                "must not be empty",
-            ));
-        }
-        max_chars("track", Some(&track), MAX_TRACK_CHARS)?;
-        let length: Option<f64> = event_field("track_length_mi", self.track_length_mi)?;
-        let length = open_closed("track_length_mi", length, 10.0)?;
-        let laps: Option<i64> = event_field("scheduled_laps", self.scheduled_laps)?;
-        let laps = laps
-            .map(|l| range("scheduled_laps", l, 1, 2000).map(|l| l as u32))
-            .transpose()?;
-        let cap: Option<f64> = event_field("fuel_capacity_gal", self.fuel_capacity_gal)?;
-        let cap = open_closed("fuel_capacity_gal", cap, 100.0)?;
-        let cars: Vec<String> = event_field("cars", self.cars)?.unwrap_or_default();
-        max_items("cars", cars.len())?;
-        let cars = cars
-            .iter()
-            .map(|c| car_id("cars", c))
-            .collect::<Result<Vec<_>, _>>()?;
-        let drivers: std::collections::BTreeMap<String, Option<String>> =
-            event_field("drivers", self.drivers)?.unwrap_or_default();
-        max_items("drivers", drivers.len())?;
-        let mut named = Vec::with_capacity(drivers.len());
-        for (car, name) in drivers {
-            let car = car_id("drivers", &car)?;
-            if let Some(name) = name {
-                max_chars("drivers", Some(&name), MAX_DRIVER_CHARS)?;
-                named.push((car, name));
-            }
-        }
-        Ok(RaceStart {
-            race_id,
-            track,
-            track_length_mi: length,
-            scheduled_laps: laps,
-            fuel_capacity_gal: cap,
-            cars,
-            drivers: named,
-        })
-    }
-
-    fn flag(&self) -> Result<Flag, Reject> {
-        let name: String = event_field("flag", self.flag)?.ok_or_else(|| missing("flag"))?;
-        Flag::parse(&name).ok_or_else(|| {
-            Reject::new(
-                RejectCode::InvalidValue,
-                Some("flag"),
-                format!("{name:?} is not one of green, yellow, red, white, checkered"),
-            )
-        })
-    }
-
-    fn pit_out(&self, lap: Option<u16>) -> Result<EventKind, Reject> {
-        let car = self.event_car()?;
-        let added: Option<f64> = event_field("fuel_added_gal", self.fuel_added_gal)?;
-        let added = finite_range("fuel_added_gal", added, 0.0, 100.0)?;
-        let full: Option<bool> = event_field("full", self.full)?;
-        let tires: Option<i64> = event_field("tires", self.tires)?;
-        let tires = tires
-            .map(|t| range("tires", t, 0, 4).map(|t| t as u8))
-            .transpose()?;
-        let box_s: Option<f64> = event_field("box_s", self.box_s)?;
-        let box_s = finite_range("box_s", box_s, 0.0, 3600.0)?;
-        Ok(EventKind::PitOut {
-            car,
-            lap,
-            fuel_added_gal: added,
-            full,
-            tires,
-            box_s,
-        })
-    }
-
-    fn incident_cars(&self) -> Result<Vec<CarId>, Reject> {
-        let cars: Vec<String> = event_field("cars", self.cars)?.ok_or_else(|| missing("cars"))?;
-        if cars.is_empty() {
-            return Err(Reject::new(
-                RejectCode::OutOfRange,
-                Some("cars"),
-                "an incident names at least one car",
-            ));
-        }
-        max_items("cars", cars.len())?;
-        cars.iter().map(|c| car_id("cars", c)).collect()
-    }
 }
 
 /// Longest `track` key a `race_start` may give (`telemetry-v1`, "Limits").
@@ -682,227 +591,7 @@ pub const MAX_DRIVER_CHARS: usize = 100;
 /// Most `cars` or `drivers` a `race_start` (or cars an incident) may list.
 pub const MAX_LISTED_CARS: usize = 200;
 
-/// Refuses a text longer than `max` characters, naming the field.
-fn max_chars(field: &'static str, s: Option<&str>, max: usize) -> Result<(), Reject> {
-    match s {
-        Some(s) if s.chars().count() > max => Err(Reject::new(
-            RejectCode::OutOfRange,
-            Some(field),
-            format!("longer than {max} characters"),
-        )),
-        _ => Ok(()),
-    }
-}
-
-/// Refuses a list of more than [`MAX_LISTED_CARS`] entries, naming the field.
-fn max_items(field: &'static str, n: usize) -> Result<(), Reject> {
-    if n > MAX_LISTED_CARS {
-        return Err(Reject::new(
-            RejectCode::OutOfRange,
-            Some(field),
-            format!("{n} entries, more than {MAX_LISTED_CARS}"),
-        ));
-    }
-    Ok(())
-}
-
-/// A number in `0 < x <= max`, or absent.
-fn open_closed(field: &'static str, v: Option<f64>, max: f64) -> Result<Option<f64>, Reject> {
-    match v {
-        Some(x) if !(x > 0.0 && x <= max) => Err(Reject::new(
-            RejectCode::OutOfRange,
-            Some(field),
-            format!("{x} is outside 0 < x <= {max}"),
-        )),
-        v => Ok(v),
-    }
-}
+mod events;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn rejected(line: &str) -> Reject {
-        decode_line(line.as_bytes()).expect_err(line)
-    }
-
-    #[test]
-    fn a_full_sample_decodes_with_every_channel() {
-        let rec = decode_line(br#"{"v":1,"car":"19","ts":1750593700000,"lap":1,"lap_frac":0.8123,"speed_mph":171.8,"rpm":8940,"throttle_pct":104,"brake_psi":0,"gear":4,"gap_ahead_s":0.42,"in_pit":false,"extra":{"a":[1]}}"#).unwrap();
-        let Record::Sample(s) = rec else { panic!() };
-        assert_eq!(s.car.as_str(), "19");
-        assert_eq!(s.ts, 1750593700000);
-        assert_eq!(s.ch.lap, 1);
-        assert_eq!(s.ch.throttle_pct, 100.0, "105 reads as 100");
-        assert_eq!(s.ch.in_pit(), Some(false));
-        assert!(s.race_id.is_none());
-    }
-
-    #[test]
-    fn null_is_absent_and_kind_may_come_last() {
-        let rec = decode_line(
-            br#"{"v":1,"car":"7","ts":1750593700000,"rpm":null,"speed_mph":100,"kind":"sample"}"#,
-        )
-        .unwrap();
-        let Record::Sample(s) = rec else { panic!() };
-        assert!(!s.ch.has(Channels::RPM));
-        assert!(s.ch.has(Channels::SPEED));
-    }
-
-    #[test]
-    fn rejections_name_the_field() {
-        let r = rejected(r#"{"v":1,"car":"19","ts":1750593700000,"throttle_pct":"full"}"#);
-        assert_eq!(
-            (r.code, r.field),
-            (RejectCode::WrongType, Some("throttle_pct"))
-        );
-        let r = rejected(r#"{"v":1,"car":"19","ts":1750593700000.0,"rpm":8900}"#);
-        assert_eq!((r.code, r.field), (RejectCode::WrongType, Some("ts")));
-        let r = rejected(r#"{"v":1,"car":"19","ts":1750593700000,"rpm":1e999}"#);
-        assert_eq!((r.code, r.field), (RejectCode::NotFinite, Some("rpm")));
-        let r = rejected(r#"{"v":1,"car":"19","ts":1750593700000,"rpm":-40}"#);
-        assert_eq!((r.code, r.field), (RejectCode::OutOfRange, Some("rpm")));
-        let r = rejected(r#"{"v":1,"kind":"pit_out","ts":1750593700000}"#);
-        assert_eq!((r.code, r.field), (RejectCode::MissingField, Some("car")));
-        let r = rejected(r#"{"v":1,"kind":"lap_time","ts":1750593700000}"#);
-        assert_eq!(r.code, RejectCode::UnknownKind);
-        let r = rejected(r#"{"v":1,"car":"19","ts":1750593700000,"rpm":8900} x"#);
-        assert_eq!(r.code, RejectCode::InvalidJson);
-        let r = rejected(r#"null"#);
-        assert_eq!(r.code, RejectCode::NotObject);
-    }
-
-    #[test]
-    fn an_event_only_field_on_a_sample_is_ignored_whatever_its_type() {
-        let rec =
-            decode_line(br#"{"v":1,"car":"7","ts":1750593700000,"rpm":9000,"flag":5,"track":[1]}"#);
-        assert!(matches!(rec, Ok(Record::Sample(_))));
-    }
-
-    #[test]
-    fn escaped_strings_are_read() {
-        let rec = decode_line(
-            br#"{"v":1,"car":"\u0031\u0039","race_id":"a\"b","ts":1750593700000,"rpm":9000}"#,
-        )
-        .unwrap();
-        let Record::Sample(s) = rec else { panic!() };
-        assert_eq!(s.car.as_str(), "19");
-        assert_eq!(s.race_id.as_deref(), Some("a\"b"));
-    }
-
-    #[test]
-    fn race_start_reads_drivers_and_cars() {
-        let rec = decode_line(br#"{"v":1,"kind":"race_start","ts":1750593600000,"race_id":"r","track":"pocono","cars":["1","19"],"drivers":{"19":"C. Briscoe"}}"#).unwrap();
-        let Record::Event(Event {
-            kind: EventKind::RaceStart(rs),
-            ..
-        }) = rec
-        else {
-            panic!()
-        };
-        assert_eq!(rs.cars.len(), 2);
-        assert_eq!(rs.drivers[0].1, "C. Briscoe");
-        assert_eq!(rs.fuel_capacity_gal, None);
-    }
-
-    #[test]
-    fn merge_keeps_the_value_seen_first() {
-        let mut a = Channels {
-            rpm: 9000.0,
-            present: Channels::RPM,
-            ..Default::default()
-        };
-        let b = Channels {
-            rpm: 1.0,
-            speed_mph: 100.0,
-            present: Channels::RPM | Channels::SPEED,
-            ..Default::default()
-        };
-        assert!(a.merge_from(&b));
-        assert_eq!(a.rpm, 9000.0);
-        assert_eq!(a.speed_mph, 100.0);
-        assert!(!a.merge_from(&b), "nothing new the second time");
-    }
-
-    #[test]
-    fn a_race_start_past_its_limits_is_out_of_range_naming_the_field() {
-        let start = |extra: &str| {
-            format!(r#"{{"v":1,"kind":"race_start","ts":1750593600000,"race_id":"r"{extra}}}"#)
-        };
-        let cars = |n: usize| {
-            (0..n)
-                .map(|i| format!("\"{i}\""))
-                .collect::<Vec<_>>()
-                .join(",")
-        };
-        let drivers = |n: usize| {
-            (0..n)
-                .map(|i| format!("\"{i}\":\"D\""))
-                .collect::<Vec<_>>()
-                .join(",")
-        };
-        for (extra, field) in [
-            (format!(r#","track":"{}""#, "t".repeat(65)), "track"),
-            (format!(r#","track":"t","cars":[{}]"#, cars(201)), "cars"),
-            (
-                format!(r#","track":"t","drivers":{{{}}}"#, drivers(201)),
-                "drivers",
-            ),
-            (
-                format!(r#","track":"t","drivers":{{"1":"{}"}}"#, "n".repeat(101)),
-                "drivers",
-            ),
-        ] {
-            let r = rejected(&start(&extra));
-            assert_eq!(
-                (r.code, r.field),
-                (RejectCode::OutOfRange, Some(field)),
-                "{r}"
-            );
-        }
-        // At the limits, accepted.
-        let line = start(&format!(
-            r#","track":"{}","cars":[{}],"drivers":{{{}}}"#,
-            "t".repeat(64),
-            cars(200),
-            drivers(200)
-        ));
-        assert!(decode_line(line.as_bytes()).is_ok());
-    }
-
-    #[test]
-    fn a_pit_out_reads_tires_and_box_s_within_their_ranges() {
-        let ok = decode_line(
-            br#"{"v":1,"kind":"pit_out","ts":1750593700000,"car":"5","tires":4,"box_s":11.6}"#,
-        )
-        .unwrap();
-        let Record::Event(Event {
-            kind: EventKind::PitOut { tires, box_s, .. },
-            ..
-        }) = ok
-        else {
-            panic!()
-        };
-        assert_eq!((tires, box_s), (Some(4), Some(11.6)));
-        for (line, field) in [
-            (
-                r#"{"v":1,"kind":"pit_out","ts":1750593700000,"car":"5","tires":5}"#,
-                "tires",
-            ),
-            (
-                r#"{"v":1,"kind":"pit_out","ts":1750593700000,"car":"5","tires":2.5}"#,
-                "tires",
-            ),
-            (
-                r#"{"v":1,"kind":"pit_out","ts":1750593700000,"car":"5","box_s":-1}"#,
-                "box_s",
-            ),
-            (
-                r#"{"v":1,"kind":"pit_out","ts":1750593700000,"car":"5","box_s":3601}"#,
-                "box_s",
-            ),
-        ] {
-            assert_eq!(rejected(line).field, Some(field), "{line}");
-        }
-    }
-}
+mod tests;
