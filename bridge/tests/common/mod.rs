@@ -476,12 +476,7 @@ impl FaultProxy {
             } else {
                 let mut b = body.clone();
                 b["Records"] = Value::Array(keep);
-                let fwd = HttpMsg {
-                    start: req.start.clone(),
-                    headers: req.headers.clone(),
-                    body: b.to_string().into_bytes(),
-                };
-                let resp = forward(upstream, &fwd);
+                let resp = forward(upstream, &req.with_body(b.to_string().into_bytes()));
                 assert!(resp.start.contains(" 200 "), "moto refused: {}", resp.start);
                 let v: Value = serde_json::from_slice(&resp.body).expect("moto JSON");
                 v["Records"].as_array().cloned().unwrap_or_default()

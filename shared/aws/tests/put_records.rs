@@ -9,8 +9,6 @@
 //! as the policy says; a deadline ends the put.
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,7 +20,7 @@ use burnbar_aws::put_records::{
     put_records,
 };
 use burnbar_aws::testkit::Moto;
-use burnbar_testhttp::{HttpMsg, forward, read_http};
+use burnbar_testhttp::{HttpMsg, forward, serve_http};
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------------------
@@ -51,28 +49,11 @@ impl Proxy {
     /// Fails the first `fail_calls` `PutRecords` calls whole (HTTP 500, `InternalFailure`),
     /// then refuses entries by `refuse` and forwards the rest to moto.
     fn start(moto_port: u16, fail_calls: usize, refuse: Box<Refuse>) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().unwrap().port();
         let calls: Arc<Mutex<Vec<Vec<String>>>> = Arc::default();
         let seen: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
-        let refuse: Arc<Refuse> = Arc::from(refuse);
         let log = calls.clone();
-        std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                let Ok(conn) = conn else { continue };
-                let (log, seen, refuse) = (log.clone(), seen.clone(), refuse.clone());
-                std::thread::spawn(move || {
-                    let Ok(mut w) = conn.try_clone() else { return };
-                    let mut r = std::io::BufReader::new(conn);
-                    while let Some(req) = read_http(&mut r) {
-                        let resp = answer(moto_port, fail_calls, &req, &log, &seen, &*refuse);
-                        if w.write_all(&resp.to_bytes(false)).is_err() {
-                            return;
-                        }
-                    }
-                });
-            }
-        });
+        let port =
+            serve_http(move |req| answer(moto_port, fail_calls, &req, &log, &seen, &*refuse));
         Proxy { port, calls }
     }
 
@@ -149,12 +130,7 @@ fn answer(
     } else {
         let mut b = body.clone();
         b["Records"] = Value::Array(keep);
-        let fwd = HttpMsg {
-            start: req.start.clone(),
-            headers: req.headers.clone(),
-            body: b.to_string().into_bytes(),
-        };
-        let resp = forward(moto_port, &fwd);
+        let resp = forward(moto_port, &req.with_body(b.to_string().into_bytes()));
         if !resp.start.contains(" 200 ") {
             // The call itself refused (no such stream): moto's answer as it is.
             return resp;

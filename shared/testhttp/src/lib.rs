@@ -28,6 +28,16 @@ impl HttpMsg {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The same message with another body (a proxy's rewrite of a request before it
+    /// forwards it; the framing is recomputed by [`HttpMsg::to_bytes`]).
+    pub fn with_body(&self, body: Vec<u8>) -> HttpMsg {
+        HttpMsg {
+            start: self.start.clone(),
+            headers: self.headers.clone(),
+            body,
+        }
+    }
+
     /// The message on the wire, with a `Content-Length` for its body as it is now (the
     /// framing headers it came with, and moto's CRC of a body a proxy may have
     /// rewritten, left out), and `Connection: close` when `close`.
