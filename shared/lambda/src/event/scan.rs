@@ -114,7 +114,7 @@ enum Repeats {
 }
 
 impl Repeats {
-    const COUNT: usize = 7;
+    const COUNT: usize = Repeats::KinesisSchemaVersion as usize + 1;
 }
 
 /// A record's keys, quoted, in the order Lambda writes them (`record` matches on the
