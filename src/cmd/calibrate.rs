@@ -147,7 +147,11 @@ fn print_params(out: &mut impl Write, fit: &Fit) -> io::Result<()> {
         "a late stop with time to spare: {}",
         match (p.late_pour_margin_gal, p.late_pour_margin_sd_gal) {
             (Some(m), Some(sd)) => format!(
-                "the crew pours what the finish needs and {m:.2} gal more (sd {sd:.2} gal)"
+                "the crew pours what the finish needs and {m:.2} gal more (sd {sd:.2} gal), {}",
+                match p.late_pour_fill_gap_gal {
+                    Some(g) => format!("and fills the cell when that would leave less than {g:.2} gal of room"),
+                    None => "to the top at most (whether crews fill a cell the habit nearly fills: not measured)".to_owned(),
+                }
             ),
             _ => "not measured (fewer than 10 weighed stops of the kind): read as anywhere from the finish's need to what the time allowed".to_owned(),
         }

@@ -122,6 +122,13 @@ pub struct ModelParams {
     pub late_pour_margin_gal: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub late_pour_margin_sd_gal: Option<f64>,
+    /// How near the top the habit's pour may leave a cell before the crew fills it
+    /// instead, gal: a crew whose need and margin come within this of the room pours to
+    /// the top (the last gallon costs a second, the doubt of running dry more). Fitted
+    /// with the margin's spread on weighed late green stops, reported full or short
+    /// (`P(full) = Φ((gap − room + need + margin) / sd)`). `None`: 0, the top itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_pour_fill_gap_gal: Option<f64>,
     /// Relative standard deviation of a fill estimated from standing time.
     pub fill_rel_sd: f64,
     /// Standard deviation of a fill estimated from standing time that does not grow with
@@ -231,6 +238,7 @@ impl Default for ModelParams {
             tire_short_room_gal: None,
             late_pour_margin_gal: None,
             late_pour_margin_sd_gal: None,
+            late_pour_fill_gap_gal: None,
             fill_rel_sd: 0.1,
             fill_abs_sd: 0.0,
             fill_car_rel_sd: None,
@@ -368,6 +376,9 @@ impl ModelParams {
         if let Some(sd) = self.late_pour_margin_sd_gal {
             check("late_pour_margin_sd_gal", sd)?;
         }
+        if let Some(g) = self.late_pour_fill_gap_gal {
+            check("late_pour_fill_gap_gal", g)?;
+        }
         check("track_rel_sd", self.track_rel_sd)?;
         Ok(())
     }
@@ -375,7 +386,7 @@ impl ModelParams {
 
 /// The range of every number of a calibration file: `(field, low, high, low excluded)`
 /// (a package's fields are listed once, for both `hp670.` and `hp510.`).
-pub const PARAM_RANGES: [(&str, f64, f64, bool); 27] = [
+pub const PARAM_RANGES: [(&str, f64, f64, bool); 28] = [
     ("wot_gph_per_krpm", 0.0, 50.0, true),
     ("throttle_k", 0.0, 20.0, true),
     ("ve_peak_rpm", 0.0, 20_000.0, true),
@@ -402,6 +413,7 @@ pub const PARAM_RANGES: [(&str, f64, f64, bool); 27] = [
     ("tire_short_room_gal", 0.0, 22.0, true),
     ("late_pour_margin_gal", -22.0, 22.0, false),
     ("late_pour_margin_sd_gal", 0.0, 22.0, true),
+    ("late_pour_fill_gap_gal", -22.0, 22.0, false),
     ("track_rel_sd", 0.0, 1.0, false),
 ];
 

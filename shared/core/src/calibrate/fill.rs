@@ -26,6 +26,7 @@ use std::collections::BTreeMap;
 use super::{StintObs, between_groups};
 use crate::model::ModelParams;
 use crate::pits;
+use crate::stats::norm_cdf;
 
 /// How many robust standard deviations past its fuel job a stop may stand and still be
 /// read as timed by the fuel.
@@ -275,9 +276,50 @@ fn late_pours(stops: &[Stop], sd: f64, params: &mut ModelParams) {
         (params.late_pour_margin_gal, params.late_pour_margin_sd_gal) = (None, None);
         return;
     }
-    let spread = (1.4826 * mad(&mut margins)).max(0.1);
-    params.late_pour_margin_gal = Some(median(&mut margins).clamp(-22.0, 22.0));
-    params.late_pour_margin_sd_gal = Some(spread.min(22.0));
+    let spread = (1.4826 * mad(&mut margins)).clamp(0.1, 22.0);
+    let margin = median(&mut margins).clamp(-22.0, 22.0);
+    params.late_pour_margin_gal = Some(margin);
+    params.late_pour_margin_sd_gal = Some(spread);
+    params.late_pour_fill_gap_gal = fill_gap(stops, margin, spread, params);
+}
+
+/// How near the top a crew's late pour may come before it fills the cell instead
+/// (`late_pour_fill_gap_gal`): among the weighed green stops whose need to the finish is
+/// known and whose habit (the need and `margin`) would leave them within a few gallons of
+/// the top either way, each reported full or short, the gap `g` that makes the reports
+/// likeliest when a crew fills with odds `Φ((g − gap) / sd)`, `gap` being the room left
+/// by the habit's pour (`sd` the margin's spread: the need is known no better). The
+/// maximum of that likelihood over `g` on a grid of 0.01 gal; `None` without at least 10
+/// such stops, both reported full and short among them (nothing to tell the gap by).
+fn fill_gap(stops: &[Stop], margin: f64, sd: f64, p: &ModelParams) -> Option<f64> {
+    const NEAR_GAL: f64 = 3.0;
+    let gaps: Vec<(f64, bool)> = stops
+        .iter()
+        .filter(|s| !s.stint.caution)
+        .filter_map(|s| {
+            let level = level_before(s, p)?;
+            let room = s.stint.capacity_gal - level;
+            let need = s.stint.finish_gal? - level;
+            let gap = room - (need + margin);
+            (need > 0.0 && gap.abs() < NEAR_GAL).then_some((gap, s.stint.full?))
+        })
+        .collect();
+    let filled = gaps.iter().filter(|g| g.1).count();
+    if gaps.len() < 10 || filled == 0 || filled == gaps.len() {
+        return None;
+    }
+    let log_lik = |g: f64| -> f64 {
+        gaps.iter()
+            .map(|&(gap, full)| {
+                let q = norm_cdf((g - gap) / sd).clamp(1e-12, 1.0 - 1e-12);
+                if full { q.ln() } else { (1.0 - q).ln() }
+            })
+            .sum()
+    };
+    let steps = (2.0 * NEAR_GAL / 0.01).round() as i32;
+    (0..=steps)
+        .map(|i| -NEAR_GAL + 0.01 * f64::from(i))
+        .max_by(|a, b| log_lik(*a).total_cmp(&log_lik(*b)))
 }
 
 /// The share of `stops` reported short (`full: false`) and their mean shortfall, gal
@@ -475,6 +517,67 @@ mod tests {
             late_pours(&stops, 0.2, &mut blind);
             assert_eq!(blind.late_pour_margin_gal, None);
         }
+    }
+
+    #[test]
+    fn calibration_measures_how_near_the_top_a_late_crew_fills_the_cell() {
+        let mut p = ModelParams {
+            fill_rate_gps: 1.5,
+            fill_dead_s: 1.5,
+            ..ModelParams::default()
+        };
+        // Late green stops of cars 4 gal into a 20 gal cell (16 gal of room), the habit
+        // (the need and 1 gal) leaving from 2 gal too little room to 2.5 gal of it: the
+        // crews fill the cell when the habit would leave less than 0.6 gal of room.
+        let stints: Vec<StintObs> = (0..60)
+            .map(|i| {
+                let gap = -2.0 + 4.5 * i as f64 / 59.0;
+                let need = 16.0 - 1.0 - gap;
+                let filled = gap < 0.6;
+                let added = if filled { 16.0 } else { need + 1.0 };
+                let mut s = stop(i, added, 1.5 + added / 1.5, Some(0), !filled);
+                s.start_gal = Some(4.0);
+                s.finish_gal = Some(4.0 + need);
+                s
+            })
+            .collect();
+        let stops: Vec<Stop> = stints
+            .iter()
+            .map(|s| Stop {
+                secs: s.secs(),
+                added: s.fuel_added_gal.unwrap(),
+                tires: s.tires,
+                stint: s,
+            })
+            .collect();
+        let gap = fill_gap(&stops, 1.0, 0.3, &p).expect("60 late stops");
+        assert!((gap - 0.6).abs() < 0.1, "{gap}");
+        // All short or all full, nothing tells the gap; under caution, another habit.
+        let short: Vec<Stop> = stops
+            .iter()
+            .filter(|s| s.stint.full == Some(false))
+            .copied()
+            .collect();
+        assert_eq!(fill_gap(&short, 1.0, 0.3, &p), None);
+        let caution: Vec<StintObs> = stints
+            .iter()
+            .map(|s| StintObs {
+                caution: true,
+                ..s.clone()
+            })
+            .collect();
+        let stops: Vec<Stop> = caution
+            .iter()
+            .map(|s| Stop {
+                secs: s.secs(),
+                added: s.fuel_added_gal.unwrap(),
+                tires: s.tires,
+                stint: s,
+            })
+            .collect();
+        assert_eq!(fill_gap(&stops, 1.0, 0.3, &p), None);
+        p.late_pour_fill_gap_gal = Some(gap);
+        assert!(p.validate().is_ok());
     }
 
     /// A small deterministic jitter in [-1, 1].

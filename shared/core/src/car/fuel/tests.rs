@@ -500,3 +500,50 @@ fn under_caution_a_crew_tops_up_as_far_as_the_stop_allows() {
     );
     assert!((level - 7.0).abs() < 1e-9, "{level}");
 }
+
+#[test]
+fn a_late_green_splash_is_read_by_its_time_and_the_crews_habit_together() {
+    // A fuel-only stop with 3 gal read at pit_in (give or take 0.4) and 8 gal needed
+    // to the finish from here: the crews' habit (1 gal over the need, give or take
+    // 0.3) leaves the car at 9 gal. The time (6 s: 6.75 gal at 1.5 gal/s after 1.5 s)
+    // reads 9.75 with the doubt of the level going in and of the crew's rate; the two
+    // readings together sit between, nearer the surer habit, with less doubt than
+    // the time's alone.
+    let time_only = ModelParams {
+        fill_rel_sd: 0.03,
+        fill_abs_sd: 0.3,
+        ..ModelParams::default()
+    };
+    let habit = ModelParams {
+        late_pour_margin_gal: Some(1.0),
+        late_pour_margin_sd_gal: Some(0.3),
+        ..time_only.clone()
+    };
+    let splash = |secs: f64, finish: f64, green: bool, p: &ModelParams| {
+        stop_at((3.0, 0.16), pit(Some(0), secs), Some(finish), green, p)
+    };
+    let (alone, alone_sd) = splash(6.0, 8.0, true, &time_only);
+    assert!((alone - 9.75).abs() < 1e-9, "{alone}");
+    let (both, both_sd) = splash(6.0, 8.0, true, &habit);
+    assert!(both > 9.0 && both < 9.4, "{both}");
+    assert!(both_sd < alone_sd, "{both_sd} {alone_sd}");
+    // A time far from the habit (12.75 gal poured) is a crew that followed none: the
+    // time reads the level as it would alone.
+    let (level, _) = splash(10.0, 8.0, true, &habit);
+    assert!((level - 15.75).abs() < 0.05, "{level}");
+    // Under caution the habit does not speak: the time sizes the pour.
+    let (level, _) = splash(6.0, 8.0, false, &habit);
+    assert!((level - 9.75).abs() < 1e-9, "{level}");
+    // A habit that comes within the crews' fill gap of the top (16.9 of 17 gal of
+    // room, gap 0.5) is a crew that filled the cell: a stop as long as a full fill
+    // reads full, where without the gap the habit's 19.9 pulled it below the top.
+    let gap = ModelParams {
+        late_pour_fill_gap_gal: Some(0.5),
+        ..habit.clone()
+    };
+    let full_secs = 1.5 + 17.0 / 1.5;
+    let (filled, _) = splash(full_secs, 18.9, true, &gap);
+    let (no_gap, _) = splash(full_secs, 18.9, true, &habit);
+    assert!(filled > 19.8, "{filled}");
+    assert!(no_gap < filled, "{no_gap} {filled}");
+}
