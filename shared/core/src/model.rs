@@ -38,8 +38,6 @@
 //! 90 % band of `remaining_gal` is ±1.645 σ, with σ² the sum of the stint's burn variance
 //! and the doubt about the fill that started it (`fill_rel_sd` of an estimated fill).
 
-use std::cell::Cell;
-
 use serde::{Deserialize, Serialize};
 
 use crate::tracks::EnginePackage;
@@ -433,52 +431,11 @@ impl PackageParams {
         } else if closed == 1.0 {
             0.0
         } else {
-            1.0 - pow_memo(closed, self.throttle_k)
+            1.0 - closed.powf(self.throttle_k)
         };
         let running = if rpm > 0.0 { self.idle_gph } else { 0.0 };
         running + self.wot_gph_per_krpm * (rpm.max(0.0) / 1000.0) * ve * air
     }
-}
-
-/// Slots of [`pow_memo`]'s table: a power of two above the 1,001 throttle values a
-/// feed with one decimal of percent can send.
-const POW_MEMO_SLOTS: usize = 2048;
-
-/// One remembered `base.powf(k)`: `(base bits, k bits, result)`; a base of `0.0` is
-/// never asked (the caller takes closed throttle apart), so `(0, 0, _)` is empty.
-type PowSlot = Cell<(u64, u64, f64)>;
-
-thread_local! {
-    static POW_MEMO: [PowSlot; POW_MEMO_SLOTS] =
-        const { [const { Cell::new((0, 0, 0.0)) }; POW_MEMO_SLOTS] };
-}
-
-/// `base.powf(k)`, remembered per thread in a direct-mapped table keyed by the bits of
-/// both: the same result as `powf`, which is deterministic, for a base in (0, 1).
-///
-/// Why: `powf` of every part-throttle sample was 5 % of a replay's engine time, and a
-/// feed repeats few values (the throttle comes as a percentage with one decimal, so
-/// about a thousand distinct bases per engine package); a hit costs a hash and a load.
-#[inline]
-fn pow_memo(base: f64, k: f64) -> f64 {
-    if !(base > 0.0 && base < 1.0) {
-        return base.powf(k);
-    }
-    let (b, kb) = (base.to_bits(), k.to_bits());
-    // Fibonacci hashing of both keys: the top bits pick the slot.
-    let h = (b ^ kb.rotate_left(32)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    let i = (h >> (64 - POW_MEMO_SLOTS.trailing_zeros())) as usize;
-    POW_MEMO.with(|memo| {
-        let slot = &memo[i];
-        let (sb, sk, v) = slot.get();
-        if sb == b && sk == kb {
-            v
-        } else {
-            let v = base.powf(k);
-            slot.set((b, kb, v));
-            v
-        }
-    })
 }
 
 /// The channels the model reads, each `None` when missing (after the 1 s hold).
@@ -553,28 +510,6 @@ mod tests {
                     );
                 }
             }
-        }
-    }
-
-    #[test]
-    fn the_remembered_power_is_powf_bit_for_bit() {
-        // More bases than slots, two exponents sharing the table, each asked twice (the
-        // second time mostly from the table), and bases outside (0, 1).
-        let ks = [2.4, 1.7];
-        for round in 0..2 {
-            for i in 0..=5000u32 {
-                for k in ks {
-                    let base = 1.0 - f64::from(i) / 5000.0;
-                    assert_eq!(
-                        pow_memo(base, k).to_bits(),
-                        base.powf(k).to_bits(),
-                        "round {round}, base {base}, k {k}"
-                    );
-                }
-            }
-        }
-        for base in [0.0, 1.0, -0.5, 2.0, f64::NAN, f64::INFINITY] {
-            assert_eq!(pow_memo(base, 2.4).to_bits(), base.powf(2.4).to_bits());
         }
     }
 
