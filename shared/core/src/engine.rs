@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::calibrate::{StintObs, StintRecorder};
-use crate::car::{CarState, Field, Insert, RaceCtx, WindowFeatures};
+use crate::car::{CarState, Field, FieldCache, Insert, RaceCtx, WindowFeatures};
 use crate::contract::{CarId, Event, EventKind, Record, Reject, RejectCode, Sample};
 use crate::correction::CorrectionModel;
 use crate::decode::decode_line;
@@ -151,6 +151,9 @@ struct RaceRun {
     last_seen: u64,
     /// New cars record their stints for calibration.
     recording: bool,
+    /// What the closing windows read of the field, kept exact by [`RaceRun::with_car`]
+    /// and [`Engine::push_sample`].
+    cache: RefCell<FieldCache>,
 }
 
 impl RaceRun {
@@ -163,6 +166,7 @@ impl RaceRun {
             silent_through: i64::MIN,
             last_seen: 0,
             recording,
+            cache: RefCell::default(),
         }
     }
 
@@ -182,7 +186,10 @@ impl RaceRun {
         i
     }
 
-    /// Runs `f` on car `i` with the race context and the rest of the field.
+    /// Runs `f` on car `i` with the race context and the rest of the field, then
+    /// refreshes what the race caches of the car when `f` closed a window of it or
+    /// retired it (a sample added can move its position too: up to the caller,
+    /// [`Engine::push_sample`]).
     fn with_car<R>(
         &mut self,
         i: usize,
@@ -199,7 +206,17 @@ impl RaceRun {
         );
         let (before, rest) = self.cars.split_at_mut(i);
         let (car, after) = rest.split_first_mut().expect("car index in range");
-        f(car, &ctx, &Field::Cars { before, after })
+        let (closed, retired) = (car.closed_through, car.retired);
+        let field = Field::Cars {
+            before,
+            after,
+            cache: Some(&self.cache),
+        };
+        let r = f(car, &ctx, &field);
+        if car.closed_through != closed || car.retired != retired {
+            self.cache.get_mut().refresh(i, car);
+        }
+        r
     }
 
     fn close_all_until(
@@ -483,9 +500,15 @@ impl Engine {
         self.counters.samples += 1;
         run.max_sample_ts = Some(run.max_sample_ts.map_or(s.ts, |m| m.max(s.ts)));
         let ci = run.car(s.car);
-        let inserted = run.with_car(ci, cfg.window_ms, &self.models, |car, ctx, field| {
-            race::fold_sample(car, s.ts, &s.ch, &cfg, ctx, field, out)
+        let cached_t = run.cache.get_mut().positions_t();
+        let (inserted, moved) = run.with_car(ci, cfg.window_ms, &self.models, |car, ctx, field| {
+            let moved = cached_t.is_some_and(|t| car.insert_moves_position_at(s.ts, t));
+            let inserted = race::fold_sample(car, s.ts, &s.ch, &cfg, ctx, field, out);
+            (inserted, moved && inserted.is_some())
         });
+        if moved {
+            run.cache.get_mut().refresh_position(ci, &run.cars[ci]);
+        }
         match inserted {
             None => self.counters.late_samples += 1,
             Some(Insert::New) => {}

@@ -4,7 +4,8 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-use super::{CarState, WindowFeatures};
+use super::cache::CHECKED;
+use super::{CarState, FieldCache, WindowFeatures};
 use crate::contract::CarId;
 use crate::correction::CorrectionModel;
 use crate::model::ModelParams;
@@ -63,10 +64,13 @@ pub trait WindowCorrection {
 
 /// The other cars of the race: the field median of `burn_index` and the leader's lap.
 pub enum Field<'a> {
-    /// The other cars' states, in memory (the local engine holds every car).
+    /// The other cars' states, in memory (the local engine holds every car), and
+    /// optionally what the race caches of them ([`FieldCache`], kept exact by whoever
+    /// holds the cars).
     Cars {
         before: &'a [CarState],
         after: &'a [CarState],
+        cache: Option<&'a RefCell<FieldCache>>,
     },
     /// The other cars as a race-level store keeps them (the Lambda sees only its shard's
     /// cars): their recent green-lap figures, `(lap end ts, gal per mile)`, and the
@@ -83,6 +87,7 @@ impl Field<'_> {
     pub const EMPTY: Field<'static> = Field::Cars {
         before: &[],
         after: &[],
+        cache: None,
     };
 
     /// The leader's lap ([`race::leader_lap`]) at a window's end `t` as car `me`, at
@@ -90,21 +95,32 @@ impl Field<'_> {
     /// `t` (in memory; a store keeps each car's latest) and the lap race control gave
     /// last.
     pub fn leader_lap(&self, me: CarId, own: Option<f64>, t: i64, flag_lap: Option<f64>) -> f64 {
-        let own = own.into_iter();
         match self {
-            Field::Cars { before, after } => race::leader_lap(
-                own.chain(
-                    before
-                        .iter()
-                        .chain(*after)
-                        .filter(|c| !c.retired)
-                        .filter_map(|c| c.position_at(t)),
-                ),
-                flag_lap,
-            ),
+            Field::Cars {
+                before,
+                after,
+                cache: Some(cache),
+            } => {
+                let lap = cache
+                    .borrow_mut()
+                    .leader_lap(own, t, flag_lap, before, after);
+                if CHECKED {
+                    assert_eq!(
+                        lap.to_bits(),
+                        uncached_leader_lap(own, t, flag_lap, before, after).to_bits(),
+                        "the cached positions at {t} are stale"
+                    );
+                }
+                lap
+            }
+            Field::Cars {
+                before,
+                after,
+                cache: None,
+            } => uncached_leader_lap(own, t, flag_lap, before, after),
             Field::Stored { positions, .. } => race::leader_lap(
                 // A summary written before the car sent a lap holds 0.
-                own.chain(
+                own.into_iter().chain(
                     positions
                         .iter()
                         .filter(|(c, p)| **c != me && **p > 0.0)
@@ -114,4 +130,25 @@ impl Field<'_> {
             ),
         }
     }
+}
+
+/// [`Field::leader_lap`] from the cars' states themselves: every other running car's
+/// buffer searched.
+pub(super) fn uncached_leader_lap(
+    own: Option<f64>,
+    t: i64,
+    flag_lap: Option<f64>,
+    before: &[CarState],
+    after: &[CarState],
+) -> f64 {
+    race::leader_lap(
+        own.into_iter().chain(
+            before
+                .iter()
+                .chain(after)
+                .filter(|c| !c.retired)
+                .filter_map(|c| c.position_at(t)),
+        ),
+        flag_lap,
+    )
 }

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::cache::CHECKED;
 use super::{CarState, Field};
 
 /// A car first seen this close to the line (fraction of a lap) is taken to have been
@@ -108,32 +109,57 @@ fn figure_before(recent: &[(i64, f64)], cutoff: i64) -> Option<f64> {
 /// no figure or fewer than three cars have one.
 pub(super) fn burn_index(car: &CarState, cutoff: i64, field: &Field) -> Option<f64> {
     let own = car.green_figure_before(cutoff)?;
-    let mut figures: Vec<f64> = match field {
-        Field::Cars { before, after } => {
-            let mut v = Vec::with_capacity(before.len() + after.len() + 1);
-            v.extend(
-                before
-                    .iter()
-                    .chain(*after)
-                    .filter_map(|c| c.green_figure_before(cutoff)),
-            );
-            v
+    let median = match field {
+        Field::Cars {
+            before,
+            after,
+            cache: Some(cache),
+        } => {
+            let m = cache.borrow_mut().field_median(own, cutoff, before, after);
+            if CHECKED {
+                assert_eq!(
+                    m.map(f64::to_bits),
+                    cars_median(own, cutoff, before, after).map(f64::to_bits),
+                    "the cached figures before {cutoff} are stale"
+                );
+            }
+            m
         }
-        Field::Stored { figures: map, .. } => {
-            let mut v = Vec::with_capacity(map.len() + 1);
-            v.extend(
-                map.iter()
-                    .filter(|(c, _)| **c != car.car)
-                    .filter_map(|(_, list)| figure_before(list, cutoff)),
-            );
-            v
-        }
-    };
+        Field::Cars {
+            before,
+            after,
+            cache: None,
+        } => cars_median(own, cutoff, before, after),
+        Field::Stored { figures: map, .. } => median_with(
+            own,
+            map.iter()
+                .filter(|(c, _)| **c != car.car)
+                .filter_map(|(_, list)| figure_before(list, cutoff)),
+        ),
+    }?;
+    (median > 0.0).then(|| own / median)
+}
+
+/// The field median from the other cars' states themselves.
+fn cars_median(own: f64, cutoff: i64, before: &[CarState], after: &[CarState]) -> Option<f64> {
+    median_with(
+        own,
+        before
+            .iter()
+            .chain(after)
+            .filter_map(|c| c.green_figure_before(cutoff)),
+    )
+}
+
+/// The median of the `others` figures and `own`; none with fewer than three.
+pub(super) fn median_with(own: f64, others: impl Iterator<Item = f64>) -> Option<f64> {
+    // The upper bound: the number of other cars (one allocation, not a doubling run).
+    let mut figures: Vec<f64> = Vec::with_capacity(others.size_hint().1.unwrap_or(0) + 1);
+    figures.extend(others);
     figures.push(own);
     if figures.len() < 3 {
         return None;
     }
     figures.sort_by(f64::total_cmp);
-    let median = crate::stats::median_sorted(&figures);
-    (median > 0.0).then(|| own / median)
+    Some(crate::stats::median_sorted(&figures))
 }

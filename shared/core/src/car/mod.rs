@@ -33,10 +33,13 @@
 //! - `laps`: lap bookkeeping, green-lap figures and the field median of `burn_index`.
 //! - `build`: what a closed window becomes: its [`WindowFeatures`] and its `FuelUpdate`.
 //! - `ctx`: what the race tells a car ([`RaceCtx`], [`WindowCorrection`], [`Field`]).
+//! - `cache`: what the engine caches of the field for the windows closing now
+//!   ([`FieldCache`]: positions for the leader's lap, figures for `burn_index`).
 //! - `previous`: the layouts of earlier stored formats ([`CarStateV3`]), read after a
 //!   deploy in the middle of a race.
 
 mod build;
+mod cache;
 mod ctx;
 mod events;
 mod fuel;
@@ -54,6 +57,7 @@ use crate::contract::{CarId, Flag};
 use crate::update::FuelUpdate;
 
 pub use build::WindowFeatures;
+pub use cache::FieldCache;
 pub use ctx::{Field, RaceCtx, WindowCorrection};
 pub use events::{CarEvent, CarEventKind};
 pub use fuel::Fuel;

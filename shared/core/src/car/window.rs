@@ -59,6 +59,13 @@ impl CarState {
             .or_else(|| self.position())
     }
 
+    /// Whether adding a sample at `ts` can move [`CarState::position_at`]`(t)`: a sample
+    /// before `t` can, and any sample while the car has no integrated position (its
+    /// furthest arrival is then the fallback). Closing a window can too (not asked here).
+    pub fn insert_moves_position_at(&self, ts: i64, t: i64) -> bool {
+        ts < t || self.last_pos.is_none()
+    }
+
     /// The furthest the car has been seen, once it has sent a lap.
     pub fn position(&self) -> Option<f64> {
         (self.arrival_pos > 0.0 || self.last_pos.is_some()).then_some(self.arrival_pos)
