@@ -468,15 +468,7 @@ mod tests {
         let stints: Vec<StintObs> = (0..30)
             .map(|i| late(i, 2.0 + 0.2 * (i % 20) as f64, 1.2 + 0.3 * jitter(i)))
             .collect();
-        let stops: Vec<Stop> = stints
-            .iter()
-            .map(|s| Stop {
-                secs: s.secs(),
-                added: s.fuel_added_gal.unwrap(),
-                tires: s.tires,
-                stint: s,
-            })
-            .collect();
+        let stops = stops_of(&stints);
         late_pours(&stops, 0.2, &mut p);
         let margin = p.late_pour_margin_gal.expect("30 late stops");
         let sd = p.late_pour_margin_sd_gal.expect("30 late stops");
@@ -505,15 +497,7 @@ mod tests {
             })
             .collect();
         for set in [&too_far, &unscheduled, &caution] {
-            let stops: Vec<Stop> = set
-                .iter()
-                .map(|s| Stop {
-                    secs: s.secs(),
-                    added: s.fuel_added_gal.unwrap(),
-                    tires: s.tires,
-                    stint: s,
-                })
-                .collect();
+            let stops = stops_of(set);
             late_pours(&stops, 0.2, &mut blind);
             assert_eq!(blind.late_pour_margin_gal, None);
         }
@@ -541,15 +525,7 @@ mod tests {
                 s
             })
             .collect();
-        let stops: Vec<Stop> = stints
-            .iter()
-            .map(|s| Stop {
-                secs: s.secs(),
-                added: s.fuel_added_gal.unwrap(),
-                tires: s.tires,
-                stint: s,
-            })
-            .collect();
+        let stops = stops_of(&stints);
         let gap = fill_gap(&stops, 1.0, 0.3, &p).expect("60 late stops");
         assert!((gap - 0.6).abs() < 0.1, "{gap}");
         // All short or all full, nothing tells the gap; under caution, another habit.
@@ -566,7 +542,15 @@ mod tests {
                 ..s.clone()
             })
             .collect();
-        let stops: Vec<Stop> = caution
+        let stops = stops_of(&caution);
+        assert_eq!(fill_gap(&stops, 1.0, 0.3, &p), None);
+        p.late_pour_fill_gap_gal = Some(gap);
+        assert!(p.validate().is_ok());
+    }
+
+    /// The weighed stops of `stints`, as `fit_fills` reads them.
+    fn stops_of(stints: &[StintObs]) -> Vec<Stop<'_>> {
+        stints
             .iter()
             .map(|s| Stop {
                 secs: s.secs(),
@@ -574,10 +558,7 @@ mod tests {
                 tires: s.tires,
                 stint: s,
             })
-            .collect();
-        assert_eq!(fill_gap(&stops, 1.0, 0.3, &p), None);
-        p.late_pour_fill_gap_gal = Some(gap);
-        assert!(p.validate().is_ok());
+            .collect()
     }
 
     /// A small deterministic jitter in [-1, 1].
