@@ -267,7 +267,7 @@ impl Fuel {
         let room = (self.capacity - base).max(0.0);
         let w_fuel = pits::fuel_timed_odds(secs, pit.tires, need, room, p);
         let fuel = self.fuel_timed_fill(base, base_var, est, full, w_fuel >= LEARN_ODDS, p);
-        let fuel = self.with_habit(fuel, base, base_var, est, need, p);
+        let fuel = self.with_habit(fuel, (base, base_var), est, full, need, p);
         // Under caution the field waits and a crew tops up as far as the stop allows:
         // the fuel runs the whole stop, whatever else the crew does, so the time sizes
         // the pour (up to the room, judged full or short by it) whichever job was the
@@ -299,12 +299,13 @@ impl Fuel {
     /// (`1/(room − need)`). A time far from the habit is a crew that did something else.
     /// Measured on our own simulator's late green stops, the time alone misread the level
     /// by 0.46 gal rms (0.33 of it the level going in); the habit's margin spread 0.54.
+    /// `full: false` (the crew reported stopping short) leaves out the top.
     fn with_habit(
         &self,
         fuel: (f64, f64),
-        base: f64,
-        base_var: f64,
+        (base, base_var): (f64, f64),
         est: f64,
+        full: Option<bool>,
         need: StopNeed,
         p: &ModelParams,
     ) -> (f64, f64) {
@@ -334,7 +335,12 @@ impl Fuel {
         // How likely the habit filled the cell: its pour reaches within the fill gap
         // of the top (`late_pour_fill_gap_gal`, 0 where not measured).
         let gap = cap - habit - p.late_pour_fill_gap_gal.unwrap_or(0.0);
-        let fills = norm_cdf(-gap / sd);
+        // (None when the crew reported stopping short.)
+        let fills = if full == Some(false) {
+            0.0
+        } else {
+            norm_cdf(-gap / sd)
+        };
         let followed = 1.0 - LATE_POUR_OTHER_SHARE;
         let below = followed * (1.0 - fills) * norm_pdf((time - habit) / apart_sd) / apart_sd;
         let top = followed * fills * norm_pdf((time - cap) / time_var.sqrt()) / time_var.sqrt();

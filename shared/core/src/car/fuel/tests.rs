@@ -547,3 +547,33 @@ fn a_late_green_splash_is_read_by_its_time_and_the_crews_habit_together() {
     assert!(filled > 19.8, "{filled}");
     assert!(no_gap < filled, "{no_gap} {filled}");
 }
+
+#[test]
+fn a_crew_that_reports_stopping_short_is_never_read_at_the_top_by_its_habit() {
+    // The habit within the fill gap of the top (as in the test above) reads a full
+    // cell; reported short (`full: false`, no weight), the same stop stays below it.
+    let p = ModelParams {
+        fill_rel_sd: 0.03,
+        fill_abs_sd: 0.3,
+        late_pour_margin_gal: Some(1.0),
+        late_pour_margin_sd_gal: Some(0.3),
+        late_pour_fill_gap_gal: Some(0.5),
+        ..ModelParams::default()
+    };
+    let mut fuel = Fuel::full(20.0);
+    fuel.used_stint = 17.0;
+    fuel.pit_in = Some((3.0, 0.16));
+    let secs = 1.5 + 16.6 / 1.5;
+    fuel.fill(
+        None,
+        Some(false),
+        pit(Some(0), secs),
+        Some(18.9),
+        true,
+        &p,
+        0.0,
+    );
+    assert!(fuel.remaining() < 19.9, "{}", fuel.remaining());
+    let (full, _) = stop_at((3.0, 0.16), pit(Some(0), secs), Some(18.9), true, &p);
+    assert!(full > fuel.remaining(), "{full}");
+}
