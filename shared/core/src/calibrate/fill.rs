@@ -318,8 +318,12 @@ fn fill_gap(stops: &[Stop], margin: f64, sd: f64, p: &ModelParams) -> Option<f64
     };
     let steps = (2.0 * NEAR_GAL / 0.01).round() as i32;
     (0..=steps)
-        .map(|i| -NEAR_GAL + 0.01 * f64::from(i))
-        .max_by(|a, b| log_lik(*a).total_cmp(&log_lik(*b)))
+        .map(|i| {
+            let g = -NEAR_GAL + 0.01 * f64::from(i);
+            (g, log_lik(g))
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(g, _)| g)
 }
 
 /// The share of `stops` reported short (`full: false`) and their mean shortfall, gal
