@@ -1,6 +1,8 @@
 //! The fuel cell: its level and the doubt of it, fills at `pit_out`, and what a car's
 //! stints teach of its own efficiency.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::model::ModelParams;
@@ -113,6 +115,59 @@ impl Fuel {
             weighted += (self.fill_sum / self.fill_prec) / v;
         }
         (weighted / precision, 1.0 / precision)
+    }
+
+    /// The posterior of the log of this car's crew's fill rate relative to the fleet's,
+    /// `(mean, variance)`. Prior `N(0, ρ²)` (the between-car part of the fill's doubt,
+    /// [`ModelParams::fill_variances`]). Each fill sized from standing time at the
+    /// fleet's rate observes `y = e − r` ([`Fuel::learn_standing`]: a crew faster than
+    /// the fleet poured more than the reading, so the stint seemed to burn less), and
+    /// their precision-weighted mean `ȳ` has variance `v_e + ρ² + 1/Σ(1/σⱼ²)` about
+    /// `μ_e − r`, where `N(μ_e, v_e)` is what the rest of the evidence (the fleet, the
+    /// track, weighed stints) says of the efficiency `e`. Then
+    /// `E[r | ȳ] = −ρ²/(ρ² + v_e + 1/Σ)·(ȳ − μ_e)`, with variance `ρ² − ρ⁴/(…)`: the crew's
+    /// earlier full stops in the race teach its rate for the pours still to come. Where
+    /// the evidence is split between the car's burn and its crew's rate by their priors'
+    /// spreads, so that neither takes all of it.
+    fn crew_rate(&self, p: &ModelParams, track_var: f64) -> (f64, f64) {
+        let (rho2, _) = p.fill_variances();
+        if self.fill_prec <= 0.0 || rho2 <= 0.0 {
+            return (0.0, rho2.max(0.0));
+        }
+        let (tau2, w2) = p.car_variances();
+        let tau2 = tau2 + track_var.max(0.0);
+        let (mu_e, v_e) = if tau2 > 0.0 {
+            let precision = 1.0 / tau2 + self.learn_n as f64 / w2;
+            (self.learn_sum / w2 / precision, 1.0 / precision)
+        } else {
+            (0.0, 0.0)
+        };
+        let y = self.fill_sum / self.fill_prec;
+        let s = rho2 + v_e + 1.0 / self.fill_prec;
+        let mean = -rho2 / s * (y - mu_e);
+        let var = (rho2 - rho2 * rho2 / s).max(0.0);
+        if mean.is_finite() && var.is_finite() {
+            (mean, var)
+        } else {
+            (0.0, rho2)
+        }
+    }
+
+    /// The parameters a stop of this car's crew is read with: the fleet's, with the fill
+    /// rate and its between-car doubt replaced by what the car's earlier stops taught of
+    /// its crew ([`Fuel::crew_rate`]). Before any lesson, the fleet's unchanged (borrowed:
+    /// a copy only for the stops of a crew that taught something).
+    fn crew_params<'p>(&self, p: &'p ModelParams, track_var: f64) -> Cow<'p, ModelParams> {
+        if self.fill_prec <= 0.0 {
+            return Cow::Borrowed(p);
+        }
+        let (mean, var) = self.crew_rate(p, track_var);
+        let (_, within) = p.fill_variances();
+        let mut crew = p.clone();
+        crew.fill_rate_gps = p.fill_rate_gps * mean.exp();
+        crew.fill_rel_sd = (var + within).sqrt();
+        crew.fill_car_rel_sd = Some(var.sqrt());
+        Cow::Owned(crew)
     }
 
     /// What a crew can have poured in the standing time of the stop under way (none
@@ -231,7 +286,7 @@ impl Fuel {
                 need: finish_gal.map(|f| f - base),
                 green,
             };
-            self.standing_fill(base, base_var, full, pit, need, p)
+            self.standing_fill(base, base_var, full, pit, need, p, track_var)
         };
         self.stint_start_gal = level;
         self.stint_start_var = var;
@@ -252,7 +307,10 @@ impl Fuel {
     /// timed it, the level is the mixture of both readings, weighted by their odds, and
     /// its variance carries the doubt of both. The crew poured at least the finish's
     /// need (the fuel to the finish less `base`), as far as the time allowed, and on a
-    /// green stop as the crews' habit says ([`StopNeed`]).
+    /// green stop as the crews' habit says ([`StopNeed`]). The time is read at this
+    /// car's crew's rate as its earlier stops taught it ([`Fuel::crew_params`]); what the
+    /// stop teaches in turn is its pour at the fleet's rate ([`Fuel::learn_standing`]).
+    #[allow(clippy::too_many_arguments)]
     fn standing_fill(
         &mut self,
         base: f64,
@@ -260,13 +318,17 @@ impl Fuel {
         full: Option<bool>,
         pit: PitData,
         need: StopNeed,
-        p: &ModelParams,
+        fleet: &ModelParams,
+        track_var: f64,
     ) -> (f64, f64) {
         let secs = pit.secs(self.standing_ms as f64 / 1000.0);
+        let crew = self.crew_params(fleet, track_var);
+        let p = crew.as_ref();
         let est = pits::pour_reading(secs, p);
         let room = (self.capacity - base).max(0.0);
         let w_fuel = pits::fuel_timed_odds(secs, pit.tires, need, room, p);
-        let fuel = self.fuel_timed_fill(base, base_var, est, full, w_fuel >= LEARN_ODDS, p);
+        let learn = (w_fuel >= LEARN_ODDS).then(|| pits::pour_reading(secs, fleet));
+        let fuel = self.fuel_timed_fill(base, base_var, est, full, learn, p, fleet);
         let fuel = self.with_habit(fuel, (base, base_var), est, full, need, p);
         // Under caution the field waits and a crew tops up as far as the stop allows:
         // the fuel runs the whole stop, whatever else the crew does, so the time sizes
@@ -414,18 +476,21 @@ impl Fuel {
         }
     }
 
-    /// A stop the fuel timed: the pour is `est` with the fill's doubt, on `base`. A stop
-    /// as long as a full fill needs is judged full or short by how likely each is; one
-    /// judged full all but surely teaches the car its efficiency when `may_learn` (the
-    /// fuel timed it all but surely: its pour was measured).
+    /// A stop the fuel timed: the pour is `est` with the fill's doubt (`p`, the crew's
+    /// parameters), on `base`. A stop as long as a full fill needs is judged full or
+    /// short by how likely each is; one judged full all but surely teaches the car (with
+    /// the `fleet`'s parameters) when `learn` gives its pour read at the fleet's rate
+    /// (the fuel timed it all but surely: its pour was measured).
+    #[allow(clippy::too_many_arguments)]
     fn fuel_timed_fill(
         &mut self,
         base: f64,
         base_var: f64,
         est: f64,
         full: Option<bool>,
-        may_learn: bool,
+        learn: Option<f64>,
         p: &ModelParams,
+        fleet: &ModelParams,
     ) -> (f64, f64) {
         let cap = self.capacity;
         let rel = p.fill_rel_sd * est;
@@ -465,16 +530,18 @@ impl Fuel {
                 // Read as full: exact if it was, off by the margin and its doubt
                 // if the crew stopped short. Only a stop that was full all but
                 // surely teaches (a short one would pull the car the other way).
-                if short < 0.1 && may_learn {
-                    self.learn_standing(est, p);
+                if short < 0.1
+                    && let Some(poured) = learn
+                {
+                    self.learn_standing(poured, fleet);
                 }
                 (cap, short * (margin * margin + var) + drive_off)
             } else {
                 (want, var)
             }
         } else if margin >= -doubt {
-            if may_learn {
-                self.learn_standing(est, p);
+            if let Some(poured) = learn {
+                self.learn_standing(poured, fleet);
             }
             // Probably full. The cell holds min(X, capacity) with X ~ N(want,
             // var): reading it as full errs only on the short side, by the

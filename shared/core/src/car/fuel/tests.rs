@@ -577,3 +577,60 @@ fn a_crew_that_reports_stopping_short_is_never_read_at_the_top_by_its_habit() {
     let (full, _) = stop_at((3.0, 0.16), pit(Some(0), secs), Some(18.9), true, &p);
     assert!(full > fuel.remaining(), "{full}");
 }
+
+#[test]
+fn a_crews_earlier_full_stops_teach_its_rate_for_the_pours_to_come() {
+    // Crews that differ by 3 %, cars by 2 %: a crew 4 % faster than the fleet, on an
+    // average car, makes four full fuel-only stops.
+    let p = live_params(0.03);
+    let crew = 1.04;
+    let mut taught = Fuel::full(20.0);
+    for _ in 0..4 {
+        standing_stint(&mut taught, &p, 18.0, 1.0, None, crew);
+    }
+    assert!(taught.fill_prec > 0.0);
+    // Each stop read at the fleet's rate said the stint burned 4 % less than the model;
+    // the rate's prior is the wider, so it takes most of that: ρ²/(ρ² + τ² + 1/Σ) of
+    // ln 1.04 = 0.0009 / (0.0009 + 0.0004 + 0.00019) · 0.0392 = 0.0237 (Σ, the stops'
+    // precision, 5,400: each stop's doubt is its pour's, the start level's and the
+    // model's), and its doubt shrinks below the fleet's.
+    let (mean, var) = taught.crew_rate(&p, 0.0);
+    assert!(
+        (taught.fill_prec - 5400.0).abs() < 100.0,
+        "{}",
+        taught.fill_prec
+    );
+    assert!((mean - 0.0237).abs() < 0.001, "{mean}");
+    assert!(var < 0.5 * 0.03f64.powi(2), "{var}");
+    // Before any lesson: the fleet's rate and doubt.
+    assert_eq!(Fuel::full(20.0).crew_rate(&p, 0.0), (0.0, 0.03f64.powi(2)));
+
+    // A late fuel-only splash of 8 gal by that crew on 3 gal: 11 gal after it. The fleet's
+    // rate reads 7.7 gal (10.7); the crew's as its stops taught it reads nearer, with a
+    // narrower band.
+    let splash = |fuel: &Fuel| {
+        let mut f = *fuel;
+        f.used_stint = f.stint_start_gal - 3.0;
+        f.pit_in = Some((3.0, 0.04));
+        f.standing_ms = ((8.0 / (p.fill_rate_gps * crew) + p.fill_dead_s) * 1000.0).round() as i64;
+        let fuel_only = PitData {
+            tires: Some(0),
+            box_s: None,
+        };
+        f.fill(None, None, fuel_only, None, true, &p, 0.0);
+        (f.remaining(), f.stint_start_var)
+    };
+    let (fresh, fresh_var) = splash(&Fuel::full(20.0));
+    let (read, var) = splash(&taught);
+    assert!((fresh - 10.69).abs() < 0.02, "{fresh}");
+    assert!((read - 11.0).abs() < 0.15, "{read}");
+    assert!(var < fresh_var, "{var} !< {fresh_var}");
+    // What the stop teaches is still read at the fleet's rate: a crew's lessons do not
+    // feed on themselves (the splash, short of the top, teaches nothing anyway; a full
+    // stop's lesson is the same whatever the crew's reading).
+    let mut again = taught;
+    standing_stint(&mut again, &p, 18.0, 1.0, None, crew);
+    let mut first = Fuel::full(20.0);
+    standing_stint(&mut first, &p, 18.0, 1.0, None, crew);
+    assert!(((again.fill_sum / again.fill_prec) - (first.fill_sum / first.fill_prec)).abs() < 1e-9);
+}
