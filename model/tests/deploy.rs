@@ -3,7 +3,7 @@
 //! and `template.yaml`'s SageMaker model runs this image on this contract.
 //!
 //! Docker is not needed: the Dockerfile is read as text, the template through cfn-lint's
-//! decoder (as `tests/template.rs` does; `scripts/setup-lambda` installs it).
+//! decoder (as `tests/template/main.rs` does; `scripts/setup-lambda` installs it).
 
 use std::path::Path;
 use std::process::Command;

@@ -300,7 +300,7 @@ proptest! {
         prop_assert!(!all.is_empty());
         let c = e.counters();
         // (late_events is not checked here: an on-time event after a car_out counts as
-        // late, see golden.rs `an_on_time_event_after_a_car_out_is_not_late`.)
+        // late, see golden/pits_and_flags.rs `an_on_time_event_after_a_car_out_is_not_late`.)
         prop_assert_eq!(
             (c.rejected, c.late_samples),
             (0, 0),
