@@ -58,13 +58,26 @@ pub struct Moto {
 }
 
 impl Moto {
+    /// Starts a server on a free port and waits until it answers HTTP. The port is
+    /// free when picked but released before moto binds it, so another process (another
+    /// test's server) can take it in between: a server of ours that exits before it
+    /// answers (its bind failed) is started again on another port, up to three times,
+    /// and readiness is an HTTP answer while our child is still running, not only a
+    /// connection (which another listener could accept).
     pub fn start() -> Moto {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("moto_server")
+        let mut last = String::new();
+        for _ in 0..3 {
+            match Moto::try_start() {
+                Ok(m) => return m,
+                Err(e) => last = e,
+            }
+        }
+        panic!("moto_server did not start: {last}")
+    }
+
+    fn try_start() -> Result<Moto, String> {
+        let port = free_port();
+        let mut child = Command::new("moto_server")
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -74,14 +87,20 @@ impl Moto {
             });
         let url = format!("http://127.0.0.1:{port}");
         let t0 = std::time::Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                t0.elapsed() < Duration::from_secs(60),
-                "moto_server did not listen on {url}"
-            );
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!("moto_server on {url} exited ({status})"));
+            }
+            if answers_http(port) && matches!(child.try_wait(), Ok(None)) {
+                return Ok(Moto { child, url });
+            }
+            if t0.elapsed() > Duration::from_secs(60) {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("moto_server did not answer on {url} in 60 s"));
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
-        Moto { child, url }
     }
 
     pub async fn sdk(&self) -> SdkConfig {
@@ -159,6 +178,22 @@ impl Moto {
             "{resp}"
         );
     }
+}
+
+/// Whether something on 127.0.0.1:`port` answers an HTTP request (any status).
+fn answers_http(port: u16) -> bool {
+    let Ok(mut conn) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+    if conn
+        .write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut head = [0u8; 8];
+    conn.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.")
 }
 
 impl Drop for Moto {
