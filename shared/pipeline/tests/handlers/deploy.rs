@@ -13,24 +13,7 @@ async fn run_all(steps: &[Step], p: &Proc) {
 /// The race of the mid-race deploy test ([`support`]: written out, not simulated), as
 /// steps of one second, and the index of the first step after the cut.
 fn midrace_steps() -> (Vec<Step>, usize) {
-    let mut steps: Vec<Step> = Vec::new();
-    let mut cur = i64::MIN;
-    for (ts, line) in support::lines() {
-        let sec = ts.div_euclid(1000);
-        if sec != cur {
-            steps.push(Step {
-                samples: vec![],
-                events: vec![],
-            });
-            cur = sec;
-        }
-        let s = steps.last_mut().unwrap();
-        if line.contains("\"kind\"") {
-            s.events.push(line);
-        } else {
-            s.samples.push(line);
-        }
-    }
+    let steps = steps_of(support::lines());
     let cut = ((support::CUT_MS) / 1000) as usize;
     (steps, cut)
 }

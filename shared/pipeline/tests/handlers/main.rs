@@ -48,9 +48,14 @@ fn race(cars: u32, laps: u32, seed: u64) -> Vec<Step> {
         ..SimConfig::default()
     })
     .unwrap();
+    steps_of(sim)
+}
+
+/// Lines with their event time, ms, as steps of one second.
+fn steps_of(lines: impl IntoIterator<Item = (i64, String)>) -> Vec<Step> {
     let mut steps: Vec<Step> = Vec::new();
     let mut cur = i64::MIN;
-    for (ts, line) in sim {
+    for (ts, line) in lines {
         let sec = ts.div_euclid(1000);
         if sec != cur {
             steps.push(Step {
