@@ -355,8 +355,20 @@ impl Engine {
     /// Decodes and processes one NDJSON line. A rejected line is counted and its reason
     /// returned; nothing else changes.
     pub fn push_line(&mut self, line: &[u8], out: &mut Vec<FuelUpdate>) -> Result<(), Reject> {
+        self.push_decoded(decode_line(line), out)
+    }
+
+    /// The engine's part of [`Engine::push_line`], for a line decoded elsewhere
+    /// ([`decode_line`] is pure, so it can run on another thread: see
+    /// [`crate::batch`]): counts the record, and a rejection as `push_line` would.
+    /// `push_line(l)` is exactly `push_decoded(decode_line(l))`.
+    pub fn push_decoded(
+        &mut self,
+        decoded: Result<Record<'_>, Reject>,
+        out: &mut Vec<FuelUpdate>,
+    ) -> Result<(), Reject> {
         self.counters.records += 1;
-        match decode_line(line) {
+        match decoded {
             Ok(rec) => self.push_record(rec, out),
             Err(r) => {
                 self.count_reject(&r);
@@ -390,8 +402,8 @@ impl Engine {
     /// Counts a record that could not even be read (a line too long to hold), as
     /// invalid JSON with `detail`, and returns the rejection.
     pub fn reject_unread(&mut self, detail: &str) -> Reject {
+        let r = unread(detail);
         self.counters.records += 1;
-        let r = Reject::new(RejectCode::InvalidJson, None, detail);
         self.count_reject(&r);
         r
     }
@@ -619,6 +631,11 @@ impl RaceRun {
             None => false,
         }
     }
+}
+
+/// The rejection of a record that could not even be read ([`Engine::reject_unread`]).
+pub fn unread(detail: &str) -> Reject {
+    Reject::new(RejectCode::InvalidJson, None, detail)
 }
 
 /// Updates that close in one step go out by `window_end`, then car in byte order.

@@ -18,6 +18,8 @@
 //!   flags, stages, cars out, events applied, `ts_in_future`, the silent-car boundary,
 //!   what an event does to a car, and the `RaceState`.
 //! - [`event_key`]: the stable key of a race-control event (a persisted format).
+//! - [`batch`]: lines decoded on one thread and applied by the engine on another, in
+//!   order, through a bounded queue of reused batches.
 //! - [`engine`]: the local pipeline: routes records to races and cars in memory, closes
 //!   windows by watermark, counts everything it drops.
 //! - [`update`]: the output records (`fuel-update-v1`).
@@ -25,6 +27,7 @@
 //! - [`calibrate`]: measured stints from weighed fills, and the fit of the model to them.
 //! - [`correction`]: the learned correction of each window's burn, and its training.
 
+pub mod batch;
 pub mod calibrate;
 pub mod car;
 pub mod contract;

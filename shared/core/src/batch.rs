@@ -1,0 +1,277 @@
+//! Decoding on one thread, the engine on another: lines decoded in batches that own
+//! what their records borrow, handed over in order through a bounded queue, and the
+//! emptied batches handed back to be filled again.
+//!
+//! Why: decoding a line ([`decode_line`]) is pure and about two thirds of a replay's
+//! work; the engine's window work is the rest and needs the engine's state. On two
+//! cores the two can overlap, so a replay runs at about the slower of the two instead of
+//! their sum. Everything the engine sees stays the same and in the same order:
+//! [`Engine::push_decoded`] of a batch's records is exactly [`Engine::push_line`] of the
+//! lines they came from.
+//!
+//! A [`Record`] borrows from its line (a sample's `race_id`), so a batch cannot keep
+//! records once the read buffer moves on. It keeps an owned form instead: a sample's
+//! `race_id` is copied into one string per batch (once per run of lines of the same
+//! race, so a batch of one race stores it once), events are owned already, and a
+//! rejected line keeps its text (for the `--rejected` file). The buffers are cleared,
+//! not freed, between uses: a batch that has been round once allocates nothing for a
+//! sample line.
+
+use std::sync::mpsc;
+
+use crate::contract::{CarId, Channels, Event, Record, Reject, Sample};
+use crate::decode::decode_line;
+use crate::engine::Engine;
+use crate::update::FuelUpdate;
+
+use std::borrow::Cow;
+
+/// Decoded lines, each with the caller's tag (a line number), in the order pushed.
+#[derive(Debug, Default)]
+pub struct DecodedBatch {
+    /// Which input the lines came from (the caller's number; a batch is one input's).
+    pub source: usize,
+    lines: Vec<Slot>,
+    /// The race ids of the batch's samples, one after the other.
+    race_ids: String,
+    /// Where the last race id stored lies in `race_ids`.
+    last_race: Option<(u32, u32)>,
+    /// The text of the rejected lines, one after the other.
+    text: Vec<u8>,
+}
+
+#[derive(Debug)]
+struct Slot {
+    tag: u64,
+    what: What,
+}
+
+/// A line as decoded, owning what the [`Record`] borrowed.
+#[derive(Debug)]
+enum What {
+    Sample {
+        /// Its range in `race_ids`.
+        race_id: Option<(u32, u32)>,
+        car: CarId,
+        ts: i64,
+        ch: Channels,
+    },
+    /// Boxed: events are rare, and a slot stays the size of a sample.
+    Event(Box<Event>),
+    Rejected {
+        reject: Box<Reject>,
+        /// Its range in `text`.
+        text: (usize, usize),
+    },
+}
+
+/// One line of a batch given back in order: its tag, what it decoded to (for
+/// [`Engine::push_decoded`]), and its text when it was rejected (empty otherwise).
+#[derive(Debug)]
+pub struct DecodedLine<'a> {
+    pub tag: u64,
+    pub record: Result<Record<'a>, Reject>,
+    pub rejected_text: &'a [u8],
+}
+
+impl DecodedBatch {
+    pub fn new() -> DecodedBatch {
+        DecodedBatch::default()
+    }
+
+    /// Lines held.
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// Empties the batch, keeping its buffers.
+    pub fn clear(&mut self) {
+        self.lines.clear();
+        self.race_ids.clear();
+        self.last_race = None;
+        self.text.clear();
+    }
+
+    /// Decodes `line` ([`decode_line`]) and keeps what it decoded to, under `tag`.
+    pub fn push_line(&mut self, tag: u64, line: &[u8]) {
+        let what = match decode_line(line) {
+            Ok(Record::Sample(s)) => What::Sample {
+                race_id: s.race_id.map(|id| self.store_race_id(&id)),
+                car: s.car,
+                ts: s.ts,
+                ch: s.ch,
+            },
+            Ok(Record::Event(e)) => What::Event(Box::new(e)),
+            Err(reject) => return self.push_rejected(tag, line, reject),
+        };
+        self.lines.push(Slot { tag, what });
+    }
+
+    /// Keeps a line already rejected without decoding (one too long to hold, say: the
+    /// engine counts it as [`Engine::reject_unread`] does), with its text.
+    pub fn push_rejected(&mut self, tag: u64, text: &[u8], reject: Reject) {
+        let start = self.text.len();
+        self.text.extend_from_slice(text);
+        self.lines.push(Slot {
+            tag,
+            what: What::Rejected {
+                reject: Box::new(reject),
+                text: (start, self.text.len()),
+            },
+        });
+    }
+
+    /// `id`'s range in `race_ids`: the last one stored when it is the same.
+    fn store_race_id(&mut self, id: &str) -> (u32, u32) {
+        if let Some((a, b)) = self.last_race
+            && &self.race_ids[a as usize..b as usize] == id
+        {
+            return (a, b);
+        }
+        // A race id is at most 64 characters (256 bytes): 4 GiB of them is 16 million
+        // lines of distinct races in one batch, far past any batch's size.
+        let at = |n: usize| u32::try_from(n).expect("a batch's race ids are under 4 GiB");
+        let start = at(self.race_ids.len());
+        self.race_ids.push_str(id);
+        let range = (start, at(self.race_ids.len()));
+        self.last_race = Some(range);
+        range
+    }
+
+    /// Takes the lines out in order, each as [`Engine::push_decoded`] takes it. Once the
+    /// iterator is dropped the batch holds no lines; the text they borrowed stays until
+    /// [`DecodedBatch::clear`] (which [`DecodedBatch::apply`] and [`Applier::recycle`]
+    /// call).
+    pub fn drain(&mut self) -> impl Iterator<Item = DecodedLine<'_>> {
+        let DecodedBatch {
+            lines,
+            race_ids,
+            last_race,
+            text,
+            ..
+        } = self;
+        *last_race = None;
+        let (race_ids, text) = (&*race_ids, &*text);
+        lines.drain(..).map(move |slot| {
+            let (record, rejected_text) = match slot.what {
+                What::Sample {
+                    race_id,
+                    car,
+                    ts,
+                    ch,
+                } => {
+                    let race_id =
+                        race_id.map(|(a, b)| Cow::Borrowed(&race_ids[a as usize..b as usize]));
+                    let s = Sample {
+                        race_id,
+                        car,
+                        ts,
+                        ch,
+                    };
+                    (Ok(Record::Sample(s)), &[][..])
+                }
+                What::Event(e) => (Ok(Record::Event(*e)), &[][..]),
+                What::Rejected { reject, text: (a, b) } => (Err(*reject), &text[a..b]),
+            };
+            DecodedLine {
+                tag: slot.tag,
+                record,
+                rejected_text,
+            }
+        })
+    }
+
+    /// Runs every line through `engine` in order, as [`Engine::push_line`] would, and
+    /// calls `step` after each with the line, its result and the updates it closed
+    /// (which `step` should clear). Stops at `step`'s first error. Leaves the batch empty.
+    pub fn apply<E>(
+        &mut self,
+        engine: &mut Engine,
+        updates: &mut Vec<FuelUpdate>,
+        mut step: impl FnMut(u64, Result<(), (Reject, &[u8])>, &mut Vec<FuelUpdate>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let res = self.drain().try_for_each(|l| {
+            let res = engine
+                .push_decoded(l.record, updates)
+                .map_err(|r| (r, l.rejected_text));
+            step(l.tag, res, updates)
+        });
+        self.clear();
+        res
+    }
+}
+
+/// The two ends of a decoding pipeline ([`pipeline`]).
+///
+/// The filling side takes an empty batch ([`Filler::empty`]: one handed back, or a new
+/// one while none is), fills it and sends it; the applying side receives batches in the
+/// order sent and hands each back once applied. At most `depth` filled batches wait,
+/// so memory stays bounded whatever the input's size: a sender blocks while the queue
+/// is full.
+#[derive(Debug)]
+pub struct Filler {
+    full: mpsc::SyncSender<DecodedBatch>,
+    empty: mpsc::Receiver<DecodedBatch>,
+}
+
+/// The applying end of a pipeline ([`pipeline`]).
+#[derive(Debug)]
+pub struct Applier {
+    full: mpsc::Receiver<DecodedBatch>,
+    empty: mpsc::Sender<DecodedBatch>,
+}
+
+/// A pipeline whose queue holds at most `depth` filled batches (at least one).
+pub fn pipeline(depth: usize) -> (Filler, Applier) {
+    let (full_tx, full_rx) = mpsc::sync_channel(depth.max(1));
+    let (empty_tx, empty_rx) = mpsc::channel();
+    (
+        Filler {
+            full: full_tx,
+            empty: empty_rx,
+        },
+        Applier {
+            full: full_rx,
+            empty: empty_tx,
+        },
+    )
+}
+
+/// The applying side has gone (it stopped early): nothing more is worth decoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Closed;
+
+impl Filler {
+    /// An empty batch to fill: one handed back when there is one, else a new one (so at
+    /// most `depth` + 2 batches ever exist).
+    pub fn empty(&self) -> DecodedBatch {
+        self.empty.try_recv().unwrap_or_default()
+    }
+
+    /// Sends a filled batch; waits while `depth` are waiting already.
+    pub fn send(&self, batch: DecodedBatch) -> Result<(), Closed> {
+        self.full.send(batch).map_err(|_| Closed)
+    }
+}
+
+impl Applier {
+    /// The next batch in order; `None` once the filler is gone and every batch it sent
+    /// was received.
+    pub fn recv(&self) -> Option<DecodedBatch> {
+        self.full.recv().ok()
+    }
+
+    /// Hands an applied batch back to be filled again (emptied here).
+    pub fn recycle(&self, mut batch: DecodedBatch) {
+        batch.clear();
+        // The filler gone, the batch is simply dropped.
+        let _ = self.empty.send(batch);
+    }
+}
+
+#[cfg(test)]
+mod tests;
