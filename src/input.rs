@@ -11,6 +11,8 @@ use indicatif::ProgressBar;
 use crate::Failure;
 use crate::serve::feed::FeedLine;
 
+mod pipelined;
+
 /// The longest line read: a Kinesis record is at most 1 MiB, and no telemetry line is
 /// anywhere near it; a longer one is rejected without being held, so that a file
 /// without line breaks cannot take the machine's memory.
@@ -58,7 +60,7 @@ fn read_line_capped(r: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> io::
 }
 
 /// An input's name (for messages) and its reader.
-pub(crate) type Input = (String, Box<dyn Read>);
+pub(crate) type Input = (String, Box<dyn Read + Send>);
 
 /// A UTF-8 byte-order mark, which some editors put at the start of a file.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -84,7 +86,9 @@ pub(crate) fn open_inputs(files: &[PathBuf]) -> Result<Vec<Input>, Failure> {
                     "burnbar: reading NDJSON from standard input (the terminal): type or paste lines, end with Ctrl-D; or name a file"
                 );
             }
-            inputs.push(("-".to_owned(), Box::new(io::stdin().lock())));
+            // Unlocked (each read of the 1 MiB buffer locks it): a locked handle cannot go
+            // to the reading thread.
+            inputs.push(("-".to_owned(), Box::new(io::stdin())));
         } else {
             let file = File::open(f)
                 .map_err(|e| Failure::other(format!("cannot open {}: {e}", f.display())))?;
@@ -127,102 +131,137 @@ pub(crate) fn file_lines(inputs: Vec<Input>) -> impl Iterator<Item = FeedLine> {
 /// the most of a line held without a copy (a line that crosses its end is copied).
 const READ_BUF: usize = 1 << 20;
 
+/// What a fed line gave: nothing to say, or its rejection with the line's text.
+pub(crate) type Step<'a> = Result<(), (Reject, &'a [u8])>;
+
 /// Feeds every line of `inputs` to `engine` in order, in bounded memory; `on_step` gets
-/// each line's file, number, text and result, and the updates it closed.
+/// each line's file, number and result, and the updates it closed.
+///
+/// On a machine of two cores or more the lines are read and decoded on a second thread
+/// while this one runs the engine ([`pipelined`]); what `on_step` sees is the same
+/// either way, in the same order.
 pub(crate) fn feed(
     inputs: Vec<Input>,
     engine: &mut Engine,
     progress: &ProgressBar,
-    on_step: impl FnMut(
-        &str,
-        u64,
-        &[u8],
-        Result<(), Reject>,
-        &mut Vec<FuelUpdate>,
-    ) -> Result<(), Failure>,
+    on_step: impl FnMut(&str, u64, Step<'_>, &mut Vec<FuelUpdate>) -> Result<(), Failure>,
 ) -> Result<(), Failure> {
-    feed_buffered(inputs, READ_BUF, engine, progress, on_step)
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores > 1 {
+        pipelined::feed(
+            inputs,
+            READ_BUF,
+            pipelined::BATCH_LINES,
+            engine,
+            progress,
+            on_step,
+        )
+    } else {
+        feed_buffered(inputs, READ_BUF, engine, progress, on_step)
+    }
 }
 
-/// [`feed`] with a read buffer of `capacity` bytes.
+/// The rejection of a line too long to hold.
+fn too_long() -> Reject {
+    burnbar_core::engine::unread(&format!(
+        "the line is longer than {MAX_LINE} bytes (a Kinesis record is at most 1 MiB)"
+    ))
+}
+
+/// Reads `input`'s lines in order, in bounded memory: `line` gets each line's number,
+/// its text (without the newline, the surrounding whitespace and a first line's
+/// byte-order mark) and whether it was too long to hold (its text is then the first
+/// [`MAX_LINE`] bytes); blank lines are counted, not given. `before_read` runs before
+/// every read that may wait for input, so that a caller gathering lines can hand them
+/// on first.
 ///
 /// Why in place: copying every line out of the read buffer before decoding it was the
 /// largest single cost of a replay after decoding (a `memmove` at 7.8 % of the profile).
-/// Every line that ends inside the buffer is decoded where it lies; only a line that
+/// Every line that ends inside the buffer is given where it lies; only a line that
 /// crosses the buffer's end (one per buffer) goes through the copying reader, which also
 /// keeps the [`MAX_LINE`] cap. A line in the buffer is at most `capacity` bytes with its
 /// newline, so with `capacity <= MAX_LINE` the cap reads the same either way.
-fn feed_buffered(
-    inputs: Vec<Input>,
+fn read_lines(
+    name: &str,
+    input: Box<dyn Read + Send>,
     capacity: usize,
-    engine: &mut Engine,
-    progress: &ProgressBar,
-    mut on_step: impl FnMut(
-        &str,
-        u64,
-        &[u8],
-        Result<(), Reject>,
-        &mut Vec<FuelUpdate>,
-    ) -> Result<(), Failure>,
+    mut line: impl FnMut(u64, &[u8], bool) -> Result<(), Failure>,
+    mut before_read: impl FnMut() -> Result<(), Failure>,
 ) -> Result<(), Failure> {
     debug_assert!(
         capacity <= MAX_LINE,
         "a line in the buffer is within the cap"
     );
+    let mut reader = BufReader::with_capacity(capacity, input);
+    let mut copied = Vec::with_capacity(4096);
+    let mut line_no: u64 = 0;
+    let read_err = |e: io::Error| Failure::other(format!("reading {name} failed: {e}"));
+    let mut give = |raw: &[u8], too_long: bool, line_no: u64| {
+        let text = without_bom(raw, line_no).trim_ascii();
+        if text.is_empty() && !too_long {
+            return Ok(());
+        }
+        line(line_no, text, too_long)
+    };
+    loop {
+        if reader.buffer().is_empty() {
+            before_read()?;
+        }
+        let chunk = reader.fill_buf().map_err(read_err)?;
+        if chunk.is_empty() {
+            break;
+        }
+        let mut used = 0;
+        for end in memchr::memchr_iter(b'\n', chunk) {
+            line_no += 1;
+            give(&chunk[used..=end], false, line_no)?;
+            used = end + 1;
+        }
+        if used > 0 {
+            reader.consume(used);
+            continue;
+        }
+        // No line end in what the buffer holds: the line crosses it, copied.
+        before_read()?;
+        let too_long =
+            match read_line_capped(&mut reader, &mut copied, MAX_LINE).map_err(read_err)? {
+                Line::End => break,
+                Line::Read => false,
+                Line::TooLong => true,
+            };
+        line_no += 1;
+        give(&copied, too_long, line_no)?;
+    }
+    before_read()
+}
+
+/// [`feed`] on this thread alone, with a read buffer of `capacity` bytes.
+fn feed_buffered(
+    inputs: Vec<Input>,
+    capacity: usize,
+    engine: &mut Engine,
+    progress: &ProgressBar,
+    mut on_step: impl FnMut(&str, u64, Step<'_>, &mut Vec<FuelUpdate>) -> Result<(), Failure>,
+) -> Result<(), Failure> {
     let mut updates: Vec<FuelUpdate> = Vec::new();
-    let mut line = Vec::with_capacity(4096);
     for (name, input) in inputs {
-        let mut reader = BufReader::with_capacity(capacity, input);
-        let mut line_no: u64 = 0;
-        let read_err = |e: io::Error| Failure::other(format!("reading {name} failed: {e}"));
-        // One line (with its newline, if any): decoded, reported, counted.
-        let mut step = |raw: &[u8], too_long: bool, line_no: u64| -> Result<(), Failure> {
+        let step = |line_no: u64, text: &[u8], is_too_long: bool| -> Result<(), Failure> {
             if crate::interrupt::interrupted() {
                 return Err(Failure::interrupted());
             }
-            let text = without_bom(raw, line_no).trim_ascii();
-            if text.is_empty() && !too_long {
-                return Ok(());
-            }
-            let res = if too_long {
-                Err(engine.reject_unread(&format!(
-                    "the line is longer than {MAX_LINE} bytes (a Kinesis record is at most 1 MiB)"
-                )))
+            let res = if is_too_long {
+                engine.push_decoded(Err(too_long()), &mut updates)
             } else {
                 engine.push_line(text, &mut updates)
             };
-            on_step(&name, line_no, text, res, &mut updates)?;
+            on_step(&name, line_no, res.map_err(|r| (r, text)), &mut updates)?;
             updates.clear();
             if line_no.is_multiple_of(1 << 16) {
                 progress.set_message(format!("{name}: {line_no} lines"));
             }
             Ok(())
         };
-        loop {
-            let chunk = reader.fill_buf().map_err(read_err)?;
-            if chunk.is_empty() {
-                break;
-            }
-            let mut used = 0;
-            for end in memchr::memchr_iter(b'\n', chunk) {
-                line_no += 1;
-                step(&chunk[used..=end], false, line_no)?;
-                used = end + 1;
-            }
-            if used > 0 {
-                reader.consume(used);
-                continue;
-            }
-            // No line end in what the buffer holds: the line crosses it, copied.
-            let too_long =
-                match read_line_capped(&mut reader, &mut line, MAX_LINE).map_err(read_err)? {
-                    Line::End => break,
-                    Line::Read => false,
-                    Line::TooLong => true,
-                };
-            line_no += 1;
-            step(&line, too_long, line_no)?;
-        }
+        read_lines(&name, input, capacity, step, || Ok(()))?;
     }
     Ok(())
 }
@@ -232,9 +271,7 @@ fn feed_buffered(
 /// rejected is refused.
 pub(crate) fn feed_quietly(inputs: Vec<Input>, engine: &mut Engine) -> Result<(), Failure> {
     let names: Vec<String> = inputs.iter().map(|(n, _)| n.clone()).collect();
-    feed(inputs, engine, &ProgressBar::hidden(), |_, _, _, _, _| {
-        Ok(())
-    })?;
+    feed(inputs, engine, &ProgressBar::hidden(), |_, _, _, _| Ok(()))?;
     refuse_all_rejected(engine, &names.join(", "))?;
     engine.finish(&mut Vec::new());
     Ok(())
@@ -267,26 +304,56 @@ mod tests {
 
     /// Every step of `data` fed with a read buffer of `capacity`: line number, text,
     /// and the rejection's code or `ok`.
-    fn steps(data: &[u8], capacity: usize) -> Vec<(u64, Vec<u8>, String)> {
+    /// Every line of `data` read with a buffer of `capacity` ([`read_lines`]): line
+    /// number, text, and what [`feed_buffered`] made of it, the rejection's code or `ok`
+    /// (a rejection carrying the same text).
+    pub(super) fn steps(data: &[u8], capacity: usize) -> Vec<(u64, Vec<u8>, String)> {
+        let input = |data: &[u8]| -> Input {
+            (
+                "t".to_owned(),
+                Box::new(std::io::Cursor::new(data.to_vec())),
+            )
+        };
+        let mut read = Vec::new();
+        let (_, r) = input(data);
+        read_lines(
+            "t",
+            r,
+            capacity,
+            |n, text, _| {
+                read.push((n, text.to_vec()));
+                Ok(())
+            },
+            || Ok(()),
+        )
+        .unwrap_or_else(|_| panic!("reading failed"));
         let mut engine = Engine::new(EngineConfig::default(), ModelParams::default());
-        let mut seen = Vec::new();
-        let input: Input = (
-            "t".to_owned(),
-            Box::new(std::io::Cursor::new(data.to_vec())),
-        );
+        let mut fed = Vec::new();
         feed_buffered(
-            vec![input],
+            vec![input(data)],
             capacity,
             &mut engine,
             &ProgressBar::hidden(),
-            |_, n, text, res, _| {
-                let what = res.map_or_else(|r| r.code.as_str().to_owned(), |()| "ok".to_owned());
-                seen.push((n, text.to_vec(), what));
+            |_, n, res, _| {
+                fed.push(match res {
+                    Ok(()) => (n, None, "ok".to_owned()),
+                    Err((r, text)) => (n, Some(text.to_vec()), r.code.as_str().to_owned()),
+                });
                 Ok(())
             },
         )
         .unwrap_or_else(|_| panic!("feeding failed"));
-        seen
+        assert_eq!(read.len(), fed.len());
+        read.into_iter()
+            .zip(fed)
+            .map(|((n, text), (m, rejected, what))| {
+                assert_eq!(n, m);
+                if let Some(r) = rejected {
+                    assert_eq!(r, text, "a rejection carries the line's text");
+                }
+                (n, text, what)
+            })
+            .collect()
     }
 
     #[test]

@@ -146,23 +146,18 @@ fn write_replay(
     let write_err = |e: io::Error| Failure::other(format!("writing updates failed: {e}"));
     let rejected_err = |e: io::Error| Failure::other(format!("writing rejected lines failed: {e}"));
     let names: Vec<String> = inputs.iter().map(|(n, _)| n.clone()).collect();
-    feed(
-        inputs,
-        engine,
-        progress,
-        |name, line_no, text, res, updates| {
-            if let Err(reason) = res
-                && let Some(rej) = rejected.as_mut()
-            {
-                write_rejected(rej, name, line_no, text, &reason).map_err(rejected_err)?;
-            }
-            if !updates.is_empty() {
-                write_updates(&mut out, updates).map_err(write_err)?;
-                updates.clear();
-            }
-            Ok(())
-        },
-    )?;
+    feed(inputs, engine, progress, |name, line_no, res, updates| {
+        if let Err((reason, text)) = res
+            && let Some(rej) = rejected.as_mut()
+        {
+            write_rejected(rej, name, line_no, text, &reason).map_err(rejected_err)?;
+        }
+        if !updates.is_empty() {
+            write_updates(&mut out, updates).map_err(write_err)?;
+            updates.clear();
+        }
+        Ok(())
+    })?;
     // Every line rejected: nothing is kept, earlier files stay as they were.
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     refuse_all_rejected(engine, &names.join(", "))?;

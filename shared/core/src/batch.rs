@@ -175,7 +175,10 @@ impl DecodedBatch {
                     (Ok(Record::Sample(s)), &[][..])
                 }
                 What::Event(e) => (Ok(Record::Event(*e)), &[][..]),
-                What::Rejected { reject, text: (a, b) } => (Err(*reject), &text[a..b]),
+                What::Rejected {
+                    reject,
+                    text: (a, b),
+                } => (Err(*reject), &text[a..b]),
             };
             DecodedLine {
                 tag: slot.tag,

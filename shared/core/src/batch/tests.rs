@@ -157,7 +157,10 @@ fn a_rejected_line_keeps_its_text_and_an_unread_one_counts_as_reject_unread() {
 fn a_run_of_one_race_stores_its_id_once() {
     let mut batch = DecodedBatch::new();
     for (i, race) in ["aa", "aa", "bb", "bb", "aa"].iter().enumerate() {
-        let l = format!(r#"{{"v":1,"race_id":"{race}","car":"7","ts":{},"rpm":1}}"#, T0 + i as i64);
+        let l = format!(
+            r#"{{"v":1,"race_id":"{race}","car":"7","ts":{},"rpm":1}}"#,
+            T0 + i as i64
+        );
         batch.push_line(i as u64, l.as_bytes());
     }
     assert_eq!(batch.race_ids, "aabbaa");
@@ -191,7 +194,9 @@ fn the_pipeline_delivers_in_order_and_reuses_its_batches() {
                 for (i, l) in chunk.iter().enumerate() {
                     batch.push_line((chunk_no * 50 + i) as u64 + 1, l);
                 }
-                filler.send(batch).expect("the applier waits for every batch");
+                filler
+                    .send(batch)
+                    .expect("the applier waits for every batch");
             }
         });
         let mut e = engine();
