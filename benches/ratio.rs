@@ -4,7 +4,10 @@
 //! both alike; the medians and their ratio are printed.
 //!
 //! Decoding alone (`decode_line`) is timed beside them, so that the split between reading
-//! the lines and the window work shows.
+//! the lines and the window work shows. The pipelined row is what `burnbar replay` does
+//! on two cores or more: a second thread decodes the lines in batches
+//! (`burnbar_core::batch`) while this one runs the engine on the batches before; its
+//! ratio is a wall-time rate using up to two cores, the others' one core.
 //!
 //! Run: `cargo bench --bench ratio` (`ROUNDS=N` for more rounds). Target (issue 2): the
 //! engine runs at ≥ 40 % of the floor's rate; issue 18 asks for ≥ 75 %.
@@ -12,6 +15,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+use burnbar_core::batch::{self, DecodedBatch};
 use burnbar_core::{Engine, EngineConfig, FuelUpdate, ModelParams};
 
 mod common;
@@ -36,7 +40,7 @@ fn main() {
         1
     };
     let (mut floor, mut engine_t, mut write_t) = (Vec::new(), Vec::new(), Vec::new());
-    let mut decode_t = Vec::new();
+    let (mut decode_t, mut piped_t) = (Vec::new(), Vec::new());
     let mut sink: Vec<u8> = Vec::with_capacity(64 << 20);
     for _ in 0..rounds {
         let t = Instant::now();
@@ -63,6 +67,35 @@ fn main() {
         black_box(engine.counters().windows_closed);
         engine_t.push(t.elapsed().as_secs_f64());
 
+        // Pipelined, as `burnbar replay` on two cores: batches of 4,096 lines, at most 4
+        // waiting (its settings); the thread's start is part of the time.
+        let t = Instant::now();
+        let mut engine = Engine::new(EngineConfig::default(), ModelParams::default());
+        let (filler, applier) = batch::pipeline(4);
+        let shared = &lines;
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                for (c, chunk) in shared.chunks(4096).enumerate() {
+                    let mut b: DecodedBatch = filler.empty();
+                    for (i, l) in chunk.iter().enumerate() {
+                        b.push_line((c * 4096 + i) as u64, l);
+                    }
+                    filler.send(b).expect("the engine takes every batch");
+                }
+            });
+            while let Some(mut b) = applier.recv() {
+                let _ = b.apply(&mut engine, &mut out, |_, _, out| {
+                    out.clear();
+                    Ok::<(), ()>(())
+                });
+                applier.recycle(b);
+            }
+        });
+        engine.finish(&mut out);
+        out.clear();
+        black_box(engine.counters().windows_closed);
+        piped_t.push(t.elapsed().as_secs_f64());
+
         let t = Instant::now();
         sink.clear();
         let mut engine = Engine::new(EngineConfig::default(), ModelParams::default());
@@ -78,7 +111,7 @@ fn main() {
     }
     let n = lines.len() as f64;
     let (f, e, w) = (median(floor), median(engine_t), median(write_t));
-    let d = median(decode_t);
+    let (d, p) = (median(decode_t), median(piped_t));
     println!("lines per round          {}", lines.len());
     println!("rounds                   {rounds}");
     println!(
@@ -97,6 +130,11 @@ fn main() {
         e * 1e3
     );
     println!(
+        "engine, pipelined        {:>9.0} lines/s  (median {:.1} ms)",
+        n / p,
+        p * 1e3
+    );
+    println!(
         "engine + writing updates {:>9.0} lines/s  (median {:.1} ms)",
         n / w,
         w * 1e3
@@ -104,4 +142,5 @@ fn main() {
     println!("ratio decoding/floor     {:.1} %", 100.0 * f / d);
     println!("ratio engine/floor       {:.1} %", 100.0 * f / e);
     println!("ratio with writing       {:.1} %", 100.0 * f / w);
+    println!("ratio pipelined/floor    {:.1} %", 100.0 * f / p);
 }
