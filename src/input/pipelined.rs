@@ -62,11 +62,9 @@ pub(super) fn feed(
             }
             Ok(())
         });
-        if let Err(e) = applied {
-            // The reader's next hand-over fails and it stops; it is not waited for, as
-            // it may be waiting for input (a terminal) that never comes.
-            return Err(e);
-        }
+        // On an error the reader's next hand-over fails and it stops; it is not waited
+        // for, as it may be waiting for input (a terminal) that never comes.
+        applied?;
         applier.recycle(batch);
     }
     // Every batch applied: the reader has ended, with or without an I/O error.

@@ -122,7 +122,8 @@ fn a_rejected_line_keeps_its_text_and_an_unread_one_counts_as_reject_unread() {
     );
     let mut steps = Vec::new();
     apply(&mut batch, &mut e, &mut steps);
-    let seen: Vec<(u64, Option<(&str, &[u8])>)> = steps
+    type Seen<'a> = (u64, Option<(&'a str, &'a [u8])>);
+    let seen: Vec<Seen<'_>> = steps
         .iter()
         .map(|(t, r, _)| {
             (
