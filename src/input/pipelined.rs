@@ -6,13 +6,15 @@
 //! one after the other they add up, side by side a replay takes about the longer of the
 //! two. What the caller sees is what the single-threaded feed gives, step for step: the
 //! same lines with the same numbers and results, the same updates, the same counters,
-//! an I/O error after every line read before it, and Ctrl-C at the next line.
+//! an I/O error after every line read before it, and Ctrl-C after the line at hand.
 //!
 //! Bounded memory: at most [`DEPTH`] decoded batches wait, each at most
 //! [`BATCH_LINES`] lines; the reading thread waits while the queue is full, and the
 //! batches go back to it to be filled again (a warm batch allocates nothing for a
-//! sample line). A batch is handed on whenever the reader is about to wait for more
-//! input, so a slow stream (a pipe, a terminal) is not held back to fill one.
+//! sample line). A batch is handed on before every read of the input (so a slow stream,
+//! a pipe or a terminal, is not held back to fill one), so the text it keeps (the
+//! rejected lines', for the rejected file) is at most one read buffer's lines and one
+//! line copied across its end, each at most 1 MiB.
 
 use std::thread;
 
