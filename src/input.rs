@@ -183,16 +183,10 @@ fn too_long() -> Reject {
 /// newline, so with `capacity <= MAX_LINE` the cap reads the same either way.
 fn read_lines(
     name: &str,
-    input: Box<dyn Read + Send>,
-    capacity: usize,
+    mut reader: impl Buffered,
     mut line: impl FnMut(u64, &[u8], bool) -> Result<(), Failure>,
     mut before_read: impl FnMut() -> Result<(), Failure>,
 ) -> Result<(), Failure> {
-    debug_assert!(
-        capacity <= MAX_LINE,
-        "a line in the buffer is within the cap"
-    );
-    let mut reader = BufReader::with_capacity(capacity, input);
     let mut copied = Vec::with_capacity(4096);
     let mut line_no: u64 = 0;
     let read_err = |e: io::Error| Failure::other(format!("reading {name} failed: {e}"));
@@ -204,7 +198,7 @@ fn read_lines(
         line(line_no, text, too_long)
     };
     loop {
-        if reader.buffer().is_empty() {
+        if reader.holds_nothing() {
             before_read()?;
         }
         let chunk = reader.fill_buf().map_err(read_err)?;
@@ -235,6 +229,26 @@ fn read_lines(
     before_read()
 }
 
+/// A buffered reader that tells whether its next `fill_buf` has to read.
+trait Buffered: BufRead {
+    fn holds_nothing(&self) -> bool;
+}
+
+impl<R: Read> Buffered for BufReader<R> {
+    fn holds_nothing(&self) -> bool {
+        self.buffer().is_empty()
+    }
+}
+
+/// The input's reader for [`read_lines`], reading `capacity` bytes at a time.
+fn buffered(input: Box<dyn Read + Send>, capacity: usize) -> BufReader<Box<dyn Read + Send>> {
+    debug_assert!(
+        capacity <= MAX_LINE,
+        "a line in the buffer is within the cap"
+    );
+    BufReader::with_capacity(capacity, input)
+}
+
 /// [`feed`] on this thread alone, with a read buffer of `capacity` bytes.
 fn feed_buffered(
     inputs: Vec<Input>,
@@ -261,7 +275,7 @@ fn feed_buffered(
             }
             Ok(())
         };
-        read_lines(&name, input, capacity, step, || Ok(()))?;
+        read_lines(&name, buffered(input, capacity), step, || Ok(()))?;
     }
     Ok(())
 }
@@ -318,8 +332,7 @@ mod tests {
         let (_, r) = input(data);
         read_lines(
             "t",
-            r,
-            capacity,
+            buffered(r, capacity),
             |n, text, _| {
                 read.push((n, text.to_vec()));
                 Ok(())
