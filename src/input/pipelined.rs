@@ -8,9 +8,9 @@
 //! same lines with the same numbers and results, the same updates, the same counters,
 //! an I/O error after every line read before it, and Ctrl-C after the line at hand.
 //!
-//! Bounded memory: at most [`DEPTH`] decoded batches wait, each at most
-//! [`BATCH_LINES`] lines; the reading thread waits while the queue is full, and the
-//! batches go back to it to be filled again (a warm batch allocates nothing for a
+//! Bounded memory: at most [`CHUNKS`] read buffers and [`DEPTH`] decoded batches wait,
+//! each batch at most [`BATCH_LINES`] lines; a thread waits while the queue after it is
+//! full, and buffers and batches go back to be filled again (a warm batch allocates nothing for a
 //! sample line). A batch is handed on before every read of the input (so a slow stream,
 //! a pipe or a terminal, is not held back to fill one), so the text it keeps (the
 //! rejected lines', for the rejected file) is at most one read buffer's lines and one
