@@ -10,11 +10,11 @@
 //!
 //! Bounded memory: at most [`CHUNKS`] read buffers and [`DEPTH`] decoded batches wait,
 //! each batch at most [`BATCH_LINES`] lines; a thread waits while the queue after it is
-//! full, and buffers and batches go back to be filled again (a warm batch allocates nothing for a
-//! sample line). A batch is handed on before every read of the input (so a slow stream,
-//! a pipe or a terminal, is not held back to fill one), so the text it keeps (the
-//! rejected lines', for the rejected file) is at most one read buffer's lines and one
-//! line copied across its end, each at most 1 MiB.
+//! full, and buffers and batches go back to be filled again (a warm batch allocates
+//! nothing for a sample line). A batch is handed on before the decoding thread takes
+//! the next buffer (so a slow stream, a pipe or a terminal, is not held back to fill
+//! one), so the text it keeps (the rejected lines', for the rejected file) is at most
+//! one buffer's lines and one line copied across its end, each at most 1 MiB.
 
 use std::io::{self, BufRead, Read};
 use std::sync::mpsc;
