@@ -121,14 +121,14 @@ impl Fuel {
     /// `(mean, variance)`. Prior `N(0, ρ²)` (the between-car part of the fill's doubt,
     /// [`ModelParams::fill_variances`]). Each fill sized from standing time at the
     /// fleet's rate observes `y = e − r` ([`Fuel::learn_standing`]: a crew faster than
-    /// the fleet poured more than the reading, so the stint seemed to burn less), and
-    /// their precision-weighted mean `ȳ` has variance `v_e + ρ² + 1/Σ(1/σⱼ²)` about
-    /// `μ_e − r`, where `N(μ_e, v_e)` is what the rest of the evidence (the fleet, the
-    /// track, weighed stints) says of the efficiency `e`. Then
-    /// `E[r | ȳ] = −ρ²/(ρ² + v_e + 1/Σ)·(ȳ − μ_e)`, with variance `ρ² − ρ⁴/(…)`: the crew's
-    /// earlier full stops in the race teach its rate for the pours still to come. Where
-    /// the evidence is split between the car's burn and its crew's rate by their priors'
-    /// spreads, so that neither takes all of it.
+    /// the fleet poured more than the reading, so the stint seemed to burn less). Given
+    /// the rate `r`, the lessons' precision-weighted mean `ȳ` is `N(μ_e − r, v_e + 1/Σ)`,
+    /// where `Σ` is their precision and `N(μ_e, v_e)` what the rest of the evidence (the
+    /// fleet, the track, weighed stints) says of the efficiency `e`. Then
+    /// `E[r | ȳ] = −ρ²/(ρ² + v_e + 1/Σ)·(ȳ − μ_e)`, with variance `ρ² − ρ⁴/(ρ² + v_e + 1/Σ)`:
+    /// the crew's earlier full stops of the race teach its rate for the pours still to
+    /// come, the evidence shared between the car's burn ([`Fuel::eff_posterior`]) and its
+    /// crew's rate by the spreads of their priors.
     fn crew_rate(&self, p: &ModelParams, track_var: f64) -> (f64, f64) {
         let (rho2, _) = p.fill_variances();
         if self.fill_prec <= 0.0 || rho2 <= 0.0 {
