@@ -12,15 +12,7 @@ use burnbar_testalloc::ALLOCS;
 #[global_allocator]
 static GLOBAL: burnbar_testalloc::Counting = burnbar_testalloc::Counting;
 
-const T0: i64 = 1_750_593_600_000;
-
-fn sample(car: u32, ts: i64, lap_pos: f64) -> String {
-    format!(
-        r#"{{"v":1,"race_id":"a","car":"{car}","ts":{ts},"lap":{},"lap_frac":{:.4},"speed_mph":170.5,"rpm":8900,"throttle_pct":97.5,"brake_psi":0,"gear":4,"gap_ahead_s":0.4,"in_pit":false}}"#,
-        lap_pos.floor() as u32,
-        lap_pos.fract()
-    )
-}
+mod steady;
 
 #[test]
 fn steady_samples_allocate_only_per_window() {
@@ -31,12 +23,7 @@ fn steady_samples_allocate_only_per_window() {
         r#"{"v":1,"kind":"race_start","ts":1750593600000,"race_id":"a","track":"pocono","scheduled_laps":100}"#
             .to_owned(),
     )
-    .chain((0..6_000i64).flat_map(|tick| {
-        (0..cars).map(move |c| {
-            let ts = T0 + tick * 100;
-            sample(c, ts, (tick as f64 * 100.0 + c as f64 * 700.0) / 50_000.0)
-        })
-    }))
+    .chain(steady::samples(cars, 6_000))
     .collect();
     let mut engine = Engine::new(EngineConfig::default(), ModelParams::default());
     let mut out = Vec::with_capacity(64);

@@ -11,15 +11,7 @@ use burnbar_testalloc::ALLOCS;
 #[global_allocator]
 static GLOBAL: burnbar_testalloc::Counting = burnbar_testalloc::Counting;
 
-const T0: i64 = 1_750_593_600_000;
-
-fn sample(car: u32, ts: i64, lap_pos: f64) -> String {
-    format!(
-        r#"{{"v":1,"race_id":"a","car":"{car}","ts":{ts},"lap":{},"lap_frac":{:.4},"speed_mph":170.5,"rpm":8900,"throttle_pct":97.5,"brake_psi":0,"gear":4,"gap_ahead_s":0.4,"in_pit":false}}"#,
-        lap_pos.floor() as u32,
-        lap_pos.fract()
-    )
-}
+mod steady;
 
 /// The pipelined replay's batches (`burnbar_core::batch`): once a batch has been filled
 /// and applied, filling it again with sample lines allocates nothing; what the engine
@@ -28,14 +20,7 @@ fn sample(car: u32, ts: i64, lap_pos: f64) -> String {
 fn a_warm_batch_decodes_and_applies_samples_without_allocating() {
     use burnbar_core::batch::DecodedBatch;
     let cars = 10u32;
-    let lines: Vec<String> = (0..3_000i64)
-        .flat_map(|tick| {
-            (0..cars).map(move |c| {
-                let ts = T0 + tick * 100;
-                sample(c, ts, (tick as f64 * 100.0 + c as f64 * 700.0) / 50_000.0)
-            })
-        })
-        .collect();
+    let lines: Vec<String> = steady::samples(cars, 3_000).collect();
     let mut engine = Engine::new(EngineConfig::default(), ModelParams::default());
     let mut out = Vec::with_capacity(64);
     let mut batch = DecodedBatch::new();
