@@ -41,6 +41,10 @@ pub(crate) struct Metrics {
     /// Estimate − truth of `remaining_gal` in each car's first update after its last
     /// stop, in races whose last run is green to the end; gallons, signed.
     pub after_stop_err: Vec<f64>,
+    /// What [`Metrics::after_stop_err`] would be with each last stop's pour known
+    /// exactly (weighed): the error going in, which a pour short of the top carries,
+    /// and none after a fill to the top; gallons, signed.
+    pub after_stop_pour_known_err: Vec<f64>,
     pub band_in: u64,
     pub band_n: u64,
     pub dry: u32,
@@ -63,6 +67,8 @@ impl Metrics {
         self.pit_err.extend(o.pit_err);
         self.lte_err.extend(o.lte_err);
         self.after_stop_err.extend(o.after_stop_err);
+        self.after_stop_pour_known_err
+            .extend(o.after_stop_pour_known_err);
         self.band_in += o.band_in;
         self.band_n += o.band_n;
         self.dry += o.dry;
@@ -124,6 +130,7 @@ impl Metrics {
             "band_coverage": num(self.coverage()),
             "after_last_stop_cars": self.after_stop_err.len(),
             "after_last_stop_error_sd_gal": num(self.after_stop_sd()),
+            "after_last_stop_pour_known_sd_gal": num(sd(&self.after_stop_pour_known_err)),
             "ran_dry": self.dry,
             "ran_dry_called": main.dry_called,
             "false_calls": main.false_calls,

@@ -1,6 +1,6 @@
 //! The report's rows, and the targets they are held to (issue 14).
 
-use super::metrics::{Calls, Metrics, Thresholds, quantile};
+use super::metrics::{Calls, Metrics, Thresholds, quantile, sd};
 use super::table::{Fig, Row, Target};
 
 /// The correction trained without a track, scored on that track's training stints:
@@ -108,6 +108,11 @@ pub(crate) fn error_rows<'a>(sd_target: f64) -> Vec<R<'a>> {
                 )
             })
         }),
+        Row::new(
+            "  error sd with each last pour known exactly",
+            Target::none(),
+            |c: &Column| Fig::num(sd(&c.m.after_stop_pour_known_err), gal),
+        ),
     ]
 }
 

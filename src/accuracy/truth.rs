@@ -19,6 +19,9 @@ pub(crate) struct TruthStint {
     pub stint_start: i64,
     pub stint_end: i64,
     pub burned_gal: f64,
+    /// Whether the stop that ended the stint filled the cell (none for the last stint).
+    #[serde(default)]
+    pub full: Option<bool>,
 }
 
 /// The simulator's truth, by car.
@@ -59,6 +62,16 @@ impl Truth {
     /// `car`'s windows, in time order (none if the truth has no line of it).
     pub fn windows_of(&self, car: &str) -> &[TruthWindow] {
         self.windows.get(car).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Whether the stop whose `pit_out` is at `ts` filled `car`'s cell, if the truth
+    /// says (its stint line ends there).
+    pub fn filled_at(&self, car: &str, ts: i64) -> Option<bool> {
+        self.stints
+            .get(car)?
+            .iter()
+            .find(|s| s.stint_end == ts)?
+            .full
     }
 
     /// `car`'s truth at the window ending at `ts`, if the truth has it.
