@@ -14,7 +14,10 @@
 //!   caution after the last green flag), each car's first update after its last
 //!   `pit_out`: `remaining_gal` less the truth at that window's end, signed; the table
 //!   gives the standard deviation. What the last fill was judged to be, which the rest
-//!   of the race's calls rest on.
+//!   of the race's calls rest on. Beside it, the same with each last pour known
+//!   exactly, as if weighed: none after a fill to the top (the truth's `full`), the
+//!   error at that stop's pit entry after a pour short of it. What the level going in
+//!   leaves, which the stop's time cannot size.
 //! - **Laps to empty**: for every car that ran dry, at its first window 10 laps before
 //!   it did, `laps_to_empty` against the laps it really had left.
 //! - **Band coverage**: over every published window, whether the true fuel at the
