@@ -10,10 +10,10 @@
 //! it ([`pour_reading`]). Whether it did is judged by how likely each job is to have
 //! ended at `T` ([`fuel_timed_odds`]): the tyre change of `k` tyres takes `τₖ` give or take
 //! `σₖ` (normal), but a share of changes are slowed by a fumble, by a second give or
-//! take one ([`TIRE_FUMBLE_SHARE`]), so its density `gₖ` and distribution `Gₖ` mix two normals
-//! and a crew slow at tyres is not read as pouring long; the pour is taken as equally
-//! likely anywhere from none to the cell's room `R` (full fills, a mass at `R`, end the
-//! same way whichever job timed them, so they do not enter). Then, for `F < R`,
+//! take one ([`TIRE_FUMBLE_SHARE`]), so its density `gₖ` and distribution `Gₖ` mix two
+//! normals and a crew slow at tyres is not read as pouring long; the pour is taken as
+//! equally likely anywhere from none to the cell's room `R` (full fills, a mass at `R`,
+//! end the same way whichever job timed them, so they do not enter). Then, for `F < R`,
 //!
 //! ```text
 //! P(tyres timed it) ∝ gₖ(T) · P(fuel job ≤ T)        = gₖ(T) · F/R
