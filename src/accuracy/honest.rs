@@ -70,7 +70,7 @@ pub(super) fn after_last_stop(
     let going_in = pit_in.and_then(|ts| {
         let u = ups.get(ups.partition_point(|u| u.window_end <= ts))?;
         let t = truth.at(car, u.window_end)?;
-        (u.window_start <= ts).then(|| u.remaining_gal - t.remaining_gal)
+        (u.window_start <= ts).then_some(u.remaining_gal - t.remaining_gal)
     });
     match truth.filled_at(car, stop) {
         Some(true) => m.after_stop_pour_known_err.push(0.0),
