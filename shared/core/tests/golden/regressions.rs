@@ -21,8 +21,10 @@ fn the_pit_data_times_a_stop_and_one_no_longer_than_its_tyres_bounds_the_pour_on
     // at 1 gal/h) 900.0 → 902.9 s, rolling at 903.0 s, pit_out at 903.1 s, wide open
     // after. The telemetry measures 3 s in the box; the pit data says otherwise:
     // - car 1: no tyres, 4.0 s: the fuel's time, 4 × 1.5 = 6 gal;
-    // - car 2: two tyres, 5.0 s, just what two take (5 s ± √(0.5² + 0.2²)): z = 0, so
-    //   the fuel timed it at odds 1.5 · Φ(0) / (1.5 · Φ(0) + φ(0) / σ · 7.5);
+    // - car 2: two tyres, 5.0 s, just what two take (5 s ± √(0.5² + 0.2²)): z = 0; a
+    //   tenth of changes fumbled, 6 s ± 1: z = −1. So the fuel timed it at odds 1.5 · G
+    //   / (1.5 · G + g · 7.5), with G = 0.9 · Φ(0) + 0.1 · Φ(−1) and g = 0.9 · φ(0) / σ
+    //   + 0.1 · φ(−1);
     // - car 3: four tyres, 9.0 s: at most 13.5 gal, more than the room: full.
     let mut lines = vec![race_start(T0, "t", ""), flag(T0, "green")];
     let extra = [
@@ -74,8 +76,11 @@ fn the_pit_data_times_a_stop_and_one_no_longer_than_its_tyres_bounds_the_pour_on
     // [0, 7.5] (7.5 × 1.1645 = 8.73 is short of the room): 3.75, σ² var0 + 7.5² / 12.
     // The level is their mixture, its variance both doubts and the readings' distance.
     let sd = (0.5f64 * 0.5 + 0.2 * 0.2).sqrt();
-    let phi0 = 1.0 / (2.0 * std::f64::consts::PI).sqrt();
-    let (f, t) = (1.5 * 0.5, phi0 / sd * 7.5);
+    let phi = |z: f64| (-0.5 * z * z).exp() / (2.0 * std::f64::consts::PI).sqrt();
+    // Φ(−1), the fumbled change's share done by 5 s.
+    let cdf_fumble = 0.158_655_25;
+    let g = 0.9 * phi(0.0) / sd + 0.1 * phi(-1.0);
+    let (f, t) = (1.5 * (0.9 * 0.5 + 0.1 * cdf_fumble), g * 7.5);
     let w = f / (f + t);
     let (lf, vf) = (base + 7.5, var0 + 0.75f64.powi(2));
     let (lt, vt) = (base + 3.75, var0 + 7.5f64.powi(2) / 12.0);
