@@ -8,7 +8,10 @@
 //!   (no yellow or red after the last green), the `remaining_gal` of the first update
 //!   after its last `pit_out` against the truth at that window's end
 //!   ([`after_last_stop`]): what every fuel-mileage call of the finish stands on. The
-//!   signed errors' standard deviation, mean and |error| p90.
+//!   signed errors' standard deviation, mean and |error| p90; and the same error with
+//!   each last pour known exactly (none after a fill to the top, the error going in
+//!   after a pour short of it), with its count: how much of it the level going in
+//!   leaves. Not a floor: the crews' habit can read past the error going in.
 //! - **Leave one track out**: calibrate on the training races of every track but one
 //!   ([`super::calibrations`]), replay that one's held-out races with it, and score them
 //!   with the same measures (coverage, stint error, pit entry, the fuel after the last
@@ -62,15 +65,17 @@ pub(super) fn after_last_stop(
     };
     m.after_stop_err.push(u.remaining_gal - t.remaining_gal);
     // The same car with its last pour weighed: after a fill to the top, exact; after a
-    // pour short of it, the level going in (the window holding the stop's `pit_in`) and
-    // its error, carried.
+    // pour short of it, the level going in and its error, carried. The level going in
+    // is the last window that ended by the stop's `pit_in` (one holding `pit_in` could
+    // hold the start of the pour too, on a short pit road). A short pour without such a
+    // window is left out, so the row gives its count.
     let pit_in = RaceEvents::of(&events.pit_in, car)
         .filter(|&ts| ts <= stop)
         .max();
     let going_in = pit_in.and_then(|ts| {
-        let u = ups.get(ups.partition_point(|u| u.window_end <= ts))?;
+        let u = ups[..ups.partition_point(|u| u.window_end <= ts)].last()?;
         let t = truth.at(car, u.window_end)?;
-        (u.window_start <= ts).then_some(u.remaining_gal - t.remaining_gal)
+        Some(u.remaining_gal - t.remaining_gal)
     });
     match truth.filled_at(car, stop) {
         Some(true) => m.after_stop_pour_known_err.push(0.0),
@@ -131,7 +136,7 @@ mod tests {
         for car in ["7", "9"] {
             let ups = [
                 update(car, 10_000, 10.3),
-                update(car, 15_000, 10.1),
+                update(car, 15_000, 10.5),
                 update(car, 25_000, 15.1),
                 update(car, 30_000, 14.9),
             ];
@@ -148,7 +153,7 @@ mod tests {
             m.after_stop_err
         );
         // Weighed, the fill leaves nothing and the short pour the 0.3 gal going in
-        // (the window holding pit_in, ending at 15 s).
+        // (the last window ended by pit_in at 12 s: the one ending at 10 s).
         assert!(
             close(&m.after_stop_pour_known_err, &[0.0, 0.3]),
             "{:?}",

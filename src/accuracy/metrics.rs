@@ -130,6 +130,7 @@ impl Metrics {
             "band_coverage": num(self.coverage()),
             "after_last_stop_cars": self.after_stop_err.len(),
             "after_last_stop_error_sd_gal": num(self.after_stop_sd()),
+            "after_last_stop_pour_known_cars": self.after_stop_pour_known_err.len(),
             "after_last_stop_pour_known_sd_gal": num(sd(&self.after_stop_pour_known_err)),
             "ran_dry": self.dry,
             "ran_dry_called": main.dry_called,

@@ -109,9 +109,16 @@ pub(crate) fn error_rows<'a>(sd_target: f64) -> Vec<R<'a>> {
             })
         }),
         Row::new(
-            "  error sd with each last pour known exactly",
+            "  error sd / cars with each last pour known exactly",
             Target::none(),
-            |c: &Column| Fig::num(sd(&c.m.after_stop_pour_known_err), gal),
+            |c: &Column| {
+                let v = &c.m.after_stop_pour_known_err;
+                Fig::text(if v.len() < 2 {
+                    "-".to_owned()
+                } else {
+                    format!("{:.2} gal / {}", sd(v), v.len())
+                })
+            },
         ),
     ]
 }
