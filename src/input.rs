@@ -316,8 +316,6 @@ mod tests {
     use super::*;
     use burnbar_core::{EngineConfig, ModelParams};
 
-    /// Every step of `data` fed with a read buffer of `capacity`: line number, text,
-    /// and the rejection's code or `ok`.
     /// Every line of `data` read with a buffer of `capacity` ([`read_lines`]): line
     /// number, text, and what [`feed_buffered`] made of it, the rejection's code or `ok`
     /// (a rejection carrying the same text).

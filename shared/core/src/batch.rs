@@ -112,7 +112,7 @@ impl DecodedBatch {
     }
 
     /// Keeps a line already rejected without decoding (one too long to hold, say: the
-    /// engine counts it as [`Engine::reject_unread`] does), with its text.
+    /// engine counts its [`crate::engine::unread`] rejection as any other), with its text.
     pub fn push_rejected(&mut self, tag: u64, text: &[u8], reject: Reject) {
         let start = self.text.len();
         self.text.extend_from_slice(text);

@@ -399,15 +399,6 @@ impl Engine {
         out
     }
 
-    /// Counts a record that could not even be read (a line too long to hold), as
-    /// invalid JSON with `detail`, and returns the rejection.
-    pub fn reject_unread(&mut self, detail: &str) -> Reject {
-        let r = unread(detail);
-        self.counters.records += 1;
-        self.count_reject(&r);
-        r
-    }
-
     /// Processes one decoded record (counted in `records` only by `push_line`).
     pub fn push_record(
         &mut self,
@@ -633,7 +624,8 @@ impl RaceRun {
     }
 }
 
-/// The rejection of a record that could not even be read ([`Engine::reject_unread`]).
+/// The rejection of a record that could not even be read (a line too long to hold), as
+/// invalid JSON with `detail`: [`Engine::push_decoded`] counts it like any other.
 pub fn unread(detail: &str) -> Reject {
     Reject::new(RejectCode::InvalidJson, None, detail)
 }

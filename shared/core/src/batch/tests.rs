@@ -111,7 +111,7 @@ fn batches_apply_exactly_as_lines_pushed_one_by_one() {
 }
 
 #[test]
-fn a_rejected_line_keeps_its_text_and_an_unread_one_counts_as_reject_unread() {
+fn a_rejected_line_keeps_its_text_and_an_unread_one_counts_as_an_invalid_record() {
     let mut e = engine();
     let mut batch = DecodedBatch::new();
     batch.push_line(5, b"{\"v\":2}");
@@ -144,7 +144,7 @@ fn a_rejected_line_keeps_its_text_and_an_unread_one_counts_as_reject_unread() {
     );
     let mut by_line = engine();
     let _ = by_line.push_line(b"{\"v\":2}", &mut Vec::new());
-    by_line.reject_unread("too long");
+    let _ = by_line.push_decoded(Err(crate::engine::unread("too long")), &mut Vec::new());
     by_line
         .push_line(
             br#"{"v":1,"race_id":"r","car":"7","ts":1750593600000,"rpm":8000}"#,
