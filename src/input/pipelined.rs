@@ -13,8 +13,9 @@
 //! full, and buffers and batches go back to be filled again (a warm batch allocates
 //! nothing for a sample line). A batch is handed on before the decoding thread takes
 //! the next buffer (so a slow stream, a pipe or a terminal, is not held back to fill
-//! one), so the text it keeps (the rejected lines', for the rejected file) is at most
-//! one buffer's lines and one line copied across its end, each at most 1 MiB.
+//! one), so the text it keeps (every line's, for the rejected file: the engine may
+//! reject a line that decoded) is at most one buffer's lines and one line copied across
+//! its end, each at most 1 MiB.
 
 use std::io::{self, BufRead, Read};
 use std::sync::mpsc;

@@ -12,10 +12,15 @@
 //! A [`Record`] borrows from its line (a sample's `race_id`), so a batch cannot keep
 //! records once the read buffer moves on. It keeps an owned form instead: a sample's
 //! `race_id` is copied into one string per batch (once per run of lines of the same
-//! race, so a batch of one race stores it once), events are owned already, and a
-//! rejected line keeps its text (for the `--rejected` file). The buffers are cleared,
-//! not freed, between uses: a batch that has been round once allocates nothing for a
-//! sample line.
+//! race, so a batch of one race stores it once), events are owned already, and every
+//! line's text is copied into one buffer per batch, each line keeping its range in it.
+//! The text is for the `--rejected` file: a line can be rejected by the engine after it
+//! decoded (a sample's `ts_in_future`, a car past the race's limit, an event too long
+//! after its race's start), which only the engine's state can tell, so a batch cannot
+//! know which lines it will need; copying them all (one `memcpy` of about 70 bytes a
+//! line, about 3 % of the decoding thread's time) is what a rejection's text costs. The
+//! buffers are cleared, not freed, between uses: a batch that has been round once
+//! allocates nothing for a sample line.
 
 use std::sync::mpsc;
 
@@ -36,13 +41,15 @@ pub struct DecodedBatch {
     race_ids: String,
     /// Where the last race id stored lies in `race_ids`.
     last_race: Option<(u32, u32)>,
-    /// The text of the rejected lines, one after the other.
+    /// The text of the lines, one after the other.
     text: Vec<u8>,
 }
 
 #[derive(Debug)]
 struct Slot {
     tag: u64,
+    /// The line's range in `text`.
+    text: (u32, u32),
     what: What,
 }
 
@@ -58,20 +65,17 @@ enum What {
     },
     /// Boxed: events are rare, and a slot stays the size of a sample.
     Event(Box<Event>),
-    Rejected {
-        reject: Box<Reject>,
-        /// Its range in `text`.
-        text: (usize, usize),
-    },
+    Rejected(Box<Reject>),
 }
 
 /// One line of a batch given back in order: its tag, what it decoded to (for
-/// [`Engine::push_decoded`]), and its text when it was rejected (empty otherwise).
+/// [`Engine::push_decoded`]), and its text (for a rejection, the decoder's or the
+/// engine's).
 #[derive(Debug)]
 pub struct DecodedLine<'a> {
     pub tag: u64,
     pub record: Result<Record<'a>, Reject>,
-    pub rejected_text: &'a [u8],
+    pub text: &'a [u8],
 }
 
 impl DecodedBatch {
@@ -106,23 +110,32 @@ impl DecodedBatch {
                 ch: s.ch,
             },
             Ok(Record::Event(e)) => What::Event(Box::new(e)),
-            Err(reject) => return self.push_rejected(tag, line, reject),
+            Err(reject) => What::Rejected(Box::new(reject)),
         };
-        self.lines.push(Slot { tag, what });
+        let text = self.store_text(line);
+        self.lines.push(Slot { tag, text, what });
     }
 
     /// Keeps a line already rejected without decoding (one too long to hold, say: the
     /// engine counts its [`crate::engine::unread`] rejection as any other), with its text.
     pub fn push_rejected(&mut self, tag: u64, text: &[u8], reject: Reject) {
-        let start = self.text.len();
-        self.text.extend_from_slice(text);
+        let text = self.store_text(text);
         self.lines.push(Slot {
             tag,
-            what: What::Rejected {
-                reject: Box::new(reject),
-                text: (start, self.text.len()),
-            },
+            text,
+            what: What::Rejected(Box::new(reject)),
         });
+    }
+
+    /// `line` copied to the end of `text`, and its range there.
+    fn store_text(&mut self, line: &[u8]) -> (u32, u32) {
+        // A batch's lines are read from one buffer of at most 1 MiB and one line across
+        // its end, also at most 1 MiB: far from 4 GiB (a caller pushing 4 GiB of lines
+        // into one batch is a bug, and stops here).
+        let at = |n: usize| u32::try_from(n).expect("a batch's text is under 4 GiB");
+        let start = at(self.text.len());
+        self.text.extend_from_slice(line);
+        (start, at(self.text.len()))
     }
 
     /// `id`'s range in `race_ids`: the last one stored when it is the same.
@@ -157,7 +170,7 @@ impl DecodedBatch {
         *last_race = None;
         let (race_ids, text) = (&*race_ids, &*text);
         lines.drain(..).map(move |slot| {
-            let (record, rejected_text) = match slot.what {
+            let record = match slot.what {
                 What::Sample {
                     race_id,
                     car,
@@ -172,18 +185,16 @@ impl DecodedBatch {
                         ts,
                         ch,
                     };
-                    (Ok(Record::Sample(s)), &[][..])
+                    Ok(Record::Sample(s))
                 }
-                What::Event(e) => (Ok(Record::Event(*e)), &[][..]),
-                What::Rejected {
-                    reject,
-                    text: (a, b),
-                } => (Err(*reject), &text[a..b]),
+                What::Event(e) => Ok(Record::Event(*e)),
+                What::Rejected(reject) => Err(*reject),
             };
+            let (a, b) = slot.text;
             DecodedLine {
                 tag: slot.tag,
                 record,
-                rejected_text,
+                text: &text[a as usize..b as usize],
             }
         })
     }
@@ -200,7 +211,7 @@ impl DecodedBatch {
         let res = self.drain().try_for_each(|l| {
             let res = engine
                 .push_decoded(l.record, updates)
-                .map_err(|r| (r, l.rejected_text));
+                .map_err(|r| (r, l.text));
             step(l.tag, res, updates)
         });
         self.clear();

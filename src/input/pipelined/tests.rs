@@ -234,3 +234,38 @@ fn a_caller_that_stops_stops_the_reader() {
     assert_eq!(got.2, Err("the caller stopped".to_owned()));
     assert!(got == want);
 }
+
+#[test]
+fn lines_the_engine_rejects_after_decoding_keep_their_text_both_ways() {
+    // A race of 202 cars (the last two past the limit: `too_many_cars`), a sample 10 min
+    // ahead of the race (`ts_in_future`) and an event 80 h after its start (also
+    // `ts_in_future`): the engine rejects these after they decoded, so the decoding
+    // thread cannot tell them apart from good lines.
+    let t0: u64 = 1750593600000;
+    let mut lines = vec![format!(
+        r#"{{"v":1,"kind":"race_start","ts":{t0},"race_id":"r","track":"iowa","scheduled_laps":300}}"#
+    )];
+    lines.extend((1..=202).map(|car| sample(car, t0 + 100)));
+    lines.push(sample(7, t0 + 600_000));
+    lines.push(format!(
+        r#"{{"v":1,"kind":"flag","ts":{},"race_id":"r","flag":"yellow"}}"#,
+        t0 + 80 * 3_600_000
+    ));
+    lines.push(sample(7, t0 + 5_000));
+    let data = lines.join("\n") + "\n";
+    let t = same_both_ways(&[(data.as_bytes(), None)], &[64, READ_BUF]);
+    let rejected: Vec<(u64, &str, &[u8])> =
+        t.0.iter()
+            .filter_map(|s| s.2.as_ref().err().map(|e| (s.1, e.0.as_str(), &e.2[..])))
+            .collect();
+    let text = |n: u64| lines[n as usize - 1].as_bytes();
+    assert_eq!(
+        rejected,
+        [
+            (202, "too_many_cars", text(202)),
+            (203, "too_many_cars", text(203)),
+            (204, "ts_in_future", text(204)),
+            (205, "ts_in_future", text(205)),
+        ]
+    );
+}

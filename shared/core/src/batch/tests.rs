@@ -29,6 +29,18 @@ fn lines() -> Vec<Vec<u8>> {
             v.push(format!(r#"{{"v":1,"car":"2","ts":{ts},"rpm":-1}}"#));
             v.push("[1,2]".into());
         }
+        // Lines the engine rejects after they decoded: a sample 10 min ahead of its
+        // race (`ts_in_future`) and an event 80 h after its race's start.
+        if tick == 120 {
+            v.push(format!(
+                r#"{{"v":1,"race_id":"a","car":"1","ts":{},"rpm":8000}}"#,
+                ts + 600_000
+            ));
+            v.push(format!(
+                r#"{{"v":1,"kind":"flag","ts":{},"race_id":"b","flag":"green"}}"#,
+                T0 + 80 * 3_600_000
+            ));
+        }
         if tick == 150 {
             v.push(format!(
                 r#"{{"v":1,"kind":"pit_in","ts":{ts},"race_id":"a","car":"1"}}"#
@@ -101,7 +113,13 @@ fn batches_apply_exactly_as_lines_pushed_one_by_one() {
     let lines = lines();
     let want = by_lines(&lines);
     assert!(want.1.windows_closed > 20, "{:?}", want.1);
-    assert!(want.1.rejected > 20 && want.1.events == 4, "{:?}", want.1);
+    assert!(want.1.rejected > 20 && want.1.events == 5, "{:?}", want.1);
+    assert_eq!(
+        want.1.rejected_by.get("ts_in_future"),
+        Some(&2),
+        "{:?}",
+        want.1
+    );
     // The escaped race id is a race of its own ("ab").
     assert!(want.0.iter().flat_map(|s| &s.2).any(|u| u.race_id == "ab"));
     for size in [1, 2, 3, 7, 64, lines.len()] {
