@@ -11,6 +11,7 @@ use indicatif::ProgressBar;
 use crate::Failure;
 use crate::serve::feed::FeedLine;
 
+mod chunks;
 mod pipelined;
 
 /// The longest line read: a Kinesis record is at most 1 MiB, and no telemetry line is
@@ -139,12 +140,20 @@ pub(crate) type Step<'a> = Result<(), (Reject, &'a [u8])>;
 ///
 /// On a machine of two cores or more the lines are read and decoded on a second thread
 /// while this one runs the engine ([`pipelined`]); what `on_step` sees is the same
-/// either way, in the same order.
+/// either way, in the same order. A rejection's text is given only with `keep_text`
+/// (else it may be empty: keeping it costs a copy of every line on that path).
+///
+/// The inputs are read on a thread of their own either way ([`chunks`]), so that this
+/// thread never blocks in a read: `on_wait` runs when every line read so far has been
+/// fed and the input has nothing more yet (it is waiting for its source: time for a
+/// caller to flush what it wrote), and Ctrl-C ends a wait for input within 50 ms.
 pub(crate) fn feed(
     inputs: Vec<Input>,
     engine: &mut Engine,
     progress: &ProgressBar,
+    keep_text: bool,
     on_step: impl FnMut(&str, u64, Step<'_>, &mut Vec<FuelUpdate>) -> Result<(), Failure>,
+    on_wait: impl FnMut() -> Result<(), Failure>,
 ) -> Result<(), Failure> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     if cores > 1 {
@@ -152,12 +161,14 @@ pub(crate) fn feed(
             inputs,
             READ_BUF,
             pipelined::BATCH_LINES,
+            keep_text,
             engine,
             progress,
             on_step,
+            on_wait,
         )
     } else {
-        feed_buffered(inputs, READ_BUF, engine, progress, on_step)
+        feed_buffered(inputs, READ_BUF, engine, progress, on_step, on_wait)
     }
 }
 
@@ -173,7 +184,8 @@ fn too_long() -> Reject {
 /// byte-order mark) and whether it was too long to hold (its text is then the first
 /// [`MAX_LINE`] bytes); blank lines are counted, not given. `before_read` runs before
 /// every read that may wait for input, so that a caller gathering lines can hand them
-/// on first.
+/// on first; it is told whether the read will wait ([`Buffered::would_wait`]). A read
+/// that fails because Ctrl-C came is [`Failure::interrupted`].
 ///
 /// Why in place: copying every line out of the read buffer before decoding it was the
 /// largest single cost of a replay after decoding (a `memmove` at 7.8 % of the profile).
@@ -185,11 +197,17 @@ fn read_lines(
     name: &str,
     mut reader: impl Buffered,
     mut line: impl FnMut(u64, &[u8], bool) -> Result<(), Failure>,
-    mut before_read: impl FnMut() -> Result<(), Failure>,
+    mut before_read: impl FnMut(bool) -> Result<(), Failure>,
 ) -> Result<(), Failure> {
     let mut copied = Vec::with_capacity(4096);
     let mut line_no: u64 = 0;
-    let read_err = |e: io::Error| Failure::other(format!("reading {name} failed: {e}"));
+    let read_err = |e: io::Error| {
+        if crate::interrupt::interrupted() {
+            Failure::interrupted()
+        } else {
+            Failure::other(format!("reading {name} failed: {e}"))
+        }
+    };
     let mut give = |raw: &[u8], too_long: bool, line_no: u64| {
         let text = without_bom(raw, line_no).trim_ascii();
         if text.is_empty() && !too_long {
@@ -199,7 +217,7 @@ fn read_lines(
     };
     loop {
         if reader.holds_nothing() {
-            before_read()?;
+            before_read(reader.would_wait())?;
         }
         let chunk = reader.fill_buf().map_err(read_err)?;
         if chunk.is_empty() {
@@ -216,7 +234,7 @@ fn read_lines(
             continue;
         }
         // No line end in what the buffer holds: the line crosses it, copied.
-        before_read()?;
+        before_read(false)?;
         let too_long =
             match read_line_capped(&mut reader, &mut copied, MAX_LINE).map_err(read_err)? {
                 Line::End => break,
@@ -226,12 +244,17 @@ fn read_lines(
         line_no += 1;
         give(&copied, too_long, line_no)?;
     }
-    before_read()
+    before_read(false)
 }
 
 /// A buffered reader that tells whether its next `fill_buf` has to read.
 trait Buffered: BufRead {
     fn holds_nothing(&self) -> bool;
+    /// Whether the next `fill_buf` would wait for its input (nothing held and nothing
+    /// read ahead); when it cannot tell, yes.
+    fn would_wait(&mut self) -> bool {
+        self.holds_nothing()
+    }
 }
 
 impl<R: Read> Buffered for BufReader<R> {
@@ -241,6 +264,7 @@ impl<R: Read> Buffered for BufReader<R> {
 }
 
 /// The input's reader for [`read_lines`], reading `capacity` bytes at a time.
+#[cfg(test)]
 fn buffered(input: Box<dyn Read + Send>, capacity: usize) -> BufReader<Box<dyn Read + Send>> {
     debug_assert!(
         capacity <= MAX_LINE,
@@ -249,16 +273,22 @@ fn buffered(input: Box<dyn Read + Send>, capacity: usize) -> BufReader<Box<dyn R
     BufReader::with_capacity(capacity, input)
 }
 
-/// [`feed`] on this thread alone, with a read buffer of `capacity` bytes.
+/// [`feed`] with the engine on this thread, the reading on another, with a read buffer
+/// of `capacity` bytes.
 fn feed_buffered(
     inputs: Vec<Input>,
     capacity: usize,
     engine: &mut Engine,
     progress: &ProgressBar,
     mut on_step: impl FnMut(&str, u64, Step<'_>, &mut Vec<FuelUpdate>) -> Result<(), Failure>,
+    mut on_wait: impl FnMut() -> Result<(), Failure>,
 ) -> Result<(), Failure> {
     let mut updates: Vec<FuelUpdate> = Vec::new();
-    for (name, input) in inputs {
+    let (names, readers): (Vec<String>, Vec<_>) = inputs.into_iter().unzip();
+    // On a failure the reading thread is not waited for: it may be waiting for input
+    // that never comes (it stops at its next hand-over).
+    let (ends, reading) = chunks::spawn(readers, capacity.min(MAX_LINE))?;
+    for name in names {
         let step = |line_no: u64, text: &[u8], is_too_long: bool| -> Result<(), Failure> {
             if crate::interrupt::interrupted() {
                 return Err(Failure::interrupted());
@@ -275,7 +305,12 @@ fn feed_buffered(
             }
             Ok(())
         };
-        read_lines(&name, buffered(input, capacity), step, || Ok(()))?;
+        let before_read = |waits: bool| if waits { on_wait() } else { Ok(()) };
+        read_lines(&name, chunks::Chunks::new(&ends), step, before_read)?;
+    }
+    // Every input's end was read: the reader has ended.
+    if let Err(panic) = reading.join() {
+        std::panic::resume_unwind(panic);
     }
     Ok(())
 }
@@ -285,7 +320,15 @@ fn feed_buffered(
 /// rejected is refused.
 pub(crate) fn feed_quietly(inputs: Vec<Input>, engine: &mut Engine) -> Result<(), Failure> {
     let names: Vec<String> = inputs.iter().map(|(n, _)| n.clone()).collect();
-    feed(inputs, engine, &ProgressBar::hidden(), |_, _, _, _| Ok(()))?;
+    let on_step = |_: &str, _, _: Step<'_>, _: &mut Vec<FuelUpdate>| Ok(());
+    feed(
+        inputs,
+        engine,
+        &ProgressBar::hidden(),
+        false,
+        on_step,
+        || Ok(()),
+    )?;
     refuse_all_rejected(engine, &names.join(", "))?;
     engine.finish(&mut Vec::new());
     Ok(())
@@ -335,7 +378,7 @@ mod tests {
                 read.push((n, text.to_vec()));
                 Ok(())
             },
-            || Ok(()),
+            |_| Ok(()),
         )
         .unwrap_or_else(|_| panic!("reading failed"));
         let mut engine = Engine::new(EngineConfig::default(), ModelParams::default());
@@ -352,6 +395,7 @@ mod tests {
                 });
                 Ok(())
             },
+            || Ok(()),
         )
         .unwrap_or_else(|_| panic!("feeding failed"));
         assert_eq!(read.len(), fed.len());

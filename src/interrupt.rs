@@ -1,9 +1,12 @@
 //! Ctrl-C (SIGINT) and SIGTERM for the commands that write files: the signal sets a
-//! flag that the long loops check (a replay stops at the next line, prints its summary
-//! so far and exits 130; an output being written refuses the next write), and the
-//! temporary files of the outputs are removed. A command that does not get to a check
-//! within [`GRACE`] (one blocked reading a terminal, say) is ended there, its temporary
-//! files removed first.
+//! flag that the long loops check (a replay stops at the next line, or within 50 ms
+//! while it waits for input, prints its summary so far and exits 130; an output file
+//! being written refuses the next write), and the temporary files of the outputs are
+//! removed. A command that does not get to a check within [`GRACE`] is ended there, its
+//! temporary files removed first, without a summary. `replay`, `calibrate` and `train`
+//! read on a thread of their own (`input::chunks`) and never block in a read, so for
+//! them that is only when blocked writing (standard output to a reader that has stopped
+//! reading, a stalled disk).
 //!
 //! `demo` and `replay --serve` do not install it: their server stops on the same
 //! signals itself (`cmd::dashboard`).

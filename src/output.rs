@@ -210,9 +210,16 @@ impl Write for OutFile {
 }
 
 /// An output file, or standard output without one.
+///
+/// Standard output is not [`Checked`]: it is a stream, with no earlier file to keep, and
+/// what it has been given is its reader's. Its writes are whole lines (a caller writes
+/// line after line, and the buffer holds what is not out yet), so an interrupted run
+/// that flushes it ([`Out::flush_stream`]) ends it on a whole line with every update
+/// written before the stop; a [`Checked`] writer would refuse the rest of the buffer
+/// and cut the stream mid-line.
 pub(crate) enum Out {
     File(OutFile),
-    Stdout(BufWriter<Checked<StdoutLock<'static>>>),
+    Stdout(BufWriter<StdoutLock<'static>>),
 }
 
 impl Out {
@@ -220,11 +227,18 @@ impl Out {
     pub(crate) fn create(path: Option<&Path>, what: &str) -> Result<Out, Failure> {
         Ok(match path {
             Some(p) => Out::File(OutFile::create(p, what)?),
-            None => Out::Stdout(BufWriter::with_capacity(
-                1 << 20,
-                Checked(io::stdout().lock()),
-            )),
+            None => Out::Stdout(BufWriter::with_capacity(1 << 20, io::stdout().lock())),
         })
+    }
+
+    /// Flushes standard output (a file is left to [`Out::commit`]): what was written
+    /// reaches its reader now. For a stream whose input has caught up with its source
+    /// (a live feed), so that updates are not held back until the buffer fills.
+    pub(crate) fn flush_stream(&mut self) -> io::Result<()> {
+        match self {
+            Out::File(_) => Ok(()),
+            Out::Stdout(w) => w.flush(),
+        }
     }
 
     /// Flushes, and puts a file in place.

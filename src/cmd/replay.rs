@@ -2,6 +2,7 @@
 //! `FuelUpdate`s out as NDJSON, rejected lines kept with their reasons, and a summary
 //! on standard error (or, with `--serve`, the replay on the dashboard).
 
+use std::cell::RefCell;
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -12,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::Failure;
 use crate::cmd::dashboard::{check_speed, serve_feed};
-use crate::input::{Input, feed, file_lines, open_inputs, refuse_all_rejected};
+use crate::input::{Input, Step, feed, file_lines, open_inputs, refuse_all_rejected};
 use crate::output::{Out, OutFile, check_outputs, write_updates};
 use crate::params::{calibration_or_default, load_correction};
 
@@ -146,18 +147,30 @@ fn write_replay(
     let write_err = |e: io::Error| Failure::other(format!("writing updates failed: {e}"));
     let rejected_err = |e: io::Error| Failure::other(format!("writing rejected lines failed: {e}"));
     let names: Vec<String> = inputs.iter().map(|(n, _)| n.clone()).collect();
-    feed(inputs, engine, progress, |name, line_no, res, updates| {
+    // Written on every line, flushed (standard output) whenever the input waits for its
+    // source: a live feed's updates go out as they close, a file's in 1 MiB writes.
+    let keep_text = rejected.is_some();
+    let out_ref = RefCell::new(&mut out);
+    let on_step = |name: &str, line_no, res: Step<'_>, updates: &mut Vec<FuelUpdate>| {
         if let Err((reason, text)) = res
             && let Some(rej) = rejected.as_mut()
         {
             write_rejected(rej, name, line_no, text, &reason).map_err(rejected_err)?;
         }
         if !updates.is_empty() {
-            write_updates(&mut out, updates).map_err(write_err)?;
+            write_updates(*out_ref.borrow_mut(), updates).map_err(write_err)?;
             updates.clear();
         }
         Ok(())
-    })?;
+    };
+    let on_wait = || out_ref.borrow_mut().flush_stream().map_err(write_err);
+    let fed = feed(inputs, engine, progress, keep_text, on_step, on_wait);
+    if fed.is_err() && crate::interrupt::interrupted() {
+        // Standard output ends on a whole line with every update closed before the
+        // stop (a file is dropped unwritten: the earlier one stays).
+        let _ = out.flush_stream();
+    }
+    fed?;
     // Every line rejected: nothing is kept, earlier files stay as they were.
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     refuse_all_rejected(engine, &names.join(", "))?;

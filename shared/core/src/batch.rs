@@ -17,12 +17,14 @@
 //! The text is for the `--rejected` file: a line can be rejected by the engine after it
 //! decoded (a sample's `ts_in_future`, a car past the race's limit, an event too long
 //! after its race's start), which only the engine's state can tell, so a batch cannot
-//! know which lines it will need; copying them all (one `memcpy` of about 70 bytes a
-//! line, about 3 % of the decoding thread's time) is what a rejection's text costs. The
-//! buffers are cleared, not freed, between uses: a batch that has been round once
-//! allocates nothing for a sample line.
+//! know which lines it will need, and keeps them all. That copy is a cost of its own
+//! (docs/benchmarks.md), paid only by a caller that wants the text: a batch told not to
+//! keep it ([`DecodedBatch::keep_text`]; a replay without `--rejected`, `calibrate`)
+//! gives every line's text as empty. The buffers are cleared, not freed, between uses:
+//! a batch that has been round once allocates nothing for a sample line.
 
 use std::sync::mpsc;
+use std::time::Duration;
 
 use crate::contract::{CarId, Channels, Event, Record, Reject, Sample};
 use crate::decode::decode_line;
@@ -41,8 +43,10 @@ pub struct DecodedBatch {
     race_ids: String,
     /// Where the last race id stored lies in `race_ids`.
     last_race: Option<(u32, u32)>,
-    /// The text of the lines, one after the other.
+    /// The text of the lines, one after the other (none when `skip_text`).
     text: Vec<u8>,
+    /// Whether the lines' text is left out ([`DecodedBatch::keep_text`]).
+    skip_text: bool,
 }
 
 #[derive(Debug)]
@@ -70,7 +74,7 @@ enum What {
 
 /// One line of a batch given back in order: its tag, what it decoded to (for
 /// [`Engine::push_decoded`]), and its text (for a rejection, the decoder's or the
-/// engine's).
+/// engine's; empty when the batch keeps no text).
 #[derive(Debug)]
 pub struct DecodedLine<'a> {
     pub tag: u64,
@@ -81,6 +85,13 @@ pub struct DecodedLine<'a> {
 impl DecodedBatch {
     pub fn new() -> DecodedBatch {
         DecodedBatch::default()
+    }
+
+    /// Whether the lines' text is kept (it is unless told otherwise): a caller that never
+    /// looks at a rejected line's text saves the copy of every line. Lasts across
+    /// [`DecodedBatch::clear`].
+    pub fn keep_text(&mut self, keep: bool) {
+        self.skip_text = !keep;
     }
 
     /// Lines held.
@@ -129,6 +140,9 @@ impl DecodedBatch {
 
     /// `line` copied to the end of `text`, and its range there.
     fn store_text(&mut self, line: &[u8]) -> (u32, u32) {
+        if self.skip_text {
+            return (0, 0);
+        }
         // A batch's lines are read from one buffer of at most 1 MiB and one line across
         // its end, also at most 1 MiB: far from 4 GiB (a caller pushing 4 GiB of lines
         // into one batch is a bug, and stops here).
@@ -167,6 +181,7 @@ impl DecodedBatch {
             text,
             ..
         } = self;
+
         *last_race = None;
         let (race_ids, text) = (&*race_ids, &*text);
         lines.drain(..).map(move |slot| {
@@ -255,6 +270,16 @@ pub fn pipeline(depth: usize) -> (Filler, Applier) {
     )
 }
 
+/// What [`Applier::try_recv`] and [`Applier::recv_timeout`] found.
+#[derive(Debug)]
+pub enum Next {
+    Batch(DecodedBatch),
+    /// None yet: the filler is still at work (or waiting for its input).
+    Waiting,
+    /// The filler is gone and every batch it sent was received.
+    Done,
+}
+
 /// The applying side has gone (it stopped early): nothing more is worth decoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Closed;
@@ -277,6 +302,25 @@ impl Applier {
     /// was received.
     pub fn recv(&self) -> Option<DecodedBatch> {
         self.full.recv().ok()
+    }
+
+    /// The next batch if one is waiting ([`Next::Waiting`] if not yet), without waiting.
+    pub fn try_recv(&self) -> Next {
+        match self.full.try_recv() {
+            Ok(b) => Next::Batch(b),
+            Err(mpsc::TryRecvError::Empty) => Next::Waiting,
+            Err(mpsc::TryRecvError::Disconnected) => Next::Done,
+        }
+    }
+
+    /// The next batch, waiting at most `wait` for it: so that a caller waiting for a
+    /// slow input can look up now and then (Ctrl-C, say).
+    pub fn recv_timeout(&self, wait: Duration) -> Next {
+        match self.full.recv_timeout(wait) {
+            Ok(b) => Next::Batch(b),
+            Err(mpsc::RecvTimeoutError::Timeout) => Next::Waiting,
+            Err(mpsc::RecvTimeoutError::Disconnected) => Next::Done,
+        }
     }
 
     /// Hands an applied batch back to be filled again (emptied here).

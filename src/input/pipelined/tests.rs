@@ -74,11 +74,20 @@ fn trace(
             inputs(files),
             capacity,
             batch_lines,
+            true,
             &mut engine,
             &progress,
             on_step,
+            || Ok(()),
         ),
-        None => feed_buffered(inputs(files), READ_BUF, &mut engine, &progress, on_step),
+        None => feed_buffered(
+            inputs(files),
+            READ_BUF,
+            &mut engine,
+            &progress,
+            on_step,
+            || Ok(()),
+        ),
     };
     let mut out = Vec::new();
     engine.finish(&mut out);

@@ -245,3 +245,28 @@ fn the_filler_learns_when_the_applier_has_gone() {
     drop(applier);
     assert_eq!(filler.send(DecodedBatch::new()), Err(Closed));
 }
+
+#[test]
+fn a_batch_told_to_keep_no_text_gives_the_same_results_without_it() {
+    let lines = lines();
+    let (want, want_counters, want_final) = by_lines(&lines);
+    let mut e = engine();
+    let mut steps = Vec::new();
+    let mut batch = DecodedBatch::new();
+    batch.keep_text(false);
+    for chunk in lines.chunks(64) {
+        for (i, l) in chunk.iter().enumerate() {
+            batch.push_line(steps.len() as u64 + i as u64 + 1, l);
+        }
+        apply(&mut batch, &mut e, &mut steps);
+        assert!(batch.text.is_empty(), "no text kept across clear");
+    }
+    let mut out = Vec::new();
+    e.finish(&mut out);
+    let without_text: Vec<TraceStep> = want
+        .into_iter()
+        .map(|(t, r, u)| (t, r.map_err(|(r, _)| (r, Vec::new())), u))
+        .collect();
+    assert!(steps == without_text, "the same steps, every text empty");
+    assert_eq!((e.counters(), &out), (&want_counters, &want_final));
+}
