@@ -5,7 +5,8 @@
 //!
 //! Decoding alone (`decode_line`) is timed beside them, so that the split between reading
 //! the lines and the window work shows. The pipelined row is what `burnbar replay` does
-//! on two cores or more: a second thread decodes the lines in batches
+//! on two cores or more (without the lines' text, then with it as `--rejected` keeps it): a
+//! second thread decodes the lines in batches
 //! (`burnbar_core::batch`) while this one runs the engine on the batches before; its
 //! ratio is a wall-time rate using up to two cores, the others' one core.
 //!
@@ -40,7 +41,7 @@ fn main() {
         1
     };
     let (mut floor, mut engine_t, mut write_t) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut decode_t, mut piped_t) = (Vec::new(), Vec::new());
+    let (mut decode_t, mut piped_t, mut piped_text_t) = (Vec::new(), Vec::new(), Vec::new());
     let mut sink: Vec<u8> = Vec::with_capacity(64 << 20);
     for _ in 0..rounds {
         let t = Instant::now();
@@ -68,33 +69,10 @@ fn main() {
         engine_t.push(t.elapsed().as_secs_f64());
 
         // Pipelined, as `burnbar replay` on two cores: batches of 4,096 lines, at most 4
-        // waiting (its settings); the thread's start is part of the time.
-        let t = Instant::now();
-        let mut engine = Engine::new(EngineConfig::default(), ModelParams::default());
-        let (filler, applier) = batch::pipeline(4);
-        let shared = &lines;
-        std::thread::scope(|s| {
-            s.spawn(move || {
-                for (c, chunk) in shared.chunks(4096).enumerate() {
-                    let mut b: DecodedBatch = filler.empty();
-                    for (i, l) in chunk.iter().enumerate() {
-                        b.push_line((c * 4096 + i) as u64, l);
-                    }
-                    filler.send(b).expect("the engine takes every batch");
-                }
-            });
-            while let Some(mut b) = applier.recv() {
-                let _ = b.apply(&mut engine, &mut out, |_, _, out| {
-                    out.clear();
-                    Ok::<(), ()>(())
-                });
-                applier.recycle(b);
-            }
-        });
-        engine.finish(&mut out);
-        out.clear();
-        black_box(engine.counters().windows_closed);
-        piped_t.push(t.elapsed().as_secs_f64());
+        // waiting (its settings); the thread's start is part of the time. Without the
+        // lines' text (a replay without `--rejected`), then with it.
+        piped_t.push(pipelined(&lines, false));
+        piped_text_t.push(pipelined(&lines, true));
 
         let t = Instant::now();
         sink.clear();
@@ -111,7 +89,7 @@ fn main() {
     }
     let n = lines.len() as f64;
     let (f, e, w) = (median(floor), median(engine_t), median(write_t));
-    let (d, p) = (median(decode_t), median(piped_t));
+    let (d, p, pt) = (median(decode_t), median(piped_t), median(piped_text_t));
     println!("lines per round          {}", lines.len());
     println!("rounds                   {rounds}");
     println!(
@@ -135,6 +113,11 @@ fn main() {
         p * 1e3
     );
     println!(
+        "pipelined, keeping text  {:>9.0} lines/s  (median {:.1} ms)",
+        n / pt,
+        pt * 1e3
+    );
+    println!(
         "engine + writing updates {:>9.0} lines/s  (median {:.1} ms)",
         n / w,
         w * 1e3
@@ -143,4 +126,36 @@ fn main() {
     println!("ratio engine/floor       {:.1} %", 100.0 * f / e);
     println!("ratio with writing       {:.1} %", 100.0 * f / w);
     println!("ratio pipelined/floor    {:.1} %", 100.0 * f / p);
+    println!("ratio piped + text/floor {:.1} %", 100.0 * f / pt);
+}
+
+/// One pipelined run over `lines` (its wall time in seconds); `keep_text` as a replay
+/// with `--rejected` sets it.
+fn pipelined(lines: &[&[u8]], keep_text: bool) -> f64 {
+    let t = Instant::now();
+    let mut engine = Engine::new(EngineConfig::default(), ModelParams::default());
+    let mut out: Vec<FuelUpdate> = Vec::new();
+    let (filler, applier) = batch::pipeline(4);
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            for (c, chunk) in lines.chunks(4096).enumerate() {
+                let mut b: DecodedBatch = filler.empty();
+                b.keep_text(keep_text);
+                for (i, l) in chunk.iter().enumerate() {
+                    b.push_line((c * 4096 + i) as u64, l);
+                }
+                filler.send(b).expect("the engine takes every batch");
+            }
+        });
+        while let Some(mut b) = applier.recv() {
+            let _ = b.apply(&mut engine, &mut out, |_, _, out| {
+                out.clear();
+                Ok::<(), ()>(())
+            });
+            applier.recycle(b);
+        }
+    });
+    engine.finish(&mut out);
+    black_box(engine.counters().windows_closed);
+    t.elapsed().as_secs_f64()
 }
