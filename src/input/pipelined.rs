@@ -19,6 +19,8 @@
 //! its end, each at most 1 MiB.
 
 use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
 
@@ -47,9 +49,11 @@ const TICK: Duration = Duration::from_millis(50);
 /// rejected line's text is wanted (else it is given empty: see
 /// [`DecodedBatch::keep_text`]).
 ///
-/// `on_wait` runs when the engine has caught up with the decoder (no batch waiting:
-/// the input is slower than the engine, or it is waiting for its source), before this
-/// thread waits; a wait is cut into slices of [`TICK`], and Ctrl-C ends it.
+/// `on_wait` runs when the input has caught up with its source (the decoding thread
+/// found no more read when it handed a batch on) and this thread has applied every batch
+/// before; a wait for a batch is cut into slices of [`TICK`], and Ctrl-C ends it. (Not
+/// merely when no batch is waiting: on a file that is half the batches, as the decoding
+/// thread is the slower.)
 ///
 /// Three threads: one reads the inputs a buffer at a time, one splits and decodes the
 /// lines, this one runs the engine. Why the read apart from decoding: the kernel's copy
@@ -70,11 +74,14 @@ pub(super) fn feed(
     let (names, readers): (Vec<String>, Vec<_>) = inputs.into_iter().unzip();
     let (ends, reading) = chunks::spawn(readers, capacity)?;
     let (filler, applier) = batch::pipeline(DEPTH);
+    let input_waits = Arc::new(AtomicBool::new(false));
     let decoding = {
         let names = names.clone();
+        let waits = Arc::clone(&input_waits);
+        let batch_lines = batch_lines.max(1);
         thread::Builder::new()
             .name("decode".into())
-            .spawn(move || decode_all(&names, &ends, batch_lines.max(1), keep_text, &filler))
+            .spawn(move || decode_all(&names, &ends, batch_lines, keep_text, &filler, &waits))
             .map_err(|e: io::Error| {
                 Failure::other(format!("cannot start a decoding thread: {e}"))
             })?
@@ -84,19 +91,21 @@ pub(super) fn feed(
         let mut batch = match applier.try_recv() {
             Next::Batch(b) => b,
             Next::Done => break,
-            Next::Waiting => {
-                on_wait()?;
-                loop {
-                    match applier.recv_timeout(TICK) {
-                        Next::Batch(b) => break b,
-                        Next::Done => break 'batches,
-                        Next::Waiting if crate::interrupt::interrupted() => {
-                            return Err(Failure::interrupted());
-                        }
-                        Next::Waiting => {}
-                    }
+            Next::Waiting => loop {
+                // Checked again after each slice: the decoding thread may get to the
+                // input's end of what it has only while this one waits.
+                if input_waits.swap(false, Ordering::Relaxed) {
+                    on_wait()?;
                 }
-            }
+                match applier.recv_timeout(TICK) {
+                    Next::Batch(b) => break b,
+                    Next::Done => break 'batches,
+                    Next::Waiting if crate::interrupt::interrupted() => {
+                        return Err(Failure::interrupted());
+                    }
+                    Next::Waiting => {}
+                }
+            },
         };
         let name = &names[batch.source];
         let applied = batch.apply(engine, &mut updates, |line_no, res, updates| {
@@ -138,6 +147,7 @@ fn decode_all(
     batch_lines: usize,
     keep_text: bool,
     filler: &Filler,
+    input_waits: &AtomicBool,
 ) -> Result<(), Failure> {
     // The engine stopped (it failed, or Ctrl-C): its error is the one reported.
     let stopped = || Failure::other("the engine stopped");
@@ -172,7 +182,14 @@ fn decode_all(
                 };
                 if full { hand_on() } else { Ok(()) }
             },
-            |_| hand_on(),
+            |waits| {
+                // Set before the hand-over, so the engine's thread sees it once it has
+                // the batch.
+                if waits {
+                    input_waits.store(true, Ordering::Relaxed);
+                }
+                hand_on()
+            },
         )?;
     }
     Ok(())
