@@ -282,13 +282,53 @@ fn feed_buffered(
 
 /// Feeds every line of `inputs` to `engine` for what the engine records (stints,
 /// features), publishing nothing; then closes its windows. Input whose every line was
-/// rejected is refused.
+/// rejected is refused; any rejected line is reported on standard error with its count
+/// by reason and the first one's place ([`rejected_notice`]): `calibrate` and `train`
+/// have no `--rejected` file, and a fit from a damaged history must not pass for one
+/// from a whole history.
 pub(crate) fn feed_quietly(inputs: Vec<Input>, engine: &mut Engine) -> Result<(), Failure> {
     let names: Vec<String> = inputs.iter().map(|(n, _)| n.clone()).collect();
-    feed(inputs, engine, &ProgressBar::hidden(), |_, _, _, _| Ok(()))?;
+    let mut first: Option<String> = None;
+    feed(
+        inputs,
+        engine,
+        &ProgressBar::hidden(),
+        |name, line_no, step, _| {
+            if let (None, Err((reason, _))) = (&first, &step) {
+                first = Some(format!("{name} line {line_no}: {reason}"));
+            }
+            Ok(())
+        },
+    )?;
     refuse_all_rejected(engine, &names.join(", "))?;
+    if let Some(notice) = rejected_notice(engine, first.as_deref()) {
+        eprintln!("burnbar: {notice}");
+    }
     engine.finish(&mut Vec::new());
     Ok(())
+}
+
+/// What a fit says of the lines it could not read: how many of how many, by reason, and
+/// the first one. The fit goes on without them, and the stints they broke (a lost
+/// sample's fuel, a lost `pit_out`) are left out by calibration itself
+/// (`calibrate::Unmeasured`); `None` when every line was read.
+pub(crate) fn rejected_notice(engine: &Engine, first: Option<&str>) -> Option<String> {
+    let c = engine.counters();
+    if c.rejected == 0 {
+        return None;
+    }
+    let by: Vec<String> = c
+        .rejected_by
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    Some(format!(
+        "{} of {} lines rejected ({}), the first at {}; fitted on the rest, without the stints they broke",
+        c.rejected,
+        c.records,
+        by.join(", "),
+        first.unwrap_or("an unknown line")
+    ))
 }
 
 /// Exit 1 when lines were read and every one was rejected: the input is not

@@ -23,7 +23,11 @@
 //! the air scale (`wot_gph_per_krpm`) and the throttle curve (`throttle_k`), which set
 //! green (wide open) and caution (part throttle) burn respectively; a weak pull toward
 //! the starting values keeps the fit sane with few stints. Levenberg–Marquardt with a
-//! numeric Jacobian: two parameters need no library. The fill's parameters (the crew's
+//! numeric Jacobian: two parameters need no library. Least squares follows one bad
+//! stint far, so a stint more than [`OUTLIER_SDS`] robust sds from the fit (a weight
+//! typed wrong, a crew that reported a fill to the top it did not make) is set aside,
+//! counted, and kept out of the spreads too (`fit_robust`). Stints the telemetry or race
+//! control broke are not measured in the first place (`recorder`). The fill's parameters (the crew's
 //! rate and dead time from the stops the fuel timed, the tyre changes' times from those
 //! the tyres timed) are `fill`'s. The spread of the burn between tracks, which a
 //! calibration used on a track it was not fitted on must own to, is measured by leaving
@@ -31,25 +35,27 @@
 //!
 //! # Layout
 //!
-//! - this file: what is recorded of each stint, the fit of the packages and the burn's
+//! - this file: a stint as calibration sees it, the fit of the packages and the burn's
 //!   spread.
+//! - `recorder`: what the engine records of each stint, and which stints measure.
 //! - `fill`: the fill's parameters from weighed stops.
 //! - `track`: the spread of the burn between tracks.
 
 mod fill;
+mod recorder;
 mod track;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::car::RaceCtx;
-use crate::contract::CarId;
 use crate::model::{ModelParams, PackageParams};
 use crate::pits::PitData;
 use crate::tracks::EnginePackage;
 
 pub use fill::FillCounts;
+pub(crate) use recorder::StopFacts;
+pub use recorder::{MAX_GAP_SHARE, RUN_AFTER_STOP_MS, STOP_MIN_MS, StintRecorder, Unmeasured};
 
 /// One stint as calibration sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,6 +71,10 @@ pub struct StintObs {
     pub end_ts: i64,
     /// Fuel burned, from the weighed fill, when the stint is measured.
     pub measured_gal: Option<f64>,
+    /// Why a stint whose weighed fill would say what it burned is still not measured
+    /// (the engine did not integrate all of it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unmeasured: Option<Unmeasured>,
     /// Weighed fuel of the fill that ended the stint.
     pub fuel_added_gal: Option<f64>,
     pub full: Option<bool>,
@@ -116,102 +126,6 @@ impl StintObs {
     }
 }
 
-/// What a `pit_out` says of the stop that ends a stint, and the telemetry's time in the
-/// box.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct StopFacts {
-    pub added: Option<f64>,
-    pub full: Option<bool>,
-    pub pit: PitData,
-    pub standing_s: f64,
-    /// The fuel the car needed from the stop to the finish (`None` without a schedule).
-    pub finish_gal: Option<f64>,
-    /// Made under caution (yellow or red).
-    pub caution: bool,
-}
-
-/// Collects one car's stints while the engine integrates it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct StintRecorder {
-    start_ts: Option<i64>,
-    /// Fuel in the cell at the stint's start, when known.
-    start_level: Option<f64>,
-    started: bool,
-    bins: HashMap<u32, f64>,
-    done: Vec<StintObs>,
-}
-
-impl StintRecorder {
-    /// A recorder for a car that starts the race with a full cell of `capacity`.
-    pub fn new(capacity: f64) -> StintRecorder {
-        StintRecorder {
-            start_level: Some(capacity),
-            ..Default::default()
-        }
-    }
-
-    /// `hours` spent at throttle `theta` (fraction) and `rpm`.
-    pub(crate) fn add(&mut self, theta: f32, rpm: f32, hours: f64) {
-        let t = (theta.clamp(0.0, 1.0) * 100.0).round() as u32;
-        let r = (rpm.clamp(0.0, 12_750.0) / 50.0).round() as u32;
-        *self.bins.entry(t << 16 | r).or_default() += hours;
-        self.started = true;
-    }
-
-    /// The stop `stop` ends the stint at `ts`.
-    pub(crate) fn close_stint(&mut self, car: CarId, ctx: &RaceCtx, ts: i64, stop: StopFacts) {
-        let StopFacts {
-            added,
-            full,
-            pit,
-            standing_s,
-            finish_gal,
-            caution,
-        } = stop;
-        let measured = match (self.start_level, added, full) {
-            (Some(start), Some(added), Some(true)) => Some(start - (ctx.capacity_gal - added)),
-            _ => None,
-        };
-        let mut points: Vec<(f32, f32, f64)> = self
-            .bins
-            .drain()
-            .map(|(k, h)| ((k >> 16) as f32 / 100.0, (k & 0xffff) as f32 * 50.0, h))
-            .collect();
-        // Deterministic order, whatever the hash map's.
-        points.sort_by(|a, b| (a.0, a.1).partial_cmp(&(b.0, b.1)).expect("finite bins"));
-        if self.started {
-            self.done.push(StintObs {
-                race_id: ctx.race_id.to_owned(),
-                // Filled in by the engine, which knows the race's track.
-                track: String::new(),
-                car: car.as_str().to_owned(),
-                package: ctx.package,
-                start_ts: self.start_ts.unwrap_or(i64::MIN),
-                end_ts: ts,
-                measured_gal: measured.filter(|m| *m > 0.0),
-                fuel_added_gal: added,
-                full,
-                standing_s,
-                tires: pit.tires,
-                box_s: pit.box_s,
-                start_gal: self.start_level,
-                capacity_gal: ctx.capacity_gal,
-                finish_gal,
-                caution,
-                points,
-            });
-        }
-        self.start_ts = Some(ts);
-        self.start_level = (full == Some(true)).then_some(ctx.capacity_gal);
-        self.started = false;
-    }
-
-    /// The stints closed so far.
-    pub fn take(&mut self) -> Vec<StintObs> {
-        std::mem::take(&mut self.done)
-    }
-}
-
 /// Why a fit cannot be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FitError {
@@ -233,6 +147,8 @@ pub struct Fit {
     pub used: Vec<(EnginePackage, usize)>,
     /// Stints left out (not measured).
     pub left_out: usize,
+    /// Measured stints the fit set aside as outliers ([`fit_robust`]).
+    pub outliers: usize,
     /// The weighed stops the fill's parameters came from.
     pub fills: FillCounts,
     /// Tracks left out one at a time to measure the spread between tracks
@@ -272,6 +188,7 @@ pub fn fit(stints: &[StintObs], base: &ModelParams, single_track: bool) -> Resul
     let mut params = base.clone();
     params.fitted_on = tracks;
     let mut used = Vec::new();
+    let mut kept = Vec::new();
     for pkg in EnginePackage::ALL {
         let of_pkg: Vec<&StintObs> = measured
             .iter()
@@ -281,13 +198,18 @@ pub fn fit(stints: &[StintObs], base: &ModelParams, single_track: bool) -> Resul
         if of_pkg.is_empty() {
             continue;
         }
-        let fitted = fit_package(&of_pkg, base.package(pkg));
+        let (fitted, inliers) = fit_robust(&of_pkg, base.package(pkg));
         match pkg {
             EnginePackage::Hp670 => params.hp670 = fitted,
             EnginePackage::Hp510 => params.hp510 = fitted,
         }
-        used.push((pkg, of_pkg.len()));
+        used.push((pkg, inliers.len()));
+        kept.extend(inliers);
     }
+    let outliers = measured.len() - kept.len();
+    // The spreads below are of the stints the fit kept: one stint weighed wrong would
+    // otherwise widen every band (a 50 % error among 40 stints triples `burn_rel_sd`).
+    let measured = kept;
     let fills = fill::fit_fills(stints, &mut params);
     // The burn's spread after the fit: its relative standard deviation over stints.
     let errors: Vec<f64> = measured
@@ -319,7 +241,8 @@ pub fn fit(stints: &[StintObs], base: &ModelParams, single_track: bool) -> Resul
     Ok(Fit {
         params,
         used,
-        left_out: stints.len() - measured.len(),
+        left_out: stints.len() - measured.len() - outliers,
+        outliers,
         fills,
         tracks_left_out,
     })
@@ -409,6 +332,66 @@ pub(super) fn between_groups<'a>(groups: impl Iterator<Item = &'a Vec<f64>>) -> 
 }
 
 /// Levenberg–Marquardt over (wot_gph_per_krpm, throttle_k) with a weak prior.
+/// How far from the fit, in robust standard deviations of the stints' relative errors
+/// (1.4826 × their median absolute deviation), a measured stint is set aside: clean
+/// stints' errors are close to normal, so 6 sds sets aside about one in 500 million of
+/// them, while a stint weighed wrong (a typo in `fuel_added_gal`, a `full: true` on a
+/// crew that stopped short) is tens of per cent off.
+pub const OUTLIER_SDS: f64 = 6.0;
+
+/// Never closer than this: with few or very alike stints the robust sd can be tiny.
+pub const OUTLIER_MIN: f64 = 0.10;
+
+/// The stints of `stints` within [`OUTLIER_SDS`] robust sds (at least [`OUTLIER_MIN`]) of
+/// the median relative error at `p`; all of them when fewer than five.
+fn inliers<'a>(stints: &[&'a StintObs], p: &PackageParams) -> Vec<&'a StintObs> {
+    let errs: Vec<f64> = stints
+        .iter()
+        .map(|s| {
+            let m = s.measured_gal.expect("measured");
+            (s.estimate(p) - m) / m
+        })
+        .collect();
+    if errs.len() < 5 {
+        return stints.to_vec();
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        crate::stats::median_sorted(v)
+    };
+    let mid = median(&mut errs.clone());
+    let mad = median(&mut errs.iter().map(|e| (e - mid).abs()).collect());
+    let limit = (OUTLIER_SDS * 1.4826 * mad).max(OUTLIER_MIN);
+    stints
+        .iter()
+        .zip(&errs)
+        .filter(|(_, e)| (*e - mid).abs() <= limit)
+        .map(|(s, _)| *s)
+        .collect()
+}
+
+/// [`fit_package`] on the stints that are not outliers, and those stints. Least squares
+/// alone follows one bad stint far (it minimises squares), so the outliers are judged
+/// first at the starting values (within a few per cent for the embedded defaults, and
+/// the median centres a start that is off by a scale), then again at each fit until the
+/// set stops changing (five rounds at most).
+fn fit_robust<'a>(
+    stints: &[&'a StintObs],
+    base: &PackageParams,
+) -> (PackageParams, Vec<&'a StintObs>) {
+    let mut keep = inliers(stints, base);
+    let mut fitted = fit_package(&keep, base);
+    for _ in 0..5 {
+        let next = inliers(stints, &fitted);
+        if next.len() == keep.len() && next.iter().zip(&keep).all(|(a, b)| std::ptr::eq(*a, *b)) {
+            break;
+        }
+        keep = next;
+        fitted = fit_package(&keep, base);
+    }
+    (fitted, keep)
+}
+
 pub(super) fn fit_package(stints: &[&StintObs], base: &PackageParams) -> PackageParams {
     const PRIOR: f64 = 0.05;
     let with = |x: [f64; 2]| PackageParams {
@@ -508,6 +491,7 @@ mod tests {
                     start_ts: 0,
                     end_ts: 1,
                     measured_gal: None,
+                    unmeasured: None,
                     fuel_added_gal: Some(15.0),
                     full: Some(true),
                     standing_s: 10.0,
@@ -547,6 +531,40 @@ mod tests {
         assert_eq!(fit.used, vec![(EnginePackage::Hp670, 20)]);
         assert_eq!(fit.params.hp510, base.hp510, "no 510 data: unchanged");
         assert_eq!(fit.params.fitted_on, ["michigan", "pocono"]);
+    }
+
+    #[test]
+    fn stints_weighed_wrong_are_set_aside_and_widen_no_band() {
+        let base = ModelParams::default();
+        let truth = PackageParams {
+            wot_gph_per_krpm: base.hp670.wot_gph_per_krpm * 1.04,
+            throttle_k: base.hp670.throttle_k * 0.9,
+            ..base.hp670
+        };
+        let mut stints = synthetic(&truth, 30);
+        // The cars' own spread, ±1.5 % (deterministic), and two stops weighed wrong:
+        // half the fuel (a typo), and a crew that stopped short but reported full.
+        for (i, s) in stints.iter_mut().enumerate() {
+            let m = s.measured_gal.unwrap();
+            s.measured_gal = Some(m * (1.0 + 0.015 * ((i * 7 % 5) as f64 - 2.0) / 2.0));
+        }
+        let wrong = |s: &mut StintObs, k: f64| s.measured_gal = s.measured_gal.map(|m| m * k);
+        wrong(&mut stints[3], 0.5);
+        wrong(&mut stints[17], 0.7);
+        let fit = fit(&stints, &base, false).unwrap();
+        assert_eq!(fit.outliers, 2);
+        assert_eq!(fit.used, vec![(EnginePackage::Hp670, 28)]);
+        let got = fit.params.hp670;
+        assert!(
+            (got.wot_gph_per_krpm / truth.wot_gph_per_krpm - 1.0).abs() < 0.01,
+            "{got:?} vs {truth:?}"
+        );
+        assert!(
+            (got.throttle_k / truth.throttle_k - 1.0).abs() < 0.05,
+            "{got:?} vs {truth:?}"
+        );
+        // The band is the cars' spread, not the two bad weights' (about 0.1 with them).
+        assert!(fit.params.burn_rel_sd < 0.02, "{}", fit.params.burn_rel_sd);
     }
 
     #[test]

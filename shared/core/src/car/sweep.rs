@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{CarState, HOLD_MS, Held, MS_PER_HOUR, RaceCtx};
-use crate::contract::Channels;
+use crate::contract::{Channels, Flag};
 use crate::model::ModelInput;
 
 /// The last value of a channel and when it was measured.
@@ -169,8 +169,17 @@ impl CarState {
         // The flow held from the last sample ran out before this window began: the
         // telemetry has a gap (whole windows without samples), so the current lap's fuel
         // is unknown.
-        if self.carry.is_some_and(|c| c.src_ts + HOLD_MS < ws) {
+        if let Some(c) = self.carry
+            && c.src_ts + HOLD_MS < ws
+        {
             self.laps.dirty = true;
+            // Moving through the windows without samples (only windows with samples are
+            // swept, so this counts each such stretch once): calibration must know.
+            if let Some(r) = self.recorder.as_deref_mut()
+                && !c.still
+            {
+                r.gap(ws - (c.src_ts + HOLD_MS));
+            }
         }
         // Events of windows that had no sample act before this window.
         let mut ev = 0;
@@ -230,6 +239,12 @@ impl CarState {
             // The telemetry has a gap: fuel burned in it is unknown, so the lap's fuel
             // is too, and it must not count as a green lap.
             self.laps.dirty = true;
+            // A gap while moving: calibration must not take the stint's integral whole.
+            if let Some(r) = self.recorder.as_deref_mut()
+                && !c.still
+            {
+                r.gap(b - end.max(a));
+            }
         }
         if end <= a {
             return;
@@ -258,10 +273,14 @@ impl CarState {
         } else {
             self.fuel.since_box += gal;
         }
-        if let Some(r) = self.recorder.as_deref_mut()
-            && c.gph > 0.0
-        {
-            r.add(c.theta, c.rpm, hours);
+        if let Some(r) = self.recorder.as_deref_mut() {
+            if c.gph > 0.0 {
+                r.add(c.theta, c.rpm, hours);
+            }
+            // Standing in the box is a stop; running is judged off pit road by the
+            // telemetry alone (a lost `pit_out` would leave `pit_road` set).
+            let standing = c.still && on_pit_road && self.flag != Flag::Red;
+            r.track(end - a, standing, c.in_pit);
         }
     }
 
