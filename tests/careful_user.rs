@@ -461,6 +461,12 @@ fn numbers_are_range_checked_with_the_range_in_the_message() {
 #[test]
 fn help_lists_every_command_and_the_ranges() {
     let top = String::from_utf8(burnbar(&["--help"]).stdout).unwrap();
+    // Its description once named two commands of seven.
+    let about = top.lines().next().unwrap();
+    assert!(
+        about.starts_with("Real-time fuel analytics") && !about.contains("(simulate, replay)"),
+        "{about}"
+    );
     for c in [
         "simulate",
         "replay",
@@ -525,5 +531,21 @@ fn a_folder_given_as_input_is_refused_before_any_output() {
         assert!(err.contains(s(&dir)), "{args:?}: {err}");
         assert!(o.stdout.is_empty(), "{args:?} wrote to standard output");
         assert_eq!(std::fs::read(&out).unwrap(), KEEP, "{args:?}");
+    }
+}
+
+/// docs/cli.md states the range of every number of a calibration file, as the model
+/// checks it (it once left out the tyre, track and late-pour fields).
+#[test]
+fn the_guide_lists_every_calibration_range() {
+    let guide =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/cli.md")).unwrap();
+    let flat = guide.split_whitespace().collect::<Vec<_>>().join(" ");
+    for (name, lo, hi, lo_open) in burnbar_core::model::PARAM_RANGES {
+        let range = format!(
+            "`{name}` {}{lo} to {hi}",
+            if lo_open { "above " } else { "" }
+        );
+        assert!(flat.contains(&range), "docs/cli.md lacks {range:?}");
     }
 }
