@@ -34,8 +34,8 @@ use clap::{Parser, Subcommand};
 // The doc comment is the top-level help's first line (not Cargo.toml's description):
 // it names no command, so that it cannot fall behind them ("the local command
 // (simulate, replay)" did).
-/// Real-time fuel analytics for motor-racing broadcasts, on one machine: every
-/// command below runs the Lambda functions' core with no AWS account.
+/// Real-time fuel analytics for motor-racing broadcasts, on one machine, with no AWS
+/// account.
 #[derive(Parser, Debug)]
 #[command(name = "burnbar", version, long_about = None)]
 struct Cli {
