@@ -74,9 +74,10 @@ fn without_bom(line: &[u8], line_no: u64) -> &[u8] {
     }
 }
 
-/// Opens every input first, so that a missing file fails before any output is written;
-/// `-` is standard input (read from a terminal, it says so on standard error: a command
-/// waiting for typed lines must not look hung).
+/// Opens every input first, so that a missing file, or a folder (which Linux opens, and
+/// whose first read fails: after the files before it were replayed), fails before any
+/// output is written; `-` is standard input (read from a terminal, it says so on
+/// standard error: a command waiting for typed lines must not look hung).
 pub(crate) fn open_inputs(files: &[PathBuf]) -> Result<Vec<Input>, Failure> {
     let mut inputs: Vec<Input> = Vec::with_capacity(files.len());
     for f in files {
@@ -92,6 +93,12 @@ pub(crate) fn open_inputs(files: &[PathBuf]) -> Result<Vec<Input>, Failure> {
         } else {
             let file = File::open(f)
                 .map_err(|e| Failure::other(format!("cannot open {}: {e}", f.display())))?;
+            if file.metadata().is_ok_and(|m| m.is_dir()) {
+                return Err(Failure::other(format!(
+                    "cannot read {}: it is a folder, not a file",
+                    f.display()
+                )));
+            }
             inputs.push((f.display().to_string(), Box::new(file)));
         }
     }
