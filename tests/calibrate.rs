@@ -147,6 +147,15 @@ fn a_damaged_history_is_reported_and_loses_stints_not_the_fit() {
     };
     let (clean, want) = fit(&whole, "whole.json");
     assert_eq!(stderr(&clean), "", "a whole history reads without a word");
+    let clean_report = String::from_utf8_lossy(&clean.stdout);
+    let clean_summary = clean_report
+        .lines()
+        .find(|l| l.starts_with("measured stints"))
+        .unwrap();
+    assert!(
+        !clean_summary.contains("of them") && !clean_summary.contains("set aside"),
+        "a whole history loses no stint to the checks: {clean_summary}"
+    );
     let (o, got) = fit(&broken, "damaged.json");
 
     // Every rejected line is counted, by reason, with the first one's place.

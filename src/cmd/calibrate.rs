@@ -108,11 +108,16 @@ fn unmeasured_why(stints: &[StintObs], outliers: usize) -> String {
         count(Unmeasured::TelemetryGap),
         count(Unmeasured::UnreportedStop),
     );
+    let mut parts = Vec::new();
+    if gaps > 0 {
+        parts.push(format!("{gaps} with gaps in the telemetry"));
+    }
+    if stops > 0 {
+        parts.push(format!("{stops} across a stop race control did not report"));
+    }
     let mut why = String::new();
-    if gaps + stops > 0 {
-        why = format!(
-            ", of them {gaps} with gaps in the telemetry and {stops} across a stop race control did not report"
-        );
+    if !parts.is_empty() {
+        why = format!(", of them {}", parts.join(" and "));
     }
     if outliers > 0 {
         let s = if outliers == 1 { "" } else { "s" };

@@ -129,14 +129,32 @@ impl StintObs {
 /// Why a fit cannot be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FitError {
-    #[error(
-        "no measured stint: calibration needs stints that end in a pit_out with fuel_added_gal and full: true, after a known level (a live feed has neither); {0} stints seen"
-    )]
-    NoMeasuredStint(usize),
+    #[error("{}", no_measured(*seen, *gaps, *stops))]
+    NoMeasuredStint {
+        seen: usize,
+        /// Of them, stints a weighed fill would have measured but the telemetry or race
+        /// control broke ([`Unmeasured`]).
+        gaps: usize,
+        stops: usize,
+    },
     #[error(
         "every measured stint ({stints}) comes from one track ({track}): a calibration that other tracks will use needs races from at least two, or pass --single-track for a file meant for {track} alone"
     )]
     OneTrack { track: String, stints: usize },
+}
+
+/// Why no stint measured: the weighed fills missing (a live feed), or what broke the
+/// stints that had them.
+fn no_measured(seen: usize, gaps: usize, stops: usize) -> String {
+    if gaps + stops == 0 {
+        return format!(
+            "no measured stint: calibration needs stints that end in a pit_out with fuel_added_gal and full: true, after a known level (a live feed has neither); {seen} stints seen"
+        );
+    }
+    format!(
+        "no measured stint: of {seen} stints, {gaps} with weighed fills lost more than {:.0} % of their moving time to gaps in the telemetry (samples more than 1 s apart) and {stops} ran across a stop race control did not report",
+        100.0 * MAX_GAP_SHARE
+    )
 }
 
 /// The result of a fit.
@@ -166,7 +184,12 @@ pub struct Fit {
 pub fn fit(stints: &[StintObs], base: &ModelParams, single_track: bool) -> Result<Fit, FitError> {
     let measured: Vec<&StintObs> = stints.iter().filter(|s| s.measured_gal.is_some()).collect();
     if measured.is_empty() {
-        return Err(FitError::NoMeasuredStint(stints.len()));
+        let count = |why| stints.iter().filter(|s| s.unmeasured == Some(why)).count();
+        return Err(FitError::NoMeasuredStint {
+            seen: stints.len(),
+            gaps: count(Unmeasured::TelemetryGap),
+            stops: count(Unmeasured::UnreportedStop),
+        });
     }
     // Stints of a race without a `race_start` have no track: they count for none.
     let mut tracks: Vec<String> = measured
@@ -208,7 +231,7 @@ pub fn fit(stints: &[StintObs], base: &ModelParams, single_track: bool) -> Resul
     }
     let outliers = measured.len() - kept.len();
     // The spreads below are of the stints the fit kept: one stint weighed wrong would
-    // otherwise widen every band (a 50 % error among 40 stints triples `burn_rel_sd`).
+    // otherwise widen every band (a 50 % error among 40 stints makes `burn_rel_sd` about four times as wide).
     let measured = kept;
     let fills = fill::fit_fills(stints, &mut params);
     // The burn's spread after the fit: its relative standard deviation over stints.
@@ -331,7 +354,6 @@ pub(super) fn between_groups<'a>(groups: impl Iterator<Item = &'a Vec<f64>>) -> 
     Some((between - within * inv_n).max(0.0).sqrt())
 }
 
-/// Levenberg–Marquardt over (wot_gph_per_krpm, throttle_k) with a weak prior.
 /// How far from the fit, in robust standard deviations of the stints' relative errors
 /// (1.4826 × their median absolute deviation), a measured stint is set aside: clean
 /// stints' errors are close to normal, so 6 sds sets aside about one in 500 million of
@@ -389,9 +411,85 @@ fn fit_robust<'a>(
         keep = next;
         fitted = fit_package(&keep, base);
     }
+    fitted.fit_rel_sd = fit_rel_sd(&keep, &fitted);
     (fitted, keep)
 }
 
+/// The fit's own doubt for [`PackageParams::fit_rel_sd`]: the covariance of the air
+/// scale and throttle curve, `s² (JᵀJ)⁻¹` (`J` the relative residuals' Jacobian, `s²`
+/// their variance; the prior's pull left out, which only narrows it), carried to the
+/// relative burn at each operating point that holds at least 1 % of the stints' hours;
+/// the largest of those standard errors. Stints of one car share its efficiency, so the
+/// stints are not quite independent and this is if anything low. 0 with fewer than
+/// three stints.
+fn fit_rel_sd(stints: &[&StintObs], p: &PackageParams) -> f64 {
+    let n = stints.len();
+    if n < 3 {
+        return 0.0;
+    }
+    let x = [p.wot_gph_per_krpm, p.throttle_k];
+    let with = |x: [f64; 2]| PackageParams {
+        wot_gph_per_krpm: x[0],
+        throttle_k: x[1],
+        ..*p
+    };
+    let step = |k: usize| 1e-6 * x[k].abs().max(1e-3);
+    let rel = |q: &PackageParams| -> Vec<f64> {
+        stints
+            .iter()
+            .map(|s| {
+                let m = s.measured_gal.expect("measured");
+                (s.estimate(q) - m) / m
+            })
+            .collect()
+    };
+    let r = rel(p);
+    let s2 = r.iter().map(|v| v * v).sum::<f64>() / (n - 2) as f64;
+    let mut j = [vec![0.0; n], vec![0.0; n]];
+    for (k, col) in j.iter_mut().enumerate() {
+        let mut xh = x;
+        xh[k] += step(k);
+        for (c, (rh, r0)) in col.iter_mut().zip(rel(&with(xh)).iter().zip(&r)) {
+            *c = (rh - r0) / step(k);
+        }
+    }
+    let dot = |a: usize, b: usize| j[a].iter().zip(&j[b]).map(|(u, v)| u * v).sum::<f64>();
+    let (a, b, c) = (dot(0, 0), dot(0, 1), dot(1, 1));
+    let det = a * c - b * b;
+    if det.is_nan() || det <= 0.0 {
+        return 0.0;
+    }
+    let cov = [s2 * c / det, -s2 * b / det, s2 * a / det];
+    // The operating points the stints ran at, by their hours.
+    let mut hours: BTreeMap<(u32, u32), f64> = BTreeMap::new();
+    for s in stints {
+        for &(theta, rpm, h) in &s.points {
+            *hours.entry((theta.to_bits(), rpm.to_bits())).or_default() += h;
+        }
+    }
+    let total: f64 = hours.values().sum();
+    hours
+        .iter()
+        .filter(|(_, h)| **h >= 0.01 * total)
+        .map(|(&(theta, rpm), _)| {
+            let (theta, rpm) = (f32::from_bits(theta) as f64, f32::from_bits(rpm) as f64);
+            let f0 = p.fuel_gph(theta, rpm);
+            if f0 <= 0.0 {
+                return 0.0;
+            }
+            let g: Vec<f64> = (0..2)
+                .map(|k| {
+                    let mut xh = x;
+                    xh[k] += step(k);
+                    (with(xh).fuel_gph(theta, rpm) - f0) / step(k) / f0
+                })
+                .collect();
+            (g[0] * g[0] * cov[0] + 2.0 * g[0] * g[1] * cov[1] + g[1] * g[1] * cov[2]).sqrt()
+        })
+        .fold(0.0, f64::max)
+}
+
+/// Levenberg–Marquardt over (wot_gph_per_krpm, throttle_k) with a weak prior.
 pub(super) fn fit_package(stints: &[&StintObs], base: &PackageParams) -> PackageParams {
     const PRIOR: f64 = 0.05;
     let with = |x: [f64; 2]| PackageParams {
@@ -466,235 +564,4 @@ pub(super) fn fit_package(stints: &[&StintObs], base: &PackageParams) -> Package
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Stints whose measured fuel is exactly what `truth` gives for their points.
-    fn synthetic(truth: &PackageParams, n: usize) -> Vec<StintObs> {
-        (0..n)
-            .map(|i| {
-                // Mixes of wide open, part throttle and caution running, different per
-                // stint so that both parameters show.
-                let caution = 0.05 + 0.4 * (i as f64 / n as f64);
-                let points = vec![
-                    (1.0, 9000.0, 0.25 * (1.0 - caution)),
-                    (0.55, 7600.0, 0.05),
-                    (0.2, 4200.0, 0.25 * caution),
-                    (0.12, 3800.0, 0.1 * caution),
-                ];
-                let mut s = StintObs {
-                    race_id: format!("r{}", i % 2),
-                    // Two tracks, alternating.
-                    track: ["pocono", "michigan"][i % 2].into(),
-                    car: format!("{i}"),
-                    package: EnginePackage::Hp670,
-                    start_ts: 0,
-                    end_ts: 1,
-                    measured_gal: None,
-                    unmeasured: None,
-                    fuel_added_gal: Some(15.0),
-                    full: Some(true),
-                    standing_s: 10.0,
-                    tires: None,
-                    box_s: None,
-                    start_gal: Some(20.0),
-                    capacity_gal: 20.0,
-                    finish_gal: None,
-                    caution: false,
-                    points,
-                };
-                s.measured_gal = Some(s.estimate(truth));
-                s
-            })
-            .collect()
-    }
-
-    #[test]
-    fn a_fit_recovers_known_parameters() {
-        let base = ModelParams::default();
-        let truth = PackageParams {
-            wot_gph_per_krpm: base.hp670.wot_gph_per_krpm * 1.06,
-            throttle_k: base.hp670.throttle_k * 0.85,
-            ..base.hp670
-        };
-        let stints = synthetic(&truth, 20);
-        let fit = fit(&stints, &base, false).unwrap();
-        let got = fit.params.hp670;
-        assert!(
-            (got.wot_gph_per_krpm / truth.wot_gph_per_krpm - 1.0).abs() < 0.01,
-            "{got:?} vs {truth:?}"
-        );
-        assert!(
-            (got.throttle_k / truth.throttle_k - 1.0).abs() < 0.03,
-            "{got:?} vs {truth:?}"
-        );
-        assert_eq!(fit.used, vec![(EnginePackage::Hp670, 20)]);
-        assert_eq!(fit.params.hp510, base.hp510, "no 510 data: unchanged");
-        assert_eq!(fit.params.fitted_on, ["michigan", "pocono"]);
-    }
-
-    #[test]
-    fn stints_weighed_wrong_are_set_aside_and_widen_no_band() {
-        let base = ModelParams::default();
-        let truth = PackageParams {
-            wot_gph_per_krpm: base.hp670.wot_gph_per_krpm * 1.04,
-            throttle_k: base.hp670.throttle_k * 0.9,
-            ..base.hp670
-        };
-        let mut stints = synthetic(&truth, 30);
-        // The cars' own spread, ±1.5 % (deterministic), and two stops weighed wrong:
-        // half the fuel (a typo), and a crew that stopped short but reported full.
-        for (i, s) in stints.iter_mut().enumerate() {
-            let m = s.measured_gal.unwrap();
-            s.measured_gal = Some(m * (1.0 + 0.015 * ((i * 7 % 5) as f64 - 2.0) / 2.0));
-        }
-        let wrong = |s: &mut StintObs, k: f64| s.measured_gal = s.measured_gal.map(|m| m * k);
-        wrong(&mut stints[3], 0.5);
-        wrong(&mut stints[17], 0.7);
-        let fit = fit(&stints, &base, false).unwrap();
-        assert_eq!(fit.outliers, 2);
-        assert_eq!(fit.used, vec![(EnginePackage::Hp670, 28)]);
-        let got = fit.params.hp670;
-        assert!(
-            (got.wot_gph_per_krpm / truth.wot_gph_per_krpm - 1.0).abs() < 0.01,
-            "{got:?} vs {truth:?}"
-        );
-        assert!(
-            (got.throttle_k / truth.throttle_k - 1.0).abs() < 0.05,
-            "{got:?} vs {truth:?}"
-        );
-        // The band is the cars' spread, not the two bad weights' (about 0.1 with them).
-        assert!(fit.params.burn_rel_sd < 0.02, "{}", fit.params.burn_rel_sd);
-    }
-
-    #[test]
-    fn one_track_is_refused_for_a_fit_every_track_will_use_unless_asked_for() {
-        let base = ModelParams::default();
-        let mut stints = synthetic(&base.hp670, 12);
-        for s in &mut stints {
-            s.track = "pocono".into();
-        }
-        let e = fit(&stints, &base, false).unwrap_err();
-        assert_eq!(
-            e,
-            FitError::OneTrack {
-                track: "pocono".into(),
-                stints: 12
-            }
-        );
-        let msg = e.to_string();
-        assert!(
-            msg.contains("pocono") && msg.contains("--single-track"),
-            "{msg}"
-        );
-        let fit = fit(&stints, &base, true).unwrap();
-        assert_eq!(fit.params.fitted_on, ["pocono"]);
-        // A race without a `race_start` names no track: it makes no second one.
-        stints[0].track = String::new();
-        assert!(matches!(
-            super::fit(&stints, &base, false),
-            Err(FitError::OneTrack { .. })
-        ));
-    }
-
-    #[test]
-    fn a_calibration_file_round_trips_with_its_tracks_and_old_files_still_read() {
-        let base = ModelParams::default();
-        let stints = synthetic(&base.hp670, 12);
-        let p = fit(&stints, &base, false).unwrap().params;
-        let json = serde_json::to_string(&p).unwrap();
-        let back: ModelParams = serde_json::from_str(&json).unwrap();
-        assert_eq!(back, p);
-        // A file written before `fitted_on` existed reads as fitted on no track.
-        let mut old: serde_json::Value = serde_json::from_str(&json).unwrap();
-        old.as_object_mut().unwrap().remove("fitted_on");
-        let back: ModelParams = serde_json::from_value(old).unwrap();
-        assert!(back.fitted_on.is_empty());
-        assert_eq!(back.hp670, p.hp670);
-    }
-
-    #[test]
-    fn the_fill_rate_and_dead_time_come_from_weighed_amount_on_standing_time() {
-        let base = ModelParams::default();
-        let mut stints = synthetic(&base.hp670, 5);
-        for (i, s) in stints.iter_mut().enumerate() {
-            s.standing_s = 4.0 + i as f64 * 2.0;
-            s.fuel_added_gal = Some(1.4 * (s.standing_s - 0.6));
-        }
-        let fit = fit(&stints, &base, false).unwrap();
-        assert!(
-            (fit.params.fill_rate_gps - 1.4).abs() < 1e-9,
-            "{:?}",
-            fit.params
-        );
-        assert!(
-            (fit.params.fill_dead_s - 0.6).abs() < 1e-9,
-            "{:?}",
-            fit.params
-        );
-        assert_eq!(fit.fills.fuel_timed, 5);
-    }
-
-    #[test]
-    fn the_crews_own_fill_rate_is_told_from_the_stop_to_stop_doubt() {
-        // 12 cars in two races, 5 weighed stops each: each crew pours at its own rate
-        // (spread 3 %), and each stop varies by 1 % around it.
-        let base = ModelParams::default();
-        let mut stints = synthetic(&base.hp670, 60);
-        let crew = |c: usize| {
-            1.0 + 0.03
-                * [
-                    -1.5, -1.0, -0.5, -0.2, 0.0, 0.3, 0.6, 1.0, 1.4, -0.8, 0.9, -0.1,
-                ][c]
-        };
-        let stop = |k: usize| 1.0 + 0.01 * [-1.0, 0.5, 1.2, -0.4, -0.3][k];
-        for (i, s) in stints.iter_mut().enumerate() {
-            let (c, k) = (i % 12, i / 12);
-            s.race_id = format!("r{}", c % 2);
-            s.car = format!("{c}");
-            s.standing_s = 9.0 + (i % 7) as f64;
-            s.fuel_added_gal = Some(1.5 * crew(c) * stop(k) * (s.standing_s - 0.5));
-        }
-        let fit = fit(&stints, &base, false).unwrap();
-        let between = fit.params.fill_car_rel_sd.expect("measured");
-        let (b2, w2) = fit.params.fill_variances();
-        assert!((between - 0.03).abs() < 0.008, "{between} {:?}", fit.params);
-        assert!(w2.sqrt() < 0.015, "stop to stop {}", w2.sqrt());
-        assert!((b2 - between * between).abs() < 1e-12);
-    }
-
-    #[test]
-    fn how_often_and_how_far_crews_stop_short_comes_from_weighed_stops() {
-        let base = ModelParams::default();
-        let mut stints = synthetic(&base.hp670, 40);
-        // Every fourth stop ends short of the top, by 2 or 4 gal.
-        for (i, s) in stints.iter_mut().enumerate().filter(|(i, _)| i % 4 == 3) {
-            let burned = s.estimate(&base.hp670);
-            let room = if i % 8 == 3 { 2.0 } else { 4.0 };
-            s.full = Some(false);
-            s.measured_gal = None;
-            s.fuel_added_gal = Some(burned - room);
-        }
-        // Fuel-only stops: each stood its fuel job (1.5 s, then 1.5 gal/s), ± 0.1 s.
-        for (i, s) in stints.iter_mut().enumerate() {
-            s.tires = Some(0);
-            s.standing_s = 1.5 + s.fuel_added_gal.unwrap() / 1.5 + 0.1 * ((i % 3) as f64 - 1.0);
-        }
-        let fit = fit(&stints, &base, false).unwrap();
-        assert_eq!(fit.params.fill_partial_share, Some(0.25));
-        let room = fit.params.fill_partial_room_gal.unwrap();
-        assert!((room - 3.0).abs() < 0.05, "{room}");
-        fit.params.validate().unwrap();
-    }
-
-    #[test]
-    fn no_measured_stint_is_refused_with_the_reason() {
-        let base = ModelParams::default();
-        let mut stints = synthetic(&base.hp670, 3);
-        for s in &mut stints {
-            s.measured_gal = None;
-        }
-        let e = fit(&stints, &base, false).unwrap_err();
-        assert!(e.to_string().contains("fuel_added_gal"), "{e}");
-    }
-}
+mod tests;

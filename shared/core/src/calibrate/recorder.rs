@@ -34,8 +34,10 @@ use crate::pits::PitData;
 /// fit a model the engine will never integrate the same way.
 pub const MAX_GAP_SHARE: f64 = 0.02;
 
-/// Standing this long in the box, not under red, is a stop (a stop's fuel alone takes
-/// longer; a car held on pit road under red does not count: no fuel goes in then).
+/// Standing this long in the box after a `pit_in`, not under red, is a stop: a tyre
+/// change takes longer, and a fuel-only stop too unless its splash is under about 2 gal
+/// (1.5 s dead time and the pour at 1.5 gal/s), which is then missed. A car held on pit
+/// road under red does not count: no fuel goes in then.
 pub const STOP_MIN_MS: i64 = 3_000;
 
 /// Running this long off pit road after a stop without the stint ending is a stop race
@@ -75,7 +77,7 @@ pub struct StintRecorder {
     start_level: Option<f64>,
     started: bool,
     bins: HashMap<u32, f64>,
-    /// Time the stint's flow was integrated, and moving time that had none (a gap).
+    /// Moving time the stint's flow was integrated, and moving time that had none (a gap).
     covered_ms: i64,
     gap_ms: i64,
     /// The standing episode in progress, whether the car has stopped in its box this
@@ -104,10 +106,12 @@ impl StintRecorder {
         self.started = true;
     }
 
-    /// `ms` of the stint integrated: `standing` in the box (still on pit road, not under
-    /// red), `on_pit_road` or not.
-    pub(crate) fn track(&mut self, ms: i64, standing: bool, on_pit_road: bool) {
-        self.covered_ms += ms;
+    /// `ms` of the stint integrated: `moving` or not, `standing` in the box (still after
+    /// race control's `pit_in`, not under red), `in_pit` by the telemetry's channel.
+    pub(crate) fn track(&mut self, ms: i64, moving: bool, standing: bool, in_pit: bool) {
+        if moving {
+            self.covered_ms += ms;
+        }
         if standing {
             self.standing_ms += ms;
             if self.standing_ms >= STOP_MIN_MS {
@@ -117,7 +121,7 @@ impl StintRecorder {
             return;
         }
         self.standing_ms = 0;
-        if self.stopped && !on_pit_road {
+        if self.stopped && !in_pit {
             self.run_after_ms += ms;
             if self.run_after_ms > RUN_AFTER_STOP_MS {
                 self.unreported_stop = true;
@@ -213,7 +217,7 @@ mod tests {
     /// A recorder `ms` into a stint of green running.
     fn running(ms: i64) -> StintRecorder {
         let mut r = StintRecorder::new(20.0);
-        r.track(ms, false, false);
+        r.track(ms, true, false, false);
         r
     }
 
@@ -231,25 +235,29 @@ mod tests {
     fn a_stop_in_the_box_then_a_minute_of_running_is_a_stop_nobody_reported() {
         let mut r = running(600_000);
         // In the box 12 s, down pit road 20 s: a stop whose pit_out is still to come.
-        r.track(12_000, true, true);
-        r.track(20_000, false, true);
+        r.track(12_000, false, true, true);
+        r.track(20_000, true, false, true);
         assert_eq!(r.unmeasured(), None);
-        r.track(RUN_AFTER_STOP_MS, false, false);
+        r.track(RUN_AFTER_STOP_MS, true, false, false);
         assert_eq!(r.unmeasured(), None, "a minute after the stop, just");
-        r.track(1, false, false);
+        r.track(1, true, false, false);
         assert_eq!(r.unmeasured(), Some(Unmeasured::UnreportedStop));
     }
 
     #[test]
-    fn standing_briefly_or_under_red_is_not_a_stop() {
+    fn standing_briefly_is_not_a_stop_and_standing_time_is_not_moving_time() {
         let mut r = running(600_000);
-        // A car slowed to a stop on pit road for under 3 s, then away.
-        r.track(STOP_MIN_MS - 1, true, true);
-        r.track(600_000, false, false);
+        // A car slowed to a stop in its box for under 3 s, then away.
+        r.track(STOP_MIN_MS - 1, false, true, true);
+        r.track(600_000, true, false, false);
         assert_eq!(r.unmeasured(), None);
-        // Held on pit road under red: the sweep does not call it standing.
-        r.track(900_000, false, true);
-        r.track(600_000, false, false);
+        // Fifteen minutes parked count for nothing in the share a gap is judged by:
+        // 20 minutes moving, so 24 s of gap is within 2 % and 25 s past it (with the
+        // parked time counted, 25 s would be 1.2 %).
+        r.track(900_000, false, false, true);
+        r.gap(24_000);
         assert_eq!(r.unmeasured(), None);
+        r.gap(1_000);
+        assert_eq!(r.unmeasured(), Some(Unmeasured::TelemetryGap));
     }
 }

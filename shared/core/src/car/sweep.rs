@@ -173,12 +173,15 @@ impl CarState {
             && c.src_ts + HOLD_MS < ws
         {
             self.laps.dirty = true;
-            // Moving through the windows without samples (only windows with samples are
-            // swept, so this counts each such stretch once): calibration must know.
+            // Moving through windows without samples: calibration must know. Only
+            // windows with samples are swept, so the last one swept is the last sample's;
+            // its sweep counted the gap up to its end, and the rest (the whole windows
+            // between, a hold spilling into them included) is counted here, once.
             if let Some(r) = self.recorder.as_deref_mut()
                 && !c.still
             {
-                r.gap(ws - (c.src_ts + HOLD_MS));
+                let swept_to = c.src_ts.div_euclid(ctx.window_ms) * ctx.window_ms + ctx.window_ms;
+                r.gap(ws - swept_to);
             }
         }
         // Events of windows that had no sample act before this window.
@@ -277,10 +280,12 @@ impl CarState {
             if c.gph > 0.0 {
                 r.add(c.theta, c.rpm, hours);
             }
-            // Standing in the box is a stop; running is judged off pit road by the
-            // telemetry alone (a lost `pit_out` would leave `pit_road` set).
-            let standing = c.still && on_pit_road && self.flag != Flag::Red;
-            r.track(end - a, standing, c.in_pit);
+            // Standing in the box after race control's `pit_in` is a stop (not cars
+            // staged on pit road before the start, nor parked there under red); running
+            // on is judged off pit road by the telemetry alone, since a lost `pit_out`
+            // would leave `pit_road` set.
+            let standing = c.still && self.pit_road && self.flag != Flag::Red;
+            r.track(end - a, !c.still, standing, c.in_pit);
         }
     }
 
