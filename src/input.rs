@@ -75,9 +75,10 @@ fn without_bom(line: &[u8], line_no: u64) -> &[u8] {
     }
 }
 
-/// Opens every input first, so that a missing file fails before any output is written;
-/// `-` is standard input (read from a terminal, it says so on standard error: a command
-/// waiting for typed lines must not look hung).
+/// Opens every input first, so that a missing file, or a folder (which Linux opens, and
+/// whose first read fails: after the files before it were replayed), fails before any
+/// output is written; `-` is standard input (read from a terminal, it says so on
+/// standard error: a command waiting for typed lines must not look hung).
 pub(crate) fn open_inputs(files: &[PathBuf]) -> Result<Vec<Input>, Failure> {
     let mut inputs: Vec<Input> = Vec::with_capacity(files.len());
     for f in files {
@@ -93,6 +94,12 @@ pub(crate) fn open_inputs(files: &[PathBuf]) -> Result<Vec<Input>, Failure> {
         } else {
             let file = File::open(f)
                 .map_err(|e| Failure::other(format!("cannot open {}: {e}", f.display())))?;
+            if file.metadata().is_ok_and(|m| m.is_dir()) {
+                return Err(Failure::other(format!(
+                    "cannot read {}: it is a folder, not a file",
+                    f.display()
+                )));
+            }
             inputs.push((f.display().to_string(), Box::new(file)));
         }
     }
@@ -317,10 +324,20 @@ fn feed_buffered(
 
 /// Feeds every line of `inputs` to `engine` for what the engine records (stints,
 /// features), publishing nothing; then closes its windows. Input whose every line was
-/// rejected is refused.
+/// rejected is refused; any rejected line is reported on standard error with its count
+/// by reason and the first one's place ([`rejected_notice`]): `calibrate` and `train`
+/// have no `--rejected` file, and a fit from a damaged history must not pass for one
+/// from a whole history.
 pub(crate) fn feed_quietly(inputs: Vec<Input>, engine: &mut Engine) -> Result<(), Failure> {
     let names: Vec<String> = inputs.iter().map(|(n, _)| n.clone()).collect();
-    let on_step = |_: &str, _, _: Step<'_>, _: &mut Vec<FuelUpdate>| Ok(());
+    let mut first: Option<String> = None;
+    // Only the reason and the place are reported: no line's text is kept.
+    let on_step = |name: &str, line_no: u64, step: Step<'_>, _: &mut Vec<FuelUpdate>| {
+        if let (None, Err((reason, _))) = (&first, &step) {
+            first = Some(format!("{name} line {line_no}: {reason}"));
+        }
+        Ok(())
+    };
     feed(
         inputs,
         engine,
@@ -330,8 +347,34 @@ pub(crate) fn feed_quietly(inputs: Vec<Input>, engine: &mut Engine) -> Result<()
         || Ok(()),
     )?;
     refuse_all_rejected(engine, &names.join(", "))?;
+    if let Some(notice) = rejected_notice(engine, first.as_deref()) {
+        eprintln!("burnbar: {notice}");
+    }
     engine.finish(&mut Vec::new());
     Ok(())
+}
+
+/// What a fit says of the lines it could not read: how many of how many, by reason, and
+/// the first one. The fit goes on without them, and the stints they broke (a lost
+/// sample's fuel, a lost `pit_out`) are left out by calibration itself
+/// (`calibrate::Unmeasured`); `None` when every line was read.
+pub(crate) fn rejected_notice(engine: &Engine, first: Option<&str>) -> Option<String> {
+    let c = engine.counters();
+    if c.rejected == 0 {
+        return None;
+    }
+    let by: Vec<String> = c
+        .rejected_by
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    Some(format!(
+        "{} of {} lines rejected ({}), the first at {}; fitted on the rest, without the stints they broke",
+        c.rejected,
+        c.records,
+        by.join(", "),
+        first.unwrap_or("an unknown line")
+    ))
 }
 
 /// Exit 1 when lines were read and every one was rejected: the input is not

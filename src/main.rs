@@ -31,9 +31,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// Real-time fuel analytics for motor-racing broadcasts, on one machine.
+// The doc comment is the top-level help's first line (not Cargo.toml's description):
+// it names no command, so that it cannot fall behind them ("the local command
+// (simulate, replay)" did).
+/// Real-time fuel analytics for motor-racing broadcasts, on one machine, with no AWS
+/// account.
 #[derive(Parser, Debug)]
-#[command(name = "burnbar", version, about, long_about = None)]
+#[command(name = "burnbar", version, long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

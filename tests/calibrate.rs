@@ -90,6 +90,111 @@ fn one_track_is_refused_unless_the_file_is_meant_for_that_track_alone() {
     assert_eq!(fitted.fitted_on, ["michigan"]);
 }
 
+/// `src` with some lines broken (prefixed so they are not JSON), as a damaged history
+/// has them: cars 1–3's samples from 15 to 17 minutes in (a telemetry gap of two
+/// minutes), and the first `pit_out` of cars 4 and 5 (a stop race control's feed lost).
+fn damaged(src: &std::path::Path, dst: &std::path::Path) {
+    let text = std::fs::read_to_string(src).unwrap();
+    let start: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let start = start["ts"].as_i64().unwrap();
+    let mut lost_stop = std::collections::HashSet::new();
+    let mut out = String::new();
+    for line in text.lines() {
+        let r: serde_json::Value = serde_json::from_str(line).unwrap();
+        let car = r["car"].as_str().unwrap_or("").to_owned();
+        let ts = r["ts"].as_i64().unwrap();
+        let gap = r.get("kind").is_none()
+            && ["1", "2", "3"].contains(&car.as_str())
+            && (start + 15 * 60_000..start + 17 * 60_000).contains(&ts);
+        let stop =
+            r["kind"] == "pit_out" && ["4", "5"].contains(&car.as_str()) && lost_stop.insert(car);
+        if gap || stop {
+            out.push_str("xx");
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    std::fs::write(dst, out).unwrap();
+}
+
+#[test]
+fn a_damaged_history_is_reported_and_loses_stints_not_the_fit() {
+    let whole: Vec<PathBuf> = [("pocono", 61), ("daytona", 62)]
+        .iter()
+        .map(|&(t, s)| simulate(t, s, false))
+        .collect();
+    let broken: Vec<PathBuf> = whole
+        .iter()
+        .map(|w| {
+            let b = tmp(&format!(
+                "damaged-{}",
+                w.file_name().unwrap().to_str().unwrap()
+            ));
+            damaged(w, &b);
+            b
+        })
+        .collect();
+    let fit = |races: &[PathBuf], name: &str| {
+        let cal = tmp(name);
+        let mut args = vec!["calibrate"];
+        args.extend(races.iter().map(|r| r.to_str().unwrap()));
+        args.extend(["--out", cal.to_str().unwrap()]);
+        let o = burnbar(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let params: burnbar_core::ModelParams =
+            serde_json::from_str(&std::fs::read_to_string(&cal).unwrap()).unwrap();
+        (o, params)
+    };
+    let (clean, want) = fit(&whole, "whole.json");
+    assert_eq!(stderr(&clean), "", "a whole history reads without a word");
+    let clean_report = String::from_utf8_lossy(&clean.stdout);
+    let clean_summary = clean_report
+        .lines()
+        .find(|l| l.starts_with("measured stints"))
+        .unwrap();
+    assert!(
+        !clean_summary.contains("of them") && !clean_summary.contains("set aside"),
+        "a whole history loses no stint to the checks: {clean_summary}"
+    );
+    let (o, got) = fit(&broken, "damaged.json");
+
+    // Every rejected line is counted, by reason, with the first one's place.
+    let err = stderr(&o);
+    assert!(err.contains("lines rejected (invalid_json "), "{err}");
+    assert!(err.contains("the first at "), "{err}");
+    assert!(err.contains("line "), "{err}");
+    // The stints the damage broke are left out, and the fit says how many and why.
+    let report = String::from_utf8_lossy(&o.stdout);
+    let summary = report
+        .lines()
+        .find(|l| l.starts_with("measured stints"))
+        .unwrap();
+    let count = |after: &str| -> usize {
+        let i = summary.find(after).unwrap_or_else(|| panic!("{summary}"));
+        summary[..i]
+            .split_whitespace()
+            .last()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert!(count(" with gaps in the telemetry") >= 1, "{summary}");
+    assert!(
+        count(" across a stop race control did not report") >= 1,
+        "{summary}"
+    );
+    // And the fit is the whole history's within a few per cent. Fitting the broken
+    // stints put the air scale 34 % low and the throttle curve 85 % high.
+    for (w, g) in [(&want.hp670, &got.hp670), (&want.hp510, &got.hp510)] {
+        let off = |a: f64, b: f64| (a - b).abs() / a;
+        assert!(
+            off(w.wot_gph_per_krpm, g.wot_gph_per_krpm) < 0.03,
+            "{w:?} {g:?}"
+        );
+        assert!(off(w.throttle_k, g.throttle_k) < 0.03, "{w:?} {g:?}");
+    }
+}
+
 #[test]
 fn a_fit_from_wrong_parameters_recovers_the_burn_and_replays_deterministically() {
     // Start 15 % high on air flow and with a wrong throttle curve for both packages.

@@ -70,10 +70,44 @@ fn a_malformed_file_is_counted_and_skipped() {
         "{}",
         stderr(&o)
     );
+    assert!(
+        stderr(&o).contains(&format!(
+            "burnbar feed: {}: feed file skipped (not_json)",
+            bad.display()
+        )),
+        "the skipped file is named: {}",
+        stderr(&o)
+    );
     assert!(kinds(&String::from_utf8(o.stdout).unwrap()).contains(&"car_out".to_owned()));
     let missing = burnbar(&["feed", "/nonexistent/live-feed.json"]);
     assert_eq!(missing.status.code(), Some(1));
     assert_eq!(burnbar(&["feed"]).status.code(), Some(2));
+}
+
+/// Every file skipped: exit 1 with one line saying so, nothing written, an earlier
+/// output left as it was (as `replay` when every line is rejected).
+#[test]
+fn a_run_whose_every_file_is_skipped_fails() {
+    let bad = common::tmp("feed", "all-bad.json");
+    std::fs::write(&bad, "{\"race_id\": 12, \"vehicles\": ").unwrap();
+    let bad_list = common::tmp("feed", "all-bad-list.json");
+    std::fs::write(&bad_list, "[{\"vehicle_number\": ").unwrap();
+    let out = common::tmp("feed", "all-bad-out.ndjson");
+    std::fs::write(&out, b"earlier\n").unwrap();
+    let (bad, bad_list) = (bad.display().to_string(), bad_list.display().to_string());
+    let o = burnbar(&["feed", &bad, &bad_list]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+    let err = stderr(&o);
+    let reasons: Vec<&str> = err.lines().filter(|l| l.starts_with("burnbar: ")).collect();
+    assert_eq!(reasons.len(), 1, "{err}");
+    assert!(
+        reasons[0].contains("every one of the 2 feed files was skipped (not_json 2)"),
+        "{err}"
+    );
+    let o = burnbar(&["feed", &bad, "--out", &out.display().to_string()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&out).unwrap(), b"earlier\n");
 }
 
 #[test]

@@ -47,23 +47,23 @@ pub struct AccuracyArgs {
     tracks: Vec<String>,
     /// Training races per track (weighed fills), 1 to 100; the correction needs 2 races
     /// per engine package.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=100))]
+    #[arg(long, default_value_t = 4, value_parser = super::whole(1u32, 100))]
     train_races: u32,
     /// Held-out races per track (live feed), 1 to 100.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    #[arg(long, default_value_t = 5, value_parser = super::whole(1u32, 100))]
     test_races: u32,
     /// Cars per race, 1 to 99.
-    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..=99))]
+    #[arg(long, default_value_t = 40, value_parser = super::whole(1u32, 99))]
     cars: u32,
     /// Race length in laps, 1 to 2000 [default: each track's usual distance].
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=2000))]
+    #[arg(long, value_parser = super::whole(1u32, 2000))]
     laps: Option<u32>,
     /// First seed, 0 to 1000000000000: training races use seed, seed+1, …; held-out
     /// races seed+1000, ….
-    #[arg(long, default_value_t = 7000, value_parser = clap::value_parser!(u64).range(0..=1_000_000_000_000))]
+    #[arg(long, default_value_t = 7000, value_parser = super::whole(0u64, 1_000_000_000_000))]
     seed: u64,
     /// Worker threads, 1 to 256 [default: the machine's cores].
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
+    #[arg(long, value_parser = super::whole(1u64, 256))]
     jobs: Option<u64>,
     /// Simulate the races without the official pit data on `pit_out` (`tires`,
     /// `box_s`), as a feed without it.

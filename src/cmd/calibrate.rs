@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use burnbar_core::calibrate::{Fit, StintObs};
+use burnbar_core::calibrate::{Fit, StintObs, Unmeasured};
 use burnbar_core::{Engine, EngineConfig, ModelParams};
 use clap::Args;
 
@@ -87,15 +87,45 @@ fn print_fit(
     };
     writeln!(
         out,
-        "measured stints {} (left out {}): |error| median {:.2}% p90 {:.2}% before, median {:.2}% p90 {:.2}% after",
+        "measured stints {} (left out {}{}): |error| median {:.2}% p90 {:.2}% before, median {:.2}% p90 {:.2}% after",
         before.len(),
         fit.left_out,
+        unmeasured_why(stints, fit.outliers),
         pct(&mut before, 0.5),
         pct(&mut before, 0.9),
         pct(&mut after, 0.5),
         pct(&mut after, 0.9)
     )?;
     print_params(out, fit)
+}
+
+/// Of the stints left out, those a weighed fill would have measured but the telemetry
+/// or race control broke (`calibrate::Unmeasured`): a damaged history says so.
+/// And the measured stints the fit set aside as outliers (`calibrate::OUTLIER_SDS`).
+fn unmeasured_why(stints: &[StintObs], outliers: usize) -> String {
+    let count = |why: Unmeasured| stints.iter().filter(|s| s.unmeasured == Some(why)).count();
+    let (gaps, stops) = (
+        count(Unmeasured::TelemetryGap),
+        count(Unmeasured::UnreportedStop),
+    );
+    let mut parts = Vec::new();
+    if gaps > 0 {
+        parts.push(format!("{gaps} with gaps in the telemetry"));
+    }
+    if stops > 0 {
+        parts.push(format!("{stops} across a stop race control did not report"));
+    }
+    let mut why = String::new();
+    if !parts.is_empty() {
+        why = format!(", of them {}", parts.join(" and "));
+    }
+    if outliers > 0 {
+        let s = if outliers == 1 { "" } else { "s" };
+        why.push_str(&format!(
+            "; {outliers} measured stint{s} set aside as too far from the fit to be weighed right"
+        ));
+    }
+    why
 }
 
 /// The fitted parameters: per engine package, the fill, the spread of the burn.

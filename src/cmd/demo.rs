@@ -21,10 +21,10 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 1.0, value_parser = super::parse_speed)]
     speed: f64,
     /// Port on 127.0.0.1, 0 to 65535 (0 picks a free one).
-    #[arg(long, default_value_t = 8080)]
+    #[arg(long, default_value_t = 8080, value_parser = super::whole(0u16, u16::MAX))]
     port: u16,
     /// Random seed of the race, any whole number from 0 to 18446744073709551615.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = super::whole(0u64, u64::MAX))]
     seed: u64,
     /// Rehearse a lost feed: car CAR's telemetry stops after SECONDS of race time, 0 to
     /// 36000 (`CAR@SECONDS`, repeatable; CAR one of the race's 40 cars). The pipeline

@@ -33,12 +33,16 @@ pub fn run(a: FeedArgs) -> Result<(), Failure> {
     check_outputs(&inputs, &[("--out", a.out.as_deref())])?;
     let mut c = Converter::new(FeedConfig::default());
     let mut events = Vec::new();
+    let mut skipped = 0;
     // Pit data and flag data first; snapshots are read again after, one at a time.
     let mut snapshots = Vec::new();
     for path in &a.files {
         let bytes = read(path)?;
         if is_list(&bytes) {
+            let before = malformed(&c);
             events.extend(c.push_file(&bytes, 0));
+            skipped += usize::from(malformed(&c) > before);
+            report(&mut c, Some(path));
         } else {
             snapshots.push(path);
         }
@@ -51,15 +55,34 @@ pub fn run(a: FeedArgs) -> Result<(), Failure> {
             Ok(FeedFile::Snapshot(s)) => ms(s.elapsed_time),
             _ => 0,
         };
+        let before = malformed(&c);
         let batch = c.push_file(&bytes, now);
+        skipped += usize::from(malformed(&c) > before);
         write(&mut out, &batch)?;
-        report(&mut c);
+        report(&mut c, Some(path));
     }
     write(&mut out, &c.finish())?;
-    out.commit()?;
-    report(&mut c);
+    report(&mut c, None);
     summary(&c, a.files.len());
+    // Every file skipped: nothing was converted, and a run that read nothing must not
+    // look like a success (as `replay` when every line is rejected); the output is
+    // dropped unwritten.
+    if skipped == a.files.len() {
+        let n = &c.counters().malformed;
+        let by: Vec<String> = n.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        return Err(Failure::other(format!(
+            "every one of the {} feed files was skipped ({}): are they NASCAR live-feed files? nothing written",
+            a.files.len(),
+            by.join(", ")
+        )));
+    }
+    out.commit()?;
     Ok(())
+}
+
+/// The files skipped so far, each counted once by its reason.
+fn malformed(c: &Converter) -> u64 {
+    c.counters().malformed.values().sum()
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, Failure> {
@@ -80,9 +103,14 @@ fn write(out: &mut dyn Write, events: &[RcEvent]) -> Result<(), Failure> {
     Ok(())
 }
 
-fn report(c: &mut Converter) {
+/// What the converter has to say, each line naming the file it read it in (a skipped
+/// file must be found among many).
+fn report(c: &mut Converter, path: Option<&PathBuf>) {
     for r in c.take_reports() {
-        eprintln!("burnbar feed: {r}");
+        match path {
+            Some(p) => eprintln!("burnbar feed: {}: {r}", p.display()),
+            None => eprintln!("burnbar feed: {r}"),
+        }
     }
 }
 

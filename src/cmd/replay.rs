@@ -36,10 +36,10 @@ pub struct ReplayArgs {
     #[arg(long)]
     rejected: Option<PathBuf>,
     /// Window width in ms, 100 to 600000.
-    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(i64).range(100..=600_000))]
+    #[arg(long, default_value_t = 5000, value_parser = super::whole(100i64, 600_000))]
     window_ms: i64,
     /// Allowed lateness in ms, 0 to 600000.
-    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(i64).range(0..=600_000))]
+    #[arg(long, default_value_t = 5000, value_parser = super::whole(0i64, 600_000))]
     lateness_ms: i64,
     /// The saving (percent, 5 to 50) at which a car in its final window is called
     /// "can't make it"; carried in every RaceState.
@@ -49,7 +49,7 @@ pub struct ReplayArgs {
     #[arg(long, conflicts_with_all = ["out", "rejected"])]
     serve: bool,
     /// With `--serve`: the port on 127.0.0.1, 0 to 65535 (0 picks a free one).
-    #[arg(long, default_value_t = 8080, requires = "serve")]
+    #[arg(long, default_value_t = 8080, requires = "serve", value_parser = super::whole(0u16, u16::MAX))]
     port: u16,
     /// With `--serve`: times real time, by the records' event time, above 0 and at
     /// most 1000.

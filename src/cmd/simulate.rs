@@ -19,17 +19,17 @@ pub struct SimulateArgs {
     #[arg(long, default_value = "pocono")]
     track: String,
     /// Race length in laps, 1 to 2000 [default: the track's usual distance].
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=2000))]
+    #[arg(long, value_parser = super::whole(1u32, 2000))]
     laps: Option<u32>,
     /// Number of cars, 1 to 99.
-    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..=99))]
+    #[arg(long, default_value_t = 40, value_parser = super::whole(1u32, 99))]
     cars: u32,
     /// Samples per second per car, 1 to 100.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100))]
+    #[arg(long, default_value_t = 10, value_parser = super::whole(1u32, 100))]
     hz: u32,
     /// Random seed, any whole number from 0 to 18446744073709551615: the same arguments
     /// give the same bytes.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = super::whole(0u64, u64::MAX))]
     seed: u64,
     /// Fraction of samples, 0 to 1, that arrive duplicated, reordered within the
     /// lateness, split by channel, or next to a malformed record (what arrives, never
@@ -55,7 +55,7 @@ pub struct SimulateArgs {
     #[arg(long)]
     feed: Option<PathBuf>,
     /// Seconds of race time between two snapshots, 1 to 3600.
-    #[arg(long, default_value_t = 5, requires = "feed", value_parser = clap::value_parser!(u32).range(1..=3600))]
+    #[arg(long, default_value_t = 5, requires = "feed", value_parser = super::whole(1u32, 3600))]
     feed_every: u32,
 }
 

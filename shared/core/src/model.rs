@@ -56,6 +56,21 @@ pub struct PackageParams {
     pub ve_droop: f64,
     /// Fuel burned with the throttle closed, gal/h.
     pub idle_gph: f64,
+    /// The fit's own doubt, relative: the standard error of this package's burn from the
+    /// fitted air scale and throttle curve, at the operating point they are least sure
+    /// of (`calibrate::fit_rel_sd`). A fit from few stints whose mix of running barely
+    /// separates the two parameters knows the burn of its own mix well and that of
+    /// another mix poorly: two 100-lap races left the 670 package's caution burn 3.4 %
+    /// uncertain, and 3.5 % off on races with more caution. It widens the band on every
+    /// track, as a doubt shared by the race's cars ([`ModelParams::off_track_var`]); 0 for
+    /// the embedded defaults (whose `burn_rel_sd` is meant for any track) and for files
+    /// from before it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub fit_rel_sd: f64,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 /// Every parameter that calibration may fit, in one serializable struct (the file that
@@ -216,6 +231,7 @@ impl Default for ModelParams {
                 ve_peak_rpm: 6580.0,
                 ve_droop: 0.0117,
                 idle_gph: 0.0,
+                fit_rel_sd: 0.0,
             },
             hp510: PackageParams {
                 wot_gph_per_krpm: 4.97,
@@ -223,6 +239,7 @@ impl Default for ModelParams {
                 ve_peak_rpm: 5920.0,
                 ve_droop: 0.0156,
                 idle_gph: 0.0,
+                fit_rel_sd: 0.0,
             },
             default_throttle: 0.7,
             rpm_per_mph: 50.0,
@@ -271,15 +288,17 @@ impl ModelParams {
     }
 
     /// What the burn's relative variance gains on `track` (run with `package`), shared
-    /// by the race's cars: nothing on a track these parameters were fitted on, nor for
-    /// parameters fitted on none (the embedded defaults, whose `burn_rel_sd` is meant for
-    /// any track); the spread between tracks (`track_rel_sd`) on another track of a
-    /// package they were fitted for; and on a track of a package no fitted track runs
-    /// (its parameters are the starting ones) at least up to the embedded defaults' own
-    /// doubt.
+    /// by the race's cars: the package fit's own doubt (`fit_rel_sd`, 0 for the embedded
+    /// defaults, whose `burn_rel_sd` is meant for any track) on a track these parameters
+    /// were fitted on; that and the spread between tracks (`track_rel_sd`) on another
+    /// track of a package they were fitted for; and on a track of a package no fitted
+    /// track runs (its parameters are the starting ones) at least up to the embedded
+    /// defaults' own doubt.
     pub fn off_track_var(&self, track: &str, package: EnginePackage) -> f64 {
+        // The fit's own doubt holds on every track, its own too.
+        let fit = self.package(package).fit_rel_sd.powi(2);
         if self.fitted_on.is_empty() || self.fitted_on.iter().any(|t| t == track) {
-            return 0.0;
+            return fit;
         }
         let between = self.track_rel_sd * self.track_rel_sd;
         let package_fitted = self
@@ -287,7 +306,7 @@ impl ModelParams {
             .iter()
             .any(|t| crate::tracks::lookup(t).is_some_and(|k| k.package == package));
         if package_fitted {
-            between
+            between + fit
         } else {
             let d = ModelParams::default().burn_rel_sd;
             (d * d - self.burn_rel_sd * self.burn_rel_sd).max(between)
@@ -335,6 +354,7 @@ impl ModelParams {
             check(&format!("{key}.ve_peak_rpm"), p.ve_peak_rpm)?;
             check(&format!("{key}.ve_droop"), p.ve_droop)?;
             check(&format!("{key}.idle_gph"), p.idle_gph)?;
+            check(&format!("{key}.fit_rel_sd"), p.fit_rel_sd)?;
         }
         check("default_throttle", self.default_throttle)?;
         check("rpm_per_mph", self.rpm_per_mph)?;
@@ -386,7 +406,7 @@ impl ModelParams {
 
 /// The range of every number of a calibration file: `(field, low, high, low excluded)`
 /// (a package's fields are listed once, for both `hp670.` and `hp510.`).
-pub const PARAM_RANGES: [(&str, f64, f64, bool); 28] = [
+pub const PARAM_RANGES: [(&str, f64, f64, bool); 29] = [
     ("wot_gph_per_krpm", 0.0, 50.0, true),
     ("throttle_k", 0.0, 20.0, true),
     ("ve_peak_rpm", 0.0, 20_000.0, true),
@@ -415,6 +435,7 @@ pub const PARAM_RANGES: [(&str, f64, f64, bool); 28] = [
     ("late_pour_margin_sd_gal", 0.0, 22.0, true),
     ("late_pour_fill_gap_gal", -22.0, 22.0, false),
     ("track_rel_sd", 0.0, 1.0, false),
+    ("fit_rel_sd", 0.0, 1.0, false),
 ];
 
 /// The range of field `name` (`hp670.throttle_k` reads `throttle_k`'s).

@@ -440,6 +440,7 @@ mod tests {
             start_ts: 0,
             end_ts: 1,
             measured_gal: None,
+            unmeasured: None,
             fuel_added_gal: Some(added),
             full: Some(!short),
             standing_s: secs + 0.3,

@@ -23,7 +23,11 @@
 //! the air scale (`wot_gph_per_krpm`) and the throttle curve (`throttle_k`), which set
 //! green (wide open) and caution (part throttle) burn respectively; a weak pull toward
 //! the starting values keeps the fit sane with few stints. Levenberg–Marquardt with a
-//! numeric Jacobian: two parameters need no library. The fill's parameters (the crew's
+//! numeric Jacobian: two parameters need no library. Least squares follows one bad
+//! stint far, so a stint more than [`OUTLIER_SDS`] robust sds from the fit (a weight
+//! typed wrong, a crew that reported a fill to the top it did not make) is set aside,
+//! counted, and kept out of the spreads too (`fit_robust`). Stints the telemetry or race
+//! control broke are not measured in the first place (`recorder`). The fill's parameters (the crew's
 //! rate and dead time from the stops the fuel timed, the tyre changes' times from those
 //! the tyres timed) are `fill`'s. The spread of the burn between tracks, which a
 //! calibration used on a track it was not fitted on must own to, is measured by leaving
@@ -31,25 +35,27 @@
 //!
 //! # Layout
 //!
-//! - this file: what is recorded of each stint, the fit of the packages and the burn's
+//! - this file: a stint as calibration sees it, the fit of the packages and the burn's
 //!   spread.
+//! - `recorder`: what the engine records of each stint, and which stints measure.
 //! - `fill`: the fill's parameters from weighed stops.
 //! - `track`: the spread of the burn between tracks.
 
 mod fill;
+mod recorder;
 mod track;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::car::RaceCtx;
-use crate::contract::CarId;
 use crate::model::{ModelParams, PackageParams};
 use crate::pits::PitData;
 use crate::tracks::EnginePackage;
 
 pub use fill::FillCounts;
+pub(crate) use recorder::StopFacts;
+pub use recorder::{MAX_GAP_SHARE, RUN_AFTER_STOP_MS, STOP_MIN_MS, StintRecorder, Unmeasured};
 
 /// One stint as calibration sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,6 +71,10 @@ pub struct StintObs {
     pub end_ts: i64,
     /// Fuel burned, from the weighed fill, when the stint is measured.
     pub measured_gal: Option<f64>,
+    /// Why a stint whose weighed fill would say what it burned is still not measured
+    /// (the engine did not integrate all of it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unmeasured: Option<Unmeasured>,
     /// Weighed fuel of the fill that ended the stint.
     pub fuel_added_gal: Option<f64>,
     pub full: Option<bool>,
@@ -116,113 +126,35 @@ impl StintObs {
     }
 }
 
-/// What a `pit_out` says of the stop that ends a stint, and the telemetry's time in the
-/// box.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct StopFacts {
-    pub added: Option<f64>,
-    pub full: Option<bool>,
-    pub pit: PitData,
-    pub standing_s: f64,
-    /// The fuel the car needed from the stop to the finish (`None` without a schedule).
-    pub finish_gal: Option<f64>,
-    /// Made under caution (yellow or red).
-    pub caution: bool,
-}
-
-/// Collects one car's stints while the engine integrates it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct StintRecorder {
-    start_ts: Option<i64>,
-    /// Fuel in the cell at the stint's start, when known.
-    start_level: Option<f64>,
-    started: bool,
-    bins: HashMap<u32, f64>,
-    done: Vec<StintObs>,
-}
-
-impl StintRecorder {
-    /// A recorder for a car that starts the race with a full cell of `capacity`.
-    pub fn new(capacity: f64) -> StintRecorder {
-        StintRecorder {
-            start_level: Some(capacity),
-            ..Default::default()
-        }
-    }
-
-    /// `hours` spent at throttle `theta` (fraction) and `rpm`.
-    pub(crate) fn add(&mut self, theta: f32, rpm: f32, hours: f64) {
-        let t = (theta.clamp(0.0, 1.0) * 100.0).round() as u32;
-        let r = (rpm.clamp(0.0, 12_750.0) / 50.0).round() as u32;
-        *self.bins.entry(t << 16 | r).or_default() += hours;
-        self.started = true;
-    }
-
-    /// The stop `stop` ends the stint at `ts`.
-    pub(crate) fn close_stint(&mut self, car: CarId, ctx: &RaceCtx, ts: i64, stop: StopFacts) {
-        let StopFacts {
-            added,
-            full,
-            pit,
-            standing_s,
-            finish_gal,
-            caution,
-        } = stop;
-        let measured = match (self.start_level, added, full) {
-            (Some(start), Some(added), Some(true)) => Some(start - (ctx.capacity_gal - added)),
-            _ => None,
-        };
-        let mut points: Vec<(f32, f32, f64)> = self
-            .bins
-            .drain()
-            .map(|(k, h)| ((k >> 16) as f32 / 100.0, (k & 0xffff) as f32 * 50.0, h))
-            .collect();
-        // Deterministic order, whatever the hash map's.
-        points.sort_by(|a, b| (a.0, a.1).partial_cmp(&(b.0, b.1)).expect("finite bins"));
-        if self.started {
-            self.done.push(StintObs {
-                race_id: ctx.race_id.to_owned(),
-                // Filled in by the engine, which knows the race's track.
-                track: String::new(),
-                car: car.as_str().to_owned(),
-                package: ctx.package,
-                start_ts: self.start_ts.unwrap_or(i64::MIN),
-                end_ts: ts,
-                measured_gal: measured.filter(|m| *m > 0.0),
-                fuel_added_gal: added,
-                full,
-                standing_s,
-                tires: pit.tires,
-                box_s: pit.box_s,
-                start_gal: self.start_level,
-                capacity_gal: ctx.capacity_gal,
-                finish_gal,
-                caution,
-                points,
-            });
-        }
-        self.start_ts = Some(ts);
-        self.start_level = (full == Some(true)).then_some(ctx.capacity_gal);
-        self.started = false;
-    }
-
-    /// The stints closed so far.
-    pub fn take(&mut self) -> Vec<StintObs> {
-        std::mem::take(&mut self.done)
-    }
-}
-
 /// Why a fit cannot be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FitError {
-    #[error(
-        "no measured stint: calibration needs stints that end in a pit_out with fuel_added_gal and full: true, after a known level (a live feed has neither); {0} stints seen"
-    )]
-    NoMeasuredStint(usize),
+    #[error("{}", no_measured(*seen, *gaps, *stops))]
+    NoMeasuredStint {
+        seen: usize,
+        /// Of them, stints a weighed fill would have measured but the telemetry or race
+        /// control broke ([`Unmeasured`]).
+        gaps: usize,
+        stops: usize,
+    },
     #[error(
         "every measured stint ({stints}) comes from one track ({track}): a calibration that other tracks will use needs races from at least two, or pass --single-track for a file meant for {track} alone"
     )]
     OneTrack { track: String, stints: usize },
+}
+
+/// Why no stint measured: the weighed fills missing (a live feed), or what broke the
+/// stints that had them.
+fn no_measured(seen: usize, gaps: usize, stops: usize) -> String {
+    if gaps + stops == 0 {
+        return format!(
+            "no measured stint: calibration needs stints that end in a pit_out with fuel_added_gal and full: true, after a known level (a live feed has neither); {seen} stints seen"
+        );
+    }
+    format!(
+        "no measured stint: of {seen} stints, {gaps} with weighed fills lost more than {:.0} % of their moving time to gaps in the telemetry (samples more than 1 s apart) and {stops} ran across a stop race control did not report",
+        100.0 * MAX_GAP_SHARE
+    )
 }
 
 /// The result of a fit.
@@ -233,6 +165,8 @@ pub struct Fit {
     pub used: Vec<(EnginePackage, usize)>,
     /// Stints left out (not measured).
     pub left_out: usize,
+    /// Measured stints the fit set aside as outliers ([`fit_robust`]).
+    pub outliers: usize,
     /// The weighed stops the fill's parameters came from.
     pub fills: FillCounts,
     /// Tracks left out one at a time to measure the spread between tracks
@@ -250,7 +184,12 @@ pub struct Fit {
 pub fn fit(stints: &[StintObs], base: &ModelParams, single_track: bool) -> Result<Fit, FitError> {
     let measured: Vec<&StintObs> = stints.iter().filter(|s| s.measured_gal.is_some()).collect();
     if measured.is_empty() {
-        return Err(FitError::NoMeasuredStint(stints.len()));
+        let count = |why| stints.iter().filter(|s| s.unmeasured == Some(why)).count();
+        return Err(FitError::NoMeasuredStint {
+            seen: stints.len(),
+            gaps: count(Unmeasured::TelemetryGap),
+            stops: count(Unmeasured::UnreportedStop),
+        });
     }
     // Stints of a race without a `race_start` have no track: they count for none.
     let mut tracks: Vec<String> = measured
@@ -272,6 +211,7 @@ pub fn fit(stints: &[StintObs], base: &ModelParams, single_track: bool) -> Resul
     let mut params = base.clone();
     params.fitted_on = tracks;
     let mut used = Vec::new();
+    let mut kept = Vec::new();
     for pkg in EnginePackage::ALL {
         let of_pkg: Vec<&StintObs> = measured
             .iter()
@@ -281,13 +221,18 @@ pub fn fit(stints: &[StintObs], base: &ModelParams, single_track: bool) -> Resul
         if of_pkg.is_empty() {
             continue;
         }
-        let fitted = fit_package(&of_pkg, base.package(pkg));
+        let (fitted, inliers) = fit_robust(&of_pkg, base.package(pkg));
         match pkg {
             EnginePackage::Hp670 => params.hp670 = fitted,
             EnginePackage::Hp510 => params.hp510 = fitted,
         }
-        used.push((pkg, of_pkg.len()));
+        used.push((pkg, inliers.len()));
+        kept.extend(inliers);
     }
+    let outliers = measured.len() - kept.len();
+    // The spreads below are of the stints the fit kept: one stint weighed wrong would
+    // otherwise widen every band (a 50 % error among 40 stints makes `burn_rel_sd` about four times as wide).
+    let measured = kept;
     let fills = fill::fit_fills(stints, &mut params);
     // The burn's spread after the fit: its relative standard deviation over stints.
     let errors: Vec<f64> = measured
@@ -319,7 +264,8 @@ pub fn fit(stints: &[StintObs], base: &ModelParams, single_track: bool) -> Resul
     Ok(Fit {
         params,
         used,
-        left_out: stints.len() - measured.len(),
+        left_out: stints.len() - measured.len() - outliers,
+        outliers,
         fills,
         tracks_left_out,
     })
@@ -408,6 +354,141 @@ pub(super) fn between_groups<'a>(groups: impl Iterator<Item = &'a Vec<f64>>) -> 
     Some((between - within * inv_n).max(0.0).sqrt())
 }
 
+/// How far from the fit, in robust standard deviations of the stints' relative errors
+/// (1.4826 × their median absolute deviation), a measured stint is set aside: clean
+/// stints' errors are close to normal, so 6 sds sets aside about one in 500 million of
+/// them, while a stint weighed wrong (a typo in `fuel_added_gal`, a `full: true` on a
+/// crew that stopped short) is tens of per cent off.
+pub const OUTLIER_SDS: f64 = 6.0;
+
+/// Never closer than this: with few or very alike stints the robust sd can be tiny.
+pub const OUTLIER_MIN: f64 = 0.10;
+
+/// The stints of `stints` within [`OUTLIER_SDS`] robust sds (at least [`OUTLIER_MIN`]) of
+/// the median relative error at `p`; all of them when fewer than five.
+fn inliers<'a>(stints: &[&'a StintObs], p: &PackageParams) -> Vec<&'a StintObs> {
+    let errs: Vec<f64> = stints
+        .iter()
+        .map(|s| {
+            let m = s.measured_gal.expect("measured");
+            (s.estimate(p) - m) / m
+        })
+        .collect();
+    if errs.len() < 5 {
+        return stints.to_vec();
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        crate::stats::median_sorted(v)
+    };
+    let mid = median(&mut errs.clone());
+    let mad = median(&mut errs.iter().map(|e| (e - mid).abs()).collect());
+    let limit = (OUTLIER_SDS * 1.4826 * mad).max(OUTLIER_MIN);
+    stints
+        .iter()
+        .zip(&errs)
+        .filter(|(_, e)| (*e - mid).abs() <= limit)
+        .map(|(s, _)| *s)
+        .collect()
+}
+
+/// [`fit_package`] on the stints that are not outliers, and those stints. Least squares
+/// alone follows one bad stint far (it minimises squares), so the outliers are judged
+/// first at the starting values (within a few per cent for the embedded defaults, and
+/// the median centres a start that is off by a scale), then again at each fit until the
+/// set stops changing (five rounds at most).
+fn fit_robust<'a>(
+    stints: &[&'a StintObs],
+    base: &PackageParams,
+) -> (PackageParams, Vec<&'a StintObs>) {
+    let mut keep = inliers(stints, base);
+    let mut fitted = fit_package(&keep, base);
+    for _ in 0..5 {
+        let next = inliers(stints, &fitted);
+        if next.len() == keep.len() && next.iter().zip(&keep).all(|(a, b)| std::ptr::eq(*a, *b)) {
+            break;
+        }
+        keep = next;
+        fitted = fit_package(&keep, base);
+    }
+    fitted.fit_rel_sd = fit_rel_sd(&keep, &fitted);
+    (fitted, keep)
+}
+
+/// The fit's own doubt for [`PackageParams::fit_rel_sd`]: the covariance of the air
+/// scale and throttle curve, `s² (JᵀJ)⁻¹` (`J` the relative residuals' Jacobian, `s²`
+/// their variance; the prior's pull left out, which only narrows it), carried to the
+/// relative burn at each operating point that holds at least 1 % of the stints' hours;
+/// the largest of those standard errors. Stints of one car share its efficiency, so the
+/// stints are not quite independent and this is if anything low. 0 with fewer than
+/// three stints.
+fn fit_rel_sd(stints: &[&StintObs], p: &PackageParams) -> f64 {
+    let n = stints.len();
+    if n < 3 {
+        return 0.0;
+    }
+    let x = [p.wot_gph_per_krpm, p.throttle_k];
+    let with = |x: [f64; 2]| PackageParams {
+        wot_gph_per_krpm: x[0],
+        throttle_k: x[1],
+        ..*p
+    };
+    let step = |k: usize| 1e-6 * x[k].abs().max(1e-3);
+    let rel = |q: &PackageParams| -> Vec<f64> {
+        stints
+            .iter()
+            .map(|s| {
+                let m = s.measured_gal.expect("measured");
+                (s.estimate(q) - m) / m
+            })
+            .collect()
+    };
+    let r = rel(p);
+    let s2 = r.iter().map(|v| v * v).sum::<f64>() / (n - 2) as f64;
+    let mut j = [vec![0.0; n], vec![0.0; n]];
+    for (k, col) in j.iter_mut().enumerate() {
+        let mut xh = x;
+        xh[k] += step(k);
+        for (c, (rh, r0)) in col.iter_mut().zip(rel(&with(xh)).iter().zip(&r)) {
+            *c = (rh - r0) / step(k);
+        }
+    }
+    let dot = |a: usize, b: usize| j[a].iter().zip(&j[b]).map(|(u, v)| u * v).sum::<f64>();
+    let (a, b, c) = (dot(0, 0), dot(0, 1), dot(1, 1));
+    let det = a * c - b * b;
+    if det.is_nan() || det <= 0.0 {
+        return 0.0;
+    }
+    let cov = [s2 * c / det, -s2 * b / det, s2 * a / det];
+    // The operating points the stints ran at, by their hours.
+    let mut hours: BTreeMap<(u32, u32), f64> = BTreeMap::new();
+    for s in stints {
+        for &(theta, rpm, h) in &s.points {
+            *hours.entry((theta.to_bits(), rpm.to_bits())).or_default() += h;
+        }
+    }
+    let total: f64 = hours.values().sum();
+    hours
+        .iter()
+        .filter(|(_, h)| **h >= 0.01 * total)
+        .map(|(&(theta, rpm), _)| {
+            let (theta, rpm) = (f32::from_bits(theta) as f64, f32::from_bits(rpm) as f64);
+            let f0 = p.fuel_gph(theta, rpm);
+            if f0 <= 0.0 {
+                return 0.0;
+            }
+            let g: Vec<f64> = (0..2)
+                .map(|k| {
+                    let mut xh = x;
+                    xh[k] += step(k);
+                    (with(xh).fuel_gph(theta, rpm) - f0) / step(k) / f0
+                })
+                .collect();
+            (g[0] * g[0] * cov[0] + 2.0 * g[0] * g[1] * cov[1] + g[1] * g[1] * cov[2]).sqrt()
+        })
+        .fold(0.0, f64::max)
+}
+
 /// Levenberg–Marquardt over (wot_gph_per_krpm, throttle_k) with a weak prior.
 pub(super) fn fit_package(stints: &[&StintObs], base: &PackageParams) -> PackageParams {
     const PRIOR: f64 = 0.05;
@@ -483,200 +564,4 @@ pub(super) fn fit_package(stints: &[&StintObs], base: &PackageParams) -> Package
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Stints whose measured fuel is exactly what `truth` gives for their points.
-    fn synthetic(truth: &PackageParams, n: usize) -> Vec<StintObs> {
-        (0..n)
-            .map(|i| {
-                // Mixes of wide open, part throttle and caution running, different per
-                // stint so that both parameters show.
-                let caution = 0.05 + 0.4 * (i as f64 / n as f64);
-                let points = vec![
-                    (1.0, 9000.0, 0.25 * (1.0 - caution)),
-                    (0.55, 7600.0, 0.05),
-                    (0.2, 4200.0, 0.25 * caution),
-                    (0.12, 3800.0, 0.1 * caution),
-                ];
-                let mut s = StintObs {
-                    race_id: format!("r{}", i % 2),
-                    // Two tracks, alternating.
-                    track: ["pocono", "michigan"][i % 2].into(),
-                    car: format!("{i}"),
-                    package: EnginePackage::Hp670,
-                    start_ts: 0,
-                    end_ts: 1,
-                    measured_gal: None,
-                    fuel_added_gal: Some(15.0),
-                    full: Some(true),
-                    standing_s: 10.0,
-                    tires: None,
-                    box_s: None,
-                    start_gal: Some(20.0),
-                    capacity_gal: 20.0,
-                    finish_gal: None,
-                    caution: false,
-                    points,
-                };
-                s.measured_gal = Some(s.estimate(truth));
-                s
-            })
-            .collect()
-    }
-
-    #[test]
-    fn a_fit_recovers_known_parameters() {
-        let base = ModelParams::default();
-        let truth = PackageParams {
-            wot_gph_per_krpm: base.hp670.wot_gph_per_krpm * 1.06,
-            throttle_k: base.hp670.throttle_k * 0.85,
-            ..base.hp670
-        };
-        let stints = synthetic(&truth, 20);
-        let fit = fit(&stints, &base, false).unwrap();
-        let got = fit.params.hp670;
-        assert!(
-            (got.wot_gph_per_krpm / truth.wot_gph_per_krpm - 1.0).abs() < 0.01,
-            "{got:?} vs {truth:?}"
-        );
-        assert!(
-            (got.throttle_k / truth.throttle_k - 1.0).abs() < 0.03,
-            "{got:?} vs {truth:?}"
-        );
-        assert_eq!(fit.used, vec![(EnginePackage::Hp670, 20)]);
-        assert_eq!(fit.params.hp510, base.hp510, "no 510 data: unchanged");
-        assert_eq!(fit.params.fitted_on, ["michigan", "pocono"]);
-    }
-
-    #[test]
-    fn one_track_is_refused_for_a_fit_every_track_will_use_unless_asked_for() {
-        let base = ModelParams::default();
-        let mut stints = synthetic(&base.hp670, 12);
-        for s in &mut stints {
-            s.track = "pocono".into();
-        }
-        let e = fit(&stints, &base, false).unwrap_err();
-        assert_eq!(
-            e,
-            FitError::OneTrack {
-                track: "pocono".into(),
-                stints: 12
-            }
-        );
-        let msg = e.to_string();
-        assert!(
-            msg.contains("pocono") && msg.contains("--single-track"),
-            "{msg}"
-        );
-        let fit = fit(&stints, &base, true).unwrap();
-        assert_eq!(fit.params.fitted_on, ["pocono"]);
-        // A race without a `race_start` names no track: it makes no second one.
-        stints[0].track = String::new();
-        assert!(matches!(
-            super::fit(&stints, &base, false),
-            Err(FitError::OneTrack { .. })
-        ));
-    }
-
-    #[test]
-    fn a_calibration_file_round_trips_with_its_tracks_and_old_files_still_read() {
-        let base = ModelParams::default();
-        let stints = synthetic(&base.hp670, 12);
-        let p = fit(&stints, &base, false).unwrap().params;
-        let json = serde_json::to_string(&p).unwrap();
-        let back: ModelParams = serde_json::from_str(&json).unwrap();
-        assert_eq!(back, p);
-        // A file written before `fitted_on` existed reads as fitted on no track.
-        let mut old: serde_json::Value = serde_json::from_str(&json).unwrap();
-        old.as_object_mut().unwrap().remove("fitted_on");
-        let back: ModelParams = serde_json::from_value(old).unwrap();
-        assert!(back.fitted_on.is_empty());
-        assert_eq!(back.hp670, p.hp670);
-    }
-
-    #[test]
-    fn the_fill_rate_and_dead_time_come_from_weighed_amount_on_standing_time() {
-        let base = ModelParams::default();
-        let mut stints = synthetic(&base.hp670, 5);
-        for (i, s) in stints.iter_mut().enumerate() {
-            s.standing_s = 4.0 + i as f64 * 2.0;
-            s.fuel_added_gal = Some(1.4 * (s.standing_s - 0.6));
-        }
-        let fit = fit(&stints, &base, false).unwrap();
-        assert!(
-            (fit.params.fill_rate_gps - 1.4).abs() < 1e-9,
-            "{:?}",
-            fit.params
-        );
-        assert!(
-            (fit.params.fill_dead_s - 0.6).abs() < 1e-9,
-            "{:?}",
-            fit.params
-        );
-        assert_eq!(fit.fills.fuel_timed, 5);
-    }
-
-    #[test]
-    fn the_crews_own_fill_rate_is_told_from_the_stop_to_stop_doubt() {
-        // 12 cars in two races, 5 weighed stops each: each crew pours at its own rate
-        // (spread 3 %), and each stop varies by 1 % around it.
-        let base = ModelParams::default();
-        let mut stints = synthetic(&base.hp670, 60);
-        let crew = |c: usize| {
-            1.0 + 0.03
-                * [
-                    -1.5, -1.0, -0.5, -0.2, 0.0, 0.3, 0.6, 1.0, 1.4, -0.8, 0.9, -0.1,
-                ][c]
-        };
-        let stop = |k: usize| 1.0 + 0.01 * [-1.0, 0.5, 1.2, -0.4, -0.3][k];
-        for (i, s) in stints.iter_mut().enumerate() {
-            let (c, k) = (i % 12, i / 12);
-            s.race_id = format!("r{}", c % 2);
-            s.car = format!("{c}");
-            s.standing_s = 9.0 + (i % 7) as f64;
-            s.fuel_added_gal = Some(1.5 * crew(c) * stop(k) * (s.standing_s - 0.5));
-        }
-        let fit = fit(&stints, &base, false).unwrap();
-        let between = fit.params.fill_car_rel_sd.expect("measured");
-        let (b2, w2) = fit.params.fill_variances();
-        assert!((between - 0.03).abs() < 0.008, "{between} {:?}", fit.params);
-        assert!(w2.sqrt() < 0.015, "stop to stop {}", w2.sqrt());
-        assert!((b2 - between * between).abs() < 1e-12);
-    }
-
-    #[test]
-    fn how_often_and_how_far_crews_stop_short_comes_from_weighed_stops() {
-        let base = ModelParams::default();
-        let mut stints = synthetic(&base.hp670, 40);
-        // Every fourth stop ends short of the top, by 2 or 4 gal.
-        for (i, s) in stints.iter_mut().enumerate().filter(|(i, _)| i % 4 == 3) {
-            let burned = s.estimate(&base.hp670);
-            let room = if i % 8 == 3 { 2.0 } else { 4.0 };
-            s.full = Some(false);
-            s.measured_gal = None;
-            s.fuel_added_gal = Some(burned - room);
-        }
-        // Fuel-only stops: each stood its fuel job (1.5 s, then 1.5 gal/s), ± 0.1 s.
-        for (i, s) in stints.iter_mut().enumerate() {
-            s.tires = Some(0);
-            s.standing_s = 1.5 + s.fuel_added_gal.unwrap() / 1.5 + 0.1 * ((i % 3) as f64 - 1.0);
-        }
-        let fit = fit(&stints, &base, false).unwrap();
-        assert_eq!(fit.params.fill_partial_share, Some(0.25));
-        let room = fit.params.fill_partial_room_gal.unwrap();
-        assert!((room - 3.0).abs() < 0.05, "{room}");
-        fit.params.validate().unwrap();
-    }
-
-    #[test]
-    fn no_measured_stint_is_refused_with_the_reason() {
-        let base = ModelParams::default();
-        let mut stints = synthetic(&base.hp670, 3);
-        for s in &mut stints {
-            s.measured_gal = None;
-        }
-        let e = fit(&stints, &base, false).unwrap_err();
-        assert!(e.to_string().contains("fuel_added_gal"), "{e}");
-    }
-}
+mod tests;

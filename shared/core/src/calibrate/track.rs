@@ -75,6 +75,7 @@ mod tests {
             start_ts: 0,
             end_ts: 1,
             measured_gal: None,
+            unmeasured: None,
             fuel_added_gal: Some(15.0),
             full: Some(true),
             standing_s: 10.0,

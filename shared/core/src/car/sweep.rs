@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{CarState, HOLD_MS, Held, MS_PER_HOUR, RaceCtx};
-use crate::contract::Channels;
+use crate::contract::{Channels, Flag};
 use crate::model::ModelInput;
 
 /// The last value of a channel and when it was measured.
@@ -169,8 +169,20 @@ impl CarState {
         // The flow held from the last sample ran out before this window began: the
         // telemetry has a gap (whole windows without samples), so the current lap's fuel
         // is unknown.
-        if self.carry.is_some_and(|c| c.src_ts + HOLD_MS < ws) {
+        if let Some(c) = self.carry
+            && c.src_ts + HOLD_MS < ws
+        {
             self.laps.dirty = true;
+            // Moving through windows without samples: calibration must know. Only
+            // windows with samples are swept, so the last one swept is the last sample's;
+            // its sweep counted the gap up to its end, and the rest (the whole windows
+            // between, a hold spilling into them included) is counted here, once.
+            if let Some(r) = self.recorder.as_deref_mut()
+                && !c.still
+            {
+                let swept_to = c.src_ts.div_euclid(ctx.window_ms) * ctx.window_ms + ctx.window_ms;
+                r.gap(ws - swept_to);
+            }
         }
         // Events of windows that had no sample act before this window.
         let mut ev = 0;
@@ -230,6 +242,12 @@ impl CarState {
             // The telemetry has a gap: fuel burned in it is unknown, so the lap's fuel
             // is too, and it must not count as a green lap.
             self.laps.dirty = true;
+            // A gap while moving: calibration must not take the stint's integral whole.
+            if let Some(r) = self.recorder.as_deref_mut()
+                && !c.still
+            {
+                r.gap(b - end.max(a));
+            }
         }
         if end <= a {
             return;
@@ -258,10 +276,16 @@ impl CarState {
         } else {
             self.fuel.since_box += gal;
         }
-        if let Some(r) = self.recorder.as_deref_mut()
-            && c.gph > 0.0
-        {
-            r.add(c.theta, c.rpm, hours);
+        if let Some(r) = self.recorder.as_deref_mut() {
+            if c.gph > 0.0 {
+                r.add(c.theta, c.rpm, hours);
+            }
+            // Standing in the box after race control's `pit_in` is a stop (not cars
+            // staged on pit road before the start, nor parked there under red); running
+            // on is judged off pit road by the telemetry alone, since a lost `pit_out`
+            // would leave `pit_road` set.
+            let standing = c.still && self.pit_road && self.flag != Flag::Red;
+            r.track(end - a, !c.still, standing, c.in_pit);
         }
     }
 

@@ -151,7 +151,7 @@ pub enum CorrectionError {
     },
     #[error("correction model {0}")]
     Invalid(String),
-    /// No package has enough: what each has, `hp670 has 55 stints from 1 race`.
+    /// No package has enough: what each has, `hp670 has 41 stints from 1 race`.
     #[error(
         "cannot train a correction: each engine package needs at least {MIN_STINTS} measured stints from at least 2 races; {0}"
     )]

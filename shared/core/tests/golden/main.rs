@@ -52,6 +52,7 @@ fn reference_params() -> ModelParams {
             ve_peak_rpm: 8000.0,
             ve_droop: 0.02,
             idle_gph: 1.0,
+            fit_rel_sd: 0.0,
         },
         fill_rate_gps: FILL_RATE_GPS,
         // The pour starts the moment the car stops, and (for the cases that say no
