@@ -62,7 +62,11 @@ fn print_fit(
         "race", "car", "package", "measured", "before", "error", "after", "error"
     )?;
     let (mut before, mut after) = (Vec::new(), Vec::new());
-    for s in stints.iter().filter(|s| s.measured_gal.is_some()) {
+    for (i, s) in stints
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.measured_gal.is_some())
+    {
         let m = s.measured_gal.expect("measured");
         let b = s.estimate(base.package(s.package));
         let f = s.estimate(fit.params.package(s.package));
@@ -70,7 +74,7 @@ fn print_fit(
         after.push(((f - m) / m).abs());
         writeln!(
             out,
-            "{:<24} {:>4} {:>8} {:>10.3} {:>10.3} {:>7.2}% {:>10.3} {:>7.2}%",
+            "{:<24} {:>4} {:>8} {:>10.3} {:>10.3} {:>7.2}% {:>10.3} {:>7.2}%{}",
             s.race_id,
             s.car,
             s.package.key(),
@@ -78,7 +82,12 @@ fn print_fit(
             b,
             100.0 * (b - m) / m,
             f,
-            100.0 * (f - m) / m
+            100.0 * (f - m) / m,
+            if fit.set_aside.binary_search(&i).is_ok() {
+                "  set aside"
+            } else {
+                ""
+            }
         )?;
     }
     let pct = |v: &mut Vec<f64>, q: f64| {

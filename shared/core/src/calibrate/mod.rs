@@ -167,6 +167,8 @@ pub struct Fit {
     pub left_out: usize,
     /// Measured stints the fit set aside as outliers ([`fit_robust`]).
     pub outliers: usize,
+    /// Their places in the stints given to [`fit`], in order.
+    pub set_aside: Vec<usize>,
     /// The weighed stops the fill's parameters came from.
     pub fills: FillCounts,
     /// Tracks left out one at a time to measure the spread between tracks
@@ -230,6 +232,14 @@ pub fn fit(stints: &[StintObs], base: &ModelParams, single_track: bool) -> Resul
         kept.extend(inliers);
     }
     let outliers = measured.len() - kept.len();
+    let kept_at: std::collections::HashSet<*const StintObs> =
+        kept.iter().map(|s| *s as *const StintObs).collect();
+    let set_aside: Vec<usize> = stints
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.measured_gal.is_some() && !kept_at.contains(&(*s as *const StintObs)))
+        .map(|(i, _)| i)
+        .collect();
     // The spreads below are of the stints the fit kept: one stint weighed wrong would
     // otherwise widen every band (a 50 % error among 40 stints makes `burn_rel_sd` about four times as wide).
     let measured = kept;
@@ -266,6 +276,7 @@ pub fn fit(stints: &[StintObs], base: &ModelParams, single_track: bool) -> Resul
         used,
         left_out: stints.len() - measured.len() - outliers,
         outliers,
+        set_aside,
         fills,
         tracks_left_out,
     })

@@ -86,6 +86,7 @@ fn stints_weighed_wrong_are_set_aside_and_widen_no_band() {
     wrong(&mut stints[17], 0.7);
     let fit = fit(&stints, &base, false).unwrap();
     assert_eq!(fit.outliers, 2);
+    assert_eq!(fit.set_aside, [3, 17], "which ones, for the stint table");
     assert_eq!(fit.used, vec![(EnginePackage::Hp670, 28)]);
     let got = fit.params.hp670;
     assert!(
