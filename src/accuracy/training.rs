@@ -78,6 +78,7 @@ pub(crate) fn train_correction(
         ))
     })?;
     let training: Vec<TrainingStint> = per_race.into_iter().flatten().collect();
+    let (training, _weighed_wrong) = correction::set_aside_outliers(training);
     let model = correction::train(&training).map_err(|e| Failure::other(e.to_string()))?;
     Ok((model, training))
 }

@@ -111,7 +111,7 @@ fn print_fit(
 /// Of the stints left out, those a weighed fill would have measured but the telemetry
 /// or race control broke (`calibrate::Unmeasured`): a damaged history says so.
 /// And the measured stints the fit set aside as outliers (`calibrate::OUTLIER_SDS`).
-fn unmeasured_why(stints: &[StintObs], outliers: usize) -> String {
+pub(crate) fn unmeasured_why(stints: &[StintObs], outliers: usize) -> String {
     let count = |why: Unmeasured| stints.iter().filter(|s| s.unmeasured == Some(why)).count();
     let (gaps, stops) = (
         count(Unmeasured::TelemetryGap),

@@ -4,11 +4,13 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 
+use burnbar_core::calibrate::StintObs;
 use burnbar_core::correction::{self, CorrectionModel, TrainingStint};
 use burnbar_core::{Engine, EngineConfig, ModelParams};
 use clap::Args;
 
 use crate::Failure;
+use crate::cmd::calibrate::unmeasured_why;
 use crate::input::{feed_quietly, open_inputs};
 use crate::output::{check_outputs, write_json};
 use crate::params::calibration_or_default;
@@ -33,26 +35,32 @@ pub fn run(a: TrainArgs) -> Result<(), Failure> {
     let mut read: Vec<&std::path::Path> = a.files.iter().map(PathBuf::as_path).collect();
     read.extend(a.calibration.as_deref());
     check_outputs(&read, &[("--out", Some(&a.out))])?;
-    let (stints, left_out) = training_stints(&a.files, &params)?;
+    let (stints, unmeasured) = training_stints(&a.files, &params)?;
+    let (stints, aside) = correction::set_aside_outliers(stints);
     let model = correction::train(&stints).map_err(|e| Failure::other(e.to_string()))?;
     let loto = correction::leave_one_track_out(&stints);
     let mut out = io::stdout().lock();
-    print_model(&mut out, &model, stints.len(), left_out)
+    let left_out = format!(
+        "{}{}",
+        unmeasured.len(),
+        unmeasured_why(&unmeasured, aside.len())
+    );
+    print_model(&mut out, &model, stints.len() + aside.len(), &left_out)
         .and_then(|()| print_loto(&mut out, &loto))
         .map_err(|e| Failure::other(format!("writing the report failed: {e}")))?;
     write_json(&a.out, &model)?;
     Ok(())
 }
 
-/// The measured stints of every file with their windows' features, and how many stints
-/// were left out (no weighed fill).
+/// The measured stints of every file with their windows' features, and the stints left
+/// out (no weighed fill, or one the telemetry or race control broke).
 fn training_stints(
     files: &[PathBuf],
     params: &ModelParams,
-) -> Result<(Vec<TrainingStint>, usize), Failure> {
+) -> Result<(Vec<TrainingStint>, Vec<StintObs>), Failure> {
     let cfg = EngineConfig::default();
     let mut stints = Vec::new();
-    let mut left_out = 0;
+    let mut left_out = Vec::new();
     // One engine per file: a file is a race, and windows pair with stints by car and time.
     for input in open_inputs(files)? {
         let mut engine = Engine::new(cfg, params.clone());
@@ -60,12 +68,12 @@ fn training_stints(
         engine.collect_features();
         feed_quietly(vec![input], &mut engine)?;
         let obs = engine.take_stints();
-        left_out += obs.iter().filter(|s| s.measured_gal.is_none()).count();
         stints.extend(correction::training_stints(
             &obs,
             &engine.take_features(),
             cfg.window_ms,
         ));
+        left_out.extend(obs.into_iter().filter(|s| s.measured_gal.is_none()));
     }
     Ok((stints, left_out))
 }
@@ -90,7 +98,7 @@ fn print_model(
     out: &mut impl Write,
     model: &CorrectionModel,
     stints: usize,
-    left_out: usize,
+    left_out: &str,
 ) -> io::Result<()> {
     writeln!(
         out,
@@ -213,7 +221,7 @@ mod tests {
         model.cv_median_physics = physics;
         model.cv_median_corrected = corrected;
         let mut out = Vec::new();
-        print_model(&mut out, &model, 20, 0).unwrap();
+        print_model(&mut out, &model, 20, "0").unwrap();
         let cv = String::from_utf8(out)
             .unwrap()
             .lines()

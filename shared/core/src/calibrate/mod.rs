@@ -375,8 +375,27 @@ pub const OUTLIER_SDS: f64 = 6.0;
 /// Never closer than this: with few or very alike stints the robust sd can be tiny.
 pub const OUTLIER_MIN: f64 = 0.10;
 
-/// The stints of `stints` within [`OUTLIER_SDS`] robust sds (at least [`OUTLIER_MIN`]) of
-/// the median relative error at `p`; all of them when fewer than five.
+/// Which of `errs` (relative errors of measured stints against a model) are within
+/// [`OUTLIER_SDS`] robust sds (at least [`OUTLIER_MIN`]) of their median: `true` to keep.
+/// Every one is kept when there are fewer than five (too few to say which are odd).
+/// The one home of the rule: `calibrate` applies it to the fit, `train` to the physics
+/// the correction corrects.
+pub fn within_outlier_limit(errs: &[f64]) -> Vec<bool> {
+    if errs.len() < 5 {
+        return vec![true; errs.len()];
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        crate::stats::median_sorted(v)
+    };
+    let mid = median(&mut errs.to_vec());
+    let mad = median(&mut errs.iter().map(|e| (e - mid).abs()).collect());
+    let limit = (OUTLIER_SDS * 1.4826 * mad).max(OUTLIER_MIN);
+    errs.iter().map(|e| (e - mid).abs() <= limit).collect()
+}
+
+/// The stints of `stints` within the outlier limit ([`within_outlier_limit`]) of the
+/// median relative error at `p`.
 fn inliers<'a>(stints: &[&'a StintObs], p: &PackageParams) -> Vec<&'a StintObs> {
     let errs: Vec<f64> = stints
         .iter()
@@ -385,20 +404,10 @@ fn inliers<'a>(stints: &[&'a StintObs], p: &PackageParams) -> Vec<&'a StintObs> 
             (s.estimate(p) - m) / m
         })
         .collect();
-    if errs.len() < 5 {
-        return stints.to_vec();
-    }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        crate::stats::median_sorted(v)
-    };
-    let mid = median(&mut errs.clone());
-    let mad = median(&mut errs.iter().map(|e| (e - mid).abs()).collect());
-    let limit = (OUTLIER_SDS * 1.4826 * mad).max(OUTLIER_MIN);
     stints
         .iter()
-        .zip(&errs)
-        .filter(|(_, e)| (*e - mid).abs() <= limit)
+        .zip(within_outlier_limit(&errs))
+        .filter(|(_, keep)| *keep)
         .map(|(s, _)| *s)
         .collect()
 }

@@ -53,7 +53,7 @@ use serde::{Deserialize, Serialize};
 
 pub use domain::{Domain, FeatureRange, Regime};
 pub use loto::{LeaveOneTrackOut, TrackHeldOut, leave_one_track_out};
-pub use train::{MIN_STINTS, TrainingStint, train, training_stints};
+pub use train::{MIN_STINTS, TrainingStint, set_aside_outliers, train, training_stints};
 
 use crate::car::WindowFeatures;
 use crate::tracks::EnginePackage;

@@ -21,7 +21,7 @@ use std::collections::HashMap;
 
 use super::domain::Domain;
 use super::{CorrectionError, CorrectionModel, N, PackageCorrection, features};
-use crate::calibrate::StintObs;
+use crate::calibrate::{self, StintObs};
 use crate::car::WindowFeatures;
 use crate::contract::CarId;
 use crate::tracks::EnginePackage;
@@ -113,6 +113,36 @@ pub fn training_stints(
             })
         })
         .collect()
+}
+
+/// Splits `stints` into those a correction may learn from and those set aside as weighed
+/// wrong: per engine package, a stint whose physics error (`(P − M) / M`) is beyond the
+/// outlier limit calibration uses ([`calibrate::within_outlier_limit`]). The ridge fit
+/// minimises squares, so one fill typed at half its weight is a stint 50 % off, which
+/// would pull the coefficients further than dozens of clean stints, and its windows would
+/// widen the domain. Both sides keep their order.
+pub fn set_aside_outliers(stints: Vec<TrainingStint>) -> (Vec<TrainingStint>, Vec<TrainingStint>) {
+    let mut keep = vec![true; stints.len()];
+    for pkg in EnginePackage::ALL {
+        let idx: Vec<usize> = (0..stints.len())
+            .filter(|&i| stints[i].package == pkg)
+            .collect();
+        let errs: Vec<f64> = idx
+            .iter()
+            .map(|&i| {
+                let s = &stints[i];
+                (s.physics_gal() - s.measured_gal) / s.measured_gal
+            })
+            .collect();
+        for (&i, k) in idx.iter().zip(calibrate::within_outlier_limit(&errs)) {
+            keep[i] = k;
+        }
+    }
+    let (mut kept, mut aside) = (Vec::new(), Vec::new());
+    for (s, k) in stints.into_iter().zip(keep) {
+        if k { kept.push(s) } else { aside.push(s) }
+    }
+    (kept, aside)
 }
 
 /// Fewest measured stints a package needs to be trained.
@@ -436,6 +466,49 @@ mod tests {
             let e = rel_err(s.corrected_gal(&m), s.measured_gal);
             assert!(e < 0.005, "{e}");
         }
+    }
+
+    #[test]
+    fn fills_weighed_wrong_are_set_aside_and_move_no_coefficient() {
+        let clean = stints(40);
+        let want = train(&clean).unwrap();
+        // Three fills typed at half their weight, one crew that reported a fill to the
+        // top 30 % short of it, among an hp510 stint that is fine.
+        let mut data = clean.clone();
+        for i in [3, 17, 29] {
+            data[i].measured_gal *= 0.5;
+        }
+        data[8].measured_gal *= 1.3;
+        let mut other = clean[0].clone();
+        other.package = EnginePackage::Hp510;
+        data.push(other.clone());
+        let (kept, aside) = set_aside_outliers(data.clone());
+        assert_eq!(aside.len(), 4, "{aside:?}");
+        assert!(aside.iter().all(|s| s.package == EnginePackage::Hp670));
+        // Fewer than five of a package: too few to judge, all kept.
+        assert!(kept.contains(&other));
+        let kept_670: Vec<TrainingStint> = kept
+            .into_iter()
+            .filter(|s| s.package == EnginePackage::Hp670)
+            .collect();
+        let got = train(&kept_670).unwrap();
+        let w = window(0.2, 1.0, false);
+        assert!(
+            (got.factor(&w) - want.factor(&w)).abs() < 0.005,
+            "{} {}",
+            got.factor(&w),
+            want.factor(&w)
+        );
+        // Without the rule the four pull the caution factor far off.
+        let pulled = train(&data[..40]).unwrap();
+        assert!(
+            (pulled.factor(&w) - want.factor(&w)).abs() > 0.02,
+            "{} {}",
+            pulled.factor(&w),
+            want.factor(&w)
+        );
+        // Clean stints lose nothing.
+        assert_eq!(set_aside_outliers(clean.clone()).1.len(), 0);
     }
 
     #[test]
