@@ -117,6 +117,17 @@ fn damaged(src: &std::path::Path, dst: &std::path::Path) {
     std::fs::write(dst, out).unwrap();
 }
 
+/// The number just before `after` in a report's summary line.
+fn count_before(summary: &str, after: &str) -> usize {
+    let i = summary.find(after).unwrap_or_else(|| panic!("{summary}"));
+    summary[..i]
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .parse()
+        .unwrap_or_else(|e| panic!("{e}: {summary}"))
+}
+
 #[test]
 fn a_damaged_history_is_reported_and_loses_stints_not_the_fit() {
     let whole: Vec<PathBuf> = [("pocono", 61), ("daytona", 62)]
@@ -169,18 +180,12 @@ fn a_damaged_history_is_reported_and_loses_stints_not_the_fit() {
         .lines()
         .find(|l| l.starts_with("measured stints"))
         .unwrap();
-    let count = |after: &str| -> usize {
-        let i = summary.find(after).unwrap_or_else(|| panic!("{summary}"));
-        summary[..i]
-            .split_whitespace()
-            .last()
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
-    assert!(count(" with gaps in the telemetry") >= 1, "{summary}");
     assert!(
-        count(" across a stop race control did not report") >= 1,
+        count_before(summary, " with gaps in the telemetry") >= 1,
+        "{summary}"
+    );
+    assert!(
+        count_before(summary, " across a stop race control did not report") >= 1,
         "{summary}"
     );
     // And the fit is the whole history's within a few per cent. Fitting the broken
@@ -393,15 +398,7 @@ fn fills_weighed_wrong_are_set_aside_and_the_correction_still_holds() {
         })
         .collect();
     let (summary, cv) = train(&bad, "halved-correction.json");
-    let i = summary
-        .find(" measured stints set aside")
-        .unwrap_or_else(|| panic!("{summary}"));
-    let aside: usize = summary[..i]
-        .split_whitespace()
-        .last()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let aside = count_before(&summary, " measured stints set aside");
     assert!((1..=12).contains(&aside), "{summary}");
     // The correction trained on the rest is no worse than physics across races: with
     // the halved stints in, least squares followed them (on the docs' races, corrected

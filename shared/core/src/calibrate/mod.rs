@@ -124,6 +124,42 @@ impl StintObs {
             .map(|&(t, r, h)| h * p.fuel_gph(t as f64, r as f64))
             .sum()
     }
+
+    /// For the fit's tests: an hp670 stint of race `race_id` at `track`, run at
+    /// `points`, that began full (20 gal) and ended in a weighed fill to the top whose
+    /// fuel is what `p` gives for its points times `bias`.
+    #[cfg(test)]
+    pub(crate) fn weighed_for_test(
+        race_id: String,
+        track: &str,
+        car: usize,
+        points: Vec<(f32, f32, f64)>,
+        p: &PackageParams,
+        bias: f64,
+    ) -> StintObs {
+        let mut s = StintObs {
+            race_id,
+            track: track.into(),
+            car: format!("{car}"),
+            package: EnginePackage::Hp670,
+            start_ts: 0,
+            end_ts: 1,
+            measured_gal: None,
+            unmeasured: None,
+            fuel_added_gal: Some(15.0),
+            full: Some(true),
+            standing_s: 10.0,
+            tires: None,
+            box_s: None,
+            start_gal: Some(20.0),
+            capacity_gal: 20.0,
+            finish_gal: None,
+            caution: false,
+            points,
+        };
+        s.measured_gal = Some(s.estimate(p) * bias);
+        s
+    }
 }
 
 /// Why a fit cannot be made.

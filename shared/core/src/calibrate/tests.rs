@@ -15,29 +15,15 @@ fn synthetic(truth: &PackageParams, n: usize) -> Vec<StintObs> {
                 (0.2, 4200.0, 0.25 * caution),
                 (0.12, 3800.0, 0.1 * caution),
             ];
-            let mut s = StintObs {
-                race_id: format!("r{}", i % 2),
-                // Two tracks, alternating.
-                track: ["pocono", "michigan"][i % 2].into(),
-                car: format!("{i}"),
-                package: EnginePackage::Hp670,
-                start_ts: 0,
-                end_ts: 1,
-                measured_gal: None,
-                unmeasured: None,
-                fuel_added_gal: Some(15.0),
-                full: Some(true),
-                standing_s: 10.0,
-                tires: None,
-                box_s: None,
-                start_gal: Some(20.0),
-                capacity_gal: 20.0,
-                finish_gal: None,
-                caution: false,
+            // Two tracks, alternating.
+            StintObs::weighed_for_test(
+                format!("r{}", i % 2),
+                ["pocono", "michigan"][i % 2],
+                i,
                 points,
-            };
-            s.measured_gal = Some(s.estimate(truth));
-            s
+                truth,
+                1.0,
+            )
         })
         .collect()
 }

@@ -60,38 +60,24 @@ pub(super) fn between_tracks(measured: &[&StintObs], base: &ModelParams) -> Opti
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tracks::EnginePackage;
 
     /// A stint of `gal` measured on `track`, the model (base parameters) counting it
     /// `1 / bias` times too low: mostly wide open.
     fn stint(track: &str, i: usize, bias: f64) -> StintObs {
         let base = ModelParams::default();
         let caution = 0.05 + 0.03 * (i % 7) as f64;
-        let mut s = StintObs {
-            race_id: format!("{track}-{}", i % 3),
-            track: track.into(),
-            car: format!("{i}"),
-            package: EnginePackage::Hp670,
-            start_ts: 0,
-            end_ts: 1,
-            measured_gal: None,
-            unmeasured: None,
-            fuel_added_gal: Some(15.0),
-            full: Some(true),
-            standing_s: 10.0,
-            tires: None,
-            box_s: None,
-            start_gal: Some(20.0),
-            capacity_gal: 20.0,
-            finish_gal: None,
-            caution: false,
-            points: vec![
-                (1.0, 9000.0, 0.3 * (1.0 - caution)),
-                (0.2, 4200.0, 0.3 * caution),
-            ],
-        };
-        s.measured_gal = Some(s.estimate(&base.hp670) * bias);
-        s
+        let points = vec![
+            (1.0, 9000.0, 0.3 * (1.0 - caution)),
+            (0.2, 4200.0, 0.3 * caution),
+        ];
+        StintObs::weighed_for_test(
+            format!("{track}-{}", i % 3),
+            track,
+            i,
+            points,
+            &base.hp670,
+            bias,
+        )
     }
 
     #[test]
